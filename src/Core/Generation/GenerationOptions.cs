@@ -1,0 +1,28 @@
+namespace PluginGpt.Core.Generation;
+
+/// <summary>How <see cref="TokenGenerator"/> picks tokens. Greedy ignores temperature, top-k and top-p.</summary>
+public sealed record GenerationOptions
+{
+    public int MaxNewTokens { get; init; } = 64;
+    public bool Greedy { get; init; }
+    public double Temperature { get; init; } = 1.0;
+    /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
+    public int TopK { get; init; }
+    /// <summary>Keep the smallest set of tokens whose probability reaches p; 1 keeps all.</summary>
+    public double TopP { get; init; } = 1.0;
+    /// <summary>CTRL's penalty (HF semantics): seen tokens' positive logits are divided by it, negative ones multiplied.</summary>
+    public double RepetitionPenalty { get; init; } = 1.0;
+    public ulong Seed { get; init; } = 1234;
+    public bool UseKvCache { get; init; } = true;
+    /// <summary>Token ids that end generation (not emitted), e.g. end-of-text.</summary>
+    public IReadOnlyList<int> StopTokens { get; init; } = [];
+
+    public void Validate()
+    {
+        if (MaxNewTokens < 0) throw new ArgumentException($"max-new-tokens must be ≥ 0, got {MaxNewTokens}");
+        if (!Greedy && Temperature <= 0) throw new ArgumentException($"temperature must be > 0, got {Temperature}");
+        if (TopK < 0) throw new ArgumentException($"top-k must be ≥ 0, got {TopK}");
+        if (TopP is <= 0 or > 1) throw new ArgumentException($"top-p must be in (0, 1], got {TopP}");
+        if (RepetitionPenalty <= 0) throw new ArgumentException($"repetition-penalty must be > 0, got {RepetitionPenalty}");
+    }
+}

@@ -1,0 +1,57 @@
+using PluginGpt.Core.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Generation;
+
+/// <summary>Autoregressive decoding with an optional KV cache; yields token ids as they are chosen.</summary>
+public static class TokenGenerator
+{
+    public static IEnumerable<int> Generate(Decoder model, IReadOnlyList<int> prompt, GenerationOptions options)
+    {
+        options.Validate();
+        if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token");
+        bool wasTraining = model.training;
+        model.eval();
+        var device = model.TokenEmbedding.weight!.device;
+        var rng = new torch.Generator(options.Seed, device);
+        var tokens = new List<int>(prompt);
+        int context = model.Config.Context;
+        KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers) : null;
+        try
+        {
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                int next;
+                using (var scope = torch.NewDisposeScope())
+                using (torch.no_grad())
+                {
+                    // Past the context the window slides, positions shift, and cached keys no longer apply.
+                    if (cache is not null && tokens.Count > context) { cache.Dispose(); cache = null; }
+                    var window = cache is { Length: > 0 } ? tokens.Skip(tokens.Count - 1) : tokens.Skip(Math.Max(0, tokens.Count - context));
+                    var input = torch.tensor(window.Select(t => (long)t).ToArray(), device: device).unsqueeze(0);
+                    var logits = model.Logits(input, cache)[0, -1].to(ScalarType.Float32);
+                    next = Pick(logits, tokens, options, rng);
+                }
+                if (options.StopTokens.Contains(next)) yield break;
+                tokens.Add(next);
+                yield return next;
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+            rng.Dispose();
+            model.train(wasTraining);
+        }
+    }
+
+    static int Pick(Tensor logits, IReadOnlyCollection<int> seen, GenerationOptions o, torch.Generator rng)
+    {
+        logits = LogitsProcessing.ApplyRepetitionPenalty(logits, seen, o.RepetitionPenalty);
+        if (o.Greedy) return (int)logits.argmax().item<long>();
+        logits = LogitsProcessing.TopK(logits / o.Temperature, o.TopK);
+        logits = LogitsProcessing.TopP(logits, o.TopP);
+        return (int)logits.softmax(0).multinomial(1, generator: rng).item<long>();
+    }
+}

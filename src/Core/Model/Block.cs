@@ -1,0 +1,55 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>One transformer block; GPT-1 normalises after each residual add, GPT-2 before each sub-layer.</summary>
+public sealed class Block : Module
+{
+#pragma warning disable IDE1006 // GPT-2 state-dict names
+    internal readonly LayerNorm ln_1;
+    internal readonly CausalSelfAttention attn;
+    internal readonly LayerNorm ln_2;
+    internal readonly Mlp mlp;
+#pragma warning restore IDE1006
+    readonly int layer;
+    readonly NormPlacement norm;
+
+    public Block(GptConfig config, int layer) : base(nameof(Block))
+    {
+        this.layer = layer;
+        norm = config.Norm;
+        ln_1 = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
+        attn = new CausalSelfAttention(config, layer);
+        ln_2 = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
+        mlp = new Mlp(config);
+        RegisterComponents();
+    }
+
+    public CausalSelfAttention Attention => attn;
+    public Mlp FeedForward => mlp;
+
+    internal Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
+    {
+        if (norm == NormPlacement.Pre)
+        {
+            var a = attn.Forward(ln_1.forward(x), context);
+            if (hook is not null) a = hook.AfterAttention(layer, a);
+            x = x + a;
+            var m = mlp.Forward(ln_2.forward(x));
+            if (hook is not null) m = hook.AfterMlp(layer, m);
+            return x + m;
+        }
+        else
+        {
+            var a = attn.Forward(x, context);
+            if (hook is not null) a = hook.AfterAttention(layer, a);
+            x = ln_1.forward(x + a);
+            var m = mlp.Forward(x);
+            if (hook is not null) m = hook.AfterMlp(layer, m);
+            return ln_2.forward(x + m);
+        }
+    }
+}

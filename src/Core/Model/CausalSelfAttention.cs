@@ -1,0 +1,56 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>Multi-head causal self-attention with fused q/k/v projection (GPT-2's <c>attn</c>).</summary>
+public sealed class CausalSelfAttention : ReplaceableChildren
+{
+#pragma warning disable IDE1006 // GPT-2 state-dict names
+    internal Module<Tensor, Tensor> c_attn;
+    internal Module<Tensor, Tensor> c_proj;
+    readonly Dropout resid_dropout;
+#pragma warning restore IDE1006
+    readonly int layer, heads, headDim;
+    readonly double attnDropout;
+
+    public CausalSelfAttention(GptConfig config, int layer) : base(nameof(CausalSelfAttention))
+    {
+        this.layer = layer;
+        heads = config.Heads; headDim = config.HeadDim; attnDropout = config.AttentionDropout;
+        c_attn = Linear(config.ModelDim, 3 * config.ModelDim);
+        c_proj = Linear(config.ModelDim, config.ModelDim);
+        resid_dropout = Dropout(config.ResidualDropout);
+        RegisterComponents();
+    }
+
+    internal Tensor Forward(Tensor x, AttentionContext context)
+    {
+        long batch = x.shape[0], steps = x.shape[1], dim = x.shape[2];
+        var qkv = c_attn.forward(x).split(dim, 2);
+        // [B, T, C] → [B, H, T, D]
+        Tensor Heads(Tensor t) => t.view(batch, steps, heads, headDim).transpose(1, 2);
+        Tensor q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
+
+        long past = context.Past;   // read once per forward: the cache grows layer by layer
+        if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
+
+        long prefixLength = 0;
+        if (context.Prefix?.GetPrefix(layer, batch) is var (pk, pv))
+        {
+            prefixLength = pk.shape[2];
+            k = torch.cat([pk, k], 2);
+            v = torch.cat([pv, v], 2);
+        }
+
+        double p = training ? attnDropout : 0.0;
+        Tensor y = prefixLength == 0 && past == 0 && context.KeyPaddingMask is null
+            ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
+            : functional.scaled_dot_product_attention(q, k, v, AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
+
+        y = y.transpose(1, 2).contiguous().view(batch, steps, dim);
+        return resid_dropout.forward(c_proj.forward(y));
+    }
+}

@@ -1,0 +1,121 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>
+/// A GPT decoder whose parameter names are GPT-2's (<c>wte</c>, <c>wpe</c>, <c>h.{i}.attn.c_attn</c>, …, <c>ln_f</c>).
+/// The LM head is <c>wte</c> itself when tied, otherwise <c>lm_head</c>. GPT-1 (post-LN) has no <c>ln_f</c>.
+/// </summary>
+public sealed class Decoder : Module
+{
+#pragma warning disable IDE1006 // GPT-2 state-dict names
+    readonly Embedding wte;
+    readonly Embedding wpe;
+    readonly Dropout drop;
+    readonly ModuleList<Block> h;
+    readonly LayerNorm? ln_f;
+    readonly Linear? lm_head;
+#pragma warning restore IDE1006
+
+    public GptConfig Config { get; }
+
+    /// <summary>Hook point 2 (prompt tuning, P-tuning). Null costs nothing.</summary>
+    public IInputEmbeddingHook? InputEmbeddingHook { get; set; }
+    /// <summary>Hook point 3 (prefix tuning). Null costs nothing.</summary>
+    public IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
+    /// <summary>Hook point 4 (bottleneck adapters). Null costs nothing.</summary>
+    public IBlockOutputHook? BlockOutputHook { get; set; }
+
+    public Decoder(GptConfig config) : base("transformer")
+    {
+        config.Validate();
+        Config = config;
+        wte = Embedding(config.Vocab, config.ModelDim);
+        wpe = Embedding(config.Context, config.ModelDim);
+        drop = Dropout(config.EmbeddingDropout);
+        h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
+        if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
+        if (!config.TiedHead) lm_head = Linear(config.ModelDim, config.Vocab, hasBias: false);
+        RegisterComponents();
+        Initializer.Apply(this);
+    }
+
+    public IReadOnlyList<Block> Blocks => h.ToArray();
+    public Embedding TokenEmbedding => wte;
+    public Embedding PositionEmbedding => wpe;
+
+    /// <summary>
+    /// Hidden states [B, T, C] after the last block (and <c>ln_f</c>) for token ids [B, T].
+    /// <paramref name="cache"/> continues a sequence; <paramref name="keyPaddingMask"/> [B, past + T] (1 = real token)
+    /// hides padding keys.
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null)
+    {
+        long steps = inputIds.shape[1];
+        long past = cache?.Length ?? 0;
+        var x = wte.forward(inputIds);
+        long virtualTokens = 0;
+        if (InputEmbeddingHook is not null && past == 0)
+        {
+            x = InputEmbeddingHook.Apply(x, inputIds);
+            virtualTokens = x.shape[1] - steps;
+            if (keyPaddingMask is not null && virtualTokens > 0)
+                keyPaddingMask = torch.cat([torch.ones(keyPaddingMask.shape[0], virtualTokens, keyPaddingMask.dtype, keyPaddingMask.device), keyPaddingMask], 1);
+        }
+        long total = past + x.shape[1];
+        if (total > Config.Context)
+            throw new ArgumentException($"sequence of {total} positions exceeds the model's context of {Config.Context} (n_positions)");
+        var positions = torch.arange(past, total, dtype: ScalarType.Int64, device: inputIds.device);
+        x = drop.forward(x + wpe.forward(positions));
+
+        var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask);
+        foreach (var block in h) x = block.Forward(x, context, BlockOutputHook);
+        if (ln_f is not null) x = ln_f.forward(x);
+        return virtualTokens > 0 ? x[.., (int)virtualTokens..] : x;
+    }
+
+    /// <summary>Next-token logits [B, T, V] from hidden states.</summary>
+    public Tensor LmHead(Tensor hidden) => lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, wte.weight!);
+
+    /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
+    public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) => LmHead(Forward(inputIds, cache, keyPaddingMask));
+
+    /// <summary>Mean next-token cross-entropy; targets equal to -1 are ignored.</summary>
+    public Tensor LanguageModelLoss(Tensor inputIds, Tensor targets)
+    {
+        var logits = Logits(inputIds);
+        return functional.cross_entropy(logits.view(-1, logits.shape[2]), targets.view(-1), ignore_index: -1);
+    }
+
+    /// <summary>Distinct parameters (a tied weight once), in registration order: what an optimizer must see.</summary>
+    public IReadOnlyList<(string Name, Parameter Parameter)> DistinctParameters() => ParameterSet.Distinct(named_parameters());
+
+    /// <summary>Dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …) — hook point 1.</summary>
+    public IReadOnlyList<string> LinearPaths() =>
+        h.SelectMany((b, i) => b.Attention.ReplaceableNames.Select(n => $"h.{i}.attn.{n}")
+            .Concat(b.FeedForward.ReplaceableNames.Select(n => $"h.{i}.mlp.{n}"))).ToArray();
+
+    /// <summary>Wraps the Linear at <paramref name="path"/> (e.g. <c>h.3.attn.c_attn</c>); unknown paths list the valid ones.</summary>
+    public void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap)
+    {
+        var (owner, child) = Resolve(path);
+        owner.ReplaceChild(child, wrap(owner.GetChild(child)));
+    }
+
+    /// <summary>The module now at a Linear path (the original Linear or whatever wraps it).</summary>
+    public Module<Tensor, Tensor> GetLinear(string path) { var (owner, child) = Resolve(path); return owner.GetChild(child); }
+
+    (ReplaceableChildren Owner, string Child) Resolve(string path)
+    {
+        var parts = path.Split('.');
+        if (parts.Length == 4 && parts[0] == "h" && int.TryParse(parts[1], out int layer) && layer >= 0 && layer < h.Count)
+        {
+            ReplaceableChildren? owner = parts[2] switch { "attn" => h[layer].Attention, "mlp" => h[layer].FeedForward, _ => null };
+            if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
+        }
+        throw new ArgumentException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … (h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
+    }
+}

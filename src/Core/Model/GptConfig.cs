@@ -1,0 +1,49 @@
+using System.Text.Json.Serialization;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>Where LayerNorm sits in a block: after the residual add (GPT-1) or before each sub-layer (GPT-2).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<NormPlacement>))]
+public enum NormPlacement { Post, Pre }
+
+/// <summary>
+/// Shape and behaviour of a decoder. JSON names follow Hugging Face's GPT-2 config, so a HF
+/// <c>config.json</c> binds as is; <c>norm</c> is PluginGpt's own (GPT-1 = post, GPT-2 = pre).
+/// </summary>
+public sealed record GptConfig
+{
+    [JsonPropertyName("n_layer")] public int Layers { get; init; } = 2;
+    [JsonPropertyName("n_head")] public int Heads { get; init; } = 2;
+    [JsonPropertyName("n_embd")] public int ModelDim { get; init; } = 32;
+    /// <summary>Feed-forward width; null means 4 × n_embd (as Hugging Face's <c>n_inner</c>).</summary>
+    [JsonPropertyName("n_inner")] public int? FeedForwardDim { get; init; }
+    [JsonPropertyName("n_positions")] public int Context { get; init; } = 64;
+    [JsonPropertyName("vocab_size")] public int Vocab { get; init; } = 512;
+    [JsonPropertyName("norm")] public NormPlacement Norm { get; init; } = NormPlacement.Pre;
+    /// <summary><c>gelu_new</c> (tanh approximation, GPT-1/2), <c>gelu</c> (exact) or <c>relu</c>.</summary>
+    [JsonPropertyName("activation_function")] public string Activation { get; init; } = "gelu_new";
+    [JsonPropertyName("tie_word_embeddings")] public bool TiedHead { get; init; } = true;
+    [JsonPropertyName("embd_pdrop")] public double EmbeddingDropout { get; init; }
+    [JsonPropertyName("attn_pdrop")] public double AttentionDropout { get; init; }
+    [JsonPropertyName("resid_pdrop")] public double ResidualDropout { get; init; }
+    [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; init; } = 1e-5;
+
+    [JsonIgnore] public int InnerDim => FeedForwardDim ?? 4 * ModelDim;
+    [JsonIgnore] public int HeadDim => ModelDim / Heads;
+
+    /// <summary>Throws with the field's JSON name when a value is out of range.</summary>
+    public void Validate()
+    {
+        static void Positive(int v, string name) { if (v <= 0) throw new ArgumentException($"{name} must be positive, got {v}"); }
+        Positive(Layers, "n_layer"); Positive(Heads, "n_head"); Positive(ModelDim, "n_embd");
+        Positive(InnerDim, "n_inner"); Positive(Context, "n_positions"); Positive(Vocab, "vocab_size");
+        if (ModelDim % Heads != 0) throw new ArgumentException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
+        if (Activation is not ("gelu_new" or "gelu" or "relu"))
+            throw new ArgumentException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");
+        foreach (var (p, name) in new[] { (EmbeddingDropout, "embd_pdrop"), (AttentionDropout, "attn_pdrop"), (ResidualDropout, "resid_pdrop") })
+            if (p is < 0 or >= 1) throw new ArgumentException($"{name} must be in [0, 1), got {p}");
+    }
+
+    /// <summary>Same config with every dropout probability set to <paramref name="p"/>.</summary>
+    public GptConfig WithDropout(double p) => this with { EmbeddingDropout = p, AttentionDropout = p, ResidualDropout = p };
+}

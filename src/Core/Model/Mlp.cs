@@ -1,0 +1,38 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>Position-wise feed-forward sub-layer (GPT-2's <c>mlp</c>).</summary>
+public sealed class Mlp : ReplaceableChildren
+{
+#pragma warning disable IDE1006 // GPT-2 state-dict names
+    internal Module<Tensor, Tensor> c_fc;
+    internal Module<Tensor, Tensor> c_proj;
+    readonly Dropout dropout;
+#pragma warning restore IDE1006
+    readonly string activation;
+
+    public Mlp(GptConfig config) : base(nameof(Mlp))
+    {
+        c_fc = Linear(config.ModelDim, config.InnerDim);
+        c_proj = Linear(config.InnerDim, config.ModelDim);
+        dropout = Dropout(config.ResidualDropout);
+        activation = config.Activation;
+        RegisterComponents();
+    }
+
+    internal Tensor Forward(Tensor x)
+    {
+        var h = c_fc.forward(x);
+        h = activation switch
+        {
+            "gelu_new" => functional.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh),
+            "gelu" => functional.gelu(h),
+            _ => functional.relu(h),
+        };
+        return dropout.forward(c_proj.forward(h));
+    }
+}

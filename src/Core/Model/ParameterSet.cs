@@ -1,0 +1,19 @@
+using TorchSharp.Modules;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>Parameter lists without repeats: a tied tensor yielded twice would be stepped twice by AdamW.</summary>
+public static class ParameterSet
+{
+    public static IReadOnlyList<(string Name, Parameter Parameter)> Distinct(IEnumerable<(string name, Parameter parameter)> parameters)
+    {
+        var seen = new HashSet<IntPtr>();
+        return parameters.Where(p => seen.Add(p.parameter.Handle)).Select(p => (p.name, p.parameter)).ToArray();
+    }
+
+    public static long Count(IEnumerable<Parameter> parameters)
+    {
+        var seen = new HashSet<IntPtr>();
+        return parameters.Where(p => seen.Add(p.Handle)).Sum(p => p.numel());
+    }
+}

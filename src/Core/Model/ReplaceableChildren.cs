@@ -1,0 +1,39 @@
+using System.Reflection;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model;
+
+/// <summary>
+/// Hook point 1: a module whose <c>Module&lt;Tensor, Tensor&gt;</c> children (the Linear layers) can be swapped
+/// by name for a wrapper (LoRA) without the module knowing about it.
+/// </summary>
+public abstract class ReplaceableChildren : nn.Module
+{
+    protected ReplaceableChildren(string name) : base(name) { }
+
+    FieldInfo[] SlotFields() => GetType()
+        .GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)
+        .Where(f => f.FieldType == typeof(Module<Tensor, Tensor>))
+        .ToArray();
+
+    /// <summary>Names of the children that can be replaced (e.g. <c>c_attn</c>, <c>c_proj</c>).</summary>
+    public IReadOnlyList<string> ReplaceableNames => SlotFields().Select(f => f.Name).ToArray();
+
+    public Module<Tensor, Tensor> GetChild(string name) => (Module<Tensor, Tensor>)Slot(name).GetValue(this)!;
+
+    /// <summary>Puts <paramref name="replacement"/> where <paramref name="name"/> was and returns the old module.</summary>
+    public Module<Tensor, Tensor> ReplaceChild(string name, Module<Tensor, Tensor> replacement)
+    {
+        var field = Slot(name);
+        var old = (Module<Tensor, Tensor>)field.GetValue(this)!;
+        field.SetValue(this, replacement);
+        register_module(name, null!);   // null unregisters, so the new child takes the old name
+        register_module(name, replacement);
+        return old;
+    }
+
+    FieldInfo Slot(string name) => SlotFields().FirstOrDefault(f => f.Name == name)
+        ?? throw new ArgumentException($"'{name}' is not a replaceable child; valid: {string.Join(", ", ReplaceableNames)}");
+}
