@@ -17,14 +17,14 @@ public sealed class Block : Module
     readonly int layer;
     readonly NormPlacement norm;
 
-    public Block(GptConfig config, int layer) : base(nameof(Block))
+    public Block(GptConfig config, int layer, Device? device = null) : base(nameof(Block))
     {
         this.layer = layer;
         norm = config.Norm;
-        ln_1 = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
-        attn = new CausalSelfAttention(config, layer);
-        ln_2 = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
-        mlp = new Mlp(config);
+        ln_1 = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
+        attn = new CausalSelfAttention(config, layer, device);
+        ln_2 = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
+        mlp = new Mlp(config, device);
         RegisterComponents();
     }
 

@@ -16,12 +16,12 @@ public sealed class CausalSelfAttention : ReplaceableChildren
     readonly int layer, heads, headDim;
     readonly double attnDropout;
 
-    public CausalSelfAttention(GptConfig config, int layer) : base(nameof(CausalSelfAttention))
+    public CausalSelfAttention(GptConfig config, int layer, Device? device = null) : base(nameof(CausalSelfAttention))
     {
         this.layer = layer;
         heads = config.Heads; headDim = config.HeadDim; attnDropout = config.AttentionDropout;
-        c_attn = Linear(config.ModelDim, 3 * config.ModelDim);
-        c_proj = Linear(config.ModelDim, config.ModelDim);
+        c_attn = Linear(config.ModelDim, 3 * config.ModelDim, device: device);
+        c_proj = Linear(config.ModelDim, config.ModelDim, device: device);
         resid_dropout = Dropout(config.ResidualDropout);
         RegisterComponents();
     }

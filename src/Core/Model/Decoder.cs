@@ -29,16 +29,17 @@ public sealed class Decoder : Module
     /// <summary>Hook point 4 (bottleneck adapters). Null costs nothing.</summary>
     public IBlockOutputHook? BlockOutputHook { get; set; }
 
-    public Decoder(GptConfig config) : base("transformer")
+    /// <param name="device">where parameters are created; <c>meta</c> builds shapes only (counting GPT-2 sizes costs no memory).</param>
+    public Decoder(GptConfig config, Device? device = null) : base("transformer")
     {
         config.Validate();
         Config = config;
-        wte = Embedding(config.Vocab, config.ModelDim);
-        wpe = Embedding(config.Context, config.ModelDim);
+        wte = Embedding(config.Vocab, config.ModelDim, device: device);
+        wpe = Embedding(config.Context, config.ModelDim, device: device);
         drop = Dropout(config.EmbeddingDropout);
-        h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i)).ToArray());
-        if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon);
-        if (!config.TiedHead) lm_head = Linear(config.ModelDim, config.Vocab, hasBias: false);
+        h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i, device)).ToArray());
+        if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
+        if (!config.TiedHead) lm_head = Linear(config.ModelDim, config.Vocab, hasBias: false, device: device);
         RegisterComponents();
         Initializer.Apply(this);
     }

@@ -15,10 +15,10 @@ public sealed class Mlp : ReplaceableChildren
 #pragma warning restore IDE1006
     readonly string activation;
 
-    public Mlp(GptConfig config) : base(nameof(Mlp))
+    public Mlp(GptConfig config, Device? device = null) : base(nameof(Mlp))
     {
-        c_fc = Linear(config.ModelDim, config.InnerDim);
-        c_proj = Linear(config.InnerDim, config.ModelDim);
+        c_fc = Linear(config.ModelDim, config.InnerDim, device: device);
+        c_proj = Linear(config.InnerDim, config.ModelDim, device: device);
         dropout = Dropout(config.ResidualDropout);
         activation = config.Activation;
         RegisterComponents();
