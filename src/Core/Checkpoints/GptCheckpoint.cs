@@ -27,9 +27,12 @@ public static class GptCheckpoint
     {
         Directory.CreateDirectory(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(model.Config, Json));
-        var tensors = BaseWeights(model).Select(kv => KeyValuePair.Create(kv.Key, IsConv1D(kv.Key) ? kv.Value.t() : kv.Value));
-        Safetensors.Save(Path.Combine(directory, WeightsFile), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        Safetensors.Save(Path.Combine(directory, WeightsFile), FileLayout(model), new Dictionary<string, string> { ["format"] = "pt" });
     }
+
+    /// <summary>The weights as the file holds them: GPT-2 names, projection weights transposed to Conv1D's [in, out].</summary>
+    public static IReadOnlyDictionary<string, Tensor> FileLayout(Decoder model) =>
+        BaseWeights(model).ToDictionary(kv => kv.Key, kv => IsConv1D(kv.Key) ? kv.Value.t() : kv.Value);
 
     /// <summary>The model's own weights by GPT-2 name (a tied head once, as <c>wte.weight</c>).</summary>
     public static IReadOnlyDictionary<string, Tensor> BaseWeights(Decoder model)
