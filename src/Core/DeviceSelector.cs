@@ -1,0 +1,21 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core;
+
+/// <summary>Turns a config's device name into a TorchSharp device: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
+public static class DeviceSelector
+{
+    public static Device Parse(string name)
+    {
+        var n = name.Trim().ToLowerInvariant();
+        if (n is "" or "cpu") return torch.CPU;
+        if (n == "cuda" || n.StartsWith("cuda:"))
+        {
+            if (!torch.cuda.is_available())
+                throw new ArgumentException($"device '{name}': CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
+            return torch.device(n);
+        }
+        throw new ArgumentException($"device '{name}' is not cpu, cuda or cuda:N");
+    }
+}

@@ -1,0 +1,40 @@
+namespace PluginGpt.Core.Training;
+
+/// <summary>Everything <c>plugingpt pretrain</c> needs; defaults suit the <c>small</c> preset on 2 CPU cores.</summary>
+public sealed record PretrainOptions
+{
+    public string Preset { get; init; } = "small";
+    public IReadOnlyList<string> Corpus { get; init; } = [];
+    public required string OutputDirectory { get; init; }
+    /// <summary><c>bpe</c> trains a byte-level BPE of the preset's vocabulary size on the corpus; a directory loads one (e.g. data/tokenizers/gpt2).</summary>
+    public string Tokenizer { get; init; } = "bpe";
+    public int MaxSteps { get; init; } = 600;
+    public int BatchSize { get; init; } = 16;
+    /// <summary>Tokens per training window; 0 means the model's context.</summary>
+    public int BlockSize { get; init; }
+    public double LearningRate { get; init; } = 2e-3;
+    public double MinLearningRate { get; init; } = 2e-4;
+    public int WarmupSteps { get; init; } = 30;
+    public double WeightDecay { get; init; } = 0.1;
+    public double GradClip { get; init; } = 1.0;
+    public double Dropout { get; init; }
+    public int EvalInterval { get; init; } = 50;
+    public int EvalBatches { get; init; } = 8;
+    public int CheckpointInterval { get; init; } = 100;
+    public double ValidationFraction { get; init; } = 0.05;
+    public int Seed { get; init; } = 1337;
+    public string Device { get; init; } = "cpu";
+    public bool Resume { get; init; }
+
+    public void Validate()
+    {
+        void Positive(int v, string n) { if (v <= 0) throw new ArgumentException($"{n} must be positive, got {v}"); }
+        Positive(MaxSteps, "max-steps"); Positive(BatchSize, "batch-size"); Positive(EvalInterval, "eval-interval");
+        Positive(EvalBatches, "eval-batches"); Positive(CheckpointInterval, "checkpoint-interval");
+        if (BlockSize < 0) throw new ArgumentException($"block-size must be ≥ 0, got {BlockSize}");
+        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
+        if (ValidationFraction is <= 0 or >= 0.5) throw new ArgumentException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
+        if (Corpus.Count == 0) throw new ArgumentException("corpus: at least one text file is needed");
+        foreach (var file in Corpus) if (!File.Exists(file)) throw new FileNotFoundException($"corpus: {file} not found");
+    }
+}

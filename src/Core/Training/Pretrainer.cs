@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Training;
+
+/// <summary>Result of a pre-training run.</summary>
+public sealed record PretrainResult(string Directory, int Steps, double FinalTrainLoss, double? FinalValidationLoss, IReadOnlyList<(int Step, double Loss)> ValidationCurve, double TokensPerSecond);
+
+/// <summary>
+/// Next-token pre-training with teacher forcing. The output directory is a loadable model (config, weights,
+/// tokenizer) plus <c>checkpoint/</c> (weights, optimizer, step) from which <c>--resume</c> continues exactly.
+/// </summary>
+public static class Pretrainer
+{
+    public const string CheckpointDir = "checkpoint";
+    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin", MetricsFile = "metrics.jsonl";
+
+    public static PretrainResult Run(PretrainOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        o.Validate();
+        var dir = Path.GetFullPath(o.OutputDirectory);
+        var checkpoint = Path.Combine(dir, CheckpointDir);
+        bool resuming = o.Resume && Directory.Exists(checkpoint);
+        if (o.Resume && !resuming) throw new ArgumentException($"--resume: {checkpoint} not found; nothing to resume");
+        if (!o.Resume && Directory.Exists(checkpoint))
+            throw new ArgumentException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+        Directory.CreateDirectory(dir);
+        var device = DeviceSelector.Parse(o.Device);
+
+        var tokenizer = resuming ? GptTokenizer.Load(dir) : PrepareTokenizer(o, dir, progress);
+        var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
+        var config = resuming ? GptCheckpoint.ReadConfig(dir) : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
+        int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
+        var data = new TokenDataset(tokens, o.ValidationFraction);
+
+        torch.manual_seed(o.Seed);
+        using var model = new Decoder(config);
+        int startStep = 0;
+        if (resuming)
+        {
+            GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
+            startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, StateFile)))!.Step;
+        }
+        model.to(device);
+        var parameters = model.DistinctParameters();
+        using var optimizer = OptimizerFactory.AdamW(parameters, o.LearningRate, o.WeightDecay);
+        if (resuming) optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
+        var schedule = new LearningRateSchedule(o.LearningRate, o.MinLearningRate, o.WarmupSteps, o.MaxSteps);
+        using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
+        if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
+
+        var curve = new List<(int, double)>();
+        double lastLoss = double.NaN, tokensPerSecond = 0;
+        double? lastValidation = null;
+        var total = Stopwatch.StartNew();
+        long tokensSeen = 0;
+        int step = startStep;
+        for (; step < o.MaxSteps && !cancel.IsCancellationRequested; step++)
+        {
+            var watch = Stopwatch.StartNew();
+            double lr = schedule.At(step);
+            OptimizerFactory.SetLearningRate(optimizer, lr);
+            using (var scope = torch.NewDisposeScope())
+            {
+                torch.manual_seed(TokenDataset.StableSeed(o.Seed, 2, step));   // dropout masks depend on the step, not on history
+                model.train();
+                var (x, y) = data.Batch(false, step, o.BatchSize, block, o.Seed, device);
+                optimizer.zero_grad();
+                var loss = model.LanguageModelLoss(x, y);
+                loss.backward();
+                if (o.GradClip > 0) torch.nn.utils.clip_grad_norm_(parameters.Select(p => p.Parameter), o.GradClip);
+                optimizer.step();
+                lastLoss = loss.item<float>();
+            }
+            double seconds = watch.Elapsed.TotalSeconds;
+            tokensSeen += (long)o.BatchSize * block;
+            tokensPerSecond = tokensSeen / total.Elapsed.TotalSeconds;
+            double? validation = null;
+            bool last = step + 1 == o.MaxSteps;
+            if ((step + 1) % o.EvalInterval == 0 || last)
+            {
+                validation = lastValidation = Evaluate(model, data, o, block, device);
+                curve.Add((step + 1, validation.Value));
+            }
+            metrics.WriteLine(JsonSerializer.Serialize(new { step = step + 1, loss = lastLoss, lr, tokens_per_s = tokensPerSecond, step_s = seconds, val_loss = validation }));
+            progress?.Report(new TrainingProgress(step + 1, o.MaxSteps, lastLoss, lr, tokensPerSecond, seconds, validation));
+            if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1);
+        }
+        if (cancel.IsCancellationRequested && step > startStep) SaveCheckpoint(model, optimizer, dir, step);
+        return new PretrainResult(dir, step, lastLoss, lastValidation, curve, tokensPerSecond);
+    }
+
+    /// <summary>Mean loss over fixed held-out batches (the same ones at every evaluation).</summary>
+    public static double Evaluate(Decoder model, TokenDataset data, PretrainOptions o, int block, Device device)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        model.eval();
+        double sum = 0;
+        for (int i = 0; i < o.EvalBatches; i++)
+        {
+            var (x, y) = data.Batch(true, i, o.BatchSize, block, o.Seed, device);
+            sum += model.LanguageModelLoss(x, y).item<float>();
+        }
+        model.train();
+        return sum / o.EvalBatches;
+    }
+
+    sealed record TrainerState(int Step);
+
+    /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
+    static void SaveCheckpoint(Decoder model, TorchSharp.Modules.AdamW optimizer, string dir, int step)
+    {
+        var target = Path.Combine(dir, CheckpointDir);
+        var fresh = target + ".new";
+        var old = target + ".old";
+        if (Directory.Exists(fresh)) Directory.Delete(fresh, true);
+        GptCheckpoint.Save(model, fresh);
+        optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
+        File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step)));
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        if (Directory.Exists(target)) Directory.Move(target, old);
+        Directory.Move(fresh, target);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
+        GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
+    }
+
+    static GptTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
+    {
+        if (o.Tokenizer != "bpe") return GptTokenizer.Load(o.Tokenizer);
+        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0, Message: $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
+        return BpeTrainer.Train(o.Corpus.Select(File.ReadAllText), Presets.Get(o.Preset).Vocab, dir);
+    }
+
+    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, GptTokenizer tokenizer, bool resuming, IProgress<TrainingProgress>? progress)
+    {
+        var path = Path.Combine(dir, TokensFile);
+        if (resuming && File.Exists(path)) return TokenDataset.LoadTokens(path);
+        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0, Message: "tokenising the corpus"));
+        var tokens = new List<int>();
+        foreach (var file in o.Corpus) { tokens.AddRange(tokenizer.Encode(File.ReadAllText(file))); tokens.Add(tokenizer.EndOfText); }
+        var array = tokens.ToArray();
+        TokenDataset.SaveTokens(path, array);
+        return array;
+    }
+
+    /// <summary>Appends to metrics.jsonl, first dropping lines past the step a resumed run restarts from.</summary>
+    static StreamWriter OpenMetrics(string path, int startStep)
+    {
+        var kept = File.Exists(path)
+            ? File.ReadAllLines(path).Where(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= startStep).ToList()
+            : [];
+        File.WriteAllLines(path, kept);
+        return new StreamWriter(path, append: true) { AutoFlush = true };
+    }
+}
