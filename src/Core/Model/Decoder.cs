@@ -9,7 +9,7 @@ namespace PluginGpt.Core.Model;
 /// A GPT decoder whose parameter names are GPT-2's (<c>wte</c>, <c>wpe</c>, <c>h.{i}.attn.c_attn</c>, …, <c>ln_f</c>).
 /// The LM head is <c>wte</c> itself when tied, otherwise <c>lm_head</c>. GPT-1 (post-LN) has no <c>ln_f</c>.
 /// </summary>
-public sealed class Decoder : Module
+public sealed class Decoder : Module, IDecoder
 {
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     readonly Embedding wte;
@@ -45,6 +45,10 @@ public sealed class Decoder : Module
     }
 
     public IReadOnlyList<Block> Blocks => h.ToArray();
+    nn.Module IDecoder.Module => this;
+    public Device Device => wte.weight!.device;
+    Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
+    public Tensor EmbedTokens(Tensor inputIds) => wte.forward(inputIds);
     public Embedding TokenEmbedding => wte;
     public Embedding PositionEmbedding => wpe;
 

@@ -11,7 +11,7 @@ namespace PluginGpt.Core.Tokenization;
 /// its CodeGenTokenizer is not exact: it maps runs of spaces and tabs to CodeGen's extra ids). This class adds the
 /// special tokens of <see cref="SpecialTokens"/>, appending any the vocabulary lacks after its last id.
 /// </summary>
-public sealed class GptTokenizer
+public sealed class GptTokenizer : ITokenizer
 {
     public const string VocabFile = "vocab.json";
     public const string MergesFile = "merges.txt";

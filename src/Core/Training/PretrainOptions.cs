@@ -8,7 +8,7 @@ public sealed record PretrainOptions
     public required string OutputDirectory { get; init; }
     /// <summary><c>bpe</c> trains a byte-level BPE of the preset's vocabulary size on the corpus; a directory loads one (e.g. data/tokenizers/gpt2).</summary>
     public string Tokenizer { get; init; } = "bpe";
-    public int MaxSteps { get; init; } = 600;
+    public int MaxSteps { get; init; } = 1000;
     public int BatchSize { get; init; } = 16;
     /// <summary>Tokens per training window; 0 means the model's context.</summary>
     public int BlockSize { get; init; }

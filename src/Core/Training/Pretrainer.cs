@@ -54,6 +54,11 @@ public static class Pretrainer
         using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
 
+        // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
+        double peak = Bench.Benchmarks.MatmulPeak(device, 512, 3).GFlops;
+        double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(config, ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
+        using var runSpan = Telemetry.Source.StartActivity("run");
+        runSpan?.SetTag("command", "pretrain");
         var curve = new List<(int, double)>();
         double lastLoss = double.NaN, tokensPerSecond = 0;
         double? lastValidation = null;
@@ -80,11 +85,15 @@ public static class Pretrainer
             double seconds = watch.Elapsed.TotalSeconds;
             tokensSeen += (long)o.BatchSize * block;
             tokensPerSecond = tokensSeen / total.Elapsed.TotalSeconds;
+            Telemetry.Loss.Record(lastLoss);
+            Telemetry.StepTime.Record(seconds);
+            Telemetry.TokensPerSecond.Record(o.BatchSize * block / seconds);
+            Telemetry.Mfu.Record(o.BatchSize * block / seconds * flopsPerToken / 1e9 / peak);
             double? validation = null;
             bool last = step + 1 == o.MaxSteps;
             if ((step + 1) % o.EvalInterval == 0 || last)
             {
-                validation = lastValidation = Evaluate(model, data, o, block, device);
+                using (Telemetry.Source.StartActivity("evaluation")) validation = lastValidation = Evaluate(model, data, o, block, device);
                 curve.Add((step + 1, validation.Value));
             }
             metrics.WriteLine(JsonSerializer.Serialize(new { step = step + 1, loss = lastLoss, lr, tokens_per_s = tokensPerSecond, step_s = seconds, val_loss = validation }));
@@ -116,17 +125,12 @@ public static class Pretrainer
     /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
     static void SaveCheckpoint(Decoder model, TorchSharp.Modules.AdamW optimizer, string dir, int step)
     {
-        var target = Path.Combine(dir, CheckpointDir);
-        var fresh = target + ".new";
-        var old = target + ".old";
-        if (Directory.Exists(fresh)) Directory.Delete(fresh, true);
-        GptCheckpoint.Save(model, fresh);
-        optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
-        File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step)));
-        if (Directory.Exists(old)) Directory.Delete(old, true);
-        if (Directory.Exists(target)) Directory.Move(target, old);
-        Directory.Move(fresh, target);
-        if (Directory.Exists(old)) Directory.Delete(old, true);
+        AtomicDirectory.Replace(Path.Combine(dir, CheckpointDir), fresh =>
+        {
+            GptCheckpoint.Save(model, fresh);
+            optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
+            File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step)));
+        });
         GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
     }
 

@@ -1,8 +1,8 @@
 namespace PluginGpt.Core.Training;
 
 /// <summary>One report from a training loop: after each step, and with held-out figures after each evaluation.</summary>
-public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double TokensPerSecond, double StepSeconds,
-    double? ValidationLoss = null, string? Message = null)
+public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, double LearningRate, double Throughput, double StepSeconds,
+    double? ValidationLoss = null, string? Message = null, string ThroughputUnit = "tok/s")
 {
     public double? Perplexity => ValidationLoss is { } v ? Math.Exp(v) : null;
 }

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace PluginGpt.Core.Model;
+namespace PluginGpt.Abstractions;
 
 /// <summary>Where LayerNorm sits in a block: after the residual add (GPT-1) or before each sub-layer (GPT-2).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<NormPlacement>))]

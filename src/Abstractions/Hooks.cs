@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PluginGpt.Core.Model;
+namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// Hook point 2: sees the token embeddings [B, T, C] of a fresh sequence (no cached past) and may return
@@ -14,7 +14,7 @@ public interface IInputEmbeddingHook
 }
 
 /// <summary>
-/// Hook point 3: extra keys and values [B, H, P, D] that every query of <paramref name="layer"/> may attend
+/// Hook point 3: extra keys and values [B, H, P, D] that every query of a layer may attend
 /// to (prefix tuning). They take no positions and are never written into the generation KV cache.
 /// </summary>
 public interface IKeyValuePrefixProvider

@@ -1,0 +1,130 @@
+using PluginGpt.Abstractions;
+using PluginGpt.Core.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Plugins.Baselines;
+
+/// <summary>
+/// <c>classifier-head</c>: GPT-1's objective. A linear head reads the hidden state at the extract token; the loss is
+/// L3 = L2 (task) + λ·L1 (language modelling on the same inputs), λ = <c>lm_coef</c>.
+/// </summary>
+public sealed class ClassifierHead : IObjective
+{
+    public PluginManifest Manifest { get; } = new("classifier-head", PluginKind.Objective, "1.0.0",
+        "Linear head on the extract token with GPT-1 input transforms and optional auxiliary LM loss (L2 + λ·L1).");
+
+    public sealed record Options
+    {
+        /// <summary>λ, the weight of the auxiliary language-modelling loss (GPT-1: 0.5).</summary>
+        public double LmCoef { get; init; } = 0.5;
+        /// <summary>Dropout before the head (GPT-1: 0.1).</summary>
+        public double Dropout { get; init; } = 0.1;
+        /// <summary>Tokens per sequence; 0 = the model's context.</summary>
+        public int MaxLength { get; init; }
+    }
+
+    public IObjectiveInstance Create(ObjectiveContext context)
+    {
+        var o = PluginOptions.Bind<Options>(context.Options, "objective.options");
+        PluginOptions.Require(o.LmCoef >= 0, "objective.options", "lm_coef", $"must be ≥ 0, got {o.LmCoef}");
+        PluginOptions.Require(o.Dropout is >= 0 and < 1, "objective.options", "dropout", $"must be in [0, 1), got {o.Dropout}");
+        PluginOptions.Require(o.MaxLength >= 0, "objective.options", "max_length", $"must be ≥ 0, got {o.MaxLength}");
+        return new Instance(context, o);
+    }
+
+    sealed class Instance : IObjectiveInstance
+    {
+        const string File = "head.safetensors";
+        readonly ObjectiveContext context;
+        readonly Options options;
+        readonly Linear head;
+        readonly Dropout dropout;
+        readonly int maxLength;
+
+        public Instance(ObjectiveContext context, Options options)
+        {
+            this.context = context;
+            this.options = options;
+            var model = context.Model;
+            maxLength = options.MaxLength == 0 ? model.Config.Context : Math.Min(options.MaxLength, model.Config.Context);
+            head = Linear(model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
+            using (torch.no_grad()) { init.normal_(head.weight!, 0, 0.02); init.zeros_(head.bias!); }
+            dropout = Dropout(options.Dropout);
+        }
+
+        public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => [("head.weight", head.weight!), ("head.bias", head.bias!)];
+        public bool Trains => true;
+
+        /// <summary>Hidden states [N, T, C] of every sequence of the batch, their extract-token rows [N, C], ids and lengths.</summary>
+        (Tensor Hidden, Tensor Features, Tensor Ids, Tensor Lengths) Encode(IReadOnlyList<Example> batch)
+        {
+            var sequences = batch.SelectMany(e => InputTransforms.Sequences(e, context.Task.Format, context.Tokenizer, maxLength)).ToList();
+            int width = sequences.Max(s => s.Length);
+            var ids = new long[sequences.Count * width];
+            Array.Fill(ids, context.Tokenizer.Pad);
+            for (int i = 0; i < sequences.Count; i++) for (int t = 0; t < sequences[i].Length; t++) ids[i * width + t] = sequences[i][t];
+            var device = context.Model.Device;
+            var idTensor = torch.tensor(ids, [sequences.Count, width], device: device);
+            var lengths = torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: device);
+            // Right padding under a causal mask: real tokens never see the pads, so no attention mask is needed.
+            var hidden = context.Model.Forward(idTensor);
+            var extract = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
+            return (hidden, extract, idTensor, lengths);
+        }
+
+        Tensor Outputs(Tensor features, int examples)
+        {
+            var format = context.Task.Format;
+            if (format == InputFormat.SymmetricPair) features = features.view(examples, 2, -1).sum(1);   // both orders, summed (GPT-1)
+            var outputs = head.forward(dropout.forward(features));
+            return format == InputFormat.MultipleChoice ? outputs.view(examples, -1) : outputs;   // one score per option
+        }
+
+        public Tensor Loss(IReadOnlyList<Example> batch)
+        {
+            head.train(); dropout.train();
+            var (hidden, features, ids, lengths) = Encode(batch);
+            var outputs = Outputs(features, batch.Count);
+            var device = context.Model.Device;
+            Tensor taskLoss = context.Task.IsRegression
+                ? functional.mse_loss(outputs.squeeze(1), torch.tensor(batch.Select(e => (float)e.Target).ToArray(), device: device))
+                : functional.cross_entropy(outputs, torch.tensor(batch.Select(e => (long)e.Label).ToArray(), device: device));
+            if (options.LmCoef == 0) return taskLoss;
+            return taskLoss + options.LmCoef * LanguageModelLoss(hidden, ids, lengths);
+        }
+
+        /// <summary>L1: next-token cross-entropy over each sequence's real tokens, from the same forward pass.</summary>
+        Tensor LanguageModelLoss(Tensor hidden, Tensor ids, Tensor lengths)
+        {
+            var logits = context.Model.LmHead(hidden[.., ..^1]);
+            var targets = ids[.., 1..].clone();
+            var positions = torch.arange(1, ids.shape[1], device: ids.device).unsqueeze(0);
+            targets.masked_fill_(positions.ge(lengths.unsqueeze(1)), -1);
+            return functional.cross_entropy(logits.reshape(-1, logits.shape[2]), targets.reshape(-1), ignore_index: -1);
+        }
+
+        public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)
+        {
+            head.eval(); dropout.eval();
+            using var _ = torch.no_grad();
+            var outputs = Outputs(Encode(batch).Features, batch.Count).to(ScalarType.Float64).cpu();
+            if (context.Task.IsRegression)
+                return outputs.squeeze(1).data<double>().Select(v => new Prediction(-1, v, [])).ToList();
+            var probabilities = outputs.softmax(1);
+            var list = new List<Prediction>();
+            for (int i = 0; i < batch.Count; i++)
+            {
+                var row = probabilities[i].data<double>().ToArray();
+                int best = Array.IndexOf(row, row.Max());
+                list.Add(new Prediction(best, row[best], row));
+            }
+            return list;
+        }
+
+        public void Save(string directory) => TensorFiles.Save(Path.Combine(directory, File), Parameters);
+        public void Load(string directory) => TensorFiles.CopyInto(Path.Combine(directory, File), Parameters);
+    }
+}

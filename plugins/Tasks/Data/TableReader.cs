@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json;
+using CsvHelper;
+using CsvHelper.Configuration;
+
+namespace PluginGpt.Plugins.Tasks.Data;
+
+/// <summary>Reads TSV, CSV (RFC 4180, via CsvHelper) and JSONL files into rows keyed by column name and index.</summary>
+public static class TableReader
+{
+    public static IReadOnlyList<Row> Read(string path, string? format, bool hasHeader)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: data file not found");
+        format ??= Path.GetExtension(path).TrimStart('.').ToLowerInvariant();
+        return format switch
+        {
+            "jsonl" or "json" => ReadJsonLines(path),
+            "tsv" => ReadDelimited(path, "\t", hasHeader, quoted: false),
+            "csv" => ReadDelimited(path, ",", hasHeader, quoted: true),
+            _ => throw new ArgumentException($"{path}: format must be tsv, csv or jsonl, got '{format}'"),
+        };
+    }
+
+    /// <summary>GLUE's TSVs contain bare quotes inside text, so tabs separate fields and quotes mean nothing.</summary>
+    static List<Row> ReadDelimited(string path, string delimiter, bool hasHeader, bool quoted)
+    {
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture)
+        {
+            Delimiter = delimiter, HasHeaderRecord = hasHeader, Mode = quoted ? CsvMode.RFC4180 : CsvMode.NoEscape,
+            BadDataFound = null, MissingFieldFound = null, DetectColumnCountChanges = false,
+        };
+        using var reader = new StreamReader(path);
+        using var csv = new CsvReader(reader, config);
+        string[]? header = null;
+        if (hasHeader && csv.Read()) { csv.ReadHeader(); header = csv.HeaderRecord; }
+        var rows = new List<Row>();
+        while (csv.Read())
+        {
+            var values = new Dictionary<string, object?>();
+            var record = csv.Parser.Record ?? [];
+            for (int i = 0; i < record.Length; i++)
+            {
+                values[i.ToString(CultureInfo.InvariantCulture)] = record[i];
+                if (header is not null && i < header.Length) values[header[i]] = record[i];
+            }
+            rows.Add(new Row(path, csv.Parser.RawRow, values));
+        }
+        return rows;
+    }
+
+    static List<Row> ReadJsonLines(string path)
+    {
+        var rows = new List<Row>();
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonElement root;
+            try { root = JsonDocument.Parse(text).RootElement; }
+            catch (JsonException e) { throw new DataException($"{path}:{line}: not valid JSON ({e.Message})", "line"); }
+            var values = new Dictionary<string, object?>();
+            Flatten(root, "", values);
+            rows.Add(new Row(path, line, values));
+        }
+        return rows;
+    }
+
+    /// <summary>Nested objects become dotted names (<c>choices.text</c>); arrays of scalars become string lists.</summary>
+    static void Flatten(JsonElement e, string prefix, Dictionary<string, object?> values)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject()) Flatten(p.Value, prefix.Length == 0 ? p.Name : $"{prefix}.{p.Name}", values);
+                break;
+            case JsonValueKind.Array:
+                values[prefix] = e.EnumerateArray().Select(Scalar).ToArray();
+                break;
+            default:
+                values[prefix] = Scalar(e);
+                break;
+        }
+    }
+
+    static string Scalar(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.String => e.GetString()!,
+        JsonValueKind.Null => "",
+        _ => e.GetRawText(),
+    };
+}

@@ -1,0 +1,80 @@
+using PluginGpt.Abstractions;
+using PluginGpt.Plugins.Tasks.Data;
+
+namespace PluginGpt.Plugins.Tasks;
+
+/// <summary>What the four task families share: reading built-in or explicit files into train/dev examples.</summary>
+public abstract class TaskPluginBase : ITaskPlugin
+{
+    public abstract PluginManifest Manifest { get; }
+    protected abstract InputFormat Format { get; }
+    protected abstract string PrimaryMetric(bool regression);
+    /// <summary>Column roles assumed when a file names its columns conventionally.</summary>
+    protected abstract IReadOnlyDictionary<string, string> DefaultColumns { get; }
+
+    public TaskData Load(DataOptions options)
+    {
+        var family = Manifest.Name;
+        BuiltInDataset dataset = options.Dataset is { } name
+            ? BuiltInDatasets.Get(name, family)
+            : new BuiltInDataset("custom", family,
+                options.Train ?? throw new ArgumentException("task.train: a training file is needed when no built-in dataset is named"),
+                options.Dev, options.Columns.Count > 0 ? options.Columns : DefaultColumns, RawLabels: options.Labels,
+                HasHeader: options.HasHeader, Format: options.Format);
+        string Resolve(string file) => options.Dataset is null ? file : Path.Combine(options.DataRoot, file);
+
+        var trainRows = TableReader.Read(Resolve(dataset.Train), dataset.Format, dataset.HasHeader);
+        IReadOnlyList<Row> devRows;
+        if (dataset.Dev is null)
+        {
+            // A fixed split (seed independent of the experiment's) so every run is scored on the same rows.
+            var shuffled = Shuffle(trainRows, 20201);
+            int devCount = (int)Math.Round(shuffled.Count * dataset.DevFraction);
+            devRows = shuffled[..devCount];
+            trainRows = shuffled[devCount..];
+        }
+        else devRows = TableReader.Read(Resolve(dataset.Dev), dataset.Format, dataset.HasHeader);
+
+        bool regression = Format == InputFormat.SymmetricPair && dataset.TrainColumns.ContainsKey("target");
+        var rawLabels = regression || Format == InputFormat.MultipleChoice ? null
+            : dataset.RawLabels ?? trainRows.Select(r => r.Text(dataset.TrainColumns.GetValueOrDefault("label") ?? "label").Trim()).Distinct().Order(StringComparer.Ordinal).ToList();
+        var labelNames = dataset.LabelNames ?? rawLabels ?? [];
+
+        var train = Take(trainRows, options.MaxTrain, options.Seed).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
+        var dev = Take(devRows, options.MaxDev, 7).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
+        if (train.Count == 0) throw new ArgumentException($"task.train: {Resolve(dataset.Train)} holds no rows");
+        var unlabelled = train.Select(e => string.Join(" ", e.Segments)).ToList();
+        return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames, train, dev, PrimaryMetric(regression), unlabelled);
+    }
+
+    public IReadOnlyDictionary<string, double> Score(IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold)
+    {
+        if (predictions.Count != gold.Count) throw new ArgumentException($"{predictions.Count} predictions for {gold.Count} examples");
+        if (gold.Count > 0 && !double.IsNaN(gold[0].Target))
+        {
+            var predicted = predictions.Select(p => p.Score).ToList();
+            var targets = gold.Select(g => g.Target).ToList();
+            return new Dictionary<string, double> { ["pearson"] = Metrics.Pearson(predicted, targets), ["spearman"] = Metrics.Spearman(predicted, targets) };
+        }
+        var p = predictions.Select(x => x.Label).ToList();
+        var g = gold.Select(x => x.Label).ToList();
+        var scores = new Dictionary<string, double> { ["accuracy"] = Metrics.Accuracy(p, g) };
+        if (Format != InputFormat.MultipleChoice)
+        {
+            int classes = Math.Max(p.DefaultIfEmpty(0).Max(), g.DefaultIfEmpty(0).Max()) + 1;
+            scores["macro_f1"] = Metrics.MacroF1(p, g, classes);
+            if (classes == 2) scores["f1"] = Metrics.F1(p, g, 1);
+        }
+        return scores;
+    }
+
+    static List<Row> Shuffle(IReadOnlyList<Row> rows, int seed)
+    {
+        var list = rows.ToList();
+        var rng = new Random(seed);
+        for (int i = list.Count - 1; i > 0; i--) { int j = rng.Next(i + 1); (list[i], list[j]) = (list[j], list[i]); }
+        return list;
+    }
+
+    static IReadOnlyList<Row> Take(IReadOnlyList<Row> rows, int max, int seed) => max <= 0 || max >= rows.Count ? rows : Shuffle(rows, seed)[..max];
+}

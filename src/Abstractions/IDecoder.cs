@@ -1,0 +1,49 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Abstractions;
+
+/// <summary>
+/// The pretrained decoder as plugins see it: a forward pass, the LM head, and the four hook points.
+/// The host's <c>PluginGpt.Core.Model.Decoder</c> implements it.
+/// </summary>
+public interface IDecoder
+{
+    GptConfig Config { get; }
+    /// <summary>The TorchSharp module: parameters, <c>train()</c>/<c>eval()</c>, device moves.</summary>
+    nn.Module Module { get; }
+    Device Device { get; }
+
+    /// <summary>Hidden states [B, T, C] after the last block; <paramref name="keyPaddingMask"/> [B, T] is 1 for real tokens.</summary>
+    Tensor Forward(Tensor inputIds, Tensor? keyPaddingMask = null);
+    /// <summary>Next-token logits [.., V] from hidden states.</summary>
+    Tensor LmHead(Tensor hidden);
+    /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>
+    Tensor EmbedTokens(Tensor inputIds);
+
+    /// <summary>Hook point 1: dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …).</summary>
+    IReadOnlyList<string> LinearPaths();
+    Module<Tensor, Tensor> GetLinear(string path);
+    void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap);
+
+    /// <summary>Hook point 2.</summary>
+    IInputEmbeddingHook? InputEmbeddingHook { get; set; }
+    /// <summary>Hook point 3.</summary>
+    IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
+    /// <summary>Hook point 4.</summary>
+    IBlockOutputHook? BlockOutputHook { get; set; }
+}
+
+/// <summary>Byte-level BPE with GPT-1's special tokens, as plugins see it.</summary>
+public interface ITokenizer
+{
+    int VocabSize { get; }
+    int EndOfText { get; }
+    int Start { get; }
+    int Delimiter { get; }
+    int Extract { get; }
+    int Pad { get; }
+    int[] Encode(string text);
+    string Decode(IEnumerable<int> ids);
+}

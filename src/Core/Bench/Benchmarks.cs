@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using PluginGpt.Core.Generation;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Bench;
+
+/// <summary>
+/// Throughput measurements reported as ratios taken in one run (never as absolute pass/fail timings):
+/// training FLOP/s against this machine's matmul peak, and generation with against without the KV cache.
+/// </summary>
+public static class Benchmarks
+{
+    public sealed record MatmulResult(int Size, double GFlops);
+    public sealed record TrainingResult(double TokensPerSecond, double GFlops, double PeakGFlops, double StepSeconds, long Parameters)
+    {
+        /// <summary>Achieved over peak: the CPU analogue of MFU.</summary>
+        public double Utilisation => GFlops / PeakGFlops;
+    }
+    public sealed record GenerationResult(int Tokens, double CachedTokensPerSecond, double UncachedTokensPerSecond)
+    {
+        public double Speedup => CachedTokensPerSecond / UncachedTokensPerSecond;
+    }
+
+    /// <summary>Best fp32 GFLOP/s of an n×n by n×n matmul over a few repeats.</summary>
+    public static MatmulResult MatmulPeak(Device device, int size = 1024, int repeats = 10)
+    {
+        using var scope = torch.NewDisposeScope();
+        var a = torch.randn(size, size, device: device);
+        var b = torch.randn(size, size, device: device);
+        a.matmul(b);   // warm-up
+        double best = double.MaxValue;
+        for (int i = 0; i < repeats; i++)
+        {
+            var w = Stopwatch.StartNew();
+            using var c = a.matmul(b);
+            if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
+            else c[0, 0].item<float>();
+            best = Math.Min(best, w.Elapsed.TotalSeconds);
+        }
+        return new MatmulResult(size, 2.0 * size * size * size / best / 1e9);
+    }
+
+    /// <summary>nanoGPT's estimate: 6 FLOPs per parameter per token plus attention's 12·L·d·T.</summary>
+    public static double TrainingFlopsPerToken(GptConfig c, long parameters, int block) =>
+        6.0 * (parameters - (long)c.Context * c.ModelDim) + 12.0 * c.Layers * c.ModelDim * block;
+
+    public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, double peakGFlops)
+    {
+        torch.manual_seed(0);
+        using var model = new Decoder(config);
+        model.to(device);
+        model.train();
+        var parameters = model.DistinctParameters();
+        using var optimizer = OptimizerFactory.AdamW(parameters, 1e-4, 0.1);
+        long count = ParameterSet.Count(parameters.Select(p => p.Parameter));
+        var times = new List<double>();
+        for (int step = 0; step < steps + 2; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var x = torch.randint(0, config.Vocab, [batch, block], device: device);
+            var w = Stopwatch.StartNew();
+            optimizer.zero_grad();
+            var loss = model.LanguageModelLoss(x, x);
+            loss.backward();
+            optimizer.step();
+            loss.item<float>();
+            if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
+        }
+        double median = times.Order().ElementAt(times.Count / 2);
+        double tokensPerSecond = batch * block / median;
+        double gflops = tokensPerSecond * TrainingFlopsPerToken(config, count, block) / 1e9;
+        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count);
+    }
+
+    public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device)
+    {
+        torch.manual_seed(0);
+        using var model = new Decoder(config);
+        model.to(device);
+        var prompt = Enumerable.Range(0, promptTokens).Select(i => i % config.Vocab).ToArray();
+        double Rate(bool cache)
+        {
+            var options = new GenerationOptions { Greedy = true, MaxNewTokens = newTokens, UseKvCache = cache };
+            TokenGenerator.Generate(model, prompt, options with { MaxNewTokens = 2 }).Count();   // warm-up
+            var w = Stopwatch.StartNew();
+            int n = TokenGenerator.Generate(model, prompt, options).Count();
+            return n / w.Elapsed.TotalSeconds;
+        }
+        return new GenerationResult(newTokens, Rate(true), Rate(false));
+    }
+}

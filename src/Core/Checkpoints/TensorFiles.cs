@@ -1,0 +1,29 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Checkpoints;
+
+/// <summary>Loads named tensors from a safetensors file into existing parameters, checking every name and shape.</summary>
+public static class TensorFiles
+{
+    public static void CopyInto(string path, IEnumerable<(string Name, Parameter Parameter)> targets)
+    {
+        var file = Safetensors.Load(path);
+        try
+        {
+            using var _ = torch.no_grad();
+            foreach (var (name, p) in targets)
+            {
+                if (!file.TryGetValue(name, out var t)) throw new CheckpointException($"{path}: missing key '{name}'");
+                if (!t.shape.SequenceEqual(p.shape))
+                    throw new CheckpointException($"{path}: key '{name}' has shape [{string.Join(", ", t.shape)}], expected [{string.Join(", ", p.shape)}]");
+                p.copy_(t.to(p.dtype, p.device));
+            }
+        }
+        finally { foreach (var t in file.Values) t.Dispose(); }
+    }
+
+    public static void Save(string path, IEnumerable<(string Name, Parameter Parameter)> tensors) =>
+        Safetensors.Save(path, tensors.Select(p => KeyValuePair.Create(p.Name, (Tensor)p.Parameter)));
+}

@@ -1,0 +1,20 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace PluginGpt.Core;
+
+/// <summary>PluginGpt's one ActivitySource and one Meter (both named <c>PluginGpt</c>); exporters are the host's choice.</summary>
+public static class Telemetry
+{
+    public const string Name = "PluginGpt";
+    public static readonly ActivitySource Source = new(Name, "1.0.0");
+    public static readonly Meter Meter = new(Name, "1.0.0");
+
+    public static readonly Histogram<double> Loss = Meter.CreateHistogram<double>("plugingpt.train.loss", description: "training loss per optimizer step");
+    public static readonly Histogram<double> TokensPerSecond = Meter.CreateHistogram<double>("plugingpt.train.tokens_per_second", "{token}/s", "training throughput per optimizer step");
+    public static readonly Histogram<double> ExamplesPerSecond = Meter.CreateHistogram<double>("plugingpt.train.examples_per_second", "{example}/s", "fine-tuning throughput per optimizer step");
+    public static readonly Histogram<double> StepTime = Meter.CreateHistogram<double>("plugingpt.train.step_time", "s", "wall time of one optimizer step");
+    public static readonly Histogram<double> Mfu = Meter.CreateHistogram<double>("plugingpt.train.mfu", description: "achieved FLOP/s over the device's matmul peak (when measured)");
+    public static readonly Histogram<double> EvalScore = Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
+    public static readonly ObservableGauge<long> Memory = Meter.CreateObservableGauge("plugingpt.process.memory", () => Environment.WorkingSet, "By", "process working set");
+}

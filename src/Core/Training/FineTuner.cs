@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Model;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Training;
+
+/// <summary>Everything the shared loop needs for one experiment.</summary>
+public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObjectiveInstance Objective, ITaskPlugin Task, TaskData Data,
+    TrainingSpec Training, int Seed, string RunDirectory);
+
+/// <summary>Result: the best epoch's metrics and where they came from.</summary>
+public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics, int BestEpoch, long TrainableParameters, int Steps);
+
+/// <summary>
+/// The one training/evaluation loop every method × objective × task runs through: seeded shuffling, AdamW with warmup +
+/// cosine decay, gradient accumulation, clipping, evaluation after every epoch, and the best epoch's weights kept in
+/// <c>best/</c> (method weights + task head, written to a fresh folder and swapped in).
+/// </summary>
+public static class FineTuner
+{
+    public const string BestDir = "best";
+
+    public static FineTuneResult Run(FineTuneJob job, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
+    {
+        var t = job.Training;
+        var trainable = ParameterSet.Distinct(job.Method.Trainable.Concat(job.Objective.Parameters).Select(p => (p.Name, p.Parameter)));
+        long trainableCount = trainable.Sum(p => p.Parameter.numel());
+        using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, "metrics.jsonl"), append: false) { AutoFlush = true };
+
+        if (!job.Objective.Trains)
+        {
+            var scores = Evaluate(job, 0, metrics);
+            SaveBest(job);
+            return new FineTuneResult(scores, 0, 0, 0);
+        }
+        if (trainableCount == 0)
+            throw new ArgumentException($"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
+        foreach (var (_, p) in trainable) p.requires_grad = true;
+
+        int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
+        int stepsPerEpoch = Math.Max(1, batchesPerEpoch / t.GradientAccumulation);
+        int totalSteps = t.MaxSteps > 0 ? Math.Min(t.MaxSteps, stepsPerEpoch * t.Epochs) : stepsPerEpoch * t.Epochs;
+        using var optimizer = OptimizerFactory.AdamW(trainable, t.LearningRate, t.WeightDecay, beta2: 0.999);
+        var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps);
+
+        IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
+        int bestEpoch = 0, step = 0;
+        double bestScore = double.NegativeInfinity;
+        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested; epoch++)
+        {
+            using var epochSpan = Telemetry.Source.StartActivity("epoch");
+            epochSpan?.SetTag("epoch", epoch);
+            var order = Shuffled(job.Data.Train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
+            job.Model.Module.train();
+            double lossSum = 0;
+            var watch = Stopwatch.StartNew();
+            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
+            {
+                using var scope = torch.NewDisposeScope();
+                torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
+                var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => job.Data.Train[i]).ToList();
+                var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
+                loss.backward();
+                lossSum += loss.item<float>() * t.GradientAccumulation;
+                if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
+
+                double lr = schedule.At(step);
+                OptimizerFactory.SetLearningRate(optimizer, lr);
+                if (t.GradClip > 0) torch.nn.utils.clip_grad_norm_(trainable.Select(p => p.Parameter), t.GradClip);
+                optimizer.step();
+                optimizer.zero_grad();
+                step++;
+                double meanLoss = lossSum / (b + 1);
+                double seconds = watch.Elapsed.TotalSeconds;
+                double examplesPerSecond = (b + 1.0) * t.BatchSize / seconds;
+                Telemetry.Loss.Record(meanLoss);
+                Telemetry.StepTime.Record(seconds / (b + 1));
+                Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
+                metrics.WriteLine(JsonSerializer.Serialize(new { epoch, step, loss = meanLoss, lr }));
+                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1), ThroughputUnit: "ex/s"));
+            }
+            var scores = Evaluate(job, epoch, metrics);
+            double score = scores[job.Data.PrimaryMetric];
+            progress?.Report(new TrainingProgress(step, totalSteps, lossSum / Math.Max(1, batchesPerEpoch), schedule.At(step), 0, 0, Message: $"epoch {epoch}: {Describe(scores)}"));
+            if (score > bestScore)
+            {
+                bestScore = score; best = scores; bestEpoch = epoch;
+                SaveBest(job);
+            }
+        }
+        return new FineTuneResult(best, bestEpoch, trainableCount, step);
+    }
+
+    public static string Describe(IReadOnlyDictionary<string, double> scores) => string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
+
+    /// <summary>Predicts the dev set in batches and scores it with the task's metrics.</summary>
+    public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null)
+    {
+        using var span = Telemetry.Source.StartActivity("evaluation");
+        job.Model.Module.eval();
+        var predictions = new List<Prediction>();
+        int batch = Math.Max(1, job.Training.BatchSize);
+        for (int i = 0; i < job.Data.Dev.Count; i += batch)
+        {
+            using var scope = torch.NewDisposeScope();
+            predictions.AddRange(job.Objective.Predict(job.Data.Dev.Skip(i).Take(batch).ToList()));
+        }
+        job.Model.Module.train();
+        var scores = job.Task.Score(predictions, job.Data.Dev);
+        if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
+        span?.SetTag("epoch", epoch);
+        foreach (var (k, v) in scores) span?.SetTag("metric." + k, v);
+        metrics?.WriteLine(JsonSerializer.Serialize(new { epoch, eval = scores }));
+        return scores;
+    }
+
+    static void SaveBest(FineTuneJob job)
+    {
+        AtomicDirectory.Replace(Path.Combine(job.RunDirectory, BestDir), fresh =>
+        {
+            job.Method.Save(fresh);
+            job.Objective.Save(fresh);
+        });
+    }
+
+    static int[] Shuffled(int count, int seed)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        new Random(seed).Shuffle(order);
+        return order;
+    }
+}

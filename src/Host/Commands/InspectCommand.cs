@@ -1,0 +1,43 @@
+using System.CommandLine;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Model;
+using Spectre.Console;
+using TorchSharp;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary><c>plugingpt inspect</c>: parameter counts of a preset (built on the meta device: no memory) or a model folder.</summary>
+public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var model = new Option<string>("--model") { Description = "a preset name (tiny, small, gpt1, gpt2-small) or a model folder", Required = true };
+        var json = new Option<bool>("--json") { Description = "print {\"totalParameters\": N, \"trainableParameters\": M, ...}" };
+        var command = new Command("inspect", "Count total and trainable parameters per module group.") { model, json };
+        command.SetAction(parse =>
+        {
+            var name = parse.GetValue(model)!;
+            var config = Directory.Exists(name) ? GptCheckpoint.ReadConfig(name) : Presets.Get(name);
+            using var decoder = new Decoder(config, torch.META);
+            var report = ParameterReport.Of(decoder.named_parameters());
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new
+                {
+                    model = name, totalParameters = report.Total, trainableParameters = report.Trainable, config,
+                    groups = report.Groups.ToDictionary(g => g.Name, g => new { total = g.Total, trainable = g.Trainable }),
+                }, new JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, {config.Heads} heads, context {config.Context}, vocab {config.Vocab}, {config.Norm}-LN");
+            var table = new Table()
+                .AddColumn("group").AddColumn(new TableColumn("total").RightAligned()).AddColumn(new TableColumn("trainable").RightAligned());
+            foreach (var g in report.Groups) table.AddRow(g.Name, $"{g.Total:N0}", $"{g.Trainable:N0}");
+            table.AddRow("[bold]all[/]", $"[bold]{report.Total:N0}[/]", $"[bold]{report.Trainable:N0}[/]");
+            console.Write(table);
+            return 0;
+        });
+        return command;
+    }
+}

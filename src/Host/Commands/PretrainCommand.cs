@@ -1,0 +1,55 @@
+using System.CommandLine;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Display;
+using PluginGpt.Host.Reports;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary><c>plugingpt pretrain</c>: next-token pre-training on text files into a model folder.</summary>
+public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var defaults = new PretrainOptions { OutputDirectory = "" };
+        var preset = new Option<string>("--preset") { Description = "model shape: tiny, small, gpt1, gpt2-small", DefaultValueFactory = _ => defaults.Preset };
+        var corpus = new Option<string[]>("--corpus") { Description = "text file(s) to train on (default: shipped SST-2 sentences + WikiText-2)", AllowMultipleArgumentsPerToken = true };
+        var maxSteps = new Option<int>("--max-steps") { Description = "optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
+        var output = new Option<string>("--out") { Description = "output model folder", Required = true };
+        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out exactly where it stopped" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "'bpe' trains one on the corpus; or a folder with vocab.json + merges.txt", DefaultValueFactory = _ => defaults.Tokenizer };
+        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => defaults.BatchSize };
+        var block = new Option<int>("--block-size") { Description = "tokens per window (0 = model context)", DefaultValueFactory = _ => defaults.BlockSize };
+        var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
+        var warmup = new Option<int>("--warmup-steps") { DefaultValueFactory = _ => defaults.WarmupSteps };
+        var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => defaults.Dropout };
+        var evalInterval = new Option<int>("--eval-interval") { DefaultValueFactory = _ => defaults.EvalInterval };
+        var checkpointInterval = new Option<int>("--checkpoint-interval") { DefaultValueFactory = _ => defaults.CheckpointInterval };
+        var seed = new Option<int>("--seed") { DefaultValueFactory = _ => defaults.Seed };
+        var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => defaults.Device };
+
+        var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
+        { preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval, seed, device };
+        command.SetAction((parse, cancel) =>
+        {
+            var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : ShippedData.DefaultCorpus();
+            var options = defaults with
+            {
+                Preset = parse.GetValue(preset)!, Corpus = files, MaxSteps = parse.GetValue(maxSteps), OutputDirectory = parse.GetValue(output)!,
+                Resume = parse.GetValue(resume), Tokenizer = parse.GetValue(tokenizer)!, BatchSize = parse.GetValue(batch),
+                BlockSize = parse.GetValue(block), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(lr) / 10,
+                WarmupSteps = parse.GetValue(warmup), Dropout = parse.GetValue(dropout), EvalInterval = parse.GetValue(evalInterval),
+                CheckpointInterval = parse.GetValue(checkpointInterval), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
+            };
+            var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));
+            var (png, md) = LossReport.Write(result.Directory);
+            var table = new Table().AddColumns("steps", "train loss", "held-out loss", "perplexity", "tokens/s");
+            table.AddRow($"{result.Steps}", $"{result.FinalTrainLoss:F3}", $"{result.FinalValidationLoss:F3}",
+                         result.FinalValidationLoss is { } v ? $"{Math.Exp(v):F1}" : "-", $"{result.TokensPerSecond:N0}");
+            console.Write(table);
+            console.MarkupLineInterpolated($"model: {result.Directory}  chart: {png}  table: {md}");
+            return Task.FromResult(cancel.IsCancellationRequested ? 130 : 0);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,37 @@
+using System.CommandLine;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Display;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary><c>plugingpt run experiment.json [--set key=value]…</c>: one experiment through the shared loop.</summary>
+public sealed class RunCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var file = new Argument<string>("experiment") { Description = "experiment JSON file (see experiments/)" };
+        var set = new Option<string[]>("--set") { Description = "override a field, e.g. --set training.lr=3e-4 --set task.max_train=200" };
+        var command = new Command("run", "Run an experiment: method × objective × task on a model, from one JSON file.") { file, set };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var path = parse.GetValue(file)!;
+            var spec = ExperimentFile.Load(path, parse.GetValue(set) ?? []);
+            ExperimentFile.Validate(spec, path);
+            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+            foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+            var runner = new ExperimentRunner(catalog, (steps, work) => TrainingDisplay.Run(console, spec.Name, steps, work));
+            var result = await runner.RunAsync(spec, cancel);
+            var table = new Table().AddColumns("metric", "value");
+            foreach (var (k, v) in result.Metrics) table.AddRow(k, $"{v:F4}");
+            table.AddRow("trainable parameters", $"{result.TrainableParameters:N0}");
+            table.AddRow("seconds", $"{result.Seconds:F1}");
+            console.Write(table);
+            console.MarkupLineInterpolated($"run folder: {result.Directory}");
+            return cancel.IsCancellationRequested ? 130 : 0;
+        });
+        return command;
+    }
+}

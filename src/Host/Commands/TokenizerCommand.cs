@@ -1,0 +1,34 @@
+using System.CommandLine;
+using PluginGpt.Core.Tokenization;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary><c>plugingpt tokenizer train|encode</c>: learn a byte-level BPE on text files; show ids for a text.</summary>
+public sealed class TokenizerCommand : ICliCommand
+{
+    public Command Build()
+    {
+        var corpus = new Option<string[]>("--corpus") { Description = "text file(s) to learn merges from", Required = true, AllowMultipleArgumentsPerToken = true };
+        var size = new Option<int>("--vocab-size") { Description = "256 bytes + merges + 5 special tokens", DefaultValueFactory = _ => 4096 };
+        var output = new Option<string>("--out") { Description = "folder for vocab.json + merges.txt", Required = true };
+        var train = new Command("train", "Learn a byte-level BPE (GPT-2 file format).") { corpus, size, output };
+        train.SetAction(parse =>
+        {
+            var files = parse.GetValue(corpus)!;
+            foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"--corpus: {f} not found");
+            var tokenizer = BpeTrainer.Train(files.Select(File.ReadAllText), parse.GetValue(size), parse.GetValue(output)!);
+            Console.WriteLine($"{tokenizer.VocabSize} tokens written to {Path.GetFullPath(parse.GetValue(output)!)}");
+            return 0;
+        });
+
+        var folder = new Option<string>("--tokenizer") { Description = "tokenizer or model folder", Required = true };
+        var text = new Option<string>("--text") { Required = true };
+        var encode = new Command("encode", "Print the token ids of a text.") { folder, text };
+        encode.SetAction(parse =>
+        {
+            Console.WriteLine(string.Join(" ", GptTokenizer.Load(parse.GetValue(folder)!).Encode(parse.GetValue(text)!)));
+            return 0;
+        });
+        return new Command("tokenizer", "Train or apply a byte-level BPE tokenizer.") { train, encode };
+    }
+}

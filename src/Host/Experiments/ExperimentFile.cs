@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>Reads an experiment JSON file, applies <c>--set key=value</c> overrides, and binds it strictly.</summary>
+public static class ExperimentFile
+{
+    static readonly JsonSerializerOptions Strict = new()
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        WriteIndented = true,
+    };
+
+    public static ExperimentSpec Load(string path, IEnumerable<string> overrides)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: experiment file not found");
+        JsonNode root;
+        try
+        {
+            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+                ?? throw new ArgumentException($"{path}: empty file");
+        }
+        catch (JsonException e) { throw new ArgumentException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})"); }
+        if (root is not JsonObject obj) throw new ArgumentException($"{path}: the top level must be an object");
+        foreach (var o in overrides) Apply(obj, o);
+        try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new ArgumentException($"{path}: empty experiment"); }
+        catch (JsonException e) { throw new ArgumentException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
+    }
+
+    public static string Serialize(ExperimentSpec spec) => JsonSerializer.Serialize(spec, Strict);
+
+    static string Field(string? jsonPath) => string.IsNullOrEmpty(jsonPath) ? "(root)" : jsonPath.TrimStart('$', '.');
+
+    /// <summary><c>training.lr=3e-4</c>: the value is JSON when it parses as JSON, else a string; missing objects are created.</summary>
+    static void Apply(JsonObject root, string assignment)
+    {
+        int eq = assignment.IndexOf('=');
+        if (eq <= 0) throw new ArgumentException($"--set '{assignment}': expected key=value, e.g. training.lr=3e-4");
+        var keys = assignment[..eq].Split('.');
+        var raw = assignment[(eq + 1)..];
+        JsonNode? value;
+        try { value = JsonNode.Parse(raw); }
+        catch (JsonException) { value = JsonValue.Create(raw); }
+        JsonObject node = root;
+        foreach (var key in keys[..^1])
+        {
+            if (node[key] is not JsonObject child) { child = new JsonObject(); node[key] = child; }
+            node = child;
+        }
+        node[keys[^1]] = value;
+    }
+
+    /// <summary>Range checks of the host's own fields; plugins check their own options.</summary>
+    public static void Validate(ExperimentSpec s, string path)
+    {
+        void Check(bool ok, string field, string expectation) { if (!ok) throw new ArgumentException($"{path}: {field}: {expectation}"); }
+        Check((s.Model.Preset is null) != (s.Model.Path is null), "model", "give exactly one of \"preset\" or \"path\"");
+        Check(s.Task.Name.Length > 0, "task.name", "required (classification, nli, similarity, multiple-choice)");
+        var t = s.Training;
+        Check(t.Epochs >= 1, "training.epochs", $"must be ≥ 1, got {t.Epochs}");
+        Check(t.BatchSize >= 1, "training.batch_size", $"must be ≥ 1, got {t.BatchSize}");
+        Check(t.GradientAccumulation >= 1, "training.gradient_accumulation", $"must be ≥ 1, got {t.GradientAccumulation}");
+        Check(t.LearningRate > 0 && t.LearningRate < 1, "training.lr", $"must be in (0, 1), got {t.LearningRate.ToString(CultureInfo.InvariantCulture)}");
+        Check(t.WarmupFraction is >= 0 and <= 1, "training.warmup", $"is a fraction of the steps in [0, 1], got {t.WarmupFraction}");
+        Check(t.WeightDecay >= 0, "training.weight_decay", $"must be ≥ 0, got {t.WeightDecay}");
+        Check(t.GradClip >= 0, "training.grad_clip", $"must be ≥ 0, got {t.GradClip}");
+        Check(t.MaxSteps >= 0, "training.max_steps", $"must be ≥ 0, got {t.MaxSteps}");
+        Check(s.Task.MaxTrain >= 0 && s.Task.MaxDev >= 0, "task.max_train", "limits must be ≥ 0");
+    }
+}

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text.Json;
+using PluginGpt.Core;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Plugins;
+using TorchSharp;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>
+/// Runs one experiment: resolves method × objective × task by name, loads model, tokenizer and data, and drives the
+/// core's shared loop. Its run folder holds the resolved config, metrics.jsonl, metrics.json, best/ and run.log.
+/// </summary>
+public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProgress<TrainingProgress>, FineTuneResult>, FineTuneResult> display) : IExperimentRunner
+{
+    public Task<RunResult> RunAsync(ExperimentSpec spec, CancellationToken cancel)
+    {
+        if (spec.Recipe is { Name.Length: > 0 } recipe)
+            return catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name").RunAsync(spec with { Recipe = null }, this, cancel);
+        return Task.FromResult(Run(spec, cancel));
+    }
+
+    RunResult Run(ExperimentSpec spec, CancellationToken cancel)
+    {
+        using var span = Telemetry.Source.StartActivity("run");
+        span?.SetTag("experiment", spec.Name);
+        var method = catalog.Get<IAdaptationMethod>(PluginKind.Method, spec.Method.Name, "method.name");
+        var objective = catalog.Get<IObjective>(PluginKind.Objective, spec.Objective.Name, "objective.name");
+        var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
+        var device = DeviceSelector.Parse(spec.Device);
+        CheckOutputIsFree(spec);
+
+        var watch = Stopwatch.StartNew();
+        torch.manual_seed(spec.Seed);
+        var tokenizer = GptTokenizer.Load(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
+        using var model = spec.Model.Path is { } path ? GptCheckpoint.Load(path) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        if (tokenizer.VocabSize > model.Config.Vocab)
+            throw new ArgumentException($"model: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.Vocab}; pre-train with this tokenizer or use its model folder");
+        model.to(device);
+
+        var data = task.Load(new DataOptions
+        {
+            Dataset = spec.Task.Dataset, Train = spec.Task.Train, Dev = spec.Task.Dev, Format = spec.Task.Format, HasHeader = spec.Task.HasHeader,
+            Columns = spec.Task.Columns, Labels = spec.Task.Labels, MaxTrain = spec.Task.MaxTrain, MaxDev = spec.Task.MaxDev,
+            DataRoot = ShippedData.Path(), Seed = spec.Seed,
+        });
+        using var attached = method.Attach(model, spec.Method.Options ?? default);
+        var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
+
+        // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
+        var dir = RunFolder(spec);
+        using var log = new StreamWriter(Path.Combine(dir, "run.log")) { AutoFlush = true };
+        AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec));
+        log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {method.Manifest.Name}, objective {objective.Manifest.Name}, task {task.Manifest.Name}");
+        log.WriteLine($"data {data.Name}: {data.Train.Count} train, {data.Dev.Count} dev, labels [{string.Join(", ", data.Labels)}]");
+        var job = new FineTuneJob(model, attached, instance, task, data, spec.Training, spec.Seed, dir);
+        var totalSteps = Math.Max(1, (data.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize / spec.Training.GradientAccumulation) * spec.Training.Epochs;
+        var result = display(spec.Training.MaxSteps > 0 ? Math.Min(spec.Training.MaxSteps, totalSteps) : totalSteps,
+            progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+
+        long total = ParameterSet.Count(model.parameters().Concat(instance.Parameters.Select(p => p.Parameter)));
+        var summary = new
+        {
+            name = spec.Name, method = method.Manifest.Name, objective = objective.Manifest.Name, task = task.Manifest.Name, dataset = data.Name,
+            best_epoch = result.BestEpoch, metrics = result.Metrics, primary_metric = data.PrimaryMetric,
+            trainable_parameters = result.TrainableParameters, total_parameters = total, steps = result.Steps, seconds = watch.Elapsed.TotalSeconds,
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        log.WriteLine($"{DateTime.UtcNow:O} done: {FineTuner.Describe(result.Metrics)}");
+        return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>A new folder for every run: an existing one is never written into.</summary>
+    static string RunFolder(ExperimentSpec spec)
+    {
+        var dir = CheckOutputIsFree(spec);
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    static string CheckOutputIsFree(ExperimentSpec spec)
+    {
+        var dir = Path.GetFullPath(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new ArgumentException($"output: {dir} already exists and is not empty; runs are never overwritten, choose another output");
+        return dir;
+    }
+
+    /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>
+    sealed class Logged(IProgress<TrainingProgress> inner, StreamWriter log) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress p)
+        {
+            inner.Report(p);
+            if (p.Message is not null) log.WriteLine($"{DateTime.UtcNow:O} {p.Message}");
+        }
+    }
+}

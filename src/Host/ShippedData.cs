@@ -1,0 +1,21 @@
+namespace PluginGpt.Host;
+
+/// <summary>Finds the repository's <c>data/</c> folder: under the working directory, else above the program's own folder.</summary>
+public static class ShippedData
+{
+    public static string Path(params string[] parts)
+    {
+        var relative = System.IO.Path.Combine(["data", .. parts]);
+        if (File.Exists(relative) || Directory.Exists(relative)) return System.IO.Path.GetFullPath(relative);
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = System.IO.Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException($"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>The default pre-training corpus: SST-2's unlabelled training sentences (in-domain text for the sentiment tasks).</summary>
+    public static IReadOnlyList<string> DefaultCorpus() =>
+        [Path("corpus", "sst2-sentences.txt")];
+}

@@ -1,0 +1,17 @@
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+
+namespace PluginGpt.Host;
+
+/// <summary>Which exceptions are the user's to fix (bad option, file, checkpoint) and the one line that says so.</summary>
+public static class UserErrors
+{
+    public static string? Describe(Exception e) => e switch
+    {
+        CheckpointException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException => e.Message,
+        JsonException j => $"{j.Path ?? "JSON"}: {j.Message}",
+        UnauthorizedAccessException or IOException => e.Message,
+        InvalidOperationException when e.Source == "PluginGpt.Core" => e.Message,
+        _ => null,
+    };
+}

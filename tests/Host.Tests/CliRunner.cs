@@ -1,0 +1,39 @@
+using System.Diagnostics;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary>Runs the built <c>plugingpt</c> as a separate process, as a user would, and captures what it prints.</summary>
+public static class CliRunner
+{
+    public sealed record Result(int ExitCode, string Stdout, string Stderr);
+
+    public static Result Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment.Remove("PLUGINGPT_DEBUG");
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(5))) { process.Kill(true); throw new TimeoutException(string.Join(' ', args)); }
+        return new Result(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static string RepoRoot { get; } = FindRoot();
+
+    static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "PluginGpt.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("PluginGpt.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+public sealed class TempDir : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "plugingpt-cli-" + Guid.NewGuid().ToString("N")[..8]);
+    public TempDir() => Directory.CreateDirectory(Path);
+    public string this[string name] => System.IO.Path.Combine(Path, name);
+    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+}

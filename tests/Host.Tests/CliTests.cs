@@ -1,0 +1,88 @@
+using System.Text.Json;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+public class CliTests
+{
+    static void OneLineError(CliRunner.Result r, string mustContain)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(mustContain, lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    [Fact]
+    public void Inspect_reports_GPT2_smalls_exact_count_as_JSON()
+    {
+        var r = CliRunner.Run("inspect", "--model", "gpt2-small", "--json");
+        Assert.Equal(0, r.ExitCode);
+        var json = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal(124_439_808, json.GetProperty("totalParameters").GetInt64());
+        Assert.Equal(124_439_808, json.GetProperty("trainableParameters").GetInt64());
+        Assert.Equal(85_054_464 / 12, json.GetProperty("groups").GetProperty("h.0").GetProperty("total").GetInt64());
+    }
+
+    [Fact]
+    public void Unknown_preset_is_one_line_listing_the_known_ones() =>
+        OneLineError(CliRunner.Run("inspect", "--model", "gpt5"), "known presets: tiny, small, gpt1, gpt2-small");
+
+    [Fact]
+    public void Missing_model_folder_is_one_line() =>
+        OneLineError(CliRunner.Run("generate", "--model", "/no/such/dir", "--prompt", "x"), "/no/such/dir");
+
+    [Fact]
+    public void Missing_corpus_file_is_one_line()
+    {
+        using var dir = new TempDir();
+        OneLineError(CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", dir["missing.txt"], "--out", dir["run"]), "missing.txt");
+    }
+
+    [Fact]
+    public void Bad_option_value_is_one_line()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("pretrain", "--max-steps", "many", "--out", dir["run"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("many", r.Stderr);
+    }
+
+    [Fact]
+    public void Corrupt_checkpoint_names_the_file_and_leaves_it_alone()
+    {
+        using var dir = new TempDir();
+        var run = dir["run"];
+        Assert.Equal(0, CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", Path.Combine(CliRunner.RepoRoot, "data", "corpus", "sst2-sentences.txt"),
+            "--out", run, "--max-steps", "2", "--batch-size", "2", "--eval-interval", "1").ExitCode);
+        var weights = Path.Combine(run, "model.safetensors");
+        File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..1000]);
+        var before = File.ReadAllBytes(weights);
+        OneLineError(CliRunner.Run("generate", "--model", run, "--prompt", "the movie"), "model.safetensors: truncated");
+        Assert.Equal(before, File.ReadAllBytes(weights));
+    }
+
+    [Fact]
+    public void Pretrain_then_generate_end_to_end_with_a_chart_and_a_table()
+    {
+        using var dir = new TempDir();
+        var run = dir["run"];
+        var corpus = Path.Combine(CliRunner.RepoRoot, "data", "corpus", "tinyshakespeare.txt");
+        var train = CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", corpus, "--out", run, "--max-steps", "20", "--batch-size", "4", "--eval-interval", "10");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        Assert.Contains("step 20/20", train.Stdout);
+        Assert.True(new FileInfo(Path.Combine(run, "loss.png")).Length > 1000);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(run, "loss.md")).Count(l => l.StartsWith("| 1") || l.StartsWith("| 2")));
+
+        var greedy = CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy");
+        Assert.Equal(0, greedy.ExitCode);
+        Assert.StartsWith("ROMEO:", greedy.Stdout);
+        Assert.True(greedy.Stdout.TrimEnd('\n').Length > "ROMEO:".Length);
+        Assert.Equal(greedy.Stdout, CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy").Stdout);
+
+        string[] sample = ["generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--temperature", "0.9", "--top-k", "50", "--top-p", "0.95", "--repetition-penalty", "1.2", "--seed", "5"];
+        Assert.Equal(CliRunner.Run(sample).Stdout, CliRunner.Run(sample).Stdout);
+    }
+}
