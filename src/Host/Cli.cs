@@ -60,6 +60,7 @@ public static class CliServices
         services.AddSingleton<ICliCommand, PluginsCommand>();
         services.AddSingleton<ICliCommand, RunCommand>();
         services.AddSingleton<ICliCommand, TokenizerCommand>();
+        services.AddSingleton<ICliCommand, EvaluateCommand>();
         services.AddSingleton<Cli>();
         return services;
     }

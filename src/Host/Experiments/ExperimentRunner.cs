@@ -23,20 +23,23 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         return Task.FromResult(Run(spec, cancel));
     }
 
-    RunResult Run(ExperimentSpec spec, CancellationToken cancel)
+    /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
+    sealed record Prepared(ExperimentSpec Spec, IAdaptationMethod Method, IObjective Objective, ITaskPlugin Task, Decoder Model,
+        TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance) : IDisposable
     {
-        using var span = Telemetry.Source.StartActivity("run");
-        span?.SetTag("experiment", spec.Name);
+        public void Dispose() { Attached.Dispose(); Model.Dispose(); }
+    }
+
+    Prepared Prepare(ExperimentSpec spec)
+    {
         var method = catalog.Get<IAdaptationMethod>(PluginKind.Method, spec.Method.Name, "method.name");
         var objective = catalog.Get<IObjective>(PluginKind.Objective, spec.Objective.Name, "objective.name");
         var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
         var device = DeviceSelector.Parse(spec.Device);
-        CheckOutputIsFree(spec);
 
-        var watch = Stopwatch.StartNew();
         torch.manual_seed(spec.Seed);
         var tokenizer = GptTokenizer.Load(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
-        using var model = spec.Model.Path is { } path ? GptCheckpoint.Load(path) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(path) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
         if (tokenizer.VocabSize > model.Config.Vocab)
             throw new ArgumentException($"model: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.Vocab}; pre-train with this tokenizer or use its model folder");
         model.to(device);
@@ -47,30 +50,52 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
             Columns = spec.Task.Columns, Labels = spec.Task.Labels, MaxTrain = spec.Task.MaxTrain, MaxDev = spec.Task.MaxDev,
             DataRoot = ShippedData.Path(), Seed = spec.Seed,
         });
-        using var attached = method.Attach(model, spec.Method.Options ?? default);
+        var attached = method.Attach(model, spec.Method.Options ?? default);
         var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
+        return new Prepared(spec, method, objective, task, model, data, attached, instance);
+    }
+
+    RunResult Run(ExperimentSpec spec, CancellationToken cancel)
+    {
+        using var span = Telemetry.Source.StartActivity("run");
+        span?.SetTag("experiment", spec.Name);
+        CheckOutputIsFree(spec);
+        var watch = Stopwatch.StartNew();
+        using var p = Prepare(spec);
 
         // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
         var dir = RunFolder(spec);
         using var log = new StreamWriter(Path.Combine(dir, "run.log")) { AutoFlush = true };
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec));
-        log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {method.Manifest.Name}, objective {objective.Manifest.Name}, task {task.Manifest.Name}");
-        log.WriteLine($"data {data.Name}: {data.Train.Count} train, {data.Dev.Count} dev, labels [{string.Join(", ", data.Labels)}]");
-        var job = new FineTuneJob(model, attached, instance, task, data, spec.Training, spec.Seed, dir);
-        var totalSteps = Math.Max(1, (data.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize / spec.Training.GradientAccumulation) * spec.Training.Epochs;
-        var result = display(spec.Training.MaxSteps > 0 ? Math.Min(spec.Training.MaxSteps, totalSteps) : totalSteps,
-            progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+        log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {p.Method.Manifest.Name}, objective {p.Objective.Manifest.Name}, task {p.Task.Manifest.Name}");
+        log.WriteLine($"data {p.Data.Name}: {p.Data.Train.Count} train, {p.Data.Dev.Count} dev, labels [{string.Join(", ", p.Data.Labels)}]");
 
-        long total = ParameterSet.Count(model.parameters().Concat(instance.Parameters.Select(p => p.Parameter)));
+        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, dir);
+        int batches = Math.Max(1, (p.Data.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize / spec.Training.GradientAccumulation);
+        int totalSteps = spec.Training.MaxSteps > 0 ? Math.Min(spec.Training.MaxSteps, batches * spec.Training.Epochs) : batches * spec.Training.Epochs;
+        var result = display(totalSteps, progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+
+        long total = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter)));
         var summary = new
         {
-            name = spec.Name, method = method.Manifest.Name, objective = objective.Manifest.Name, task = task.Manifest.Name, dataset = data.Name,
-            best_epoch = result.BestEpoch, metrics = result.Metrics, primary_metric = data.PrimaryMetric,
+            name = spec.Name, method = p.Method.Manifest.Name, objective = p.Objective.Manifest.Name, task = p.Task.Manifest.Name, dataset = p.Data.Name,
+            best_epoch = result.BestEpoch, metrics = result.Metrics, primary_metric = p.Data.PrimaryMetric,
             trainable_parameters = result.TrainableParameters, total_parameters = total, steps = result.Steps, seconds = watch.Elapsed.TotalSeconds,
         };
         AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
         log.WriteLine($"{DateTime.UtcNow:O} done: {FineTuner.Describe(result.Metrics)}");
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory)
+    {
+        var spec = ExperimentFile.Load(Path.Combine(runDirectory, "config.json"), []);
+        using var p = Prepare(spec);
+        var best = Path.Combine(runDirectory, FineTuner.BestDir);
+        p.Attached.Load(best);
+        p.Instance.Load(best);
+        return FineTuner.Evaluate(new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, runDirectory), 0);
     }
 
     /// <summary>A new folder for every run: an existing one is never written into.</summary>

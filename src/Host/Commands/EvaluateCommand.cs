@@ -1,0 +1,31 @@
+using System.CommandLine;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary><c>plugingpt evaluate RUN_DIR [--json]</c>: reload a run's best weights (method + task head) and score its dev set.</summary>
+public sealed class EvaluateCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var run = new Argument<string>("run") { Description = "a run folder written by 'plugingpt run'" };
+        var json = new Option<bool>("--json") { Description = "print the metrics as JSON" };
+        var command = new Command("evaluate", "Reload a finished run's best checkpoint and score the dev set again.") { run, json };
+        command.SetAction(parse =>
+        {
+            var dir = parse.GetValue(run)!;
+            if (!File.Exists(Path.Combine(dir, "config.json"))) throw new FileNotFoundException($"{dir}: not a run folder (no config.json)");
+            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+            var metrics = new ExperimentRunner(catalog, (_, work) => work(new Progress<TrainingProgress>())).Evaluate(dir);
+            if (parse.GetValue(json)) { Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(metrics)); return 0; }
+            var table = new Table().AddColumns("metric", "value");
+            foreach (var (k, v) in metrics) table.AddRow(k, $"{v:F4}");
+            console.Write(table);
+            return 0;
+        });
+        return command;
+    }
+}

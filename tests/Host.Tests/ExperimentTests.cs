@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+public class ExperimentTests
+{
+    [Theory]
+    [InlineData("classification", "sst2", "accuracy")]
+    [InlineData("nli", "rte", "accuracy")]
+    [InlineData("nli", "snli", "accuracy")]
+    [InlineData("similarity", "stsb", "pearson")]
+    [InlineData("multiple-choice", "copa", "accuracy")]
+    [InlineData("multiple-choice", "csqa", "accuracy")]
+    public void Full_fine_tuning_runs_on_each_task_family_and_writes_its_run_folder(string task, string dataset, string metric)
+    {
+        using var dir = new TempDir();
+        var run = dir["run"];
+        var r = CliRunner.Run("run", Experiments.Write(dir, task, dataset), "--set", $"output={run}");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/body.safetensors", "best/head.safetensors" })
+            Assert.True(File.Exists(Path.Combine(run, f)), f);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))).RootElement;
+        Assert.Equal(metric, summary.GetProperty("primary_metric").GetString());
+        Assert.InRange(summary.GetProperty("metrics").GetProperty(metric).GetDouble(), -1, 1);
+        var lines = File.ReadAllLines(Path.Combine(run, "metrics.jsonl"));
+        Assert.Equal(2, lines.Count(l => l.Contains("\"eval\"")));   // one evaluation per epoch
+        Assert.Equal(6, lines.Count(l => l.Contains("\"loss\"")));    // 48 examples / 16 per batch × 2 epochs
+        Assert.Contains("\"tokenizer\"", File.ReadAllText(Path.Combine(run, "config.json")));   // the resolved config is kept
+    }
+
+    [Fact]
+    public void Same_seed_gives_identical_metrics_and_set_overrides_any_field()
+    {
+        using var dir = new TempDir();
+        var a = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["a"]}");
+        var b = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["b"]}");
+        Assert.True(a.ExitCode == 0 && b.ExitCode == 0, a.Stderr + b.Stderr);
+        string Metrics(string run) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement.GetProperty("metrics").GetRawText();
+        Assert.Equal(Metrics("a"), Metrics("b"));
+        string Losses(string run) => string.Join(",", File.ReadAllLines(Path.Combine(dir[run], "metrics.jsonl")).Where(l => l.Contains("\"loss\"")));
+        Assert.Equal(Losses("a"), Losses("b"));
+
+        var c = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["c"]}", "--set", "training.epochs=1", "--set", "training.batch_size=32");
+        Assert.Equal(0, c.ExitCode);
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(dir["c"], "metrics.jsonl")).Count(l => l.Contains("\"loss\"")));
+    }
+
+    [Fact]
+    public void Best_checkpoint_reloads_to_identical_dev_metrics()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["run"]}");
+        Assert.Equal(0, r.ExitCode);
+        var saved = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "metrics.json"))).RootElement.GetProperty("metrics");
+        var again = CliRunner.Run("evaluate", dir["run"], "--json");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+        var reloaded = JsonDocument.Parse(again.Stdout).RootElement;
+        foreach (var m in saved.EnumerateObject()) Assert.Equal(m.Value.GetDouble(), reloaded.GetProperty(m.Name).GetDouble(), 12);
+    }
+}
