@@ -6,9 +6,10 @@ public sealed class Row(string file, int line, IReadOnlyDictionary<string, objec
     public string File { get; } = file;
     public int Line { get; } = line;
 
-    /// <summary>A text column; a missing or empty one is a <see cref="DataException"/> naming file, line and column.</summary>
+    /// <summary>A text column (several named with commas are joined by a space); a missing one is a <see cref="DataException"/> naming file, line and column.</summary>
     public string Text(string column)
     {
+        if (column.Contains(',')) return string.Join(" ", column.Split(',').Select(c => Text(c.Trim())));
         var value = Value(column);
         return value switch
         {
