@@ -24,6 +24,8 @@ public sealed class ClassifierHead : IObjective
         public double Dropout { get; init; } = 0.1;
         /// <summary>Tokens per sequence; 0 = the model's context.</summary>
         public int MaxLength { get; init; }
+        /// <summary><c>last</c>: the extract token's state (GPT-1); <c>mean</c>: the mean over each sequence's real tokens.</summary>
+        public string Pooling { get; init; } = "last";
     }
 
     public IObjectiveInstance Create(ObjectiveContext context)
@@ -32,6 +34,7 @@ public sealed class ClassifierHead : IObjective
         PluginOptions.Require(o.LmCoef >= 0, "objective.options", "lm_coef", $"must be ≥ 0, got {o.LmCoef}");
         PluginOptions.Require(o.Dropout is >= 0 and < 1, "objective.options", "dropout", $"must be in [0, 1), got {o.Dropout}");
         PluginOptions.Require(o.MaxLength >= 0, "objective.options", "max_length", $"must be ≥ 0, got {o.MaxLength}");
+        PluginOptions.Require(o.Pooling is "last" or "mean", "objective.options", "pooling", $"must be 'last' or 'mean', got '{o.Pooling}'");
         return new Instance(context, o);
     }
 
@@ -71,8 +74,15 @@ public sealed class ClassifierHead : IObjective
             var lengths = torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: device);
             // Right padding under a causal mask: real tokens never see the pads, so no attention mask is needed.
             var hidden = context.Model.Forward(idTensor);
-            var extract = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
-            return (hidden, extract, idTensor, lengths);
+            Tensor features;
+            if (options.Pooling == "mean")
+            {
+                // Padding-aware: positions at or past a sequence's length count for nothing.
+                var real = torch.arange(width, device: device).unsqueeze(0).lt(lengths.unsqueeze(1)).to(hidden.dtype).unsqueeze(2);   // [N, T, 1]
+                features = (hidden * real).sum(1) / lengths.unsqueeze(1).to(hidden.dtype);
+            }
+            else features = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
+            return (hidden, features, idTensor, lengths);
         }
 
         Tensor Outputs(Tensor features, int examples)

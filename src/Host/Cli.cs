@@ -61,6 +61,7 @@ public static class CliServices
         services.AddSingleton<ICliCommand, RunCommand>();
         services.AddSingleton<ICliCommand, TokenizerCommand>();
         services.AddSingleton<ICliCommand, EvaluateCommand>();
+        services.AddSingleton<ICliCommand, QuickstartCommand>();
         services.AddSingleton<Cli>();
         return services;
     }

@@ -15,6 +15,15 @@ public static class ShippedData
         throw new FileNotFoundException($"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
     }
 
+    /// <summary>A repository-relative path (like <c>experiments/quickstart</c>) found from the working directory or above the program.</summary>
+    public static string RepoPath(string relative)
+    {
+        if (File.Exists(relative) || Directory.Exists(relative) || System.IO.Path.IsPathRooted(relative)) return System.IO.Path.GetFullPath(relative);
+        var dataRoot = Path();
+        var candidate = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(dataRoot)!, relative);
+        return File.Exists(candidate) || Directory.Exists(candidate) ? candidate : System.IO.Path.GetFullPath(relative);
+    }
+
     /// <summary>The default pre-training corpus: SST-2's unlabelled training sentences (in-domain text for the sentiment tasks).</summary>
     public static IReadOnlyList<string> DefaultCorpus() =>
         [Path("corpus", "sst2-sentences.txt")];

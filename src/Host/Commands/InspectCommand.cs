@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
 using Spectre.Console;
 using TorchSharp;
 
@@ -14,18 +16,27 @@ public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
     {
         var model = new Option<string>("--model") { Description = "a preset name (tiny, small, gpt1, gpt2-small) or a model folder", Required = true };
         var json = new Option<bool>("--json") { Description = "print {\"totalParameters\": N, \"trainableParameters\": M, ...}" };
-        var command = new Command("inspect", "Count total and trainable parameters per module group.") { model, json };
+        var method = new Option<string?>("--method") { Description = "attach an adaptation method plugin first (e.g. lora)" };
+        var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8 --set target_modules=[\"c_attn\"]" };
+        var command = new Command("inspect", "Count total and trainable parameters per module group.") { model, json, method, set };
         command.SetAction(parse =>
         {
             var name = parse.GetValue(model)!;
             var config = Directory.Exists(name) ? GptCheckpoint.ReadConfig(name) : Presets.Get(name);
             using var decoder = new Decoder(config, torch.META);
+            IAttachedMethod? attached = null;
+            if (parse.GetValue(method) is { } methodName)
+            {
+                var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+                attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method").Attach(decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
+            }
             var report = ParameterReport.Of(decoder.named_parameters());
+            attached?.Dispose();
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
-                    model = name, totalParameters = report.Total, trainableParameters = report.Trainable, config,
+                    model = name, method = parse.GetValue(method), totalParameters = report.Total, trainableParameters = report.Trainable, config,
                     groups = report.Groups.ToDictionary(g => g.Name, g => new { total = g.Total, trainable = g.Trainable }),
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;

@@ -27,7 +27,7 @@ public static class ExperimentFile
         }
         catch (JsonException e) { throw new ArgumentException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})"); }
         if (root is not JsonObject obj) throw new ArgumentException($"{path}: the top level must be an object");
-        foreach (var o in overrides) Apply(obj, o);
+        foreach (var o in overrides) JsonOverrides.Apply(obj, o);
         try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new ArgumentException($"{path}: empty experiment"); }
         catch (JsonException e) { throw new ArgumentException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
     }
@@ -35,25 +35,6 @@ public static class ExperimentFile
     public static string Serialize(ExperimentSpec spec) => JsonSerializer.Serialize(spec, Strict);
 
     static string Field(string? jsonPath) => string.IsNullOrEmpty(jsonPath) ? "(root)" : jsonPath.TrimStart('$', '.');
-
-    /// <summary><c>training.lr=3e-4</c>: the value is JSON when it parses as JSON, else a string; missing objects are created.</summary>
-    static void Apply(JsonObject root, string assignment)
-    {
-        int eq = assignment.IndexOf('=');
-        if (eq <= 0) throw new ArgumentException($"--set '{assignment}': expected key=value, e.g. training.lr=3e-4");
-        var keys = assignment[..eq].Split('.');
-        var raw = assignment[(eq + 1)..];
-        JsonNode? value;
-        try { value = JsonNode.Parse(raw); }
-        catch (JsonException) { value = JsonValue.Create(raw); }
-        JsonObject node = root;
-        foreach (var key in keys[..^1])
-        {
-            if (node[key] is not JsonObject child) { child = new JsonObject(); node[key] = child; }
-            node = child;
-        }
-        node[keys[^1]] = value;
-    }
 
     /// <summary>Range checks of the host's own fields; plugins check their own options.</summary>
     public static void Validate(ExperimentSpec s, string path)

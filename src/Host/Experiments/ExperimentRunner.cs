@@ -38,8 +38,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         var device = DeviceSelector.Parse(spec.Device);
 
         torch.manual_seed(spec.Seed);
-        var tokenizer = GptTokenizer.Load(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
-        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(path) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        var tokenizer = GptTokenizer.Load(ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
         if (tokenizer.VocabSize > model.Config.Vocab)
             throw new ArgumentException($"model: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.Vocab}; pre-train with this tokenizer or use its model folder");
         model.to(device);

@@ -1,0 +1,148 @@
+using System.Text.Json;
+using PluginGpt.Abstractions;
+using PluginGpt.Core.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Plugins.Baselines;
+
+/// <summary>
+/// <c>in-context</c>: no training. k labelled demonstrations go into the prompt; a class is chosen by comparing the
+/// model's next-token scores of the label words, a multiple-choice option by the mean log-probability of its tokens.
+/// </summary>
+public sealed class InContext : IObjective
+{
+    public PluginManifest Manifest { get; } = new("in-context", PluginKind.Objective, "1.0.0",
+        "In-context learning: k demonstrations in the prompt, label words scored by the LM; no training.");
+
+    public sealed record Options
+    {
+        /// <summary>Demonstrations per prompt (the same seeded, label-balanced set for every example).</summary>
+        public int K { get; init; } = 4;
+        /// <summary>One word per label, in label order; default: the task's label names.</summary>
+        public List<string>? Verbalizer { get; init; }
+        /// <summary>Prompt of one example: {0}, {1} are its texts, {label} the label word (the answer slot).</summary>
+        public string? Template { get; init; }
+        public int Seed { get; init; } = 13;
+    }
+
+    public IObjectiveInstance Create(ObjectiveContext context)
+    {
+        var o = PluginOptions.Bind<Options>(context.Options, "objective.options");
+        var task = context.Task;
+        PluginOptions.Require(!task.IsRegression, "objective.options", "(task)", "in-context learning needs classes or options, not a regression target");
+        PluginOptions.Require(o.K >= 0, "objective.options", "k", $"must be ≥ 0, got {o.K}");
+        var words = task.Format == InputFormat.MultipleChoice ? [] : o.Verbalizer ?? [.. task.Labels];
+        PluginOptions.Require(task.Format == InputFormat.MultipleChoice || words.Count == task.Labels.Count, "objective.options", "verbalizer",
+            $"needs one word per label ({task.Labels.Count}: {string.Join(", ", task.Labels)}), got {words.Count}");
+        var template = o.Template ?? (task.Format == InputFormat.Single ? "{0}\nAnswer: {label}" : task.Format == InputFormat.MultipleChoice ? "{0} {label}" : "{0}\nQuestion: {1}?\nAnswer: {label}");
+        PluginOptions.Require(template.EndsWith("{label}"), "objective.options", "template", "must end with {label}, the slot the model fills");
+        return new Instance(context, o, words, template);
+    }
+
+    sealed class Instance : IObjectiveInstance
+    {
+        readonly ObjectiveContext context;
+        readonly IReadOnlyList<string> words;
+        readonly string template;
+        readonly IReadOnlyList<Example> demonstrations;
+        readonly int[] labelTokens;
+
+        public Instance(ObjectiveContext context, Options options, IReadOnlyList<string> words, string template)
+        {
+            this.context = context;
+            this.words = words;
+            this.template = template;
+            demonstrations = Balanced(context.Task.Train, options.K, options.Seed);
+            // A label is scored by the first token of " word" (the template puts a space or newline before it).
+            labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
+            if (labelTokens.Distinct().Count() != labelTokens.Length)
+                throw new ArgumentException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; choose words that differ at the start");
+        }
+
+        public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => [];
+        public bool Trains => false;
+        public Tensor Loss(IReadOnlyList<Example> batch) => throw new NotSupportedException("in-context learning does not train");
+
+        /// <summary>Round-robin over labels so every class is shown when k allows.</summary>
+        static IReadOnlyList<Example> Balanced(IReadOnlyList<Example> train, int k, int seed)
+        {
+            var rng = new Random(seed);
+            var byLabel = train.GroupBy(e => e.Label).OrderBy(g => g.Key).Select(g => g.OrderBy(_ => rng.Next()).ToQueue()).ToList();
+            var picked = new List<Example>();
+            for (int i = 0; picked.Count < k && byLabel.Any(q => q.Count > 0); i++)
+                if (byLabel[i % byLabel.Count].TryDequeue(out var e)) picked.Add(e);
+            return picked.OrderBy(_ => rng.Next()).ToList();
+        }
+
+        string Fill(Example e, string answer)
+        {
+            var text = template.Replace("{label}", answer);
+            for (int i = 0; i < e.Segments.Count; i++) text = text.Replace("{" + i + "}", e.Segments[i]);
+            return text;
+        }
+
+        string Answer(Example e) => context.Task.Format == InputFormat.MultipleChoice ? e.Options![e.Label] : words[e.Label];
+
+        /// <summary>Demonstrations + the query without its answer, trimmed from the front to fit the context.</summary>
+        int[] Prompt(Example e, int reserve)
+        {
+            var demos = string.Concat(demonstrations.Select(d => Fill(d, Answer(d)) + "\n\n"));
+            var query = Fill(e, "").TrimEnd();
+            var ids = context.Tokenizer.Encode(demos + query);
+            int room = context.Model.Config.Context - reserve;
+            return ids.Length <= room ? ids : ids[^room..];
+        }
+
+        public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)
+        {
+            using var _ = torch.no_grad();
+            return batch.Select(e => context.Task.Format == InputFormat.MultipleChoice ? ScoreOptions(e) : ScoreLabels(e)).ToList();
+        }
+
+        Prediction ScoreLabels(Example e)
+        {
+            var ids = Prompt(e, 0);
+            var logits = context.Model.LmHead(context.Model.Forward(Tensor(ids)))[0, -1];
+            var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
+            return Pick(scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray());
+        }
+
+        Prediction ScoreOptions(Example e)
+        {
+            var scores = new double[e.Options!.Count];
+            for (int i = 0; i < scores.Length; i++)
+            {
+                var option = context.Tokenizer.Encode(" " + e.Options[i]);
+                var prompt = Prompt(e, option.Length);
+                var ids = prompt.Concat(option).ToArray();
+                var logProbs = context.Model.LmHead(context.Model.Forward(Tensor(ids)))[0].log_softmax(1);   // [T, V]
+                double sum = 0;
+                for (int t = 0; t < option.Length; t++) sum += logProbs[prompt.Length - 1 + t, option[t]].item<float>();
+                scores[i] = sum / option.Length;   // mean, so long options are not penalised for their length
+            }
+            var normalised = torch.tensor(scores).log_softmax(0).data<double>().ToArray();
+            return Pick(normalised);
+        }
+
+        Tensor Tensor(int[] ids) => torch.tensor(ids.Select(i => (long)i).ToArray(), device: context.Model.Device).unsqueeze(0);
+
+        static Prediction Pick(double[] logProbabilities)
+        {
+            var p = logProbabilities.Select(Math.Exp).ToArray();
+            int best = Array.IndexOf(p, p.Max());
+            return new Prediction(best, p[best], p);
+        }
+
+        /// <summary>Nothing trained; the demonstrations used are written down so the run can be reproduced and read.</summary>
+        public void Save(string directory) => AtomicFile.WriteAllText(Path.Combine(directory, "demonstrations.json"),
+            JsonSerializer.Serialize(demonstrations.Select(d => new { text = d.Segments, answer = Answer(d) }), new JsonSerializerOptions { WriteIndented = true }));
+        public void Load(string directory) { }
+    }
+}
+
+static class QueueExtensions
+{
+    public static Queue<T> ToQueue<T>(this IEnumerable<T> items) => new(items);
+}

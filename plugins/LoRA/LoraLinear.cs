@@ -1,0 +1,72 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Plugins.LoRA;
+
+/// <summary>
+/// Wraps a frozen Linear W with a low-rank update: y = W·x + (α/r)·B·A·dropout(x). A starts kaiming-uniform (a = √5)
+/// and B at zero, so the wrapped model begins exactly as the base. Merging folds (α/r)·B·A into W (in fp32) and back.
+/// </summary>
+public sealed class LoraLinear : Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // PEFT state-dict names
+    readonly Linear base_layer;
+    readonly Linear lora_A;
+    readonly Linear lora_B;
+    readonly Dropout lora_dropout;
+#pragma warning restore IDE1006
+    readonly double scaling;
+
+    public bool Merged { get; private set; }
+
+    public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear))
+    {
+        base_layer = original as Linear ?? throw new ArgumentException($"LoRA wraps Linear layers; this one is a {original.GetType().Name} (already adapted?)");
+        long inFeatures = base_layer.weight!.shape[1], outFeatures = base_layer.weight!.shape[0];
+        var device = base_layer.weight!.device;
+        lora_A = Linear(inFeatures, r, hasBias: false, device: device);
+        lora_B = Linear(r, outFeatures, hasBias: false, device: device);
+        using (torch.no_grad())
+        {
+            init.kaiming_uniform_(lora_A.weight!, a: Math.Sqrt(5));
+            init.zeros_(lora_B.weight!);
+        }
+        lora_dropout = Dropout(dropout);
+        this.scaling = scaling;
+        RegisterComponents();
+        foreach (var p in base_layer.parameters()) p.requires_grad = false;
+    }
+
+    public Parameter A => lora_A.weight!;
+    public Parameter B => lora_B.weight!;
+    public Linear Base => base_layer;
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = base_layer.forward(x);
+        return Merged ? y : y + lora_B.forward(lora_A.forward(lora_dropout.forward(x))) * scaling;
+    }
+
+    /// <summary>ΔW = (α/r)·B·A, [out, in].</summary>
+    public Tensor Delta() => lora_B.weight!.to(ScalarType.Float32).matmul(lora_A.weight!.to(ScalarType.Float32)) * scaling;
+
+    public void Merge()
+    {
+        if (Merged) return;
+        using var _ = torch.no_grad();
+        var w = base_layer.weight!;
+        w.copy_((w.to(ScalarType.Float32) + Delta()).to(w.dtype));
+        Merged = true;
+    }
+
+    public void Unmerge()
+    {
+        if (!Merged) return;
+        using var _ = torch.no_grad();
+        var w = base_layer.weight!;
+        w.copy_((w.to(ScalarType.Float32) - Delta()).to(w.dtype));
+        Merged = false;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PluginGpt.Abstractions;
+using PluginGpt.Core.Checkpoints;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Plugins.LoRA;
+
+/// <summary>
+/// <c>lora</c> (Hu et al. 2021): freezes the body and wraps the target Linears with a trainable low-rank update.
+/// Saves in PEFT's layout (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>); merges into the base weights.
+/// </summary>
+public sealed class LoraMethod : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("lora", PluginKind.Method, "1.0.0", "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options)
+    {
+        var o = PluginOptions.Bind<LoraOptions>(options, "method.options");
+        PluginOptions.Require(o.R >= 1, "method.options", "r", $"must be ≥ 1, got {o.R}");
+        PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
+        PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
+
+        foreach (var p in model.Module.parameters()) p.requires_grad = false;
+        var wrapped = new List<(string Path, LoraLinear Layer)>();
+        foreach (var path in targets)
+        {
+            LoraLinear? layer = null;
+            model.ReplaceLinear(path, inner => layer = new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout));
+            wrapped.Add((path, layer!));
+        }
+        return new Attached(model, wrapped, o, targets);
+    }
+
+    sealed class Attached(IDecoder model, List<(string Path, LoraLinear Layer)> layers, LoraOptions options, IReadOnlyList<string> targets) : IAttachedMethod
+    {
+        public const string ConfigFile = "adapter_config.json", WeightsFile = "adapter_model.safetensors";
+
+        /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>.</summary>
+        static string Key(string path, string matrix) => $"base_model.model.transformer.{path}.{matrix}.weight";
+
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable =>
+            layers.SelectMany(l => new[] { (Key(l.Path, "lora_A"), l.Layer.A), (Key(l.Path, "lora_B"), l.Layer.B) }).ToList();
+
+        public void Save(string directory)
+        {
+            var config = new JsonObject
+            {
+                ["peft_type"] = "LORA", ["task_type"] = "FEATURE_EXTRACTION", ["r"] = options.R, ["lora_alpha"] = options.LoraAlpha,
+                ["lora_dropout"] = options.LoraDropout, ["use_rslora"] = options.UseRsLora, ["bias"] = "none",
+                // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
+                ["fan_in_fan_out"] = true,
+                ["target_modules"] = new JsonArray(targets.Select(t => (JsonNode)t.Split('.')[^1]).Distinct().ToArray()),
+                ["inference_mode"] = true, ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
+            };
+            AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            TensorFiles.Save(Path.Combine(directory, WeightsFile), Trainable);
+        }
+
+        public void Load(string directory)
+        {
+            var configPath = Path.Combine(directory, ConfigFile);
+            if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: file not found");
+            var r = JsonNode.Parse(File.ReadAllText(configPath))?["r"]?.GetValue<int>();
+            if (r != options.R) throw new CheckpointException($"{configPath}: adapter has r = {r}, this experiment r = {options.R}");
+            bool wasMerged = layers.Any(l => l.Layer.Merged);
+            Unmerge();
+            TensorFiles.CopyInto(Path.Combine(directory, WeightsFile), Trainable);
+            if (wasMerged) Merge();
+        }
+
+        public bool CanMerge => true;
+        public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
+        public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
+
+        /// <summary>Detaching puts the original Linears back: the model is the base model again.</summary>
+        public void Dispose()
+        {
+            Unmerge();
+            foreach (var (path, _) in layers) model.ReplaceLinear(path, wrapper => ((LoraLinear)wrapper).Base);
+            layers.Clear();
+        }
+    }
+}

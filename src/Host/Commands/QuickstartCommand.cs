@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Display;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
+using PluginGpt.Host.Reports;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary>
+/// <c>plugingpt quickstart [--out DIR]</c>: pre-train (or reuse) the small model on the shipped corpus, adapt it to SST-2 with
+/// each method in <c>experiments/quickstart/</c>, and compare them in a table, results.json, results.md and results.png.
+/// </summary>
+public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
+{
+    public sealed record Row(string Method, string Task, long TrainableParameters, string Metric, double Value, double Seconds);
+
+    public Command Build()
+    {
+        var output = new Option<string>("--out") { Description = "output folder (the pre-trained model is cached in DIR/model)", DefaultValueFactory = _ => "runs/quickstart" };
+        var steps = new Option<int>("--pretrain-steps") { Description = "pre-training steps of the small model", DefaultValueFactory = _ => 1000 };
+        var experiments = new Option<string>("--experiments") { Description = "folder of experiment files to compare", DefaultValueFactory = _ => "experiments/quickstart" };
+        var command = new Command("quickstart", "Pre-train a small GPT on shipped text, then compare full fine-tuning, linear probe, LoRA and in-context learning on SST-2.")
+        { output, steps, experiments };
+        command.SetAction(async (parse, cancel) =>
+        {
+            var dir = Path.GetFullPath(parse.GetValue(output)!);
+            var files = ExperimentFiles(parse.GetValue(experiments)!);
+            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+            foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+            // Check every file before the long pre-training, so a typo fails in a second, not after minutes.
+            var specs = files.Select(f => { var s = ExperimentFile.Load(f, []); ExperimentFile.Validate(s, f); return s; }).ToList();
+
+            var model = Path.Combine(dir, "model");
+            int pretrainSteps = parse.GetValue(steps);
+            if (IsPretrained(model, pretrainSteps)) console.MarkupLineInterpolated($"[grey]reusing the pre-trained model in {model}[/]");
+            else
+            {
+                var options = new PretrainOptions { OutputDirectory = model, Corpus = ShippedData.DefaultCorpus(), MaxSteps = pretrainSteps, Resume = Directory.Exists(Path.Combine(model, Pretrainer.CheckpointDir)) };
+                TrainingDisplay.Run(console, "pretrain small", pretrainSteps, progress => Pretrainer.Run(options, progress, cancel));
+                LossReport.Write(model);
+            }
+
+            var stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
+            var rows = new List<Row>();
+            foreach (var spec in specs)
+            {
+                if (cancel.IsCancellationRequested) break;
+                var run = spec with { Model = spec.Model with { Path = model, Tokenizer = null, Preset = null }, Output = Path.Combine(dir, "runs", $"{spec.Name}-{stamp}") };
+                var runner = new ExperimentRunner(catalog, (n, work) => TrainingDisplay.Run(console, spec.Name, n, work));
+                var result = await runner.RunAsync(run, cancel);
+                var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.Directory, "metrics.json"))).RootElement;
+                var metric = summary.GetProperty("primary_metric").GetString()!;
+                rows.Add(new Row(spec.Name, $"{spec.Task.Name}/{spec.Task.Dataset}", result.TrainableParameters, metric, result.Metrics[metric], result.Seconds));
+            }
+            var majority = MajorityBaseline(catalog, specs[0]);
+            Report(dir, rows, majority);
+            return cancel.IsCancellationRequested ? 130 : 0;
+        });
+        return command;
+    }
+
+    static IReadOnlyList<string> ExperimentFiles(string folder)
+    {
+        var resolved = Directory.Exists(folder) ? folder : ShippedData.RepoPath(folder);
+        var files = Directory.GetFiles(resolved, "*.json").OrderBy(f => Order(Path.GetFileNameWithoutExtension(f))).ToList();
+        return files.Count > 0 ? files : throw new FileNotFoundException($"--experiments: no experiment files in {resolved}");
+        static int Order(string name) => Array.IndexOf(["full", "probe", "lora", "in-context"], name) is var i and >= 0 ? i : 99;
+    }
+
+    /// <summary>A model folder whose checkpoint reached the asked number of steps is reused as it is.</summary>
+    static bool IsPretrained(string model, int steps)
+    {
+        var state = Path.Combine(model, Pretrainer.CheckpointDir, "trainer_state.json");
+        return File.Exists(state) && JsonDocument.Parse(File.ReadAllText(state)).RootElement.GetProperty("Step").GetInt32() >= steps;
+    }
+
+    /// <summary>Accuracy of always answering the most frequent training label: the bar every method must clear.</summary>
+    static double MajorityBaseline(PluginCatalog catalog, ExperimentSpec spec)
+    {
+        var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
+        var data = task.Load(new DataOptions { Dataset = spec.Task.Dataset, DataRoot = ShippedData.Path(), Seed = spec.Seed });
+        int majority = data.Train.GroupBy(e => e.Label).MaxBy(g => g.Count())!.Key;
+        return data.Dev.Count(e => e.Label == majority) / (double)data.Dev.Count;
+    }
+
+    void Report(string dir, IReadOnlyList<Row> rows, double majority)
+    {
+        var table = new Table().AddColumns("method", "task", "trainable parameters", "dev accuracy", "training time");
+        foreach (var r in rows) table.AddRow(r.Method, r.Task, $"{r.TrainableParameters:N0}", $"{r.Value:P1}", $"{r.Seconds:F0} s");
+        table.AddRow("[grey]majority class[/]", "", "0", $"[grey]{majority:P1}[/]", "");
+        console.Write(table);
+
+        var json = JsonSerializer.Serialize(rows.Select(r => new { method = r.Method, task = r.Task, trainableParameters = r.TrainableParameters, metric = r.Metric, value = r.Value, seconds = r.Seconds })
+            .Append(new { method = "majority-class", task = rows.FirstOrDefault()?.Task ?? "", trainableParameters = 0L, metric = "accuracy", value = majority, seconds = 0.0 }),
+            new JsonSerializerOptions { WriteIndented = true });
+        AtomicFile.WriteAllText(Path.Combine(dir, "results.json"), json);
+
+        var md = new StringBuilder("| method | task | trainable parameters | dev accuracy | training time (s) |\n|---|---|---:|---:|---:|\n");
+        foreach (var r in rows) md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Value:P1} | {r.Seconds:F0} |"));
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| majority class | | 0 | {majority:P1} | |"));
+        AtomicFile.WriteAllText(Path.Combine(dir, "results.md"), md.ToString());
+        var png = MethodChart.Write(Path.Combine(dir, "results.png"), rows.Select(r => (r.Method, r.Value)).ToList(), majority, "SST-2 dev accuracy by adaptation method");
+        console.MarkupLineInterpolated($"results: {Path.Combine(dir, "results.md")}, {Path.Combine(dir, "results.json")}, {png}");
+    }
+}
