@@ -1,1 +1,2 @@
 global using PluginGpt.Abstractions;
+global using PluginGpt.TestSupport;

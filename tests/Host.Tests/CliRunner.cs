@@ -20,20 +20,5 @@ public static class CliRunner
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    public static string RepoRoot { get; } = FindRoot();
-
-    static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "PluginGpt.sln"))) return dir.FullName;
-        throw new DirectoryNotFoundException("PluginGpt.sln not found above " + AppContext.BaseDirectory);
-    }
-}
-
-public sealed class TempDir : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "plugingpt-cli-" + Guid.NewGuid().ToString("N")[..8]);
-    public TempDir() => Directory.CreateDirectory(Path);
-    public string this[string name] => System.IO.Path.Combine(Path, name);
-    public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }
+    public static string RepoRoot => PluginGpt.TestSupport.RepoPaths.Root;
 }

@@ -75,6 +75,24 @@ public static class Benchmarks
         return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count);
     }
 
+    /// <summary>Median seconds of a no-grad forward pass over [batch, block] random tokens.</summary>
+    public static double ForwardSeconds(Decoder model, int batch, int block, int repeats = 7)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        model.eval();
+        var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
+        model.Logits(x).sum().item<float>();   // warm-up
+        var times = new List<double>();
+        for (int i = 0; i < repeats; i++)
+        {
+            var w = Stopwatch.StartNew();
+            model.Logits(x).sum().item<float>();
+            times.Add(w.Elapsed.TotalSeconds);
+        }
+        return times.Order().ElementAt(times.Count / 2);
+    }
+
     public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device)
     {
         torch.manual_seed(0);

@@ -3,7 +3,10 @@ using System.Globalization;
 using System.Text.Json;
 using PluginGpt.Core;
 using PluginGpt.Core.Bench;
+using TorchSharp;
 using PluginGpt.Core.Model;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
@@ -50,7 +53,31 @@ public sealed class BenchCommand(IAnsiConsole console) : ICliCommand
             });
             return 0;
         });
-        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate };
+        var loraBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var rank = new Option<int>("--r") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
+        var lora = new Command("lora", "Forward time of the base model, LoRA unmerged and LoRA merged, as ratios to the base.") { preset, device, json, loraBatch, rank };
+        lora.SetAction(parse =>
+        {
+            var config = Presets.Get(parse.GetValue(preset)!);
+            var catalog = PluginCatalog.ForCommandLine(parse);
+            TorchSharp.torch.manual_seed(0);
+            using var model = new Decoder(config);
+            model.to(DeviceSelector.Parse(parse.GetValue(device)!));
+            int b = parse.GetValue(loraBatch), t = config.Context;
+            double baseline = Benchmarks.ForwardSeconds(model, b, t);
+            using var attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, "lora", "bench lora")
+                .Attach(model, JsonOverrides.ToElement([$"r={parse.GetValue(rank)}"]));
+            double unmerged = Benchmarks.ForwardSeconds(model, b, t);
+            attached.Merge();
+            double merged = Benchmarks.ForwardSeconds(model, b, t);
+            Report(parse.GetValue(json), new()
+            {
+                ["preset"] = parse.GetValue(preset)!, ["base_forward_ms"] = Math.Round(baseline * 1000, 2), ["lora_unmerged_forward_ms"] = Math.Round(unmerged * 1000, 2),
+                ["lora_merged_forward_ms"] = Math.Round(merged * 1000, 2), ["unmerged_over_base"] = Math.Round(unmerged / baseline, 3), ["merged_over_base"] = Math.Round(merged / baseline, 3),
+            });
+            return 0;
+        });
+        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, lora };
     }
 
     void Report(bool json, Dictionary<string, object> figures)

@@ -18,7 +18,7 @@ public sealed class EvaluateCommand(IAnsiConsole console) : ICliCommand
         {
             var dir = parse.GetValue(run)!;
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new FileNotFoundException($"{dir}: not a run folder (no config.json)");
-            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+            var catalog = PluginCatalog.ForCommandLine(parse);
             var metrics = new ExperimentRunner(catalog, (_, work) => work(new Progress<TrainingProgress>())).Evaluate(dir);
             if (parse.GetValue(json)) { Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(metrics)); return 0; }
             var table = new Table().AddColumns("metric", "value");

@@ -27,7 +27,7 @@ public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
             IAttachedMethod? attached = null;
             if (parse.GetValue(method) is { } methodName)
             {
-                var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+                var catalog = PluginCatalog.ForCommandLine(parse);
                 attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method").Attach(decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
             }
             var report = ParameterReport.Of(decoder.named_parameters());

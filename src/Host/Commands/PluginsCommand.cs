@@ -14,8 +14,7 @@ public sealed class PluginsCommand(IAnsiConsole console) : ICliCommand
         var command = new Command("plugins", "List the plugins found in the plugin folders.") { json };
         command.SetAction(parse =>
         {
-            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
-            foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+            var catalog = PluginCatalog.ForCommandLine(parse);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new

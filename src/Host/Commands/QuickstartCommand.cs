@@ -31,8 +31,7 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
         {
             var dir = Path.GetFullPath(parse.GetValue(output)!);
             var files = ExperimentFiles(parse.GetValue(experiments)!);
-            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
-            foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+            var catalog = PluginCatalog.ForCommandLine(parse);
             // Check every file before the long pre-training, so a typo fails in a second, not after minutes.
             var specs = files.Select(f => { var s = ExperimentFile.Load(f, []); ExperimentFile.Validate(s, f); return s; }).ToList();
 

@@ -20,8 +20,7 @@ public sealed class RunCommand(IAnsiConsole console) : ICliCommand
             var path = parse.GetValue(file)!;
             var spec = ExperimentFile.Load(path, parse.GetValue(set) ?? []);
             ExperimentFile.Validate(spec, path);
-            var catalog = PluginCatalog.Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
-            foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+            var catalog = PluginCatalog.ForCommandLine(parse);
             var runner = new ExperimentRunner(catalog, (steps, work) => TrainingDisplay.Run(console, spec.Name, steps, work));
             var result = await runner.RunAsync(spec, cancel);
             var table = new Table().AddColumns("metric", "value");

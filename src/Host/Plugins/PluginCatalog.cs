@@ -36,6 +36,14 @@ public sealed class PluginCatalog
         throw new ArgumentException($"{field}: unknown {kind.ToString().ToLowerInvariant()} '{name}'; known: {string.Join(", ", known)}");
     }
 
+    /// <summary>The catalog of the command line's plugin folders; each plugin that failed to load is one warning line on stderr.</summary>
+    public static PluginCatalog ForCommandLine(System.CommandLine.ParseResult parse)
+    {
+        var catalog = Load(PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins)));
+        foreach (var e in catalog.Errors) Console.Error.WriteLine($"warning: plugin {e.Path} skipped: {e.Message}");
+        return catalog;
+    }
+
     public static PluginCatalog Load(IEnumerable<string> folders)
     {
         var plugins = new List<LoadedPlugin>();

@@ -1,6 +1,6 @@
-namespace PluginGpt.Core.Tests;
+namespace PluginGpt.TestSupport;
 
-/// <summary>Finds the repository's shipped data from the test output folder.</summary>
+/// <summary>Finds the repository (and its shipped data) from a test output folder.</summary>
 public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
+using PluginGpt.Plugins.Baselines;
+using TorchSharp;
+
+namespace PluginGpt.Plugins.Tests;
+
+public class BaselineTests
+{
+    static readonly GptTokenizer Tok = GptTokenizer.Load(Path.Combine(Repo.Data, "tokenizers", "en-4k"));
+    static Decoder Tiny() { torch.manual_seed(5); var m = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize }); m.eval(); return m; }
+    static JsonElement Json(string s) => JsonDocument.Parse(s).RootElement;
+
+    static TaskData Sentiment(int train = 40) => new("toy", InputFormat.Single, ["bad", "good"],
+        Enumerable.Range(0, train).Select(i => new Example([i % 2 == 0 ? $"a dull film number {i}" : $"a lovely film number {i}"], Label: i % 2)).ToList(),
+        [new Example(["a lovely film"], Label: 1), new Example(["a dull , long and tedious film that never ends"], Label: 0)], "accuracy");
+
+    [Fact]
+    public void Probe_freezes_the_body_and_leaves_only_the_head()
+    {
+        using var model = Tiny();
+        using var probe = new LinearProbe().Attach(model, Json("{}"));
+        Assert.Empty(probe.Trainable);
+        Assert.All(model.parameters(), p => Assert.False(p.requires_grad));
+        var head = new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"lm_coef": 0}""")));
+        Assert.Equal(32 * 2 + 2, head.Parameters.Sum(p => p.Parameter.numel()));
+    }
+
+    [Fact]
+    public void Mean_pooling_ignores_padding()
+    {
+        // The same example scored alone and beside a much longer one must get the same probabilities.
+        using var model = Tiny();
+        var head = new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"pooling": "mean", "dropout": 0}""")));
+        var data = Sentiment();
+        var alone = head.Predict([data.Dev[0]])[0].Probabilities;
+        var padded = head.Predict([data.Dev[0], data.Dev[1]])[0].Probabilities;
+        for (int i = 0; i < 2; i++) Assert.Equal(alone[i], padded[i], 6);
+    }
+
+    [Fact]
+    public void Aux_LM_loss_adds_lambda_times_the_LM_loss()
+    {
+        using var model = Tiny();
+        var data = Sentiment();
+        torch.manual_seed(1);
+        var plain = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, Json("""{"lm_coef": 0, "dropout": 0}""")));
+        torch.manual_seed(1);
+        var withLm = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, Json("""{"lm_coef": 0.5, "dropout": 0}""")));
+        using var _ = torch.no_grad();
+        double l2 = plain.Loss(data.Train.Take(4).ToList()).item<float>();
+        double l3 = withLm.Loss(data.Train.Take(4).ToList()).item<float>();
+        // L1 of these inputs: the model's own next-token loss over the real tokens of the four transformed sequences.
+        var seqs = data.Train.Take(4).Select(e => InputTransforms.Sequences(e, InputFormat.Single, Tok, 64)[0]).ToList();
+        double sum = 0; int count = 0;
+        foreach (var s in seqs)
+        {
+            var ids = torch.tensor(s.Select(i => (long)i).ToArray()).unsqueeze(0);
+            var logp = model.Logits(ids[.., ..^1])[0].log_softmax(1);
+            for (int t = 0; t < s.Length - 1; t++) { sum -= logp[t, s[t + 1]].item<float>(); count++; }
+        }
+        Assert.Equal(l2 + 0.5 * sum / count, l3, 4);
+    }
+
+    [Fact]
+    public void In_context_uses_balanced_demonstrations_and_trains_nothing()
+    {
+        using var dir = new TempDir();
+        using var model = Tiny();
+        var icl = new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"k": 4}""")));
+        Assert.False(icl.Trains);
+        Assert.Empty(icl.Parameters);
+        var predictions = icl.Predict(Sentiment().Dev);
+        Assert.All(predictions, p => Assert.Equal(1.0, p.Probabilities.Sum(), 6));   // float32 log-softmax
+        Assert.Equal(predictions.Select(p => p.Label), icl.Predict(Sentiment().Dev).Select(p => p.Label));   // deterministic
+        icl.Save(dir.Path);
+        var demos = JsonDocument.Parse(File.ReadAllText(dir["demonstrations.json"])).RootElement;
+        Assert.Equal(4, demos.GetArrayLength());
+        Assert.Equal(2, demos.EnumerateArray().Count(d => d.GetProperty("answer").GetString() == "good"));
+    }
+
+    [Fact]
+    public void In_context_refuses_a_verbalizer_of_the_wrong_size()
+    {
+        using var model = Tiny();
+        var e = Assert.Throws<ArgumentException>(() => new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"verbalizer": ["meh"]}"""))));
+        Assert.Contains("objective.options.verbalizer", e.Message);
+    }
+
+    [Fact]
+    public void In_context_scores_multiple_choice_options_by_their_log_probability()
+    {
+        using var model = Tiny();
+        var task = new TaskData("mc", InputFormat.MultipleChoice, [], [new Example(["the sky is"], Label: 0, Options: ["blue", "loud"])],
+            [new Example(["the grass is"], Label: 0, Options: ["green", "sad", "fast"])], "accuracy");
+        var icl = new InContext().Create(new ObjectiveContext(model, Tok, task, Json("""{"k": 1}""")));
+        var p = Assert.Single(icl.Predict(task.Dev));
+        Assert.Equal(3, p.Probabilities.Count);
+        Assert.Equal(p.Probabilities.ToList().IndexOf(p.Probabilities.Max()), p.Label);
+    }
+}
