@@ -42,8 +42,7 @@ public static class FineTuner
         foreach (var (_, p) in trainable) p.requires_grad = true;
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
-        int stepsPerEpoch = Math.Max(1, batchesPerEpoch / t.GradientAccumulation);
-        int totalSteps = t.MaxSteps > 0 ? Math.Min(t.MaxSteps, stepsPerEpoch * t.Epochs) : stepsPerEpoch * t.Epochs;
+        int totalSteps = TotalSteps(job.Data.Train.Count, t);
         using var optimizer = OptimizerFactory.AdamW(trainable, t.LearningRate, t.WeightDecay, beta2: 0.999);
         var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps);
 
@@ -93,6 +92,14 @@ public static class FineTuner
             }
         }
         return new FineTuneResult(best, bestEpoch, trainableCount, step);
+    }
+
+    /// <summary>Optimizer steps of a run: an epoch's last, partial accumulation still makes a step; <c>max_steps</c> caps it.</summary>
+    public static int TotalSteps(int examples, TrainingSpec t)
+    {
+        int batches = (examples + t.BatchSize - 1) / t.BatchSize;
+        int perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
+        return t.MaxSteps > 0 ? Math.Min(t.MaxSteps, perEpoch * t.Epochs) : perEpoch * t.Epochs;
     }
 
     public static string Describe(IReadOnlyDictionary<string, double> scores) => string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));

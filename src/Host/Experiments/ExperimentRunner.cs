@@ -71,9 +71,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         log.WriteLine($"data {p.Data.Name}: {p.Data.Train.Count} train, {p.Data.Dev.Count} dev, labels [{string.Join(", ", p.Data.Labels)}]");
 
         var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, dir);
-        int batches = Math.Max(1, (p.Data.Train.Count + spec.Training.BatchSize - 1) / spec.Training.BatchSize / spec.Training.GradientAccumulation);
-        int totalSteps = spec.Training.MaxSteps > 0 ? Math.Min(spec.Training.MaxSteps, batches * spec.Training.Epochs) : batches * spec.Training.Epochs;
-        var result = display(totalSteps, progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+        var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training), progress => FineTuner.Run(job, new Logged(progress, log), cancel));
 
         long total = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter)));
         var summary = new

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
+using PluginGpt.Core.Training;
+using PluginGpt.Plugins.Baselines;
+using PluginGpt.Plugins.Tasks;
+using TorchSharp;
+
+namespace PluginGpt.Plugins.Tests;
+
+public class FineTunerTests
+{
+    static readonly GptTokenizer Tok = GptTokenizer.Load(Path.Combine(Repo.Data, "tokenizers", "en-4k"));
+
+    /// <summary>Trains one optimizer step and returns the head's weights afterwards.</summary>
+    static float[] OneStep(int batchSize, int accumulation)
+    {
+        using var dir = new TempDir();
+        var task = new ClassificationTask();
+        var data = task.Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 16, MaxDev = 4 });
+        torch.manual_seed(9);
+        using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
+        using var method = new FullFineTuning().Attach(model, default);
+        var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"lm_coef": 0, "dropout": 0}""").RootElement));
+        var spec = new TrainingSpec { Epochs = 1, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = 1e-2, WarmupFraction = 0, MaxSteps = 1 };
+        FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
+        return objective.Parameters[0].Parameter.data<float>().ToArray();
+    }
+
+    [Fact]
+    public void Two_accumulated_half_batches_make_the_same_step_as_one_full_batch()
+    {
+        var full = OneStep(16, 1);
+        var accumulated = OneStep(8, 2);
+        Assert.Equal(full.Length, accumulated.Length);
+        for (int i = 0; i < full.Length; i++) Assert.Equal(full[i], accumulated[i], 4);
+        Assert.NotEqual(full, OneStep(8, 1));   // one half-batch alone is a different step
+    }
+
+    [Theory]
+    [InlineData(100, 32, 1, 3, 0, 12)]
+    [InlineData(100, 32, 2, 3, 0, 6)]    // 4 batches an epoch → 2 steps
+    [InlineData(96, 32, 2, 2, 0, 4)]     // 3 batches → 2 steps (the odd batch still steps)
+    [InlineData(100, 32, 1, 3, 5, 5)]    // max_steps caps
+    public void Step_count(int examples, int batch, int accumulation, int epochs, int maxSteps, int expected) =>
+        Assert.Equal(expected, FineTuner.TotalSteps(examples, new TrainingSpec { BatchSize = batch, GradientAccumulation = accumulation, Epochs = epochs, MaxSteps = maxSteps }));
+}
