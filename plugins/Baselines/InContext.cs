@@ -25,6 +25,8 @@ public sealed class InContext : IObjective
         /// <summary>Prompt of one example: {0}, {1} are its texts, {label} the label word (the answer slot).</summary>
         public string? Template { get; init; }
         public int Seed { get; init; } = 13;
+        /// <summary>Contextual calibration (Zhao et al. 2021): divide label probabilities by those the prompt gives a content-free input ("N/A").</summary>
+        public bool Calibrate { get; init; }
     }
 
     public IObjectiveInstance Create(ObjectiveContext context)
@@ -48,6 +50,7 @@ public sealed class InContext : IObjective
         readonly string template;
         readonly IReadOnlyList<Example> demonstrations;
         readonly int[] labelTokens;
+        readonly double[]? prior;
 
         public Instance(ObjectiveContext context, Options options, IReadOnlyList<string> words, string template)
         {
@@ -59,6 +62,12 @@ public sealed class InContext : IObjective
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
             if (labelTokens.Distinct().Count() != labelTokens.Length)
                 throw new ArgumentException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; choose words that differ at the start");
+            if (options.Calibrate && context.Task.Format != InputFormat.MultipleChoice)
+            {
+                using var _ = torch.no_grad();
+                var contentFree = new Example(Enumerable.Repeat("N/A", Math.Max(1, context.Task.Train[0].Segments.Count)).ToList());
+                prior = LabelLogProbabilities(contentFree);
+            }
         }
 
         public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => [];
@@ -101,12 +110,21 @@ public sealed class InContext : IObjective
             return batch.Select(e => context.Task.Format == InputFormat.MultipleChoice ? ScoreOptions(e) : ScoreLabels(e)).ToList();
         }
 
+        /// <summary>Log-probabilities of the label words (renormalised over the labels) after the prompt for <paramref name="e"/>.</summary>
+        double[] LabelLogProbabilities(Example e)
+        {
+            var logits = context.Model.LmHead(context.Model.Forward(Tensor(Prompt(e, 0))))[0, -1];
+            var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
+            return scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray();
+        }
+
         Prediction ScoreLabels(Example e)
         {
-            var ids = Prompt(e, 0);
-            var logits = context.Model.LmHead(context.Model.Forward(Tensor(ids)))[0, -1];
-            var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
-            return Pick(scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray());
+            var logProbabilities = LabelLogProbabilities(e);
+            if (prior is null) return Pick(logProbabilities);
+            var calibrated = logProbabilities.Select((l, i) => l - prior[i]).ToArray();
+            double norm = Math.Log(calibrated.Sum(Math.Exp));
+            return Pick(calibrated.Select(c => c - norm).ToArray());
         }
 
         Prediction ScoreOptions(Example e)

@@ -81,6 +81,16 @@ public class BaselineTests
     }
 
     [Fact]
+    public void Calibration_makes_the_content_free_input_uniform()
+    {
+        using var model = Tiny();
+        var icl = new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"k": 2, "calibrate": true}""")));
+        var p = icl.Predict([new Example(["N/A"])])[0];
+        Assert.Equal(0.5, p.Probabilities[0], 6);
+        Assert.Equal(0.5, p.Probabilities[1], 6);
+    }
+
+    [Fact]
     public void In_context_refuses_a_verbalizer_of_the_wrong_size()
     {
         using var model = Tiny();
