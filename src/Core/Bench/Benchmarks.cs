@@ -76,13 +76,13 @@ public static class Benchmarks
     }
 
     /// <summary>Median seconds of a no-grad forward pass over [batch, block] random tokens.</summary>
-    public static double ForwardSeconds(Decoder model, int batch, int block, int repeats = 7)
+    public static double ForwardSeconds(Decoder model, int batch, int block, int repeats = 11)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         model.eval();
         var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
-        model.Logits(x).sum().item<float>();   // warm-up
+        for (int i = 0; i < 3; i++) model.Logits(x).sum().item<float>();   // warm-up: allocator and thread pool settle
         var times = new List<double>();
         for (int i = 0; i < repeats; i++)
         {

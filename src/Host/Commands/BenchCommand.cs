@@ -64,12 +64,20 @@ public sealed class BenchCommand(IAnsiConsole console) : ICliCommand
             using var model = new Decoder(config);
             model.to(DeviceSelector.Parse(parse.GetValue(device)!));
             int b = parse.GetValue(loraBatch), t = config.Context;
-            double baseline = Benchmarks.ForwardSeconds(model, b, t);
-            using var attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, "lora", "bench lora")
-                .Attach(model, JsonOverrides.ToElement([$"r={parse.GetValue(rank)}"]));
-            double unmerged = Benchmarks.ForwardSeconds(model, b, t);
-            attached.Merge();
-            double merged = Benchmarks.ForwardSeconds(model, b, t);
+            var method = catalog.Get<IAdaptationMethod>(PluginKind.Method, "lora", "bench lora");
+            var options = JsonOverrides.ToElement([$"r={parse.GetValue(rank)}"]);
+            // Rounds interleave the three variants so that warm-up and drift on a shared machine hit all of them alike.
+            var (bases, unmergedTimes, mergedTimes) = (new List<double>(), new List<double>(), new List<double>());
+            for (int round = 0; round < 5; round++)
+            {
+                bases.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
+                using var attached = method.Attach(model, options);
+                unmergedTimes.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
+                attached.Merge();
+                mergedTimes.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
+            }
+            static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+            double baseline = Median(bases), unmerged = Median(unmergedTimes), merged = Median(mergedTimes);
             Report(parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!, ["base_forward_ms"] = Math.Round(baseline * 1000, 2), ["lora_unmerged_forward_ms"] = Math.Round(unmerged * 1000, 2),
