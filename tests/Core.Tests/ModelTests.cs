@@ -1,3 +1,4 @@
+using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -98,6 +99,23 @@ public class ModelTests
         Assert.False(model.Logits(otherPadding, keyPaddingMask: mask).isnan().any().item<bool>());   // padded rows still see themselves
         var ones = torch.ones(1, 6, ScalarType.Int64);
         Assert.True(model.Logits(ids, keyPaddingMask: ones).allclose(model.Logits(ids), rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
+    public void Growing_the_vocabulary_keeps_every_old_logit()
+    {
+        using var model = GptCheckpoint.Load(GoldenFixture.Directory);   // HF-format GPT-2, 512 tokens
+        model.eval();
+        using var _ = torch.no_grad();
+        var ids = RandomIds(2, 10);
+        var before = model.Logits(ids);
+        model.ResizeTokenEmbeddings(516);
+        var after = model.Logits(ids);
+        Assert.Equal(516, model.Config.Vocab);
+        Assert.Equal(516, after.shape[2]);
+        Assert.True(before.allclose(after[.., .., ..512], rtol: 0, atol: 0));
+        Assert.Equal(43_904 + 4 * 32, ParameterSet.Count(model.parameters()));   // still tied: the head grew with wte
+        Assert.Throws<ArgumentException>(() => model.ResizeTokenEmbeddings(100));
     }
 
     [Fact]

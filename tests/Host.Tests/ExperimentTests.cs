@@ -47,6 +47,16 @@ public class ExperimentTests
     }
 
     [Fact]
+    public void A_Hugging_Face_GPT2_folder_gets_rows_for_the_special_tokens()
+    {
+        using var dir = new TempDir();
+        var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");   // HF files, 512 tokens
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={golden}", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("vocabulary grown from 512 to 4096", File.ReadAllText(Path.Combine(dir["run"], "run.log")));
+    }
+
+    [Fact]
     public void Best_checkpoint_reloads_to_identical_dev_metrics()
     {
         using var dir = new TempDir();

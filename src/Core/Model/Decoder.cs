@@ -20,7 +20,7 @@ public sealed class Decoder : Module, IDecoder
     readonly Linear? lm_head;
 #pragma warning restore IDE1006
 
-    public GptConfig Config { get; }
+    public GptConfig Config { get; private set; }
 
     /// <summary>Hook point 2 (prompt tuning, P-tuning). Null costs nothing.</summary>
     public IInputEmbeddingHook? InputEmbeddingHook { get; set; }
@@ -80,6 +80,28 @@ public sealed class Decoder : Module, IDecoder
         foreach (var block in h) x = block.Forward(x, context, BlockOutputHook);
         if (ln_f is not null) x = ln_f.forward(x);
         return virtualTokens > 0 ? x[.., (int)virtualTokens..] : x;
+    }
+
+    /// <summary>
+    /// Grows the vocabulary to <paramref name="vocab"/> tokens, as GPT-1 added its start, delimiter and extract tokens:
+    /// existing rows stay as they are, new rows start N(0, 0.02) (drawn from TorchSharp's seeded generator).
+    /// </summary>
+    public void ResizeTokenEmbeddings(int vocab)
+    {
+        if (vocab < Config.Vocab) throw new ArgumentException($"vocab_size: cannot shrink the vocabulary from {Config.Vocab} to {vocab}");
+        if (vocab == Config.Vocab) return;
+        wte.weight = Grow(wte.weight!, vocab);
+        if (lm_head is not null) lm_head.weight = Grow(lm_head.weight!, vocab);
+        Config = Config with { Vocab = vocab };
+    }
+
+    static Parameter Grow(Parameter old, int rows)
+    {
+        using var _ = torch.no_grad();
+        var fresh = torch.empty(rows, old.shape[1], old.dtype, old.device);
+        init.normal_(fresh, 0, 0.02);
+        fresh.narrow(0, 0, old.shape[0]).copy_(old);
+        return new Parameter(fresh, old.requires_grad);
     }
 
     /// <summary>Next-token logits [B, T, V] from hidden states.</summary>

@@ -25,7 +25,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
     sealed record Prepared(ExperimentSpec Spec, IAdaptationMethod Method, IObjective Objective, ITaskPlugin Task, Decoder Model,
-        TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance) : IDisposable
+        TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note) : IDisposable
     {
         public void Dispose() { Attached.Dispose(); Model.Dispose(); }
     }
@@ -40,8 +40,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         torch.manual_seed(spec.Seed);
         var tokenizer = GptTokenizer.Load(ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
         var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        string? note = null;
         if (tokenizer.VocabSize > model.Config.Vocab)
-            throw new ArgumentException($"model: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.Vocab}; pre-train with this tokenizer or use its model folder");
+        {
+            // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
+            note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens for the tokenizer's special tokens (new rows N(0, 0.02))";
+            model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+        }
         model.to(device);
 
         var data = task.Load(new DataOptions
@@ -52,7 +57,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         });
         var attached = method.Attach(model, spec.Method.Options ?? default);
         var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
-        return new Prepared(spec, method, objective, task, model, data, attached, instance);
+        return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
     }
 
     RunResult Run(ExperimentSpec spec, CancellationToken cancel)
@@ -68,6 +73,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         using var log = new StreamWriter(Path.Combine(dir, "run.log")) { AutoFlush = true };
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec));
         log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {p.Method.Manifest.Name}, objective {p.Objective.Manifest.Name}, task {p.Task.Manifest.Name}");
+        if (p.Note is not null) log.WriteLine(p.Note);
         log.WriteLine($"data {p.Data.Name}: {p.Data.Train.Count} train, {p.Data.Dev.Count} dev, labels [{string.Join(", ", p.Data.Labels)}]");
 
         var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, dir);
