@@ -18,7 +18,7 @@ public class ExperimentTests
         var run = dir["run"];
         var r = CliRunner.Run("run", Experiments.Write(dir, task, dataset), "--set", $"output={run}");
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
-        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/body.safetensors", "best/head.safetensors" })
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/body.safetensors", "best/head.safetensors", "loss.png", "loss.md" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))).RootElement;
         Assert.Equal(metric, summary.GetProperty("primary_metric").GetString());
@@ -27,6 +27,8 @@ public class ExperimentTests
         Assert.Equal(2, lines.Count(l => l.Contains("\"eval\"")));   // one evaluation per epoch
         Assert.Equal(6, lines.Count(l => l.Contains("\"loss\"")));    // 48 examples / 16 per batch × 2 epochs
         Assert.Contains("\"tokenizer\"", File.ReadAllText(Path.Combine(run, "config.json")));   // the resolved config is kept
+        Assert.Equal(2 + 2, File.ReadAllLines(Path.Combine(run, "loss.md")).Length);   // header, rule, one row per epoch
+        Assert.Contains($" {metric} |", File.ReadAllLines(Path.Combine(run, "loss.md"))[0]);
     }
 
     [Fact]

@@ -87,6 +87,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
             trainable_parameters = result.TrainableParameters, total_parameters = total, steps = result.Steps, seconds = watch.Elapsed.TotalSeconds,
         };
         AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        if (result.Steps > 0) Reports.LossReport.Write(dir);
         log.WriteLine($"{DateTime.UtcNow:O} done: {FineTuner.Describe(result.Metrics)}");
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
     }

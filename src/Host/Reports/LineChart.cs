@@ -1,0 +1,25 @@
+namespace PluginGpt.Host.Reports;
+
+/// <summary>One PNG of line/point series (ScottPlot), written to a temp file and renamed.</summary>
+public static class LineChart
+{
+    public sealed record Series(string Label, double[] X, double[] Y, bool Points = false);
+
+    public static string Write(string path, string title, string xLabel, string yLabel, params Series[] series)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var s in series.Where(s => s.X.Length > 0))
+        {
+            if (s.Points) plot.Add.Scatter(s.X, s.Y).LegendText = s.Label;
+            else plot.Add.ScatterLine(s.X, s.Y).LegendText = s.Label;
+        }
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.Title(title);
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        var tmp = path + ".tmp.png";
+        plot.SavePng(tmp, 800, 500);
+        File.Move(tmp, path, overwrite: true);
+        return path;
+    }
+}
