@@ -62,6 +62,7 @@ public static class CliServices
         services.AddSingleton<ICliCommand, TokenizerCommand>();
         services.AddSingleton<ICliCommand, EvaluateCommand>();
         services.AddSingleton<ICliCommand, QuickstartCommand>();
+        services.AddSingleton<ICliCommand, SweepCommand>();
         services.AddSingleton<Cli>();
         return services;
     }

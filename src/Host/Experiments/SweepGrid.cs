@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>
+/// The combinations of a sweep: each <c>--grid key=v1,v2</c> multiplies the runs. A value list that parses as a JSON array
+/// gives its elements as the alternatives (<c>method.options.target_modules=[["c_attn"],["c_attn","c_fc"]]</c>).
+/// </summary>
+public static class SweepGrid
+{
+    public static IReadOnlyList<IReadOnlyList<string>> Combinations(IEnumerable<string> grids)
+    {
+        IEnumerable<IReadOnlyList<string>> combos = [[]];
+        foreach (var grid in grids)
+        {
+            int eq = grid.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--grid '{grid}': expected key=value1,value2");
+            var key = grid[..eq];
+            var values = Values(grid[(eq + 1)..]);
+            if (values.Count == 0) throw new ArgumentException($"--grid '{grid}': no values");
+            combos = combos.SelectMany(c => values.Select(v => (IReadOnlyList<string>)[.. c, $"{key}={v}"])).ToList();
+        }
+        return combos.ToList();
+    }
+
+    static IReadOnlyList<string> Values(string text)
+    {
+        if (text.TrimStart().StartsWith('['))
+        {
+            try { return JsonNode.Parse(text)!.AsArray().Select(n => n!.ToJsonString()).ToList(); }
+            catch (JsonException) { }
+        }
+        return text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    /// <summary>A folder-safe label of one combination: <c>lr=0.001_r=8</c>.</summary>
+    public static string Label(IReadOnlyList<string> assignments) =>
+        assignments.Count == 0 ? "base" : string.Join("_", assignments.Select(a => a.Split('.')[^1]))
+            .Select(c => char.IsLetterOrDigit(c) || c is '=' or '.' or '-' or '_' ? c : '-').Aggregate("", (s, c) => s + c);
+}
