@@ -45,6 +45,8 @@ public sealed class Decoder : Module, IDecoder
     }
 
     public IReadOnlyList<Block> Blocks => h.ToArray();
+    /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput telemetry.</summary>
+    public long TokensForwarded { get; private set; }
     nn.Module IDecoder.Module => this;
     public Device Device => wte.weight!.device;
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
@@ -59,6 +61,7 @@ public sealed class Decoder : Module, IDecoder
     /// </summary>
     public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null)
     {
+        TokensForwarded += inputIds.numel();
         long steps = inputIds.shape[1];
         long past = cache?.Length ?? 0;
         var x = wte.forward(inputIds);

@@ -46,6 +46,10 @@ public static class FineTuner
         using var optimizer = OptimizerFactory.AdamW(trainable, t.LearningRate, t.WeightDecay, beta2: 0.999);
         var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps);
 
+        // Tokens/s and MFU come from the decoder's own token counter and a matmul peak measured now.
+        var decoder = job.Model as Decoder;
+        double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3).GFlops;
+        double flopsPerToken = 6.0 * ParameterSet.Count(job.Model.Module.parameters());
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
         int bestEpoch = 0, step = 0;
         double bestScore = double.NegativeInfinity;
@@ -57,6 +61,7 @@ public static class FineTuner
             job.Model.Module.train();
             double lossSum = 0;
             var watch = Stopwatch.StartNew();
+            long tokensAtStart = decoder?.TokensForwarded ?? 0;
             for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
             {
                 using var scope = torch.NewDisposeScope();
@@ -79,6 +84,12 @@ public static class FineTuner
                 Telemetry.Loss.Record(meanLoss);
                 Telemetry.StepTime.Record(seconds / (b + 1));
                 Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
+                if (decoder is not null)
+                {
+                    double tokensPerSecond = (decoder.TokensForwarded - tokensAtStart) / seconds;
+                    Telemetry.TokensPerSecond.Record(tokensPerSecond);
+                    Telemetry.Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peak);
+                }
                 metrics.WriteLine(JsonSerializer.Serialize(new { epoch, step, loss = meanLoss, lr }));
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1), ThroughputUnit: "ex/s"));
             }
