@@ -82,6 +82,14 @@ public class CliTests
         Assert.Equal(greedy.Stdout, CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy").Stdout);
 
         string[] sample = ["generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--temperature", "0.9", "--top-k", "50", "--top-p", "0.95", "--repetition-penalty", "1.2", "--seed", "5"];
-        Assert.Equal(CliRunner.Run(sample).Stdout, CliRunner.Run(sample).Stdout);
+        var sampled = CliRunner.Run(sample).Stdout;
+        Assert.Equal(sampled, CliRunner.Run(sample).Stdout);
+
+        // --stop cuts the continuation just before the stop text.
+        var continuation = sampled.TrimEnd('\n')["ROMEO:".Length..];
+        Assert.True(continuation.Length >= 6, $"sampled continuation too short to test --stop: '{continuation}'");
+        var stopText = continuation.Substring(continuation.Length / 2, 3);
+        var stopped = CliRunner.Run([.. sample, "--stop", stopText]).Stdout;
+        Assert.Equal("ROMEO:" + continuation[..continuation.IndexOf(stopText, StringComparison.Ordinal)] + "\n", stopped);
     }
 }

@@ -43,26 +43,38 @@ public sealed class GenerateCommand : ICliCommand
             await stdout.WriteAsync(text);
             var generated = new List<int>();
             string printed = "";
+            bool stopped = false;
             foreach (int token in TokenGenerator.Generate(decoder, tokenizer.Encode(text), options))
             {
                 if (cancel.IsCancellationRequested) break;
                 generated.Add(token);
                 var continuation = tokenizer.Decode(generated);
                 var hit = stops.Select(s => continuation.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
-                if (hit >= 0) { continuation = continuation[..hit]; }
-                // Print whole characters only: a token can end inside a multi-byte character.
-                if (!continuation.EndsWith('\uFFFD') && continuation.Length > printed.Length && continuation.StartsWith(printed, StringComparison.Ordinal))
+                if (hit >= 0) continuation = continuation[..hit];
+                // Hold back a tail that may yet become a stop text, and a character a token may have cut in half.
+                var ready = hit >= 0 ? continuation : continuation[..^HeldBack(continuation, stops)];
+                if (!ready.EndsWith('\uFFFD') && ready.Length > printed.Length && ready.StartsWith(printed, StringComparison.Ordinal))
                 {
-                    await stdout.WriteAsync(continuation[printed.Length..]);
-                    printed = continuation;
+                    await stdout.WriteAsync(ready[printed.Length..]);
+                    printed = ready;
                 }
-                if (hit >= 0) break;
+                if (hit >= 0) { stopped = true; break; }
             }
             var final = tokenizer.Decode(generated);
-            if (stops.Length == 0 && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal)) await stdout.WriteAsync(final[printed.Length..]);
+            if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal)) await stdout.WriteAsync(final[printed.Length..]);
             await stdout.WriteLineAsync();
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Length of the longest end of <paramref name="text"/> that begins one of the stop texts.</summary>
+    static int HeldBack(string text, IReadOnlyList<string> stops)
+    {
+        int longest = 0;
+        foreach (var stop in stops)
+            for (int n = Math.Min(stop.Length - 1, text.Length); n > longest; n--)
+                if (text.EndsWith(stop[..n], StringComparison.Ordinal)) { longest = n; break; }
+        return longest;
     }
 }
