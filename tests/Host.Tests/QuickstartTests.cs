@@ -18,7 +18,7 @@ public class QuickstartTests
         Assert.Equal(0, rows.Single(r => r.GetProperty("method").GetString() == "in-context").GetProperty("trainableParameters").GetInt64());
         Assert.True(rows.Single(r => r.GetProperty("method").GetString() == "lora").GetProperty("trainableParameters").GetInt64()
                   < rows.Single(r => r.GetProperty("method").GetString() == "full").GetProperty("trainableParameters").GetInt64() / 50);
-        Assert.Contains("| majority class |", File.ReadAllText(dir["results.md"]));
+        Assert.Contains("| majority-class |", File.ReadAllText(dir["results.md"]));
         Assert.True(new FileInfo(dir["results.png"]).Length > 1000);
 
         var second = CliRunner.Run("quickstart", "--out", dir.Path, "--pretrain-steps", "3", "--experiments", mini);

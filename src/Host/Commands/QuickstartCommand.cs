@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Training;
@@ -18,8 +17,6 @@ namespace PluginGpt.Host.Commands;
 /// </summary>
 public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
 {
-    public sealed record Row(string Method, string Task, long TrainableParameters, string Metric, double Value, double Seconds);
-
     public Command Build()
     {
         var output = new Option<string>("--out") { Description = "output folder (the pre-trained model is cached in DIR/model)", DefaultValueFactory = _ => "runs/quickstart" };
@@ -33,7 +30,7 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
             var files = ExperimentFiles(parse.GetValue(experiments)!);
             var catalog = PluginCatalog.ForCommandLine(parse);
             // Check every file before the long pre-training, so a typo fails in a second, not after minutes.
-            var specs = files.Select(f => { var s = ExperimentFile.Load(f, []); ExperimentFile.Validate(s, f); return s; }).ToList();
+            var specs = files.Select(f => ExperimentFile.LoadValid(f, [])).ToList();
 
             var model = Path.Combine(dir, "model");
             int pretrainSteps = parse.GetValue(steps);
@@ -46,7 +43,7 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
             }
 
             var stamp = DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
-            var rows = new List<Row>();
+            var rows = new List<ComparisonRow>();
             foreach (var spec in specs)
             {
                 if (cancel.IsCancellationRequested) break;
@@ -55,10 +52,11 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
                 var result = await runner.RunAsync(run, cancel);
                 var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.Directory, "metrics.json"))).RootElement;
                 var metric = summary.GetProperty("primary_metric").GetString()!;
-                rows.Add(new Row(spec.Name, $"{spec.Task.Name}/{spec.Task.Dataset}", result.TrainableParameters, metric, result.Metrics[metric], result.Seconds));
+                rows.Add(new ComparisonRow(spec.Name, $"{spec.Task.Name}/{spec.Task.Dataset}", result.TrainableParameters, metric, result.Metrics[metric], result.Seconds, result.Directory));
             }
-            var majority = MajorityBaseline(catalog, specs[0]);
-            Report(dir, rows, majority);
+            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy", MajorityBaseline(catalog, specs[0]), 0);
+            var written = ComparisonReport.Write(console, dir, "results", rows, majority, "SST-2 dev accuracy by adaptation method");
+            console.MarkupLineInterpolated($"results: {string.Join(", ", written)}");
             return cancel.IsCancellationRequested ? 130 : 0;
         });
         return command;
@@ -86,25 +84,5 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
         var data = task.Load(new DataOptions { Dataset = spec.Task.Dataset, DataRoot = ShippedData.Path(), Seed = spec.Seed });
         int majority = data.Train.GroupBy(e => e.Label).MaxBy(g => g.Count())!.Key;
         return data.Dev.Count(e => e.Label == majority) / (double)data.Dev.Count;
-    }
-
-    void Report(string dir, IReadOnlyList<Row> rows, double majority)
-    {
-        var table = new Table().AddColumns("method", "task", "trainable parameters", "dev accuracy", "training time");
-        foreach (var r in rows) table.AddRow(r.Method, r.Task, $"{r.TrainableParameters:N0}", $"{r.Value:P1}", $"{r.Seconds:F0} s");
-        table.AddRow("[grey]majority class[/]", "", "0", $"[grey]{majority:P1}[/]", "");
-        console.Write(table);
-
-        var json = JsonSerializer.Serialize(rows.Select(r => new { method = r.Method, task = r.Task, trainableParameters = r.TrainableParameters, metric = r.Metric, value = r.Value, seconds = r.Seconds })
-            .Append(new { method = "majority-class", task = rows.FirstOrDefault()?.Task ?? "", trainableParameters = 0L, metric = "accuracy", value = majority, seconds = 0.0 }),
-            new JsonSerializerOptions { WriteIndented = true });
-        AtomicFile.WriteAllText(Path.Combine(dir, "results.json"), json);
-
-        var md = new StringBuilder("| method | task | trainable parameters | dev accuracy | training time (s) |\n|---|---|---:|---:|---:|\n");
-        foreach (var r in rows) md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Value:P1} | {r.Seconds:F0} |"));
-        md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| majority class | | 0 | {majority:P1} | |"));
-        AtomicFile.WriteAllText(Path.Combine(dir, "results.md"), md.ToString());
-        var png = MethodChart.Write(Path.Combine(dir, "results.png"), rows.Select(r => (r.Method, r.Value)).ToList(), majority, "SST-2 dev accuracy by adaptation method");
-        console.MarkupLineInterpolated($"results: {Path.Combine(dir, "results.md")}, {Path.Combine(dir, "results.json")}, {png}");
     }
 }

@@ -18,8 +18,7 @@ public sealed class RunCommand(IAnsiConsole console) : ICliCommand
         command.SetAction(async (parse, cancel) =>
         {
             var path = parse.GetValue(file)!;
-            var spec = ExperimentFile.Load(path, parse.GetValue(set) ?? []);
-            ExperimentFile.Validate(spec, path);
+            var spec = ExperimentFile.LoadValid(path, parse.GetValue(set) ?? []);
             var catalog = PluginCatalog.ForCommandLine(parse);
             var runner = new ExperimentRunner(catalog, (steps, work) => TrainingDisplay.Run(console, spec.Name, steps, work));
             var result = await runner.RunAsync(spec, cancel);

@@ -32,6 +32,14 @@ public static class ExperimentFile
         catch (JsonException e) { throw new ArgumentException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
     }
 
+    /// <summary><see cref="Load"/> then <see cref="Validate"/>: a spec ready to run.</summary>
+    public static ExperimentSpec LoadValid(string path, IEnumerable<string> overrides)
+    {
+        var spec = Load(path, overrides);
+        Validate(spec, path);
+        return spec;
+    }
+
     public static string Serialize(ExperimentSpec spec) => JsonSerializer.Serialize(spec, Strict);
 
     static string Field(string? jsonPath) => string.IsNullOrEmpty(jsonPath) ? "(root)" : jsonPath.TrimStart('$', '.');

@@ -17,8 +17,14 @@ public static class LineChart
         plot.YLabel(yLabel);
         plot.Title(title);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        return Save(plot, path, 800, 500);
+    }
+
+    /// <summary>Writes the PNG beside the target and renames it over, so a reader never sees half a chart.</summary>
+    public static string Save(ScottPlot.Plot plot, string path, int width, int height)
+    {
         var tmp = path + ".tmp.png";
-        plot.SavePng(tmp, 800, 500);
+        plot.SavePng(tmp, width, height);
         File.Move(tmp, path, overwrite: true);
         return path;
     }

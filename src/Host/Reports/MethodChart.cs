@@ -19,9 +19,6 @@ public static class MethodChart
         plot.YLabel("score (%)");
         plot.Title(title);
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
-        var tmp = path + ".tmp.png";
-        plot.SavePng(tmp, 700, 450);
-        File.Move(tmp, path, overwrite: true);
-        return path;
+        return LineChart.Save(plot, path, 700, 450);
     }
 }
