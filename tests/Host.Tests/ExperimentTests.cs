@@ -58,6 +58,21 @@ public class ExperimentTests
         Assert.Contains("vocabulary grown from 512 to 4096", File.ReadAllText(Path.Combine(dir["run"], "run.log")));
     }
 
+    [Theory]
+    [InlineData("lora", "adapter_model.safetensors")]
+    [InlineData("adapters", "adapter_model.safetensors")]
+    [InlineData("probe", "head.safetensors")]
+    public void Every_method_plugin_runs_through_the_shared_loop(string method, string savedFile)
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", $"method.name={method}", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(dir["run"], "best", savedFile)));
+        Assert.True(File.Exists(Path.Combine(dir["run"], "best", "head.safetensors")));   // the task head always travels with the method's weights
+        var again = CliRunner.Run("evaluate", dir["run"], "--json");
+        Assert.True(again.ExitCode == 0, again.Stderr);
+    }
+
     [Fact]
     public void Best_checkpoint_reloads_to_identical_dev_metrics()
     {

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using PluginGpt.Core.Model;
+using PluginGpt.Plugins.Adapters;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Plugins.Tests;
+
+public class AdapterTests
+{
+    static Decoder Tiny() { torch.manual_seed(8); var m = new Decoder(Presets.Tiny); m.eval(); return m; }
+    static JsonElement Options(string json) => JsonDocument.Parse(json).RootElement;
+    static readonly Tensor Ids = torch.tensor(new long[] { 5, 17, 300, 42, 7, 99, 256, 1 }).view(2, 4);
+    static Tensor Logits(Decoder m) { using var _ = torch.no_grad(); return m.Logits(Ids); }
+
+    [Theory]
+    [InlineData("pfeiffer", 894_528)]    // 12 × (768·48 + 48 + 48·768 + 768)
+    [InlineData("houlsby", 1_789_056)]   // twice as many: after attention and after the MLP
+    public void GPT2_small_counts_equal_AdapterHubs(string config, long trainable)
+    {
+        using var model = new Decoder(Presets.Gpt2Small, torch.META);
+        using var adapters = new AdapterMethod().Attach(model, Options($$"""{"config": "{{config}}", "reduction_factor": 16}"""));
+        Assert.Equal(trainable, adapters.Trainable.Sum(p => p.Parameter.numel()));
+        Assert.Equal(trainable, ParameterReport.Of(model.named_parameters().Concat(adapters.Trainable.Select(p => (p.Name, p.Parameter)))).Trainable);
+    }
+
+    [Fact]
+    public void Fresh_adapters_change_nothing_trained_ones_do_and_detaching_restores_the_base()
+    {
+        using var model = Tiny();
+        var before = Logits(model);
+        var adapters = new AdapterMethod().Attach(model, Options("""{"config": "houlsby", "reduction_factor": 4}"""));
+        Assert.True(before.allclose(Logits(model), rtol: 0, atol: 0));
+        using (torch.no_grad()) foreach (var (name, p) in adapters.Trainable) if (name.Contains(".up.")) p.copy_(torch.randn_like(p) * 0.1);
+        Assert.False(before.allclose(Logits(model), rtol: 1e-4, atol: 1e-4));
+        Assert.All(model.parameters(), p => Assert.False(p.requires_grad));   // the body is frozen
+        adapters.Dispose();
+        Assert.True(before.allclose(Logits(model), rtol: 0, atol: 0));
+    }
+
+    [Fact]
+    public void Saved_adapters_reload_to_identical_logits()
+    {
+        using var dir = new TempDir();
+        using var model = Tiny();
+        using var adapters = new AdapterMethod().Attach(model, Options("{}"));
+        using (torch.no_grad()) foreach (var (_, p) in adapters.Trainable) p.copy_(torch.randn_like(p) * 0.1);
+        adapters.Save(dir.Path);
+        using var fresh = Tiny();
+        using var reloaded = new AdapterMethod().Attach(fresh, Options("{}"));
+        reloaded.Load(dir.Path);
+        Assert.True(Logits(model).allclose(Logits(fresh), rtol: 0, atol: 0));
+        Assert.Equal("relu", JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement.GetProperty("non_linearity").GetString());
+    }
+
+    [Fact]
+    public void Bad_options_name_their_field()
+    {
+        using var model = Tiny();
+        Assert.Contains("method.options.config", Assert.Throws<ArgumentException>(() => new AdapterMethod().Attach(model, Options("""{"config": "lora"}"""))).Message);
+        Assert.Contains("method.options.reduction_factor", Assert.Throws<ArgumentException>(() => new AdapterMethod().Attach(model, Options("""{"reduction_factor": 5}"""))).Message);
+    }
+}
