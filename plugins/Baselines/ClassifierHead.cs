@@ -52,7 +52,7 @@ public sealed class ClassifierHead : IObjective
             this.context = context;
             this.options = options;
             var model = context.Model;
-            maxLength = options.MaxLength == 0 ? model.Config.Context : Math.Min(options.MaxLength, model.Config.Context);
+            maxLength = options.MaxLength == 0 ? model.UsableContext : Math.Min(options.MaxLength, model.UsableContext);
             head = Linear(model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
             using (torch.no_grad()) { init.normal_(head.weight!, 0, 0.02); init.zeros_(head.bias!); }
             dropout = Dropout(options.Dropout);

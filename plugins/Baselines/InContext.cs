@@ -100,7 +100,7 @@ public sealed class InContext : IObjective
             var demos = string.Concat(demonstrations.Select(d => Fill(d, Answer(d)) + "\n\n"));
             var query = Fill(e, "").TrimEnd();
             var ids = context.Tokenizer.Encode(demos + query);
-            int room = context.Model.Config.Context - reserve;
+            int room = context.Model.UsableContext - reserve;
             return ids.Length <= room ? ids : ids[^room..];
         }
 

@@ -10,6 +10,8 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public interface IInputEmbeddingHook
 {
+    /// <summary>How many positions the hook prepends (P); they come out of the model's context.</summary>
+    int VirtualTokens { get; }
     Tensor Apply(Tensor tokenEmbeddings, Tensor inputIds);
 }
 

@@ -29,6 +29,8 @@ public interface IDecoder
 
     /// <summary>Hook point 2.</summary>
     IInputEmbeddingHook? InputEmbeddingHook { get; set; }
+    /// <summary>Positions left for real tokens: the context minus any virtual tokens the input hook prepends.</summary>
+    int UsableContext => Config.Context - (InputEmbeddingHook?.VirtualTokens ?? 0);
     /// <summary>Hook point 3.</summary>
     IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
     /// <summary>Hook point 4.</summary>

@@ -16,6 +16,7 @@ public class HookTests
 
     sealed class PrependVirtualTokens(Tensor virtualTokens) : IInputEmbeddingHook
     {
+        public int VirtualTokens => (int)virtualTokens.shape[1];
         public Tensor Apply(Tensor e, Tensor ids) => torch.cat([virtualTokens.expand(e.shape[0], -1, -1), e], 1);
     }
 

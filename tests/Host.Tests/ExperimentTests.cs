@@ -62,6 +62,9 @@ public class ExperimentTests
     [InlineData("lora", "adapter_model.safetensors")]
     [InlineData("adapters", "adapter_model.safetensors")]
     [InlineData("probe", "head.safetensors")]
+    [InlineData("prompt", "adapter_model.safetensors")]     // 20 virtual tokens: inputs are cut to the 44 positions left
+    [InlineData("p-tuning", "adapter_model.safetensors")]
+    [InlineData("prefix", "adapter_model.safetensors")]
     public void Every_method_plugin_runs_through_the_shared_loop(string method, string savedFile)
     {
         using var dir = new TempDir();

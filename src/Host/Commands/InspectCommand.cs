@@ -30,7 +30,8 @@ public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
                 var catalog = PluginCatalog.ForCommandLine(parse);
                 attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method").Attach(decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
             }
-            var report = ParameterReport.Of(decoder.named_parameters());
+            // Methods whose weights live outside the module tree (virtual tokens, adapters) add theirs; tied or wrapped ones count once.
+            var report = ParameterReport.Of(decoder.named_parameters().Concat(attached?.Trainable.Select(p => (p.Name, p.Parameter)) ?? []));
             attached?.Dispose();
             if (parse.GetValue(json))
             {
