@@ -56,8 +56,6 @@ public sealed class AdapterMethod : IAdaptationMethod
 
     sealed class Attached(IDecoder model, AdapterHook hook, AdapterOptions options) : IAttachedMethod
     {
-        const string ConfigFile = "adapter_config.json", WeightsFile = "adapter_model.safetensors";
-
         public IReadOnlyList<(string Name, Parameter Parameter)> Trainable => hook.Parameters().ToList();
 
         public void Save(string directory)
@@ -67,11 +65,10 @@ public sealed class AdapterMethod : IAdaptationMethod
                 ["architecture"] = "bottleneck", ["config"] = options.Config, ["reduction_factor"] = options.ReductionFactor,
                 ["non_linearity"] = options.Activation, ["mh_adapter"] = options.Config == "houlsby", ["output_adapter"] = true,
             };
-            AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            TensorFiles.Save(Path.Combine(directory, WeightsFile), Trainable);
+            AdapterFiles.Save(directory, config, Trainable);
         }
 
-        public void Load(string directory) => TensorFiles.CopyInto(Path.Combine(directory, WeightsFile), Trainable);
+        public void Load(string directory) => AdapterFiles.Load(directory, Trainable);
 
         /// <summary>Adapters are non-linear: nothing to fold into the base weights.</summary>
         public bool CanMerge => false;

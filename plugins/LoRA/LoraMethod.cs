@@ -37,8 +37,6 @@ public sealed class LoraMethod : IAdaptationMethod
 
     sealed class Attached(IDecoder model, List<(string Path, LoraLinear Layer)> layers, LoraOptions options, IReadOnlyList<string> targets) : IAttachedMethod
     {
-        public const string ConfigFile = "adapter_config.json", WeightsFile = "adapter_model.safetensors";
-
         /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>.</summary>
         static string Key(string path, string matrix) => $"base_model.model.transformer.{path}.{matrix}.weight";
 
@@ -56,19 +54,16 @@ public sealed class LoraMethod : IAdaptationMethod
                 ["target_modules"] = new JsonArray(targets.Select(t => (JsonNode)t.Split('.')[^1]).Distinct().ToArray()),
                 ["inference_mode"] = true, ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
             };
-            AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            TensorFiles.Save(Path.Combine(directory, WeightsFile), Trainable);
+            AdapterFiles.Save(directory, config, Trainable);
         }
 
         public void Load(string directory)
         {
-            var configPath = Path.Combine(directory, ConfigFile);
-            if (!File.Exists(configPath)) throw new CheckpointException($"{configPath}: file not found");
-            var r = JsonNode.Parse(File.ReadAllText(configPath))?["r"]?.GetValue<int>();
-            if (r != options.R) throw new CheckpointException($"{configPath}: adapter has r = {r}, this experiment r = {options.R}");
+            var r = AdapterFiles.ReadConfig(directory)["r"]?.GetValue<int>();
+            if (r != options.R) throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
             bool wasMerged = layers.Any(l => l.Layer.Merged);
             Unmerge();
-            TensorFiles.CopyInto(Path.Combine(directory, WeightsFile), Trainable);
+            AdapterFiles.Load(directory, Trainable);
             if (wasMerged) Merge();
         }
 

@@ -31,14 +31,9 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
     /// <summary>Parameters listed by name; save and load are PEFT-like files of exactly these.</summary>
     protected sealed class Attached(IReadOnlyList<(string Name, Parameter Parameter)> trainable, JsonObject config, Action detach) : IAttachedMethod
     {
-        const string ConfigFile = "adapter_config.json", WeightsFile = "adapter_model.safetensors";
         public IReadOnlyList<(string Name, Parameter Parameter)> Trainable => trainable;
-        public void Save(string directory)
-        {
-            AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            TensorFiles.Save(Path.Combine(directory, WeightsFile), trainable);
-        }
-        public void Load(string directory) => TensorFiles.CopyInto(Path.Combine(directory, WeightsFile), trainable);
+        public void Save(string directory) => AdapterFiles.Save(directory, config, trainable);
+        public void Load(string directory) => AdapterFiles.Load(directory, trainable);
         public bool CanMerge => false;
         public void Merge() => throw new NotSupportedException("virtual tokens cannot be merged into the base weights");
         public void Unmerge() { }

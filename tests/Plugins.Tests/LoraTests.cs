@@ -9,10 +9,10 @@ namespace PluginGpt.Plugins.Tests;
 
 public class LoraTests
 {
-    static Decoder Tiny() { torch.manual_seed(3); var m = new Decoder(Presets.Tiny); m.eval(); return m; }
-    static JsonElement Options(string json) => JsonDocument.Parse(json).RootElement;
-    static readonly Tensor Ids = torch.tensor(new long[] { 5, 17, 300, 42, 7, 99, 256, 1 }).view(2, 4);
-    static Tensor Logits(Decoder m) { using var _ = torch.no_grad(); return m.Logits(Ids); }
+    static Decoder Tiny() => TinyModel.Create(3);
+    static JsonElement Options(string json) => TinyModel.Options(json);
+    static Tensor Ids => TinyModel.Ids;
+    static Tensor Logits(Decoder m) => TinyModel.Logits(m);
 
     /// <summary>Gives every B a random value, as training would, so the update is not zero.</summary>
     static void Perturb(IAttachedMethod lora)
