@@ -123,18 +123,32 @@ public sealed class PrefixTuningMethod : VirtualTokenMethod
     {
         var c = model.Config;
         if (model.KeyValuePrefix is not null) throw new ArgumentException("method: the model's key/value prefix hook is taken by another method");
-        // PEFT's layout: one row per virtual token holding every layer's key and value, [P, L·2·d].
-        using var _ = torch.no_grad();
-        var prefix = new Parameter(torch.randn(o.NumVirtualTokens, c.Layers * 2L * c.ModelDim, device: model.Device) * 0.02);
-        var provider = new Prefix(prefix, c);
+        long width = c.Layers * 2L * c.ModelDim, hidden = o.EncoderHiddenSize == 0 ? c.ModelDim : o.EncoderHiddenSize;
+        Parameter prefix;
+        using (torch.no_grad())
+            prefix = new Parameter(o.PrefixProjection ? Start(model, o) : torch.randn(o.NumVirtualTokens, width, device: model.Device) * 0.02);
+        var trainable = new List<(string, Parameter)> { ("prompt_embeddings", prefix) };
+        Func<Tensor> rows = () => prefix;
+        if (o.PrefixProjection)
+        {
+            var transform = torch.nn.Sequential(("0", torch.nn.Linear(c.ModelDim, hidden, device: model.Device)), ("1", torch.nn.Tanh()),
+                ("2", torch.nn.Linear(hidden, width, device: model.Device)));
+            trainable.AddRange(transform.named_parameters().Select(p => ($"transform.{p.name}", p.parameter)));
+            rows = () => transform.forward(prefix);
+        }
+        var provider = new Prefix(rows, c);
         model.KeyValuePrefix = provider;
-        return new Attached([("prompt_embeddings", prefix)], Config(model, o), () => { if (ReferenceEquals(model.KeyValuePrefix, provider)) model.KeyValuePrefix = null; });
+        var config = Config(model, o);
+        config["prefix_projection"] = o.PrefixProjection;
+        return new Attached(trainable, config, () => { if (ReferenceEquals(model.KeyValuePrefix, provider)) model.KeyValuePrefix = null; });
     }
 
-    sealed class Prefix(Parameter prefix, GptConfig c) : IKeyValuePrefixProvider
+    /// <summary>PEFT's layout: one row per virtual token holding every layer's key and value, [P, L·2·d].</summary>
+    sealed class Prefix(Func<Tensor> rows, GptConfig c) : IKeyValuePrefixProvider
     {
         public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batch)
         {
+            var prefix = rows();
             // [P, L, 2, H, D] → this layer's keys and values as [B, H, P, D]
             var kv = prefix.view(prefix.shape[0], c.Layers, 2, c.Heads, c.HeadDim)[.., layer].permute(1, 2, 0, 3);
             return (kv[0].unsqueeze(0).expand(batch, -1, -1, -1), kv[1].unsqueeze(0).expand(batch, -1, -1, -1));

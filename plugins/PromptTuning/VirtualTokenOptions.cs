@@ -9,4 +9,6 @@ public sealed record VirtualTokenOptions
     /// <summary>P-tuning's MLP width; 0 = n_embd (PEFT's default).</summary>
     public int EncoderHiddenSize { get; init; }
     public int Seed { get; init; } = 13;
+    /// <summary>Prefix tuning's re-parameterisation (PEFT's <c>prefix_projection</c>): [P, d] → Linear → tanh → Linear → [P, L·2·d].</summary>
+    public bool PrefixProjection { get; init; }
 }

@@ -14,7 +14,7 @@ public class PromptTuningTests
     static Tensor Ids => TinyModel.Ids;
     static Tensor Logits(Decoder m) => TinyModel.Logits(m);
 
-    public static TheoryData<string> Methods => new() { "prompt", "p-tuning", "prefix" };
+    public static TheoryData<string> Methods => new() { "prompt", "p-tuning", "prefix", "prefix-projection" };
 
     static IAdaptationMethod Method(string name) => name switch
     {
@@ -22,6 +22,10 @@ public class PromptTuningTests
         "p-tuning" => new PTuningMethod(),
         _ => new PrefixTuningMethod(),
     };
+
+    /// <summary>The options of a test case; "prefix-projection" is prefix tuning with its re-parameterisation.</summary>
+    static JsonElement For(string method, int tokens) =>
+        Options($$"""{"num_virtual_tokens": {{tokens}}{{(method == "prefix-projection" ? ", \"prefix_projection\": true" : "")}}}""");
 
     [Theory]
     [InlineData("prompt", 15_360)]       // 20 × 768
@@ -34,13 +38,22 @@ public class PromptTuningTests
         Assert.Equal(trainable, attached.Trainable.Sum(p => p.Parameter.numel()));
     }
 
+    [Fact]
+    public void Prefix_projection_adds_PEFTs_two_layer_transform()
+    {
+        using var model = new Decoder(Presets.Gpt2Small, torch.META);
+        using var attached = new PrefixTuningMethod().Attach(model, Options("""{"num_virtual_tokens": 20, "prefix_projection": true}"""));
+        // 20 × 768 embeddings + Linear(768, 768) + Linear(768, 12·2·768)
+        Assert.Equal(20 * 768 + (768 * 768 + 768) + (768 * 18_432 + 18_432), attached.Trainable.Sum(p => p.Parameter.numel()));
+    }
+
     [Theory]
     [MemberData(nameof(Methods))]
     public void Virtual_tokens_change_the_output_keep_its_shape_and_detach_cleanly(string method)
     {
         using var model = Tiny();
         var before = Logits(model);
-        var attached = Method(method).Attach(model, Options("""{"num_virtual_tokens": 5}"""));
+        var attached = Method(method).Attach(model, For(method, 5));
         var after = Logits(model);
         Assert.Equal(before.shape, after.shape);
         Assert.False(before.allclose(after, rtol: 1e-4, atol: 1e-4));
@@ -53,7 +66,7 @@ public class PromptTuningTests
     public void Generation_with_the_KV_cache_equals_full_recompute(string method)
     {
         using var model = Tiny();
-        using var attached = Method(method).Attach(model, Options("""{"num_virtual_tokens": 4}"""));
+        using var attached = Method(method).Attach(model, For(method, 4));
         int[] prompt = [3, 14, 15, 92];
         var cached = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12 }).ToArray();
         var recomputed = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12, UseKvCache = false }).ToArray();
@@ -66,7 +79,7 @@ public class PromptTuningTests
     {
         using var dir = new TempDir();
         using var model = Tiny();
-        using var attached = Method(method).Attach(model, Options("""{"num_virtual_tokens": 3}"""));
+        using var attached = Method(method).Attach(model, For(method, 3));
         model.train();
         model.LanguageModelLoss(Ids, Ids).backward();
         Assert.All(attached.Trainable, p => Assert.NotNull(p.Parameter.grad));
@@ -75,7 +88,7 @@ public class PromptTuningTests
         using (torch.no_grad()) foreach (var (_, p) in attached.Trainable) p.add_(torch.randn_like(p) * 0.05);
         attached.Save(dir.Path);
         using var fresh = Tiny();
-        using var reloaded = Method(method).Attach(fresh, Options("""{"num_virtual_tokens": 3}"""));
+        using var reloaded = Method(method).Attach(fresh, For(method, 3));
         reloaded.Load(dir.Path);
         Assert.True(Logits(model).allclose(Logits(fresh), rtol: 0, atol: 0));
     }
