@@ -63,6 +63,7 @@ public static class CliServices
         services.AddSingleton<ICliCommand, EvaluateCommand>();
         services.AddSingleton<ICliCommand, QuickstartCommand>();
         services.AddSingleton<ICliCommand, SweepCommand>();
+        services.AddSingleton<ICliCommand, DoctorCommand>();
         services.AddSingleton<Cli>();
         return services;
     }

@@ -27,6 +27,16 @@ public class CliTests
     }
 
     [Fact]
+    public void Doctor_sees_LibTorch_and_the_plugins()
+    {
+        var r = CliRunner.Run("doctor");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("ones(2,2).sum() = 4", r.Stdout);
+        Assert.Contains("method:lora", r.Stdout);
+        Assert.Contains("task:multiple-choice", r.Stdout);
+    }
+
+    [Fact]
     public void Unknown_preset_is_one_line_listing_the_known_ones() =>
         OneLineError(CliRunner.Run("inspect", "--model", "gpt5"), "known presets: tiny, small, gpt1, gpt2-small");
 

@@ -1,0 +1,39 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using PluginGpt.Core.Bench;
+using PluginGpt.Host.Plugins;
+using Spectre.Console;
+using TorchSharp;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary>
+/// <c>plugingpt doctor</c>: whether LibTorch loads (the usual first failure of TorchSharp apps), which devices it sees,
+/// where plugins are looked for and what loaded, and this machine's fp32 matmul speed.
+/// </summary>
+public sealed class DoctorCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var command = new Command("doctor", "Check LibTorch, devices, plugin folders and plugins.");
+        command.SetAction(parse =>
+        {
+            var table = new Table().AddColumns("check", "result");
+            table.AddRow(".NET", RuntimeInformation.FrameworkDescription);
+            table.AddRow("OS", RuntimeInformation.OSDescription);
+            table.AddRow("TorchSharp", typeof(torch).Assembly.GetName().Version?.ToString() ?? "?");
+            using (var t = torch.ones(2, 2)) table.AddRow("LibTorch (CPU)", $"loaded: ones(2,2).sum() = {t.sum().item<float>()}");
+            table.AddRow("CUDA", torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
+            table.AddRow("threads", torch.get_num_threads().ToString());
+            table.AddRow("fp32 matmul 512³", $"{Benchmarks.MatmulPeak(torch.CPU, 512, 5).GFlops:F0} GFLOP/s");
+            var folders = PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins));
+            table.AddRow("plugin folders", Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));
+            var catalog = PluginCatalog.Load(folders);
+            table.AddRow("plugins", Markup.Escape(string.Join(", ", catalog.Plugins.Select(p => $"{p.Manifest.Kind.ToString().ToLowerInvariant()}:{p.Manifest.Name}"))));
+            foreach (var e in catalog.Errors) table.AddRow("[yellow]plugin skipped[/]", Markup.Escape($"{e.Path}: {e.Message}"));
+            console.Write(table);
+            return catalog.Plugins.Count > 0 ? 0 : 1;
+        });
+        return command;
+    }
+}
