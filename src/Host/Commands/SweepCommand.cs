@@ -25,9 +25,7 @@ public sealed class SweepCommand(IAnsiConsole console) : ICliCommand
             var combinations = SweepGrid.Combinations(parse.GetValue(grid)!);
             // Every combination is bound and validated before the first run starts.
             var specs = combinations.Select(c => (Combination: c, Spec: ExperimentFile.LoadValid(path, [.. shared, .. c]))).ToList();
-            var dir = Path.GetFullPath(parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"));
-            if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-                throw new ArgumentException($"--out: {dir} already exists and is not empty; sweeps are never written over");
+            var dir = OutputFolder.EnsureFree(parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
 
             var catalog = PluginCatalog.ForCommandLine(parse);
             var rows = new List<ComparisonRow>();

@@ -64,12 +64,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
     {
         using var span = Telemetry.Source.StartActivity("run");
         span?.SetTag("experiment", spec.Name);
-        CheckOutputIsFree(spec);
+        // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
+        var dir = OutputFolder.EnsureFree(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"), "output");
         var watch = Stopwatch.StartNew();
         using var p = Prepare(spec);
 
         // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
-        var dir = RunFolder(spec);
+        Directory.CreateDirectory(OutputFolder.EnsureFree(dir, "output"));   // checked again: another run may have taken it meanwhile
         using var log = new StreamWriter(Path.Combine(dir, "run.log")) { AutoFlush = true };
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec));
         log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {p.Method.Manifest.Name}, objective {p.Objective.Manifest.Name}, task {p.Task.Manifest.Name}");
@@ -101,22 +102,6 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         p.Attached.Load(best);
         p.Instance.Load(best);
         return FineTuner.Evaluate(new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, runDirectory), 0);
-    }
-
-    /// <summary>A new folder for every run: an existing one is never written into.</summary>
-    static string RunFolder(ExperimentSpec spec)
-    {
-        var dir = CheckOutputIsFree(spec);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
-
-    static string CheckOutputIsFree(ExperimentSpec spec)
-    {
-        var dir = Path.GetFullPath(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"));
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new ArgumentException($"output: {dir} already exists and is not empty; runs are never overwritten, choose another output");
-        return dir;
     }
 
     /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>
