@@ -20,7 +20,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
     {
         if (spec.Recipe is { Name.Length: > 0 } recipe)
             return catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name").RunAsync(spec with { Recipe = null }, this, cancel);
-        return Task.FromResult(Run(spec, cancel));
+        var result = Run(spec, cancel);
+        // A run leaves TorchSharp wrappers (its model, head, adapter modules) to the finalizer thread. Collecting them here,
+        // between runs, keeps their native frees from racing the next run's autograd work: quickstart and sweep run many
+        // experiments in one process, and without this an occasional segfault in copy_ was seen after a LoRA run.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        return Task.FromResult(result);
     }
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
