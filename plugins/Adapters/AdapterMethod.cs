@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PluginGpt.Abstractions;
-using PluginGpt.Core.Checkpoints;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -14,6 +12,9 @@ namespace PluginGpt.Plugins.Adapters;
 /// </summary>
 public sealed class AdapterMethod : IAdaptationMethod
 {
+    /// <summary>Where the adapters sit in the decoder's module tree.</summary>
+    const string ModuleName = "adapters";
+
     public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.0.0", "Bottleneck adapters: Pfeiffer (after the MLP) or Houlsby (after attention and MLP).");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
@@ -23,40 +24,49 @@ public sealed class AdapterMethod : IAdaptationMethod
         PluginOptions.Require(o.ReductionFactor >= 1 && model.Config.ModelDim % o.ReductionFactor == 0, "method.options", "reduction_factor",
             $"must divide n_embd ({model.Config.ModelDim}), got {o.ReductionFactor}");
         PluginOptions.Require(o.Activation is "relu" or "swish" or "gelu", "method.options", "non_linearity", $"must be relu, swish or gelu, got '{o.NonLinearity}'");
-        if (model.BlockOutputHook is not null)
-            throw new ArgumentException("method: the model's block-output hook is taken by another method; adapters cannot share it");
+        if (model.BlockOutputHook is not null) throw new InvalidOperationException("the model's block-output hook is taken by another method");
 
-        foreach (var p in model.Module.parameters()) p.requires_grad = false;
         var hook = new AdapterHook(model.Config.Layers, model.Config.ModelDim, model.Config.ModelDim / o.ReductionFactor, o, model.Device);
+        model.AttachModule(ModuleName, hook);
         model.BlockOutputHook = hook;
         return new Attached(model, hook, o);
     }
 
-    /// <summary>Hook point 4: adapters applied to the sub-layer outputs of every block.</summary>
-    sealed class AdapterHook(int layers, long dim, long bottleneck, AdapterOptions o, Device device) : IBlockOutputHook
+    /// <summary>Hook point 4: adapters applied to the sub-layer outputs of every block; a module in the decoder's tree.</summary>
+    sealed class AdapterHook : nn.Module, IBlockOutputHook
     {
-        public readonly BottleneckAdapter?[] AfterAttentionAdapters = Enumerable.Range(0, layers)
-            .Select(_ => o.Config == "houlsby" ? new BottleneckAdapter(dim, bottleneck, o.Activation, device) : null).ToArray();
-        public readonly BottleneckAdapter[] AfterMlpAdapters = Enumerable.Range(0, layers)
-            .Select(_ => new BottleneckAdapter(dim, bottleneck, o.Activation, device)).ToArray();
+#pragma warning disable IDE1006 // state-dict names
+        readonly ModuleList<BottleneckAdapter> attention_adapters;
+        readonly ModuleList<BottleneckAdapter> output_adapters;
+#pragma warning restore IDE1006
 
-        public Tensor AfterAttention(int layer, Tensor output) => AfterAttentionAdapters[layer] is { } a ? a.forward(output) : output;
-        public Tensor AfterMlp(int layer, Tensor output) => AfterMlpAdapters[layer].forward(output);
-
-        public IEnumerable<(string Name, Parameter Parameter)> Parameters()
+        public AdapterHook(int layers, long dim, long bottleneck, AdapterOptions o, Device device) : base(nameof(AdapterHook))
         {
-            for (int i = 0; i < AfterMlpAdapters.Length; i++)
+            BottleneckAdapter[] Make() => Enumerable.Range(0, layers).Select(_ => new BottleneckAdapter(dim, bottleneck, o.Activation, device)).ToArray();
+            attention_adapters = new ModuleList<BottleneckAdapter>(o.Config == "houlsby" ? Make() : []);
+            output_adapters = new ModuleList<BottleneckAdapter>(Make());
+            RegisterComponents();
+        }
+
+        public Tensor AfterAttention(int layer, Tensor output) => attention_adapters.Count > 0 ? attention_adapters[layer].forward(output) : output;
+        public Tensor AfterMlp(int layer, Tensor output) => output_adapters[layer].forward(output);
+
+        /// <summary>AdapterHub-like names: <c>h.{i}.attention_adapter.down.weight</c>, <c>h.{i}.output_adapter.up.bias</c>, …</summary>
+        public IEnumerable<(string Name, Parameter Parameter)> Named()
+        {
+            for (int i = 0; i < output_adapters.Count; i++)
             {
-                if (AfterAttentionAdapters[i] is { } a)
-                    foreach (var (n, p) in a.named_parameters()) yield return ($"h.{i}.attention_adapter.{n}", p);
-                foreach (var (n, p) in AfterMlpAdapters[i].named_parameters()) yield return ($"h.{i}.output_adapter.{n}", p);
+                if (attention_adapters.Count > 0)
+                    foreach (var (n, p) in attention_adapters[i].named_parameters()) yield return ($"h.{i}.attention_adapter.{n}", p);
+                foreach (var (n, p) in output_adapters[i].named_parameters()) yield return ($"h.{i}.output_adapter.{n}", p);
             }
         }
     }
 
     sealed class Attached(IDecoder model, AdapterHook hook, AdapterOptions options) : IAttachedMethod
     {
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable => hook.Parameters().ToList();
+        bool disposed;
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = hook.Named().ToList();
 
         public void Save(string directory)
         {
@@ -68,12 +78,13 @@ public sealed class AdapterMethod : IAdaptationMethod
             AdapterFiles.Save(directory, config, Trainable);
         }
 
-        public void Load(string directory) => AdapterFiles.Load(directory, Trainable);
-
-        /// <summary>Adapters are non-linear: nothing to fold into the base weights.</summary>
-        public bool CanMerge => false;
-        public void Merge() => throw new NotSupportedException("bottleneck adapters cannot be merged into the base weights (they are non-linear)");
-        public void Unmerge() { }
-        public void Dispose() { if (ReferenceEquals(model.BlockOutputHook, hook)) model.BlockOutputHook = null; }
+        /// <summary>Adapters are non-linear: nothing to fold into the base weights (the default Merge refuses).</summary>
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            if (ReferenceEquals(model.BlockOutputHook, hook)) model.BlockOutputHook = null;
+            model.DetachModule(ModuleName).Dispose();
+        }
     }
 }

@@ -21,6 +21,7 @@ public sealed class BottleneckAdapter : Module<Tensor, Tensor>
     {
         down = Linear(dim, bottleneck, device: device);
         up = Linear(bottleneck, dim, device: device);
+        using (torch.NewDisposeScope())   // the init calls' returned wrappers
         using (torch.no_grad())
         {
             init.normal_(down.weight!, 0, 0.02);

@@ -1,5 +1,4 @@
 using PluginGpt.Abstractions;
-using PluginGpt.Core.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -40,7 +39,6 @@ public sealed class ClassifierHead : IObjective
 
     sealed class Instance : IObjectiveInstance
     {
-        const string File = "head.safetensors";
         readonly ObjectiveContext context;
         readonly Options options;
         readonly Linear head;
@@ -54,11 +52,13 @@ public sealed class ClassifierHead : IObjective
             var model = context.Model;
             maxLength = options.MaxLength == 0 ? model.UsableContext : Math.Min(options.MaxLength, model.UsableContext);
             head = Linear(model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
+            using (torch.NewDisposeScope())
             using (torch.no_grad()) { init.normal_(head.weight!, 0, 0.02); init.zeros_(head.bias!); }
             dropout = Dropout(options.Dropout);
+            Parameters = [("head.weight", head.weight!), ("head.bias", head.bias!)];
         }
 
-        public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => [("head.weight", head.weight!), ("head.bias", head.bias!)];
+        public IReadOnlyList<(string Name, Parameter Parameter)> Parameters { get; }
         public bool Trains => true;
 
         /// <summary>Hidden states [N, T, C] of every sequence of the batch, their extract-token rows [N, C], ids and lengths.</summary>
@@ -134,7 +134,11 @@ public sealed class ClassifierHead : IObjective
             return list;
         }
 
-        public void Save(string directory) => TensorFiles.Save(Path.Combine(directory, File), Parameters);
-        public void Load(string directory) => TensorFiles.CopyInto(Path.Combine(directory, File), Parameters);
+        /// <summary>The head and its dropout are this objective's own (saved by the default Save as <c>head.safetensors</c>).</summary>
+        public void Dispose()
+        {
+            head.Dispose();
+            dropout.Dispose();
+        }
     }
 }

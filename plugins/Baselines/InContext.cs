@@ -1,6 +1,5 @@
 using System.Text.Json;
 using PluginGpt.Abstractions;
-using PluginGpt.Core.Checkpoints;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -61,16 +60,16 @@ public sealed class InContext : IObjective
             // A label is scored by the first token of " word" (the template puts a space or newline before it).
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
             if (labelTokens.Distinct().Count() != labelTokens.Length)
-                throw new ArgumentException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; choose words that differ at the start");
+                throw new OptionsException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; choose words that differ at the start");
             if (options.Calibrate && context.Task.Format != InputFormat.MultipleChoice)
             {
+                using var scope = torch.NewDisposeScope();
                 using var _ = torch.no_grad();
                 var contentFree = new Example(Enumerable.Repeat("N/A", Math.Max(1, context.Task.Train[0].Segments.Count)).ToList());
                 prior = LabelLogProbabilities(contentFree);
             }
         }
 
-        public IReadOnlyList<(string Name, Parameter Parameter)> Parameters => [];
         public bool Trains => false;
         public Tensor Loss(IReadOnlyList<Example> batch) => throw new NotSupportedException("in-context learning does not train");
 
@@ -156,7 +155,6 @@ public sealed class InContext : IObjective
         /// <summary>Nothing trained; the demonstrations used are written down so the run can be reproduced and read.</summary>
         public void Save(string directory) => AtomicFile.WriteAllText(Path.Combine(directory, "demonstrations.json"),
             JsonSerializer.Serialize(demonstrations.Select(d => new { text = d.Segments, answer = Answer(d) }), new JsonSerializerOptions { WriteIndented = true }));
-        public void Load(string directory) { }
     }
 }
 

@@ -23,7 +23,7 @@ public static class InputTransforms
         while (parts.Sum(p => p.Count) + specials > maxLength)
         {
             var longest = parts.MaxBy(p => p.Count)!;
-            if (longest.Count == 0) throw new ArgumentException($"objective.options.max_length: {maxLength} leaves no room for text");
+            if (longest.Count == 0) throw new OptionsException($"objective.options.max_length: {maxLength} leaves no room for text");
             longest.RemoveAt(longest.Count - 1);
         }
         var ids = new List<int> { tokenizer.Start };

@@ -8,6 +8,7 @@ namespace PluginGpt.Plugins.LoRA;
 /// <summary>
 /// Wraps a frozen Linear W with a low-rank update: y = W·x + (α/r)·B·A·dropout(x). A starts kaiming-uniform (a = √5)
 /// and B at zero, so the wrapped model begins exactly as the base. Merging folds (α/r)·B·A into W (in fp32) and back.
+/// The wrapper owns A, B and the dropout, never the base layer: disposing it leaves the base Linear alive.
 /// </summary>
 public sealed class LoraLinear : Module<Tensor, Tensor>
 {
@@ -23,11 +24,12 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
 
     public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear))
     {
-        base_layer = original as Linear ?? throw new ArgumentException($"LoRA wraps Linear layers; this one is a {original.GetType().Name} (already adapted?)");
+        base_layer = original as Linear ?? throw new InvalidOperationException($"LoRA wraps Linear layers; this one is a {original.GetType().Name} (held by another method)");
         long inFeatures = base_layer.weight!.shape[1], outFeatures = base_layer.weight!.shape[0];
         var device = base_layer.weight!.device;
         lora_A = Linear(inFeatures, r, hasBias: false, device: device);
         lora_B = Linear(r, outFeatures, hasBias: false, device: device);
+        using (torch.NewDisposeScope())   // the init calls' returned wrappers
         using (torch.no_grad())
         {
             init.kaiming_uniform_(lora_A.weight!, a: Math.Sqrt(5));
@@ -36,7 +38,6 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         lora_dropout = Dropout(dropout);
         this.scaling = scaling;
         RegisterComponents();
-        foreach (var p in base_layer.parameters()) p.requires_grad = false;
     }
 
     public Parameter A => lora_A.weight!;
@@ -49,24 +50,35 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
         return Merged ? y : y + lora_B.forward(lora_A.forward(lora_dropout.forward(x))) * scaling;
     }
 
-    /// <summary>ΔW = (α/r)·B·A, [out, in].</summary>
+    /// <summary>ΔW = (α/r)·B·A, [out, in], in fp32.</summary>
     public Tensor Delta() => lora_B.weight!.to(ScalarType.Float32).matmul(lora_A.weight!.to(ScalarType.Float32)) * scaling;
 
     public void Merge()
     {
         if (Merged) return;
-        using var _ = torch.no_grad();
-        var w = base_layer.weight!;
-        w.copy_((w.to(ScalarType.Float32) + Delta()).to(w.dtype));
+        AddDelta(+1);
         Merged = true;
     }
 
     public void Unmerge()
     {
         if (!Merged) return;
+        AddDelta(-1);
+        Merged = false;
+    }
+
+    void AddDelta(int sign)
+    {
+        using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         var w = base_layer.weight!;
-        w.copy_((w.to(ScalarType.Float32) - Delta()).to(w.dtype));
-        Merged = false;
+        w.copy_((w.to(ScalarType.Float32) + sign * Delta()).to(w.dtype));
+    }
+
+    /// <summary>Frees A, B and the dropout; the base layer is taken out of the tree first, so it survives.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) register_module(nameof(base_layer), null!);   // null unregisters
+        base.Dispose(disposing);
     }
 }

@@ -1,15 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using PluginGpt.Abstractions;
-using PluginGpt.Core.Checkpoints;
-using TorchSharp;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.LoRA;
 
 /// <summary>
-/// <c>lora</c> (Hu et al. 2021): freezes the body and wraps the target Linears with a trainable low-rank update.
+/// <c>lora</c> (Hu et al. 2021): wraps the target Linears of the frozen body with a trainable low-rank update.
 /// Saves in PEFT's layout (<c>adapter_config.json</c> + <c>adapter_model.safetensors</c>); merges into the base weights.
 /// </summary>
 public sealed class LoraMethod : IAdaptationMethod
@@ -23,8 +20,6 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
-
-        foreach (var p in model.Module.parameters()) p.requires_grad = false;
         var wrapped = new List<(string Path, LoraLinear Layer)>();
         foreach (var path in targets)
         {
@@ -40,7 +35,7 @@ public sealed class LoraMethod : IAdaptationMethod
         /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>.</summary>
         static string Key(string path, string matrix) => $"base_model.model.transformer.{path}.{matrix}.weight";
 
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable =>
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
             layers.SelectMany(l => new[] { (Key(l.Path, "lora_A"), l.Layer.A), (Key(l.Path, "lora_B"), l.Layer.B) }).ToList();
 
         public void Save(string directory)
@@ -71,11 +66,15 @@ public sealed class LoraMethod : IAdaptationMethod
         public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
         public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
 
-        /// <summary>Detaching puts the original Linears back: the model is the base model again.</summary>
+        /// <summary>Puts the original Linears back (unmerged) and frees the LoRA matrices: the model is the base model again.</summary>
         public void Dispose()
         {
             Unmerge();
-            foreach (var (path, _) in layers) model.ReplaceLinear(path, wrapper => ((LoraLinear)wrapper).Base);
+            foreach (var (path, layer) in layers)
+            {
+                model.ReplaceLinear(path, wrapper => ((LoraLinear)wrapper).Base);
+                layer.Dispose();
+            }
             layers.Clear();
         }
     }

@@ -18,7 +18,7 @@ public abstract class TaskPluginBase : ITaskPlugin
         BuiltInDataset dataset = options.Dataset is { } name
             ? BuiltInDatasets.Get(name, family)
             : new BuiltInDataset("custom", family,
-                options.Train ?? throw new ArgumentException("task.train: a training file is needed when no built-in dataset is named"),
+                options.Train ?? throw new OptionsException("task.train: a training file is needed when no built-in dataset is named"),
                 options.Dev, options.Columns.Count > 0 ? options.Columns : DefaultColumns, RawLabels: options.Labels,
                 HasHeader: options.HasHeader, Format: options.Format);
         string Resolve(string file) => options.Dataset is null ? file : Path.Combine(options.DataRoot, file);
@@ -42,7 +42,7 @@ public abstract class TaskPluginBase : ITaskPlugin
 
         var train = Take(trainRows, options.MaxTrain, options.Seed).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
         var dev = Take(devRows, options.MaxDev, 7).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
-        if (train.Count == 0) throw new ArgumentException($"task.train: {Resolve(dataset.Train)} holds no rows");
+        if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
         var unlabelled = train.Select(e => string.Join(" ", e.Segments)).ToList();
         return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames, train, dev, PrimaryMetric(regression), unlabelled);
     }

@@ -4,5 +4,5 @@ namespace PluginGpt.Abstractions;
 public static class ContractVersion
 {
     /// <summary>Current major version of the contracts.</summary>
-    public const int Major = 1;
+    public const int Major = 2;
 }

@@ -22,10 +22,24 @@ public interface IDecoder
     /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>
     Tensor EmbedTokens(Tensor inputIds);
 
-    /// <summary>Hook point 1: dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …).</summary>
+    /// <summary>Hook point 1: dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …, <c>h.{L-1}.mlp.c_proj</c>).</summary>
     IReadOnlyList<string> LinearPaths();
+    /// <summary>The module now at <paramref name="path"/>: a TorchSharp <c>Linear</c> (weight [out, in], on <see cref="Device"/>,
+    /// frozen) unless a method has wrapped it. Unknown paths throw <see cref="OptionsException"/> listing the valid ones.</summary>
     Module<Tensor, Tensor> GetLinear(string path);
+    /// <summary>Puts <paramref name="wrap"/>(current module) at <paramref name="path"/>; the wrapper becomes part of the module tree.
+    /// Wrappers do not nest by themselves: a method finding a module that is not a <c>Linear</c> should refuse (another method holds it).
+    /// To detach, replace the wrapper by the module it wraps and dispose the wrapper without disposing that module.</summary>
     void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap);
+
+    /// <summary>
+    /// Gives a method's own module (adapters, a prompt encoder, prefix parameters) a place in the decoder's module tree, as
+    /// the child <paramref name="name"/> (no dots; not a name the decoder uses): <c>train()</c>/<c>eval()</c>, device moves,
+    /// parameter counts and disposal of the model then cover it. Used with hook points 2–4, whose hooks are plain objects.
+    /// </summary>
+    void AttachModule(string name, nn.Module module);
+    /// <summary>Takes the module attached as <paramref name="name"/> out of the tree again and returns it; the caller disposes it.</summary>
+    nn.Module DetachModule(string name);
 
     /// <summary>Hook point 2.</summary>
     IInputEmbeddingHook? InputEmbeddingHook { get; set; }

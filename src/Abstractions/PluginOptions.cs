@@ -21,19 +21,19 @@ public static class PluginOptions
     public static T Bind<T>(JsonElement options, string section) where T : new()
     {
         if (options.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return new T();
-        if (options.ValueKind != JsonValueKind.Object) throw new ArgumentException($"{section}: expected an object, got {options.ValueKind}");
+        if (options.ValueKind != JsonValueKind.Object) throw new OptionsException($"{section}: expected an object, got {options.ValueKind}");
         try { return options.Deserialize<T>(Json) ?? new T(); }
         catch (JsonException e)
         {
             var field = e.Path is { Length: > 2 } p ? p[2..] : "";
             var detail = e.Message.Split(" Path:")[0];
-            throw new ArgumentException($"{section}{(field.Length > 0 ? "." + field : "")}: {detail}");
+            throw new OptionsException($"{section}{(field.Length > 0 ? "." + field : "")}: {detail}");
         }
     }
 
     /// <summary>Throws naming <paramref name="field"/> when <paramref name="ok"/> is false.</summary>
     public static void Require(bool ok, string section, string field, string expectation)
     {
-        if (!ok) throw new ArgumentException($"{section}.{field}: {expectation}");
+        if (!ok) throw new OptionsException($"{section}.{field}: {expectation}");
     }
 }

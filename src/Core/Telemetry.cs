@@ -16,5 +16,17 @@ public static class Telemetry
     public static readonly Histogram<double> StepTime = Meter.CreateHistogram<double>("plugingpt.train.step_time", "s", "wall time of one optimizer step");
     public static readonly Histogram<double> Mfu = Meter.CreateHistogram<double>("plugingpt.train.mfu", description: "achieved FLOP/s over the device's matmul peak (when measured)");
     public static readonly Histogram<double> EvalScore = Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
+    /// <summary>
+    /// Records one training step: loss, step time, tokens/s and MFU, where MFU = tokens/s × FLOPs per token over the device's
+    /// measured matmul peak, with nanoGPT's FLOPs per token (<see cref="Bench.Benchmarks.TrainingFlopsPerToken"/>) for every loop.
+    /// </summary>
+    public static void RecordStep(double loss, double stepSeconds, double tokensPerSecond, double flopsPerToken, double peakGFlops)
+    {
+        Loss.Record(loss);
+        StepTime.Record(stepSeconds);
+        TokensPerSecond.Record(tokensPerSecond);
+        if (peakGFlops > 0) Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peakGFlops);
+    }
+
     public static readonly ObservableGauge<long> Memory = Meter.CreateObservableGauge("plugingpt.process.memory", () => Environment.WorkingSet, "By", "process working set");
 }

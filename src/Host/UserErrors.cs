@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
 
 namespace PluginGpt.Host;
 
@@ -8,7 +7,7 @@ public static class UserErrors
 {
     public static string? Describe(Exception e) => e switch
     {
-        CheckpointException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException => e.Message,
+        UserInputException or ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException => e.Message,
         JsonException j => $"{j.Path ?? "JSON"}: {j.Message}",
         UnauthorizedAccessException or IOException => e.Message,
         InvalidOperationException when e.Source == "PluginGpt.Core" => e.Message,

@@ -94,7 +94,7 @@ public class PretrainTests
     {
         torch.manual_seed(1);
         using var model = new Decoder(Presets.Tiny);
-        var decayed = model.DistinctParameters().Where(p => OptimizerFactory.Decays(p.Name, p.Parameter)).Select(p => p.Name).ToList();
+        var decayed = model.DistinctParameters().Where(p => ParameterSettings.Default(p.Name, p.Parameter).WeightDecay).Select(p => p.Name).ToList();
         Assert.Equal(8, decayed.Count);   // the four projection matrices of each of 2 layers
         Assert.All(decayed, n => Assert.EndsWith(".weight", n));
         Assert.DoesNotContain("wte.weight", decayed);

@@ -18,7 +18,7 @@ public class ExperimentTests
         var run = dir["run"];
         var r = CliRunner.Run("run", Experiments.Write(dir, task, dataset), "--set", $"output={run}");
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
-        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/body.safetensors", "best/head.safetensors", "loss.png", "loss.md" })
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/adapter_model.safetensors", "best/head.safetensors", "loss.png", "loss.md" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))).RootElement;
         Assert.Equal(metric, summary.GetProperty("primary_metric").GetString());

@@ -4,32 +4,64 @@ using Xunit;
 
 namespace PluginGpt.Host.Tests;
 
-/// <summary>The sample in samples/BitFit builds on its own (outside the solution) and the host runs it.</summary>
+/// <summary>
+/// samples/BitFit is built as an outside author would: copied out of the repository and built against the SDK package
+/// packed from src/Abstractions into a local feed; the host then loads and trains it.
+/// </summary>
 public class SamplePluginTests
 {
     [Fact]
-    public void BitFit_sample_builds_alone_loads_and_trains_only_biases()
+    public void BitFit_sample_builds_from_a_copy_outside_the_repo_against_the_packed_SDK_and_trains_only_biases()
     {
         using var dir = new TempDir();
-        var build = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = CliRunner.RepoRoot };
-        foreach (var a in new[] { "build", "samples/BitFit/BitFit.csproj", "-o", dir["bitfit"], "-v", "q" }) build.ArgumentList.Add(a);
-        using (var p = Process.Start(build)!)
-        {
-            var output = p.StandardOutput.ReadToEnd() + p.StandardError.ReadToEnd();
-            p.WaitForExit();
-            Assert.True(p.ExitCode == 0, output);
-        }
-        Assert.False(File.Exists(dir["bitfit/TorchSharp.dll"]), "the host's TorchSharp must not be copied into the plugin folder");
+        // A package version of its own per test run, so NuGet's global cache never serves an older SDK build.
+        var version = $"2.0.{DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000}";
+        Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"], $"-p:PackageVersion={version}");
+        CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "BitFit"), dir["BitFit"]);
+        Dotnet(dir["BitFit"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={dir["feed"]}");
+        Assert.True(File.Exists(dir["out/PluginGpt.Samples.BitFit.dll"]));
+        foreach (var hostOwned in new[] { "TorchSharp.dll", "PluginGpt.Abstractions.dll", "libtorch.so" })
+            Assert.False(File.Exists(Path.Combine(dir["out"], hostOwned)), $"{hostOwned} belongs to the host and must not be copied into the plugin folder");
 
-        var list = CliRunner.Run("plugins", "--json", "--plugins", dir["bitfit"]);
+        var list = CliRunner.Run("plugins", "--json", "--plugins", dir["out"]);
         var bitfit = JsonDocument.Parse(list.Stdout).RootElement.GetProperty("plugins").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "bitfit");
         Assert.Equal("PluginGpt.Samples.BitFit.dll", bitfit.GetProperty("assembly").GetString());
 
-        var run = CliRunner.Run("run", Experiments.Tiny, "--plugins", dir["bitfit"], "--set", "method.name=bitfit", "--set", $"output={dir["run"]}");
-        Assert.True(run.ExitCode == 0, run.Stderr);
-        var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "metrics.json"))).RootElement;
-        // Biases of the tiny model (2 layers, d=32): per block ln_1 + ln_2 (64), c_attn 96, attn c_proj 32, c_fc 128, mlp c_proj 32; ln_f 32; plus the 2-class head (32·2 + 2).
-        Assert.Equal(2 * (64 + 96 + 32 + 128 + 32) + 32 + 66, metrics.GetProperty("trainable_parameters").GetInt64());
-        Assert.True(File.Exists(Path.Combine(dir["run"], "best", "bitfit.bin")));
+        // Biases of the tiny model (2 layers, d=32): per block ln_1 + ln_2 (64), c_attn 96, attn c_proj 32, c_fc 128, mlp c_proj 32; ln_f 32;
+        // plus the 2-class head (32·2 + 2). Without norms: no ln_1, ln_2 and no ln_f.
+        Assert.Equal(2 * (64 + 96 + 32 + 128 + 32) + 32 + 66, TrainedParameters(dir, "all", dir["out"]));
+        Assert.Equal(2 * (96 + 32 + 128 + 32) + 66, TrainedParameters(dir, "linear", dir["out"], "--set", "method.options.include_norms=false"));
+        Assert.True(File.Exists(Path.Combine(dir["all"], "best", "adapter_model.safetensors")));   // the SDK's default save: PEFT layout
+        var again = CliRunner.Run("evaluate", dir["all"], "--json", "--plugins", dir["out"]);
+        Assert.True(again.ExitCode == 0, again.Stderr);
+    }
+
+    static long TrainedParameters(TempDir dir, string run, string plugins, params string[] extra)
+    {
+        var r = CliRunner.Run(["run", Experiments.Tiny, "--plugins", plugins, "--set", "method.name=bitfit", "--set", "training.epochs=1", "--set", $"output={dir[run]}", .. extra]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement.GetProperty("trainable_parameters").GetInt64();
+    }
+
+    static void Dotnet(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)}\n{output.Result}\n{errors.Result}");
+    }
+
+    static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.Split(Path.DirectorySeparatorChar)[0] is "bin" or "obj") continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
+            File.Copy(file, Path.Combine(to, relative));
+        }
     }
 }

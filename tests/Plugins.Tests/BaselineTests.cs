@@ -1,3 +1,4 @@
+using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
@@ -20,7 +21,7 @@ public class BaselineTests
     public void Probe_freezes_the_body_and_leaves_only_the_head()
     {
         using var model = Tiny();
-        using var probe = new LinearProbe().Attach(model, Json("{}"));
+        using var probe = MethodInstaller.Attach(new LinearProbe(), model, Json("{}"));
         Assert.Empty(probe.Trainable);
         Assert.All(model.parameters(), p => Assert.False(p.requires_grad));
         var head = new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"lm_coef": 0}""")));
@@ -94,7 +95,7 @@ public class BaselineTests
     public void In_context_refuses_a_verbalizer_of_the_wrong_size()
     {
         using var model = Tiny();
-        var e = Assert.Throws<ArgumentException>(() => new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"verbalizer": ["meh"]}"""))));
+        var e = Assert.Throws<OptionsException>(() => new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"verbalizer": ["meh"]}"""))));
         Assert.Contains("objective.options.verbalizer", e.Message);
     }
 

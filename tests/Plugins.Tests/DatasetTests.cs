@@ -1,3 +1,4 @@
+using PluginGpt.Core.Training;
 using PluginGpt.Plugins.Tasks;
 
 namespace PluginGpt.Plugins.Tests;
@@ -72,7 +73,7 @@ public class DatasetTests
     [Fact]
     public void A_dataset_of_another_family_is_refused()
     {
-        var e = Assert.Throws<ArgumentException>(() => Load(new ClassificationTask(), "rte"));
+        var e = Assert.Throws<OptionsException>(() => Load(new ClassificationTask(), "rte"));
         Assert.Contains("\"nli\"", e.Message);
     }
 }

@@ -20,7 +20,7 @@ public class FineTunerTests
         var data = task.Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 16, MaxDev = 4 });
         torch.manual_seed(9);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
-        using var method = new FullFineTuning().Attach(model, default);
+        using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
         var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"lm_coef": 0, "dropout": 0}""").RootElement));
         var spec = new TrainingSpec { Epochs = 1, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = 1e-2, WarmupFraction = 0, MaxSteps = 1 };
         FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
@@ -35,6 +35,21 @@ public class FineTunerTests
         Assert.Equal(full.Length, accumulated.Length);
         for (int i = 0; i < full.Length; i++) Assert.Equal(full[i], accumulated[i], 4);
         Assert.NotEqual(full, OneStep(8, 1));   // one half-batch alone is a different step
+    }
+
+    [Fact]
+    public void The_shared_loop_frees_every_tensor_it_makes()
+    {
+        using var dir = new TempDir();
+        var task = new ClassificationTask();
+        var data = task.Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 32, MaxDev = 8 });
+        using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
+        using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
+        using var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, default));
+        var spec = new TrainingSpec { Epochs = 2, BatchSize = 8, GradientAccumulation = 2, LearningRate = 1e-3 };
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
+        Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
@@ -25,7 +26,7 @@ public class LoraTests
     public void GPT2_small_with_r8_on_c_attn_has_PEFTs_counts()
     {
         using var model = new Decoder(Presets.Gpt2Small, torch.META);
-        using var lora = new LoraMethod().Attach(model, Options("""{"r": 8}"""));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 8}"""));
         var report = ParameterReport.Of(model.named_parameters());
         Assert.Equal(294_912, report.Trainable);
         Assert.Equal(124_734_720, report.Total);
@@ -37,7 +38,7 @@ public class LoraTests
     {
         using var model = Tiny();
         var before = Logits(model);
-        using var lora = new LoraMethod().Attach(model, Options("""{"r": 4}"""));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 4}"""));
         Assert.True(before.allclose(Logits(model), rtol: 0, atol: 0));
         var a = lora.Trainable.First(p => p.Name.EndsWith("lora_A.weight")).Parameter;
         double bound = 1 / Math.Sqrt(32);   // kaiming-uniform with a = √5: √(6 / ((1 + 5)·fan_in)) = 1/√fan_in
@@ -50,7 +51,7 @@ public class LoraTests
     {
         using var model = Tiny();
         var baseWeight = model.Blocks[0].Attention.GetChild("c_attn") is var c ? ((TorchSharp.Modules.Linear)c).weight!.clone() : null!;
-        using var lora = new LoraMethod().Attach(model, Options("""{"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "mlp.c_fc"]}"""));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "mlp.c_fc"]}"""));
         Perturb(lora);
         var unmerged = Logits(model);
         lora.Merge();
@@ -68,7 +69,7 @@ public class LoraTests
     public void Update_is_B_times_A_scaled_by_alpha_over_r_or_root_r(bool rs, double scaling)
     {
         using var model = Tiny();
-        using var lora = new LoraMethod().Attach(model, Options($$"""{"r": 4, "lora_alpha": 16, "use_rslora": {{rs.ToString().ToLowerInvariant()}}, "target_modules": "h\\.0\\.attn\\.c_attn"}"""));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options($$"""{"r": 4, "lora_alpha": 16, "use_rslora": {{rs.ToString().ToLowerInvariant()}}, "target_modules": "h\\.0\\.attn\\.c_attn"}"""));
         Assert.Equal(2, lora.Trainable.Count);   // a regex string picks exactly one module
         Perturb(lora);
         var layer = (LoraLinear)model.GetLinear("h.0.attn.c_attn");
@@ -82,7 +83,7 @@ public class LoraTests
     public void Only_A_and_B_receive_gradients()
     {
         using var model = Tiny();
-        using var lora = new LoraMethod().Attach(model, Options("{}"));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("{}"));
         model.train();
         model.LanguageModelLoss(Ids, Ids).backward();
         var layer = (LoraLinear)model.GetLinear("h.1.attn.c_attn");
@@ -96,7 +97,7 @@ public class LoraTests
     {
         using var dir = new TempDir();
         using var model = Tiny();
-        using (var lora = new LoraMethod().Attach(model, Options("""{"r": 4}""")))
+        using (var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 4}""")))
         {
             Perturb(lora);
             var adapted = Logits(model);
@@ -111,7 +112,7 @@ public class LoraTests
             Assert.Equal("c_attn", config.GetProperty("target_modules")[0].GetString());
 
             using var fresh = Tiny();
-            using var reloaded = new LoraMethod().Attach(fresh, Options("""{"r": 4}"""));
+            using var reloaded = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4}"""));
             reloaded.Load(dir.Path);
             Assert.True(adapted.allclose(Logits(fresh), rtol: 0, atol: 0));
         }
@@ -122,10 +123,10 @@ public class LoraTests
     public void Unknown_target_lists_the_valid_ones()
     {
         using var model = Tiny();
-        var e = Assert.Throws<ArgumentException>(() => new LoraMethod().Attach(model, Options("""{"target_modules": ["q_proj"]}""")));
+        var e = Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"target_modules": ["q_proj"]}""")));
         Assert.Contains("method.options.target_modules", e.Message);
         Assert.Contains("attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj", e.Message);
-        Assert.Throws<ArgumentException>(() => new LoraMethod().Attach(model, Options("""{"r": 0}""")));
-        Assert.Throws<ArgumentException>(() => new LoraMethod().Attach(model, Options("""{"rank": 8}""")));   // unknown field, not a silent default
+        Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 0}""")));
+        Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"rank": 8}""")));   // unknown field, not a silent default
     }
 }

@@ -1,3 +1,4 @@
+using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
@@ -34,7 +35,7 @@ public class PromptTuningTests
     public void GPT2_small_counts_equal_PEFTs(string method, long trainable)
     {
         using var model = new Decoder(Presets.Gpt2Small, torch.META);
-        using var attached = Method(method).Attach(model, Options("""{"num_virtual_tokens": 20}"""));
+        using var attached = MethodInstaller.Attach(Method(method), model, Options("""{"num_virtual_tokens": 20}"""));
         Assert.Equal(trainable, attached.Trainable.Sum(p => p.Parameter.numel()));
     }
 
@@ -42,7 +43,7 @@ public class PromptTuningTests
     public void Prefix_projection_adds_PEFTs_two_layer_transform()
     {
         using var model = new Decoder(Presets.Gpt2Small, torch.META);
-        using var attached = new PrefixTuningMethod().Attach(model, Options("""{"num_virtual_tokens": 20, "prefix_projection": true}"""));
+        using var attached = MethodInstaller.Attach(new PrefixTuningMethod(), model, Options("""{"num_virtual_tokens": 20, "prefix_projection": true}"""));
         // 20 × 768 embeddings + Linear(768, 768) + Linear(768, 12·2·768)
         Assert.Equal(20 * 768 + (768 * 768 + 768) + (768 * 18_432 + 18_432), attached.Trainable.Sum(p => p.Parameter.numel()));
     }
@@ -53,7 +54,7 @@ public class PromptTuningTests
     {
         using var model = Tiny();
         var before = Logits(model);
-        var attached = Method(method).Attach(model, For(method, 5));
+        var attached = MethodInstaller.Attach(Method(method), model, For(method, 5));
         var after = Logits(model);
         Assert.Equal(before.shape, after.shape);
         Assert.False(before.allclose(after, rtol: 1e-4, atol: 1e-4));
@@ -66,7 +67,7 @@ public class PromptTuningTests
     public void Generation_with_the_KV_cache_equals_full_recompute(string method)
     {
         using var model = Tiny();
-        using var attached = Method(method).Attach(model, For(method, 4));
+        using var attached = MethodInstaller.Attach(Method(method), model, For(method, 4));
         int[] prompt = [3, 14, 15, 92];
         var cached = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12 }).ToArray();
         var recomputed = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12, UseKvCache = false }).ToArray();
@@ -79,16 +80,17 @@ public class PromptTuningTests
     {
         using var dir = new TempDir();
         using var model = Tiny();
-        using var attached = Method(method).Attach(model, For(method, 3));
+        using var attached = MethodInstaller.Attach(Method(method), model, For(method, 3));
         model.train();
         model.LanguageModelLoss(Ids, Ids).backward();
         Assert.All(attached.Trainable, p => Assert.NotNull(p.Parameter.grad));
-        Assert.All(model.parameters(), p => Assert.Null(p.grad));
+        var own = attached.Trainable.Select(p => p.Parameter.Handle).ToHashSet();
+        Assert.All(model.parameters().Where(p => !own.Contains(p.Handle)), p => Assert.Null(p.grad));   // the body's (the method's modules are in the tree too)
         model.eval();
         using (torch.no_grad()) foreach (var (_, p) in attached.Trainable) p.add_(torch.randn_like(p) * 0.05);
         attached.Save(dir.Path);
         using var fresh = Tiny();
-        using var reloaded = Method(method).Attach(fresh, For(method, 3));
+        using var reloaded = MethodInstaller.Attach(Method(method), fresh, For(method, 3));
         reloaded.Load(dir.Path);
         Assert.True(Logits(model).allclose(Logits(fresh), rtol: 0, atol: 0));
     }

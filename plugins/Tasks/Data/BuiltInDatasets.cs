@@ -1,3 +1,4 @@
+using PluginGpt.Abstractions;
 namespace PluginGpt.Plugins.Tasks.Data;
 
 /// <summary>A shipped data set: files under data/, their columns, labels, and which task family reads it.</summary>
@@ -37,9 +38,9 @@ public static class BuiltInDatasets
     public static BuiltInDataset Get(string name, string family)
     {
         if (!All.TryGetValue(name, out var d))
-            throw new ArgumentException($"task.dataset: unknown dataset '{name}'; built-in: {string.Join(", ", All.Keys)}");
+            throw new OptionsException($"task.dataset: unknown dataset '{name}'; built-in: {string.Join(", ", All.Keys)}");
         if (d.Family != family)
-            throw new ArgumentException($"task.dataset: '{name}' is a {d.Family} dataset, not {family}; use \"task\": {{\"name\": \"{d.Family}\"}}");
+            throw new OptionsException($"task.dataset: '{name}' is a {d.Family} dataset, not {family}; use \"task\": {{\"name\": \"{d.Family}\"}}");
         return d;
     }
 }

@@ -10,7 +10,7 @@ public static class ExampleBuilder
         bool regression, Func<Row, string>? context = null)
     {
         string Column(string role) => columns.TryGetValue(role, out var c) ? c
-            : throw new ArgumentException($"task.columns: no column given for '{role}' (needed by {format} tasks)");
+            : throw new OptionsException($"task.columns: no column given for '{role}' (needed by {format} tasks)");
 
         switch (format)
         {

@@ -1,3 +1,5 @@
+using PluginGpt.Abstractions;
+
 namespace PluginGpt.Plugins.Tasks.Data;
 
 /// <summary>One data row: values by column name (and by 0-based index as a string), and where it came from.</summary>
@@ -38,11 +40,5 @@ public sealed class Row(string file, int line, IReadOnlyDictionary<string, objec
         return value;
     }
 
-    public DataException Error(string column, string message) => new($"{File}:{Line}: {message}", column);
-}
-
-/// <summary>A data file problem; the message starts with <c>file:line</c>.</summary>
-public sealed class DataException(string message, string field) : FormatException(message)
-{
-    public string Field { get; } = field;
+    public DataException Error(string column, string message) => new($"{File}:{Line}: {message}");
 }

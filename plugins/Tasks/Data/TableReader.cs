@@ -1,3 +1,4 @@
+using PluginGpt.Abstractions;
 using System.Globalization;
 using System.Text.Json;
 using CsvHelper;
@@ -10,14 +11,14 @@ public static class TableReader
 {
     public static IReadOnlyList<Row> Read(string path, string? format, bool hasHeader)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: data file not found");
+        if (!File.Exists(path)) throw new DataException($"{path}: data file not found");
         format ??= Path.GetExtension(path).TrimStart('.').ToLowerInvariant();
         return format switch
         {
             "jsonl" or "json" => ReadJsonLines(path),
             "tsv" => ReadDelimited(path, "\t", hasHeader, quoted: false),
             "csv" => ReadDelimited(path, ",", hasHeader, quoted: true),
-            _ => throw new ArgumentException($"{path}: format must be tsv, csv or jsonl, got '{format}'"),
+            _ => throw new OptionsException($"task.format: {path}: format must be tsv, csv or jsonl, got '{format}'"),
         };
     }
 
@@ -58,7 +59,7 @@ public static class TableReader
             if (string.IsNullOrWhiteSpace(text)) continue;
             JsonElement root;
             try { root = JsonDocument.Parse(text).RootElement; }
-            catch (JsonException e) { throw new DataException($"{path}:{line}: not valid JSON ({e.Message})", "line"); }
+            catch (JsonException e) { throw new DataException($"{path}:{line}: not valid JSON ({e.Message})"); }
             var values = new Dictionary<string, object?>();
             Flatten(root, "", values);
             rows.Add(new Row(path, line, values));

@@ -53,8 +53,8 @@ public static class Benchmarks
         using var model = new Decoder(config);
         model.to(device);
         model.train();
-        var parameters = model.DistinctParameters();
-        using var optimizer = OptimizerFactory.AdamW(parameters, 1e-4, 0.1);
+        var parameters = TrainableTensor.Defaults(model.named_parameters());
+        using var optimizer = new OptimizerStep(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
         long count = ParameterSet.Count(parameters.Select(p => p.Parameter));
         var times = new List<double>();
         for (int step = 0; step < steps + 2; step++)
@@ -62,10 +62,9 @@ public static class Benchmarks
             using var scope = torch.NewDisposeScope();
             var x = torch.randint(0, config.Vocab, [batch, block], device: device);
             var w = Stopwatch.StartNew();
-            optimizer.zero_grad();
             var loss = model.LanguageModelLoss(x, x);
             loss.backward();
-            optimizer.step();
+            optimizer.Step(step);
             loss.item<float>();
             if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
         }

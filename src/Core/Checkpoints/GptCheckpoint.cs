@@ -26,6 +26,7 @@ public static class GptCheckpoint
     public static void Save(Decoder model, string directory)
     {
         Directory.CreateDirectory(directory);
+        using var scope = torch.NewDisposeScope();   // the transposed views of FileLayout
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), JsonSerializer.Serialize(model.Config, Json));
         Safetensors.Save(Path.Combine(directory, WeightsFile), FileLayout(model), new Dictionary<string, string> { ["format"] = "pt" });
     }
@@ -69,6 +70,7 @@ public static class GptCheckpoint
     public static void LoadWeights(Decoder model, string path)
     {
         var expected = ExpectedShapes(model.Config);
+        using var scope = torch.NewDisposeScope();   // transposed views, conversions and the file's tensors
         var file = Safetensors.Load(path);
         try
         {

@@ -13,7 +13,7 @@ public static class TokenGenerator
         if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token");
         bool wasTraining = model.training;
         model.eval();
-        var device = model.TokenEmbedding.weight!.device;
+        var device = model.Device;
         var rng = new torch.Generator(options.Seed, device);
         var tokens = new List<int>(prompt);
         int context = model.Config.Context;

@@ -47,8 +47,13 @@ public sealed class Decoder : Module, IDecoder
     public IReadOnlyList<Block> Blocks => h.ToArray();
     /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput telemetry.</summary>
     public long TokensForwarded { get; private set; }
+    /// <summary>Sequences started through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> (a cached continuation is not a new one).</summary>
+    public long SequencesForwarded { get; private set; }
     nn.Module IDecoder.Module => this;
-    public Device Device => wte.weight!.device;
+    public Device Device => TokenWeight.device;
+    /// <summary><c>wte</c>'s weight as registered in the module tree. TorchSharp's <c>Embedding.weight</c> getter makes a new
+    /// wrapper on every call (one more tensor for someone to dispose), so the decoder never uses it.</summary>
+    Parameter TokenWeight => wte.get_parameter("weight")!;
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
     public Tensor EmbedTokens(Tensor inputIds) => wte.forward(inputIds);
     public Embedding TokenEmbedding => wte;
@@ -62,6 +67,7 @@ public sealed class Decoder : Module, IDecoder
     public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null)
     {
         TokensForwarded += inputIds.numel();
+        if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
         long steps = inputIds.shape[1];
         long past = cache?.Length ?? 0;
         var x = wte.forward(inputIds);
@@ -93,22 +99,32 @@ public sealed class Decoder : Module, IDecoder
     {
         if (vocab < Config.Vocab) throw new ArgumentException($"vocab_size: cannot shrink the vocabulary from {Config.Vocab} to {vocab}");
         if (vocab == Config.Vocab) return;
-        wte.weight = Grow(wte.weight!, vocab);
-        if (lm_head is not null) lm_head.weight = Grow(lm_head.weight!, vocab);
+        var oldTokens = TokenWeight;
+        wte.weight = Grow(oldTokens, vocab);
+        oldTokens.Dispose();   // replaced in the tree: the decoder owned it
+        if (lm_head is not null)
+        {
+            var oldHead = lm_head.weight!;
+            lm_head.weight = Grow(oldHead, vocab);
+            oldHead.Dispose();
+        }
         Config = Config with { Vocab = vocab };
     }
 
     static Parameter Grow(Parameter old, int rows)
     {
-        using var _ = torch.no_grad();
         var fresh = torch.empty(rows, old.shape[1], old.dtype, old.device);
-        init.normal_(fresh, 0, 0.02);
-        fresh.narrow(0, 0, old.shape[0]).copy_(old);
+        using (torch.NewDisposeScope())   // the views and returned wrappers below
+        using (torch.no_grad())
+        {
+            init.normal_(fresh, 0, 0.02);
+            fresh.narrow(0, 0, old.shape[0]).copy_(old);
+        }
         return new Parameter(fresh, old.requires_grad);
     }
 
     /// <summary>Next-token logits [B, T, V] from hidden states.</summary>
-    public Tensor LmHead(Tensor hidden) => lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, wte.weight!);
+    public Tensor LmHead(Tensor hidden) => lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, TokenWeight);
 
     /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
     public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) => LmHead(Forward(inputIds, cache, keyPaddingMask));
@@ -122,6 +138,29 @@ public sealed class Decoder : Module, IDecoder
 
     /// <summary>Distinct parameters (a tied weight once), in registration order: what an optimizer must see.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> DistinctParameters() => ParameterSet.Distinct(named_parameters());
+
+    readonly HashSet<string> attachedNames = [];
+
+    /// <summary>A method's module joins the tree as a child of the decoder (see <see cref="IDecoder.AttachModule"/>).</summary>
+    public void AttachModule(string name, Module module)
+    {
+        if (string.IsNullOrEmpty(name) || name.Contains('.')) throw new ArgumentException($"attached module name '{name}' must be non-empty and without dots");
+        if (named_children().Any(c => c.name == name))
+            throw new ArgumentException($"cannot attach a module as '{name}': the decoder already has a child of that name");
+        register_module(name, module);
+        attachedNames.Add(name);
+    }
+
+    public Module DetachModule(string name)
+    {
+        if (!attachedNames.Remove(name)) throw new ArgumentException($"no module is attached as '{name}'");
+        var module = named_children().First(c => c.name == name).module;
+        register_module(name, null!);   // null unregisters
+        return module;
+    }
+
+    /// <summary>Names of the modules methods have attached (empty for the bare model).</summary>
+    public IReadOnlyCollection<string> AttachedModules => attachedNames;
 
     /// <summary>Dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …) — hook point 1.</summary>
     public IReadOnlyList<string> LinearPaths() =>
@@ -146,6 +185,6 @@ public sealed class Decoder : Module, IDecoder
             ReplaceableChildren? owner = parts[2] switch { "attn" => h[layer].Attention, "mlp" => h[layer].FeedForward, _ => null };
             if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
         }
-        throw new ArgumentException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … (h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
+        throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … (h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
     }
 }

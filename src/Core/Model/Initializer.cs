@@ -9,6 +9,7 @@ internal static class Initializer
 {
     public static void Apply(Decoder model)
     {
+        using var scope = torch.NewDisposeScope();   // the init calls' returned wrappers; the parameters themselves are the modules'
         using var _ = torch.no_grad();
         double residualStd = 0.02 / Math.Sqrt(2.0 * model.Config.Layers);
         foreach (var (name, module) in model.named_modules())

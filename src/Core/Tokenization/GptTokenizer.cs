@@ -76,8 +76,8 @@ public sealed class GptTokenizer : ITokenizer
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
-        Checkpoints.AtomicFile.WriteAllText(Path.Combine(directory, VocabFile), vocabJson);
-        Checkpoints.AtomicFile.WriteAllText(Path.Combine(directory, MergesFile), mergesText);
+        AtomicFile.WriteAllText(Path.Combine(directory, VocabFile), vocabJson);
+        AtomicFile.WriteAllText(Path.Combine(directory, MergesFile), mergesText);
     }
 
     /// <summary>

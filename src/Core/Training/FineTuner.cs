@@ -27,7 +27,7 @@ public static class FineTuner
     public static FineTuneResult Run(FineTuneJob job, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
         var t = job.Training;
-        var trainable = ParameterSet.Distinct(job.Method.Trainable.Concat(job.Objective.Parameters).Select(p => (p.Name, p.Parameter)));
+        var trainable = Trainable(job);
         long trainableCount = trainable.Sum(p => p.Parameter.numel());
         using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, "metrics.jsonl"), append: false) { AutoFlush = true };
 
@@ -39,17 +39,17 @@ public static class FineTuner
         }
         if (trainableCount == 0)
             throw new ArgumentException($"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
-        foreach (var (_, p) in trainable) p.requires_grad = true;
+        foreach (var p in trainable) p.Parameter.requires_grad = true;
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
         int totalSteps = TotalSteps(job.Data.Train.Count, t);
-        using var optimizer = OptimizerFactory.AdamW(trainable, t.LearningRate, t.WeightDecay, beta2: 0.999);
         var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps);
+        using var optimizer = new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip, beta2: 0.999);
 
-        // Tokens/s and MFU come from the decoder's own token counter and a matmul peak measured now.
+        // Tokens/s and MFU come from the decoder's own token counters and a matmul peak measured now.
         var decoder = job.Model as Decoder;
         double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3).GFlops;
-        double flopsPerToken = 6.0 * ParameterSet.Count(job.Model.Module.parameters());
+        long modelParameters = ParameterSet.Count(job.Model.Module.parameters());
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
         int bestEpoch = 0, step = 0;
         double bestScore = double.NegativeInfinity;
@@ -61,7 +61,7 @@ public static class FineTuner
             job.Model.Module.train();
             double lossSum = 0;
             var watch = Stopwatch.StartNew();
-            long tokensAtStart = decoder?.TokensForwarded ?? 0;
+            long tokensAtStart = decoder?.TokensForwarded ?? 0, sequencesAtStart = decoder?.SequencesForwarded ?? 0;
             for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
             {
                 using var scope = torch.NewDisposeScope();
@@ -72,23 +72,17 @@ public static class FineTuner
                 lossSum += loss.item<float>() * t.GradientAccumulation;
                 if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
 
-                double lr = schedule.At(step);
-                OptimizerFactory.SetLearningRate(optimizer, lr);
-                if (t.GradClip > 0) torch.nn.utils.clip_grad_norm_(trainable.Select(p => p.Parameter), t.GradClip);
-                optimizer.step();
-                optimizer.zero_grad();
+                double lr = optimizer.Step(step);
                 step++;
                 double meanLoss = lossSum / (b + 1);
                 double seconds = watch.Elapsed.TotalSeconds;
                 double examplesPerSecond = (b + 1.0) * t.BatchSize / seconds;
-                Telemetry.Loss.Record(meanLoss);
-                Telemetry.StepTime.Record(seconds / (b + 1));
                 Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
                 if (decoder is not null)
                 {
-                    double tokensPerSecond = (decoder.TokensForwarded - tokensAtStart) / seconds;
-                    Telemetry.TokensPerSecond.Record(tokensPerSecond);
-                    Telemetry.Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peak);
+                    long tokens = decoder.TokensForwarded - tokensAtStart, sequences = Math.Max(1, decoder.SequencesForwarded - sequencesAtStart);
+                    double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
+                    Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, peak);
                 }
                 metrics.WriteLine(JsonSerializer.Serialize(new { epoch, step, loss = meanLoss, lr }));
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1), ThroughputUnit: "ex/s"));
@@ -103,6 +97,15 @@ public static class FineTuner
             }
         }
         return new FineTuneResult(best, bestEpoch, trainableCount, step);
+    }
+
+    /// <summary>The method's and the objective's trainable tensors (a shared one once) with the settings each owner declared.</summary>
+    public static IReadOnlyList<TrainableTensor> Trainable(FineTuneJob job)
+    {
+        var seen = new HashSet<IntPtr>();
+        return job.Method.Trainable.Select(p => new TrainableTensor(p.Name, p.Parameter, job.Method.SettingsFor(p.Name, p.Parameter)))
+            .Concat(job.Objective.Parameters.Select(p => new TrainableTensor(p.Name, p.Parameter, job.Objective.SettingsFor(p.Name, p.Parameter))))
+            .Where(p => seen.Add(p.Parameter.Handle)).ToList();
     }
 
     /// <summary>Optimizer steps of a run: an epoch's last, partial accumulation still makes a step; <c>max_steps</c> caps it.</summary>

@@ -47,10 +47,10 @@ public static class Pretrainer
             startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, StateFile)))!.Step;
         }
         model.to(device);
-        var parameters = model.DistinctParameters();
-        using var optimizer = OptimizerFactory.AdamW(parameters, o.LearningRate, o.WeightDecay);
-        if (resuming) optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
+        var parameters = TrainableTensor.Defaults(model.named_parameters());
         var schedule = new LearningRateSchedule(o.LearningRate, o.MinLearningRate, o.WarmupSteps, o.MaxSteps);
+        using var optimizer = new OptimizerStep(parameters, schedule, o.WeightDecay, o.GradClip);
+        if (resuming) optimizer.Optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
         using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
 
@@ -68,27 +68,21 @@ public static class Pretrainer
         for (; step < o.MaxSteps && !cancel.IsCancellationRequested; step++)
         {
             var watch = Stopwatch.StartNew();
-            double lr = schedule.At(step);
-            OptimizerFactory.SetLearningRate(optimizer, lr);
+            double lr;
             using (var scope = torch.NewDisposeScope())
             {
                 torch.manual_seed(TokenDataset.StableSeed(o.Seed, 2, step));   // dropout masks depend on the step, not on history
                 model.train();
                 var (x, y) = data.Batch(false, step, o.BatchSize, block, o.Seed, device);
-                optimizer.zero_grad();
                 var loss = model.LanguageModelLoss(x, y);
                 loss.backward();
-                if (o.GradClip > 0) torch.nn.utils.clip_grad_norm_(parameters.Select(p => p.Parameter), o.GradClip);
-                optimizer.step();
+                lr = optimizer.Step(step);
                 lastLoss = loss.item<float>();
             }
             double seconds = watch.Elapsed.TotalSeconds;
             tokensSeen += (long)o.BatchSize * block;
             tokensPerSecond = tokensSeen / total.Elapsed.TotalSeconds;
-            Telemetry.Loss.Record(lastLoss);
-            Telemetry.StepTime.Record(seconds);
-            Telemetry.TokensPerSecond.Record(o.BatchSize * block / seconds);
-            Telemetry.Mfu.Record(o.BatchSize * block / seconds * flopsPerToken / 1e9 / peak);
+            Telemetry.RecordStep(lastLoss, seconds, o.BatchSize * block / seconds, flopsPerToken, peak);
             double? validation = null;
             bool last = step + 1 == o.MaxSteps;
             if ((step + 1) % o.EvalInterval == 0 || last)
@@ -123,12 +117,12 @@ public static class Pretrainer
     sealed record TrainerState(int Step);
 
     /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
-    static void SaveCheckpoint(Decoder model, TorchSharp.Modules.AdamW optimizer, string dir, int step)
+    static void SaveCheckpoint(Decoder model, OptimizerStep optimizer, string dir, int step)
     {
         AtomicDirectory.Replace(Path.Combine(dir, CheckpointDir), fresh =>
         {
             GptCheckpoint.Save(model, fresh);
-            optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
+            optimizer.Optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
             File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step)));
         });
         GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint

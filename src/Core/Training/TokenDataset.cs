@@ -46,7 +46,7 @@ public sealed class TokenDataset
     }
 
     public static void SaveTokens(string path, int[] tokens) =>
-        Checkpoints.AtomicFile.Write(path, s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.AsSpan())));
+        AtomicFile.Write(path, s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.AsSpan())));
 
     public static int[] LoadTokens(string path) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(path)).ToArray();
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Plugins;
 using Spectre.Console;
@@ -28,10 +29,11 @@ public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
             if (parse.GetValue(method) is { } methodName)
             {
                 var catalog = PluginCatalog.ForCommandLine(parse);
-                attached = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method").Attach(decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
+                var plugin = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method");
+                attached = MethodInstaller.Attach(plugin, decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
             }
-            // Methods whose weights live outside the module tree (virtual tokens, adapters) add theirs; tied or wrapped ones count once.
-            var report = ParameterReport.Of(decoder.named_parameters().Concat(attached?.Trainable.Select(p => (p.Name, p.Parameter)) ?? []));
+            // A method's modules live in the decoder's tree, so one walk counts them; a tied tensor counts once.
+            var report = ParameterReport.Of(decoder.named_parameters());
             attached?.Dispose();
             if (parse.GetValue(json))
             {

@@ -20,20 +20,20 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
     {
         if (spec.Recipe is { Name.Length: > 0 } recipe)
             return catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name").RunAsync(spec with { Recipe = null }, this, cancel);
-        var result = Run(spec, cancel);
-        // A run leaves TorchSharp wrappers (its model, head, adapter modules) to the finalizer thread. Collecting them here,
-        // between runs, keeps their native frees from racing the next run's autograd work: quickstart and sweep run many
-        // experiments in one process, and without this an occasional segfault in copy_ was seen after a LoRA run.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        return Task.FromResult(result);
+        return Task.FromResult(Run(spec, cancel));
     }
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
     sealed record Prepared(ExperimentSpec Spec, IAdaptationMethod Method, IObjective Objective, ITaskPlugin Task, Decoder Model,
         TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note) : IDisposable
     {
-        public void Dispose() { Attached.Dispose(); Model.Dispose(); }
+        /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the model.</summary>
+        public void Dispose()
+        {
+            Instance.Dispose();
+            Attached.Dispose();
+            Model.Dispose();
+        }
     }
 
     Prepared Prepare(ExperimentSpec spec)
@@ -42,28 +42,37 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         var objective = catalog.Get<IObjective>(PluginKind.Objective, spec.Objective.Name, "objective.name");
         var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
         var device = DeviceSelector.Parse(spec.Device);
-
-        torch.manual_seed(spec.Seed);
         var tokenizer = GptTokenizer.Load(ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
-        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
-        string? note = null;
-        if (tokenizer.VocabSize > model.Config.Vocab)
-        {
-            // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
-            note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens for the tokenizer's special tokens (new rows N(0, 0.02))";
-            model.ResizeTokenEmbeddings(tokenizer.VocabSize);
-        }
-        model.to(device);
-
         var data = task.Load(new DataOptions
         {
             Dataset = spec.Task.Dataset, Train = spec.Task.Train, Dev = spec.Task.Dev, Format = spec.Task.Format, HasHeader = spec.Task.HasHeader,
             Columns = spec.Task.Columns, Labels = spec.Task.Labels, MaxTrain = spec.Task.MaxTrain, MaxDev = spec.Task.MaxDev,
             DataRoot = ShippedData.Path(), Seed = spec.Seed,
         });
-        var attached = method.Attach(model, spec.Method.Options ?? default);
-        var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
-        return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
+
+        torch.manual_seed(spec.Seed);
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        IAttachedMethod? attached = null;
+        try
+        {
+            string? note = null;
+            if (tokenizer.VocabSize > model.Config.Vocab)
+            {
+                // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
+                note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens for the tokenizer's special tokens (new rows N(0, 0.02))";
+                model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+            }
+            model.to(device);
+            attached = MethodInstaller.Attach(method, model, spec.Method.Options ?? default);
+            var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
+            return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
+        }
+        catch
+        {
+            attached?.Dispose();
+            model.Dispose();
+            throw;
+        }
     }
 
     RunResult Run(ExperimentSpec spec, CancellationToken cancel)
@@ -73,6 +82,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
         var dir = OutputFolder.EnsureFree(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"), "output");
         var watch = Stopwatch.StartNew();
+        // Owners free what they made (the objective, the method, the model); this scope is a safety net for temporaries a
+        // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC.
+        using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec);
 
         // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
@@ -103,6 +115,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
     public IReadOnlyDictionary<string, double> Evaluate(string runDirectory)
     {
         var spec = ExperimentFile.Load(Path.Combine(runDirectory, "config.json"), []);
+        using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec);
         var best = Path.Combine(runDirectory, FineTuner.BestDir);
         p.Attached.Load(best);

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TorchSharp.Modules;
 
-namespace PluginGpt.Core.Checkpoints;
+namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// A method's own files in PEFT's layout: <c>adapter_config.json</c> beside <c>adapter_model.safetensors</c> holding exactly

@@ -1,6 +1,6 @@
 using TorchSharp.Modules;
 
-namespace PluginGpt.Core.Model;
+namespace PluginGpt.Abstractions;
 
 /// <summary>Parameter lists without repeats: a tied tensor yielded twice would be stepped twice by AdamW.</summary>
 public static class ParameterSet

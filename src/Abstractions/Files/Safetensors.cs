@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace PluginGpt.Core.Checkpoints;
+namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// Reads and writes the safetensors format (8-byte little-endian header length, JSON header, raw bytes).
@@ -97,6 +97,7 @@ public static class Safetensors
     /// <summary>Writes tensors (any device, made contiguous on the CPU) to a temp file and renames it over <paramref name="path"/>.</summary>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
+        using var scope = torch.NewDisposeScope();   // the CPU copies below (and every intermediate wrapper) are freed on return
         var list = tensors.Select(kv => (kv.Key, Tensor: kv.Value.detach().cpu().contiguous())).ToList();
         var header = new JsonObject();
         if (metadata is { Count: > 0 }) header["__metadata__"] = new JsonObject(metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)JsonValue.Create(m.Value))));
@@ -122,6 +123,5 @@ public static class Safetensors
             stream.Write(headerBytes);
             foreach (var (_, t) in list) t.WriteBytesToStream(stream, 1 << 16);
         });
-        foreach (var (_, t) in list) t.Dispose();
     }
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace PluginGpt.Plugins.LoRA;
+namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// PEFT's rule for <c>target_modules</c>: a list matches a path equal to a name or ending in "." + name
@@ -18,16 +18,16 @@ public static class TargetModules
         {
             var regex = new Regex("^(?:" + s.GetString() + ")$");
             var hits = paths.Where(p => regex.IsMatch(p)).ToList();
-            return hits.Count > 0 ? hits : throw new ArgumentException($"method.options.target_modules: regex '{s.GetString()}' matches no module; {valid}");
+            return hits.Count > 0 ? hits : throw new OptionsException($"method.options.target_modules: regex '{s.GetString()}' matches no module; {valid}");
         }
         var names = spec is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray().Select(e => e.GetString() ?? "").ToArray()
             : spec is null || spec.Value.ValueKind == JsonValueKind.Null ? Default
-            : throw new ArgumentException("method.options.target_modules: expected a list of module names or a regex string");
+            : throw new OptionsException("method.options.target_modules: expected a list of module names or a regex string");
         var result = new List<string>();
         foreach (var name in names)
         {
             var hits = paths.Where(p => p == name || p.EndsWith("." + name, StringComparison.Ordinal)).ToList();
-            if (hits.Count == 0) throw new ArgumentException($"method.options.target_modules: '{name}' matches no module; {valid}");
+            if (hits.Count == 0) throw new OptionsException($"method.options.target_modules: '{name}' matches no module; {valid}");
             result.AddRange(hits.Except(result));
         }
         return paths.Where(result.Contains).ToList();

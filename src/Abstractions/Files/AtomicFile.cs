@@ -1,4 +1,4 @@
-namespace PluginGpt.Core.Checkpoints;
+namespace PluginGpt.Abstractions;
 
 /// <summary>Writes go to a temp file beside the target and are renamed over it, so a crash never leaves half a file.</summary>
 public static class AtomicFile

@@ -1,4 +1,4 @@
-namespace PluginGpt.Core.Checkpoints;
+namespace PluginGpt.Abstractions;
 
 /// <summary>Replaces a folder as a whole: write a fresh one beside it, then swap; a crash leaves the old one (or its <c>.old</c>) whole.</summary>
 public static class AtomicDirectory

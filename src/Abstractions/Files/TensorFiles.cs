@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace PluginGpt.Core.Checkpoints;
+namespace PluginGpt.Abstractions;
 
 /// <summary>Loads named tensors from a safetensors file into existing parameters, checking every name and shape.</summary>
 public static class TensorFiles
@@ -12,6 +12,7 @@ public static class TensorFiles
         var file = Safetensors.Load(path);
         try
         {
+            using var scope = torch.NewDisposeScope();   // conversions and copy_'s returned wrappers
             using var _ = torch.no_grad();
             foreach (var (name, p) in targets)
             {
