@@ -12,16 +12,17 @@ public abstract class TaskPluginBase : ITaskPlugin
     /// <summary>Column roles assumed when a file names its columns conventionally.</summary>
     protected abstract IReadOnlyDictionary<string, string> DefaultColumns { get; }
 
-    public TaskData Load(DataOptions options)
+    public TaskData Load(TaskContext context)
     {
+        var options = TaskOptions.From(context);
         var family = Manifest.Name;
         BuiltInDataset dataset = options.Dataset is { } name
             ? BuiltInDatasets.Get(name, family)
             : new BuiltInDataset("custom", family,
                 options.Train ?? throw new OptionsException("task.train: a training file is needed when no built-in dataset is named"),
-                options.Dev, options.Columns.Count > 0 ? options.Columns : DefaultColumns, RawLabels: options.Labels,
+                options.Dev, options.Columns is { Count: > 0 } columns ? columns : DefaultColumns, RawLabels: options.Labels,
                 HasHeader: options.HasHeader, Format: options.Format);
-        string Resolve(string file) => options.Dataset is null ? file : Path.Combine(options.DataRoot, file);
+        string Resolve(string file) => options.Dataset is null ? file : Path.Combine(context.DataRoot, file);
 
         var trainRows = TableReader.Read(Resolve(dataset.Train), dataset.Format, dataset.HasHeader);
         IReadOnlyList<Row> devRows;
@@ -40,7 +41,7 @@ public abstract class TaskPluginBase : ITaskPlugin
             : dataset.RawLabels ?? trainRows.Select(r => r.Text(dataset.TrainColumns.GetValueOrDefault("label") ?? "label").Trim()).Distinct().Order(StringComparer.Ordinal).ToList();
         var labelNames = dataset.LabelNames ?? rawLabels ?? [];
 
-        var train = Take(trainRows, options.MaxTrain, options.Seed).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
+        var train = Take(trainRows, options.MaxTrain, context.Seed).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
         var dev = Take(devRows, options.MaxDev, 7).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
         if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
         var unlabelled = train.Select(e => string.Join(" ", e.Segments)).ToList();

@@ -19,18 +19,15 @@ public sealed record ModelSpec
     [JsonPropertyName("tokenizer")] public string? Tokenizer { get; init; }
 }
 
+/// <summary>The task: a plugin name and the plugin's own options, written beside the name (<c>"dataset"</c>, <c>"max_train"</c>, …).</summary>
 public sealed record TaskSpec
 {
     [JsonPropertyName("name")] public string Name { get; init; } = "";
-    [JsonPropertyName("dataset")] public string? Dataset { get; init; }
-    [JsonPropertyName("train")] public string? Train { get; init; }
-    [JsonPropertyName("dev")] public string? Dev { get; init; }
-    [JsonPropertyName("format")] public string? Format { get; init; }
-    [JsonPropertyName("has_header")] public bool HasHeader { get; init; } = true;
-    [JsonPropertyName("columns")] public Dictionary<string, string> Columns { get; init; } = [];
-    [JsonPropertyName("labels")] public List<string>? Labels { get; init; }
-    [JsonPropertyName("max_train")] public int MaxTrain { get; init; }
-    [JsonPropertyName("max_dev")] public int MaxDev { get; init; }
+    /// <summary>Every other field of the task object; the task plugin binds and checks them.</summary>
+    [JsonExtensionData] public Dictionary<string, JsonElement> Options { get; init; } = [];
+
+    /// <summary><see cref="Options"/> as the JSON object a task plugin binds.</summary>
+    public JsonElement OptionsElement() => JsonSerializer.SerializeToElement(Options);
 }
 
 public sealed record TrainingSpec
@@ -59,7 +56,16 @@ public sealed record ExperimentSpec
     [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
     /// <summary>Run folder; a fresh <c>runs/&lt;name&gt;-&lt;timestamp&gt;</c> when empty.</summary>
     [JsonPropertyName("output")] public string? Output { get; init; }
+    /// <summary>Written by the host into a run's config.json: which plugin (assembly, version, folder) served each role.</summary>
+    [JsonPropertyName("provenance"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, PluginProvenance>? Provenance { get; init; }
 }
+
+/// <summary>Where a plugin came from: its name and version, its assembly (file and version) and the folder it was loaded from.</summary>
+public sealed record PluginProvenance(
+    [property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("assembly")] string Assembly, [property: JsonPropertyName("assembly_version")] string AssemblyVersion,
+    [property: JsonPropertyName("folder")] string Folder);
 
 /// <summary>What a run left behind: its folder and final metrics.</summary>
 public sealed record RunResult(string Directory, IReadOnlyDictionary<string, double> Metrics, long TrainableParameters, double Seconds);

@@ -34,14 +34,14 @@ public sealed record GptConfig
     /// <summary>Throws with the field's JSON name when a value is out of range.</summary>
     public void Validate()
     {
-        static void Positive(int v, string name) { if (v <= 0) throw new ArgumentException($"{name} must be positive, got {v}"); }
+        static void Positive(int v, string name) { if (v <= 0) throw new OptionsException($"{name} must be positive, got {v}"); }
         Positive(Layers, "n_layer"); Positive(Heads, "n_head"); Positive(ModelDim, "n_embd");
         Positive(InnerDim, "n_inner"); Positive(Context, "n_positions"); Positive(Vocab, "vocab_size");
-        if (ModelDim % Heads != 0) throw new ArgumentException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
+        if (ModelDim % Heads != 0) throw new OptionsException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
         if (Activation is not ("gelu_new" or "gelu" or "relu"))
-            throw new ArgumentException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");
+            throw new OptionsException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");
         foreach (var (p, name) in new[] { (EmbeddingDropout, "embd_pdrop"), (AttentionDropout, "attn_pdrop"), (ResidualDropout, "resid_pdrop") })
-            if (p is < 0 or >= 1) throw new ArgumentException($"{name} must be in [0, 1), got {p}");
+            if (p is < 0 or >= 1) throw new OptionsException($"{name} must be in [0, 1), got {p}");
     }
 
     /// <summary>Same config with every dropout probability set to <paramref name="p"/>.</summary>

@@ -31,32 +31,18 @@ public sealed record TaskData(string Name, InputFormat Format, IReadOnlyList<str
 /// <summary>A model's answer for one example: the chosen class/option (or -1 for regression), a score, and the distribution.</summary>
 public sealed record Prediction(int Label, double Score, IReadOnlyList<double> Probabilities);
 
-/// <summary>Where a task's data comes from. A built-in <see cref="Dataset"/> name needs nothing else.</summary>
-public sealed record DataOptions
-{
-    /// <summary>Built-in name (<c>sst2</c>, <c>agnews</c>, <c>rte</c>, <c>snli</c>, <c>cb</c>, <c>stsb</c>, <c>copa</c>, <c>csqa</c>) or null for explicit files.</summary>
-    public string? Dataset { get; init; }
-    public string? Train { get; init; }
-    public string? Dev { get; init; }
-    /// <summary><c>tsv</c>, <c>csv</c> or <c>jsonl</c>; null guesses from the extension.</summary>
-    public string? Format { get; init; }
-    public bool HasHeader { get; init; } = true;
-    /// <summary>Role → column name (or 0-based index for files without header): <c>text</c>, <c>premise</c>, <c>hypothesis</c>, <c>sentence1</c>, <c>sentence2</c>, <c>label</c>, <c>context</c>, <c>options</c>…</summary>
-    public IReadOnlyDictionary<string, string> Columns { get; init; } = new Dictionary<string, string>();
-    /// <summary>Label names in index order; a row with another label is an error naming file, line and value.</summary>
-    public IReadOnlyList<string>? Labels { get; init; }
-    /// <summary>Use at most this many training / dev rows (first rows after a seeded shuffle); 0 = all.</summary>
-    public int MaxTrain { get; init; }
-    public int MaxDev { get; init; }
-    /// <summary>The folder built-in dataset names resolve against (the repository's <c>data/</c>).</summary>
-    public string DataRoot { get; init; } = "data";
-    public int Seed { get; init; } = 42;
-}
+/// <summary>
+/// What a task plugin gets to load its data: its options (the experiment's <c>task</c> object without <c>name</c>, bound by
+/// the plugin with <see cref="PluginOptions.Bind{T}"/> under the section <c>task</c>), the folder built-in data set names
+/// resolve against (the repository's <c>data/</c>), and the experiment's seed.
+/// </summary>
+public sealed record TaskContext(System.Text.Json.JsonElement Options, string DataRoot, int Seed);
 
 /// <summary>A task family: reads data, defines labels and metrics.</summary>
 public interface ITaskPlugin : IPlugin
 {
-    TaskData Load(DataOptions options);
+    /// <summary>Reads train and dev examples; a bad option throws <see cref="OptionsException"/>, a bad file or row <see cref="DataException"/>.</summary>
+    TaskData Load(TaskContext context);
     /// <summary>Metric name → value (e.g. accuracy, macro_f1, pearson, spearman).</summary>
     IReadOnlyDictionary<string, double> Score(IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);
 }

@@ -13,9 +13,9 @@ public static class DeviceSelector
         if (n == "cuda" || n.StartsWith("cuda:"))
         {
             if (!torch.cuda.is_available())
-                throw new ArgumentException($"device '{name}': CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
+                throw new OptionsException($"device '{name}': CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
             return torch.device(n);
         }
-        throw new ArgumentException($"device '{name}' is not cpu, cuda or cuda:N");
+        throw new OptionsException($"device '{name}' is not cpu, cuda or cuda:N");
     }
 }

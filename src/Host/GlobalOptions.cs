@@ -5,10 +5,32 @@ namespace PluginGpt.Host;
 /// <summary>Options every command accepts (recursive on the root command).</summary>
 public static class GlobalOptions
 {
-    public static readonly Option<string[]> Plugins = new("--plugins")
+    public static Option<string[]> Plugins() => new("--plugins")
     {
         Description = "extra plugin folder (repeatable); PLUGINGPT_PLUGINS adds more", Recursive = true, AllowMultipleArgumentsPerToken = false,
     };
-    public static readonly Option<string?> Telemetry = new("--telemetry") { Description = "'console' prints spans and metrics; off by default", Recursive = true };
-    public static readonly Option<string?> Otlp = new("--otlp") { Description = "OTLP endpoint (e.g. http://localhost:4317) for spans and metrics", Recursive = true };
+    public static Option<string?> Telemetry() => new("--telemetry") { Description = "'console' prints spans and metrics; off by default", Recursive = true };
+    public static Option<string?> Otlp() => new("--otlp") { Description = "OTLP endpoint (e.g. http://localhost:4317) for spans and metrics", Recursive = true };
+
+    /// <summary>The global options' values, read before the container is built: they decide which plugins and exporters exist.</summary>
+    public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp);
+
+    /// <summary>Reads only the global options (everything else is the command tree's, parsed later); bad values are the user's to fix.</summary>
+    public static Values Read(string[] args)
+    {
+        Option<string[]> plugins = Plugins();
+        Option<string?> telemetry = Telemetry(), otlp = Otlp();
+        var root = new RootCommand { plugins, telemetry, otlp };
+        root.TreatUnmatchedTokensAsErrors = false;
+        var parse = root.Parse(args);
+        var explicitFolders = parse.GetValue(plugins) ?? [];
+        foreach (var folder in explicitFolders)
+            if (!Directory.Exists(folder)) throw new OptionsException($"--plugins: folder {Path.GetFullPath(folder)} not found");
+        var mode = parse.GetValue(telemetry);
+        if (mode is not (null or "console")) throw new OptionsException($"--telemetry: expected 'console', got '{mode}'");
+        Uri? endpoint = null;
+        if (parse.GetValue(otlp) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out endpoint))
+            throw new OptionsException($"--otlp: '{url}' is not an absolute URI");
+        return new Values(Host.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint);
+    }
 }

@@ -12,7 +12,7 @@ public static class ShippedData
             var candidate = System.IO.Path.Combine(dir.FullName, relative);
             if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
         }
-        throw new FileNotFoundException($"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
+        throw new UserInputException($"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
     }
 
     /// <summary>A repository-relative path (like <c>experiments/quickstart</c>) found from the working directory or above the program.</summary>

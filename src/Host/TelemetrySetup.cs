@@ -1,29 +1,35 @@
-using OpenTelemetry;
+using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 
 namespace PluginGpt.Host;
 
-/// <summary>Turns on the exporters the command line asks for; with neither option nothing listens and spans cost nothing.</summary>
+/// <summary>
+/// OpenTelemetry through the Generic Host (OpenTelemetry.Extensions.Hosting): the providers start and flush with the host.
+/// With neither <c>--telemetry</c> nor <c>--otlp</c> nothing is registered, nothing listens, and spans cost nothing.
+/// </summary>
 public static class TelemetrySetup
 {
-    public static IDisposable Start(string? mode, string? otlp)
-    {
-        if (mode is null && otlp is null) return new Nothing();
-        if (mode is not (null or "console")) throw new ArgumentException($"--telemetry: expected 'console', got '{mode}'");
-        Uri? endpoint = null;
-        if (otlp is not null && !Uri.TryCreate(otlp, UriKind.Absolute, out endpoint)) throw new ArgumentException($"--otlp: '{otlp}' is not an absolute URI");
-        var tracing = Sdk.CreateTracerProviderBuilder().AddSource(Core.Telemetry.Name);
-        var metrics = Sdk.CreateMeterProviderBuilder().AddMeter(Core.Telemetry.Name);
-        if (mode == "console") { tracing.AddConsoleExporter(); metrics.AddConsoleExporter(); }
-        if (endpoint is not null) { tracing.AddOtlpExporter(o => o.Endpoint = endpoint); metrics.AddOtlpExporter(o => o.Endpoint = endpoint); }
-        return new Providers(tracing.Build()!, metrics.Build()!);
-    }
+    public const string ServiceName = "plugingpt";
 
-    sealed class Providers(TracerProvider tracer, MeterProvider meter) : IDisposable
+    public static IServiceCollection AddPluginGptTelemetry(this IServiceCollection services, string? mode, Uri? otlp)
     {
-        public void Dispose() { meter.ForceFlush(); tracer.ForceFlush(); meter.Dispose(); tracer.Dispose(); }
+        if (mode is null && otlp is null) return services;
+        services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService(ServiceName, serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString()))
+            .WithTracing(t =>
+            {
+                t.AddSource(Core.Telemetry.Name);
+                if (mode == "console") t.AddConsoleExporter();
+                if (otlp is not null) t.AddOtlpExporter(o => o.Endpoint = otlp);
+            })
+            .WithMetrics(m =>
+            {
+                m.AddMeter(Core.Telemetry.Name);
+                if (mode == "console") m.AddConsoleExporter();
+                if (otlp is not null) m.AddOtlpExporter(o => o.Endpoint = otlp);
+            });
+        return services;
     }
-
-    sealed class Nothing : IDisposable { public void Dispose() { } }
 }

@@ -75,7 +75,7 @@ public class GenerationTests
     public void Invalid_options_are_rejected_with_their_name()
     {
         using var model = Tiny();
-        var e = Assert.Throws<ArgumentException>(() => TokenGenerator.Generate(model, Prompt, new GenerationOptions { TopP = 1.5 }).ToArray());
+        var e = Assert.Throws<OptionsException>(() => TokenGenerator.Generate(model, Prompt, new GenerationOptions { TopP = 1.5 }).ToArray());
         Assert.Contains("top-p", e.Message);
     }
 }

@@ -73,7 +73,7 @@ public class PretrainTests
         Pretrainer.Run(Options(dir, corpus, "run", 2));
         var weights = Path.Combine(dir["run"], Pretrainer.CheckpointDir, GptCheckpoint.WeightsFile);
         var before = File.ReadAllBytes(weights);
-        var e = Assert.Throws<ArgumentException>(() => Pretrainer.Run(Options(dir, corpus, "run", 2)));
+        var e = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "run", 2)));
         Assert.Contains("--resume", e.Message);
         Assert.Equal(before, File.ReadAllBytes(weights));
     }

@@ -5,7 +5,7 @@ namespace PluginGpt.Plugins.Tests;
 
 public class DatasetTests
 {
-    static TaskData Load(ITaskPlugin task, string dataset) => task.Load(new DataOptions { Dataset = dataset, DataRoot = Repo.Data });
+    static TaskData Load(ITaskPlugin task, string dataset) => task.LoadBuiltIn(dataset);
 
     [Theory]
     [InlineData("sst2", 67349, 872, 2)]

@@ -17,7 +17,7 @@ public class FineTunerTests
     {
         using var dir = new TempDir();
         var task = new ClassificationTask();
-        var data = task.Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 16, MaxDev = 4 });
+        var data = task.LoadBuiltIn("sst2", 16, 4);
         torch.manual_seed(9);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
         using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
@@ -42,7 +42,7 @@ public class FineTunerTests
     {
         using var dir = new TempDir();
         var task = new ClassificationTask();
-        var data = task.Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 32, MaxDev = 8 });
+        var data = task.LoadBuiltIn("sst2", 32, 8);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
         using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
         using var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, default));

@@ -40,7 +40,7 @@ public class OwnershipTests
         using var dir = new TempDir();
         torch.manual_seed(3);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
-        var data = new ClassificationTask().Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 8, MaxDev = 4 });
+        var data = new ClassificationTask().LoadBuiltIn("sst2", 8, 4);
         var ids = torch.tensor(new long[] { 5, 17, 300, 42 }).view(1, 4);
         var baseLogits = Logits(model, ids);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
@@ -65,7 +65,7 @@ public class OwnershipTests
     {
         torch.manual_seed(3);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
-        var data = new ClassificationTask().Load(new DataOptions { Dataset = "sst2", DataRoot = Repo.Data, MaxTrain = 8, MaxDev = 4 });
+        var data = new ClassificationTask().LoadBuiltIn("sst2", 8, 4);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         using (var objective = new InContext().Create(new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"k": 2, "calibrate": true}""").RootElement)))
         using (var scope = torch.NewDisposeScope()) objective.Predict(data.Dev);

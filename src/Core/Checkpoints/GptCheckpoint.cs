@@ -53,7 +53,7 @@ public static class GptCheckpoint
         try { config = JsonSerializer.Deserialize<GptConfig>(File.ReadAllText(path)) ?? throw new CheckpointException($"{path}: empty config"); }
         catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
         try { config.Validate(); }
-        catch (ArgumentException e) { throw new CheckpointException($"{path}: {e.Message}"); }
+        catch (OptionsException e) { throw new CheckpointException($"{path}: {e.Message}"); }
         return config;
     }
 

@@ -19,10 +19,10 @@ public sealed record GenerationOptions
 
     public void Validate()
     {
-        if (MaxNewTokens < 0) throw new ArgumentException($"max-new-tokens must be ≥ 0, got {MaxNewTokens}");
-        if (!Greedy && Temperature <= 0) throw new ArgumentException($"temperature must be > 0, got {Temperature}");
-        if (TopK < 0) throw new ArgumentException($"top-k must be ≥ 0, got {TopK}");
-        if (TopP is <= 0 or > 1) throw new ArgumentException($"top-p must be in (0, 1], got {TopP}");
-        if (RepetitionPenalty <= 0) throw new ArgumentException($"repetition-penalty must be > 0, got {RepetitionPenalty}");
+        if (MaxNewTokens < 0) throw new OptionsException($"max-new-tokens must be ≥ 0, got {MaxNewTokens}");
+        if (!Greedy && Temperature <= 0) throw new OptionsException($"temperature must be > 0, got {Temperature}");
+        if (TopK < 0) throw new OptionsException($"top-k must be ≥ 0, got {TopK}");
+        if (TopP is <= 0 or > 1) throw new OptionsException($"top-p must be in (0, 1], got {TopP}");
+        if (RepetitionPenalty <= 0) throw new OptionsException($"repetition-penalty must be > 0, got {RepetitionPenalty}");
     }
 }

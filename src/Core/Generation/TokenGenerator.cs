@@ -10,7 +10,7 @@ public static class TokenGenerator
     public static IEnumerable<int> Generate(Decoder model, IReadOnlyList<int> prompt, GenerationOptions options)
     {
         options.Validate();
-        if (prompt.Count == 0) throw new ArgumentException("the prompt must hold at least one token");
+        if (prompt.Count == 0) throw new OptionsException("the prompt must hold at least one token");
         bool wasTraining = model.training;
         model.eval();
         var device = model.Device;

@@ -33,5 +33,5 @@ public static class Presets
     };
 
     public static GptConfig Get(string name) => All.TryGetValue(name, out var c) ? c
-        : throw new ArgumentException($"unknown preset '{name}'; known presets: {string.Join(", ", All.Keys)}");
+        : throw new OptionsException($"unknown preset '{name}'; known presets: {string.Join(", ", All.Keys)}");
 }

@@ -105,8 +105,13 @@ public sealed class GptTokenizer : ITokenizer
     public static GptTokenizer Load(string directory)
     {
         var files = FindFiles(directory)
-            ?? throw new FileNotFoundException($"{directory}: no tokenizer files (expected {VocabFile} + {MergesFile}, or encoder.json + vocab.bpe)");
-        return new GptTokenizer(File.ReadAllText(files.Vocab), File.ReadAllText(files.Merges));
+            ?? throw new UserInputException($"{directory}: no tokenizer files (expected {VocabFile} + {MergesFile}, or encoder.json + vocab.bpe)");
+        try { return new GptTokenizer(File.ReadAllText(files.Vocab), File.ReadAllText(files.Merges)); }
+        catch (Exception e) when (e is JsonException or FormatException or ArgumentException or InvalidOperationException)
+        {
+            // Corrupt or hand-edited files: the user's to fix, so say which pair of files could not be read.
+            throw new CheckpointException($"{files.Vocab} / {Path.GetFileName(files.Merges)}: not a readable byte-level BPE vocabulary ({e.Message})");
+        }
     }
 
     static (string Vocab, string Merges)? FindFiles(string directory)

@@ -29,7 +29,7 @@ public static class FineTuner
         var t = job.Training;
         var trainable = Trainable(job);
         long trainableCount = trainable.Sum(p => p.Parameter.numel());
-        using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, "metrics.jsonl"), append: false) { AutoFlush = true };
+        using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, RunFiles.MetricsLines), append: false) { AutoFlush = true };
 
         if (!job.Objective.Trains)
         {
@@ -38,7 +38,7 @@ public static class FineTuner
             return new FineTuneResult(scores, 0, 0, 0);
         }
         if (trainableCount == 0)
-            throw new ArgumentException($"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
+            throw new OptionsException($"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
         foreach (var p in trainable) p.Parameter.requires_grad = true;
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
@@ -84,7 +84,7 @@ public static class FineTuner
                     double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
                     Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, peak);
                 }
-                metrics.WriteLine(JsonSerializer.Serialize(new { epoch, step, loss = meanLoss, lr }));
+                RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Loss = meanLoss, LearningRate = lr });
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1), ThroughputUnit: "ex/s"));
             }
             var scores = Evaluate(job, epoch, metrics);
@@ -135,7 +135,7 @@ public static class FineTuner
         if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
         span?.SetTag("epoch", epoch);
         foreach (var (k, v) in scores) span?.SetTag("metric." + k, v);
-        metrics?.WriteLine(JsonSerializer.Serialize(new { epoch, eval = scores }));
+        if (metrics is not null) RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Eval = scores });
         return scores;
     }
 

@@ -28,13 +28,13 @@ public sealed record PretrainOptions
 
     public void Validate()
     {
-        void Positive(int v, string n) { if (v <= 0) throw new ArgumentException($"{n} must be positive, got {v}"); }
+        void Positive(int v, string n) { if (v <= 0) throw new OptionsException($"{n} must be positive, got {v}"); }
         Positive(MaxSteps, "max-steps"); Positive(BatchSize, "batch-size"); Positive(EvalInterval, "eval-interval");
         Positive(EvalBatches, "eval-batches"); Positive(CheckpointInterval, "checkpoint-interval");
-        if (BlockSize < 0) throw new ArgumentException($"block-size must be ≥ 0, got {BlockSize}");
-        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
-        if (ValidationFraction is <= 0 or >= 0.5) throw new ArgumentException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
-        if (Corpus.Count == 0) throw new ArgumentException("corpus: at least one text file is needed");
-        foreach (var file in Corpus) if (!File.Exists(file)) throw new FileNotFoundException($"corpus: {file} not found");
+        if (BlockSize < 0) throw new OptionsException($"block-size must be ≥ 0, got {BlockSize}");
+        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate) throw new OptionsException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
+        if (ValidationFraction is <= 0 or >= 0.5) throw new OptionsException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
+        if (Corpus.Count == 0) throw new OptionsException("corpus: at least one text file is needed");
+        foreach (var file in Corpus) if (!File.Exists(file)) throw new UserInputException($"corpus: {file} not found");
     }
 }

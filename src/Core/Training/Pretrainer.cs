@@ -18,7 +18,7 @@ public sealed record PretrainResult(string Directory, int Steps, double FinalTra
 public static class Pretrainer
 {
     public const string CheckpointDir = "checkpoint";
-    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin", MetricsFile = "metrics.jsonl";
+    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin", MetricsFile = RunFiles.MetricsLines;
 
     public static PretrainResult Run(PretrainOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -26,9 +26,9 @@ public static class Pretrainer
         var dir = Path.GetFullPath(o.OutputDirectory);
         var checkpoint = Path.Combine(dir, CheckpointDir);
         bool resuming = o.Resume && Directory.Exists(checkpoint);
-        if (o.Resume && !resuming) throw new ArgumentException($"--resume: {checkpoint} not found; nothing to resume");
+        if (o.Resume && !resuming) throw new OptionsException($"--resume: {checkpoint} not found; nothing to resume");
         if (!o.Resume && Directory.Exists(checkpoint))
-            throw new ArgumentException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+            throw new OptionsException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
         Directory.CreateDirectory(dir);
         var device = DeviceSelector.Parse(o.Device);
 
@@ -44,7 +44,9 @@ public static class Pretrainer
         if (resuming)
         {
             GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
-            startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(checkpoint, StateFile)))!.Step;
+            var statePath = Path.Combine(checkpoint, StateFile);
+            try { startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))?.Step ?? throw new JsonException("empty"); }
+            catch (Exception e) when (e is JsonException or IOException) { throw new CheckpointException($"{statePath}: unreadable trainer state ({e.Message})"); }
         }
         model.to(device);
         var parameters = TrainableTensor.Defaults(model.named_parameters());
@@ -90,7 +92,7 @@ public static class Pretrainer
                 using (Telemetry.Source.StartActivity("evaluation")) validation = lastValidation = Evaluate(model, data, o, block, device);
                 curve.Add((step + 1, validation.Value));
             }
-            metrics.WriteLine(JsonSerializer.Serialize(new { step = step + 1, loss = lastLoss, lr, tokens_per_s = tokensPerSecond, step_s = seconds, val_loss = validation }));
+            RunFiles.Append(metrics, new MetricsLine { Step = step + 1, Loss = lastLoss, LearningRate = lr, TokensPerSecond = tokensPerSecond, StepSeconds = seconds, ValidationLoss = validation });
             progress?.Report(new TrainingProgress(step + 1, o.MaxSteps, lastLoss, lr, tokensPerSecond, seconds, validation));
             if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1);
         }
@@ -150,10 +152,9 @@ public static class Pretrainer
     /// <summary>Appends to metrics.jsonl, first dropping lines past the step a resumed run restarts from.</summary>
     static StreamWriter OpenMetrics(string path, int startStep)
     {
-        var kept = File.Exists(path)
-            ? File.ReadAllLines(path).Where(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= startStep).ToList()
-            : [];
-        File.WriteAllLines(path, kept);
-        return new StreamWriter(path, append: true) { AutoFlush = true };
+        var kept = File.Exists(path) ? RunFiles.ReadLines(path).Where(l => l.Step <= startStep).ToList() : [];
+        var writer = new StreamWriter(path, append: false) { AutoFlush = true };
+        foreach (var line in kept) RunFiles.Append(writer, line);
+        return writer;
     }
 }

@@ -24,7 +24,7 @@ public sealed class TokenDataset
     {
         var source = validation ? Validation : Train;
         if (source.Length <= block + 1)
-            throw new InvalidOperationException($"the {(validation ? "held-out" : "training")} split has {source.Length} tokens, fewer than one block of {block + 1}: use a larger corpus or a smaller context");
+            throw new DataException($"the {(validation ? "held-out" : "training")} split has {source.Length} tokens, fewer than one block of {block + 1}: use a larger corpus or a smaller context");
         var rng = new Random(StableSeed(seed, validation ? 1 : 0, index));   // HashCode is salted per process: not reproducible
         var x = new long[batchSize * block];
         var y = new long[batchSize * block];

@@ -12,7 +12,7 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt bench train|generate</c>: throughput as ratios measured in one run.</summary>
-public sealed class BenchCommand(IAnsiConsole console) : ICliCommand
+public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
     {
@@ -59,7 +59,7 @@ public sealed class BenchCommand(IAnsiConsole console) : ICliCommand
         lora.SetAction(parse =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
-            var catalog = PluginCatalog.ForCommandLine(parse);
+            var catalog = plugins.Value;
             TorchSharp.torch.manual_seed(0);
             using var model = new Decoder(config);
             model.to(DeviceSelector.Parse(parse.GetValue(device)!));

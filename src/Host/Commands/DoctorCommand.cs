@@ -11,7 +11,7 @@ namespace PluginGpt.Host.Commands;
 /// <c>plugingpt doctor</c>: whether LibTorch loads (the usual first failure of TorchSharp apps), which devices it sees,
 /// where plugins are looked for and what loaded, and this machine's fp32 matmul speed.
 /// </summary>
-public sealed class DoctorCommand(IAnsiConsole console) : ICliCommand
+public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discovery, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
     {
@@ -26,9 +26,9 @@ public sealed class DoctorCommand(IAnsiConsole console) : ICliCommand
             table.AddRow("CUDA", torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
             table.AddRow("threads", torch.get_num_threads().ToString());
             table.AddRow("fp32 matmul 512³", $"{Benchmarks.MatmulPeak(torch.CPU, 512, 5).GFlops:F0} GFLOP/s");
-            var folders = PluginFolders.Resolve(parse.GetValue(GlobalOptions.Plugins));
+            var folders = discovery.Folders;
             table.AddRow("plugin folders", Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));
-            var catalog = PluginCatalog.Load(folders);
+            var catalog = plugins.Value;
             table.AddRow("plugins", Markup.Escape(string.Join(", ", catalog.Plugins.Select(p => $"{p.Manifest.Kind.ToString().ToLowerInvariant()}:{p.Manifest.Name}"))));
             foreach (var e in catalog.Errors) table.AddRow("[yellow]plugin skipped[/]", Markup.Escape($"{e.Path}: {e.Message}"));
             console.Write(table);

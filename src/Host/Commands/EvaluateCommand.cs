@@ -7,7 +7,7 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt evaluate RUN_DIR [--json]</c>: reload a run's best weights (method + task head) and score its dev set.</summary>
-public sealed class EvaluateCommand(IAnsiConsole console) : ICliCommand
+public sealed class EvaluateCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
     public Command Build()
     {
@@ -17,9 +17,8 @@ public sealed class EvaluateCommand(IAnsiConsole console) : ICliCommand
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(run)!;
-            if (!File.Exists(Path.Combine(dir, "config.json"))) throw new FileNotFoundException($"{dir}: not a run folder (no config.json)");
-            var catalog = PluginCatalog.ForCommandLine(parse);
-            var metrics = new ExperimentRunner(catalog, (_, work) => work(new Progress<TrainingProgress>())).Evaluate(dir);
+            if (!File.Exists(Path.Combine(dir, "config.json"))) throw new OptionsException($"{dir}: not a run folder (no config.json)");
+            var metrics = runners.Quiet().Evaluate(dir);
             if (parse.GetValue(json)) { Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(metrics)); return 0; }
             var table = new Table().AddColumns("metric", "value");
             foreach (var (k, v) in metrics) table.AddRow(k, $"{v:F4}");

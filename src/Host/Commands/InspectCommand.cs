@@ -11,7 +11,7 @@ using TorchSharp;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt inspect</c>: parameter counts of a preset (built on the meta device: no memory) or a model folder.</summary>
-public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
+public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
     {
@@ -28,7 +28,7 @@ public sealed class InspectCommand(IAnsiConsole console) : ICliCommand
             IAttachedMethod? attached = null;
             if (parse.GetValue(method) is { } methodName)
             {
-                var catalog = PluginCatalog.ForCommandLine(parse);
+                var catalog = plugins.Value;
                 var plugin = catalog.Get<IAdaptationMethod>(PluginKind.Method, methodName, "--method");
                 attached = MethodInstaller.Attach(plugin, decoder, JsonOverrides.ToElement(parse.GetValue(set) ?? []));
             }

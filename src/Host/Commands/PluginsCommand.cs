@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt plugins [--json]</c>: every method, objective, task and recipe found, with its assembly, and every load error.</summary>
-public sealed class PluginsCommand(IAnsiConsole console) : ICliCommand
+public sealed class PluginsCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
     {
@@ -14,7 +14,7 @@ public sealed class PluginsCommand(IAnsiConsole console) : ICliCommand
         var command = new Command("plugins", "List the plugins found in the plugin folders.") { json };
         command.SetAction(parse =>
         {
-            var catalog = PluginCatalog.ForCommandLine(parse);
+            var catalog = plugins.Value;
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new

@@ -48,7 +48,7 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
                          result.FinalValidationLoss is { } v ? $"{Math.Exp(v):F1}" : "-", $"{result.TokensPerSecond:N0}");
             console.Write(table);
             console.MarkupLineInterpolated($"model: {result.Directory}  chart: {png}  table: {md}");
-            return Task.FromResult(cancel.IsCancellationRequested ? 130 : 0);
+            return Task.FromResult(cancel.IsCancellationRequested ? Cli.Cancelled : 0);
         });
         return command;
     }

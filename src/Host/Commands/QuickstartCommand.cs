@@ -15,7 +15,7 @@ namespace PluginGpt.Host.Commands;
 /// <c>plugingpt quickstart [--out DIR]</c>: pre-train (or reuse) the small model on the shipped corpus, adapt it to SST-2 with
 /// each method in <c>experiments/quickstart/</c>, and compare them in a table, results.json, results.md and results.png.
 /// </summary>
-public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
+public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFactory runners, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
     {
@@ -28,7 +28,6 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
         {
             var dir = Path.GetFullPath(parse.GetValue(output)!);
             var files = ExperimentFiles(parse.GetValue(experiments)!);
-            var catalog = PluginCatalog.ForCommandLine(parse);
             // Check every file before the long pre-training, so a typo fails in a second, not after minutes.
             var specs = files.Select(f => ExperimentFile.LoadValid(f, [])).ToList();
 
@@ -48,16 +47,15 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
             {
                 if (cancel.IsCancellationRequested) break;
                 var run = spec with { Model = spec.Model with { Path = model, Tokenizer = null, Preset = null }, Output = Path.Combine(dir, "runs", $"{spec.Name}-{stamp}") };
-                var runner = new ExperimentRunner(catalog, (n, work) => TrainingDisplay.Run(console, spec.Name, n, work));
+                var runner = runners.Create(spec.Name);
                 var result = await runner.RunAsync(run, cancel);
-                var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(result.Directory, "metrics.json"))).RootElement;
-                var metric = summary.GetProperty("primary_metric").GetString()!;
-                rows.Add(new ComparisonRow(spec.Name, $"{spec.Task.Name}/{spec.Task.Dataset}", result.TrainableParameters, metric, result.Metrics[metric], result.Seconds, result.Directory));
+                var summary = RunFiles.ReadSummary(result.Directory);
+                rows.Add(new ComparisonRow(spec.Name, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters, summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory));
             }
-            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy", MajorityBaseline(catalog, specs[0]), 0);
+            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy", MajorityBaseline(plugins.Value, specs[0]), 0);
             var written = ComparisonReport.Write(console, dir, "results", rows, majority, "SST-2 dev accuracy by adaptation method");
             console.MarkupLineInterpolated($"results: {string.Join(", ", written)}");
-            return cancel.IsCancellationRequested ? 130 : 0;
+            return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
         return command;
     }
@@ -66,7 +64,7 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
     {
         var resolved = Directory.Exists(folder) ? folder : ShippedData.RepoPath(folder);
         var files = Directory.GetFiles(resolved, "*.json").OrderBy(f => Order(Path.GetFileNameWithoutExtension(f))).ToList();
-        return files.Count > 0 ? files : throw new FileNotFoundException($"--experiments: no experiment files in {resolved}");
+        return files.Count > 0 ? files : throw new UserInputException($"--experiments: no experiment files in {resolved}");
         static int Order(string name) => Array.IndexOf(["full", "probe", "lora", "in-context"], name) is var i and >= 0 ? i : 99;
     }
 
@@ -81,7 +79,7 @@ public sealed class QuickstartCommand(IAnsiConsole console) : ICliCommand
     static double MajorityBaseline(PluginCatalog catalog, ExperimentSpec spec)
     {
         var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
-        var data = task.Load(new DataOptions { Dataset = spec.Task.Dataset, DataRoot = ShippedData.Path(), Seed = spec.Seed });
+        var data = task.Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
         int majority = data.Train.GroupBy(e => e.Label).MaxBy(g => g.Count())!.Key;
         return data.Dev.Count(e => e.Label == majority) / (double)data.Dev.Count;
     }

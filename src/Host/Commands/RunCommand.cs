@@ -8,7 +8,7 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt run experiment.json [--set key=value]…</c>: one experiment through the shared loop.</summary>
-public sealed class RunCommand(IAnsiConsole console) : ICliCommand
+public sealed class RunCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
     public Command Build()
     {
@@ -19,8 +19,7 @@ public sealed class RunCommand(IAnsiConsole console) : ICliCommand
         {
             var path = parse.GetValue(file)!;
             var spec = ExperimentFile.LoadValid(path, parse.GetValue(set) ?? []);
-            var catalog = PluginCatalog.ForCommandLine(parse);
-            var runner = new ExperimentRunner(catalog, (steps, work) => TrainingDisplay.Run(console, spec.Name, steps, work));
+            var runner = runners.Create(spec.Name);
             var result = await runner.RunAsync(spec, cancel);
             var table = new Table().AddColumns("metric", "value");
             foreach (var (k, v) in result.Metrics) table.AddRow(k, $"{v:F4}");
@@ -28,7 +27,7 @@ public sealed class RunCommand(IAnsiConsole console) : ICliCommand
             table.AddRow("seconds", $"{result.Seconds:F1}");
             console.Write(table);
             console.MarkupLineInterpolated($"run folder: {result.Directory}");
-            return cancel.IsCancellationRequested ? 130 : 0;
+            return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
         return command;
     }

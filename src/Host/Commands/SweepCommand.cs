@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using PluginGpt.Host.Display;
+using PluginGpt.Core.Training;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Plugins;
 using PluginGpt.Host.Reports;
@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt sweep EXPERIMENT.json --grid key=v1,v2 …</c>: one run per combination, compared in a table, JSON, Markdown and PNG.</summary>
-public sealed class SweepCommand(IAnsiConsole console) : ICliCommand
+public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
     public Command Build()
     {
@@ -27,22 +27,21 @@ public sealed class SweepCommand(IAnsiConsole console) : ICliCommand
             var specs = combinations.Select(c => (Combination: c, Spec: ExperimentFile.LoadValid(path, [.. shared, .. c]))).ToList();
             var dir = OutputFolder.EnsureFree(parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
 
-            var catalog = PluginCatalog.ForCommandLine(parse);
             var rows = new List<ComparisonRow>();
             for (int i = 0; i < specs.Count && !cancel.IsCancellationRequested; i++)
             {
                 var (combination, spec) = specs[i];
                 var label = SweepGrid.Label(combination);
                 var runDir = Path.Combine(dir, $"{i + 1:D2}-{label}");
-                var runner = new ExperimentRunner(catalog, (n, work) => TrainingDisplay.Run(console, $"[{i + 1}/{specs.Count}] {label}", n, work));
+                var runner = runners.Create($"[{i + 1}/{specs.Count}] {label}");
                 var result = await runner.RunAsync(spec with { Output = runDir }, cancel);
-                var metric = JsonDocument.Parse(File.ReadAllText(Path.Combine(runDir, "metrics.json"))).RootElement.GetProperty("primary_metric").GetString()!;
-                rows.Add(new ComparisonRow(label, $"{spec.Task.Name}/{spec.Task.Dataset ?? "custom"}", result.TrainableParameters, metric, result.Metrics[metric], result.Seconds, runDir));
+                var summary = RunFiles.ReadSummary(runDir);
+                rows.Add(new ComparisonRow(label, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters, summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, runDir));
             }
 
             if (rows.Count > 0) ComparisonReport.Write(console, dir, "sweep", rows, null, $"{specs[0].Spec.Name}: {rows[0].Metric} by setting");
             console.MarkupLineInterpolated($"sweep folder: {dir}");
-            return cancel.IsCancellationRequested ? 130 : 0;
+            return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
         return command;
     }

@@ -15,7 +15,7 @@ public sealed class TokenizerCommand : ICliCommand
         train.SetAction(parse =>
         {
             var files = parse.GetValue(corpus)!;
-            foreach (var f in files) if (!File.Exists(f)) throw new FileNotFoundException($"--corpus: {f} not found");
+            foreach (var f in files) if (!File.Exists(f)) throw new UserInputException($"--corpus: {f} not found");
             var tokenizer = BpeTrainer.Train(files.Select(File.ReadAllText), parse.GetValue(size), parse.GetValue(output)!);
             Console.WriteLine($"{tokenizer.VocabSize} tokens written to {Path.GetFullPath(parse.GetValue(output)!)}");
             return 0;

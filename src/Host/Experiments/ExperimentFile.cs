@@ -18,18 +18,18 @@ public static class ExperimentFile
 
     public static ExperimentSpec Load(string path, IEnumerable<string> overrides)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: experiment file not found");
+        if (!File.Exists(path)) throw new UserInputException($"{path}: experiment file not found");
         JsonNode root;
         try
         {
             root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                ?? throw new ArgumentException($"{path}: empty file");
+                ?? throw new OptionsException($"{path}: empty file");
         }
-        catch (JsonException e) { throw new ArgumentException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})"); }
-        if (root is not JsonObject obj) throw new ArgumentException($"{path}: the top level must be an object");
+        catch (JsonException e) { throw new OptionsException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})"); }
+        if (root is not JsonObject obj) throw new OptionsException($"{path}: the top level must be an object");
         foreach (var o in overrides) JsonOverrides.Apply(obj, o);
-        try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new ArgumentException($"{path}: empty experiment"); }
-        catch (JsonException e) { throw new ArgumentException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
+        try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new OptionsException($"{path}: empty experiment"); }
+        catch (JsonException e) { throw new OptionsException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
     }
 
     /// <summary><see cref="Load"/> then <see cref="Validate"/>: a spec ready to run.</summary>
@@ -47,7 +47,7 @@ public static class ExperimentFile
     /// <summary>Range checks of the host's own fields; plugins check their own options.</summary>
     public static void Validate(ExperimentSpec s, string path)
     {
-        void Check(bool ok, string field, string expectation) { if (!ok) throw new ArgumentException($"{path}: {field}: {expectation}"); }
+        void Check(bool ok, string field, string expectation) { if (!ok) throw new OptionsException($"{path}: {field}: {expectation}"); }
         Check((s.Model.Preset is null) != (s.Model.Path is null), "model", "give exactly one of \"preset\" or \"path\"");
         Check(s.Task.Name.Length > 0, "task.name", "required (classification, nli, similarity, multiple-choice)");
         var t = s.Training;
@@ -59,6 +59,5 @@ public static class ExperimentFile
         Check(t.WeightDecay >= 0, "training.weight_decay", $"must be ≥ 0, got {t.WeightDecay}");
         Check(t.GradClip >= 0, "training.grad_clip", $"must be ≥ 0, got {t.GradClip}");
         Check(t.MaxSteps >= 0, "training.max_steps", $"must be ≥ 0, got {t.MaxSteps}");
-        Check(s.Task.MaxTrain >= 0 && s.Task.MaxDev >= 0, "task.max_train", "limits must be ≥ 0");
     }
 }

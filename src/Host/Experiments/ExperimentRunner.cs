@@ -1,21 +1,29 @@
 using System.Diagnostics;
-using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PluginGpt.Core;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
 using PluginGpt.Core.Training;
+using PluginGpt.Host.Logging;
 using PluginGpt.Host.Plugins;
 using TorchSharp;
 
 namespace PluginGpt.Host.Experiments;
 
+/// <summary>How a runner shows a run's progress: given the total steps and the work, it runs the work (with a bar or plain lines).</summary>
+public delegate FineTuneResult RunDisplay(int totalSteps, Func<IProgress<TrainingProgress>, FineTuneResult> work);
+
 /// <summary>
 /// Runs one experiment: resolves method × objective × task by name, loads model, tokenizer and data, and drives the
-/// core's shared loop. Its run folder holds the resolved config, metrics.jsonl, metrics.json, best/ and run.log.
+/// core's shared loop. Its run folder holds the resolved config (with the plugins' provenance), metrics.jsonl,
+/// metrics.json, best/ and run.log.
 /// </summary>
-public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProgress<TrainingProgress>, FineTuneResult>, FineTuneResult> display) : IExperimentRunner
+public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, ILogger? logger = null) : IExperimentRunner
 {
+    readonly ILogger logger = logger ?? NullLogger.Instance;
+
     public Task<RunResult> RunAsync(ExperimentSpec spec, CancellationToken cancel)
     {
         if (spec.Recipe is { Name.Length: > 0 } recipe)
@@ -24,9 +32,11 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
     }
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
-    sealed record Prepared(ExperimentSpec Spec, IAdaptationMethod Method, IObjective Objective, ITaskPlugin Task, Decoder Model,
+    sealed record Prepared(ExperimentSpec Spec, LoadedPlugin Method, LoadedPlugin Objective, LoadedPlugin Task, Decoder Model,
         TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note) : IDisposable
     {
+        public ITaskPlugin TaskPlugin => (ITaskPlugin)Task.Instance;
+
         /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the model.</summary>
         public void Dispose()
         {
@@ -38,17 +48,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
 
     Prepared Prepare(ExperimentSpec spec)
     {
-        var method = catalog.Get<IAdaptationMethod>(PluginKind.Method, spec.Method.Name, "method.name");
-        var objective = catalog.Get<IObjective>(PluginKind.Objective, spec.Objective.Name, "objective.name");
-        var task = catalog.Get<ITaskPlugin>(PluginKind.Task, spec.Task.Name, "task.name");
+        var recorded = spec.Provenance;
+        var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
+        var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name", recorded?.GetValueOrDefault("objective"));
+        var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
         var device = DeviceSelector.Parse(spec.Device);
         var tokenizer = GptTokenizer.Load(ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
-        var data = task.Load(new DataOptions
-        {
-            Dataset = spec.Task.Dataset, Train = spec.Task.Train, Dev = spec.Task.Dev, Format = spec.Task.Format, HasHeader = spec.Task.HasHeader,
-            Columns = spec.Task.Columns, Labels = spec.Task.Labels, MaxTrain = spec.Task.MaxTrain, MaxDev = spec.Task.MaxDev,
-            DataRoot = ShippedData.Path(), Seed = spec.Seed,
-        });
+        var data = ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
 
         torch.manual_seed(spec.Seed);
         var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
@@ -63,8 +69,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
                 model.ResizeTokenEmbeddings(tokenizer.VocabSize);
             }
             model.to(device);
-            attached = MethodInstaller.Attach(method, model, spec.Method.Options ?? default);
-            var instance = objective.Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
+            attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+            var instance = ((IObjective)objective.Instance).Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
             return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
         }
         catch
@@ -89,25 +95,32 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
 
         // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
         Directory.CreateDirectory(OutputFolder.EnsureFree(dir, "output"));   // checked again: another run may have taken it meanwhile
-        using var log = new StreamWriter(Path.Combine(dir, "run.log")) { AutoFlush = true };
-        AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec));
-        log.WriteLine($"{DateTime.UtcNow:O} run {spec.Name}: method {p.Method.Manifest.Name}, objective {p.Objective.Manifest.Name}, task {p.Task.Manifest.Name}");
-        if (p.Note is not null) log.WriteLine(p.Note);
-        log.WriteLine($"data {p.Data.Name}: {p.Data.Train.Count} train, {p.Data.Dev.Count} dev, labels [{string.Join(", ", p.Data.Labels)}]");
+        using var log = new RunLog(Path.Combine(dir, "run.log"), logger);
+        var provenance = new Dictionary<string, PluginProvenance>
+        {
+            ["method"] = p.Method.Provenance, ["objective"] = p.Objective.Provenance, ["task"] = p.Task.Provenance,
+        };
+        AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
+        log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name, p.Objective.Manifest.Name, p.Task.Manifest.Name);
+        foreach (var (role, plugin) in provenance)
+            log.LogInformation("{Role} plugin {Name} {Version} from {Assembly} {AssemblyVersion} in {Folder}", role, plugin.Name, plugin.Version, plugin.Assembly, plugin.AssemblyVersion, plugin.Folder);
+        if (p.Note is not null) log.LogInformation("{Note}", p.Note);
+        log.LogInformation("data {Data}: {Train} train, {Dev} dev, labels [{Labels}]", p.Data.Name, p.Data.Train.Count, p.Data.Dev.Count, string.Join(", ", p.Data.Labels));
 
-        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, dir);
+        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, dir);
         var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training), progress => FineTuner.Run(job, new Logged(progress, log), cancel));
 
-        long total = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter)));
-        var summary = new
+        var summary = new RunSummary
         {
-            name = spec.Name, method = p.Method.Manifest.Name, objective = p.Objective.Manifest.Name, task = p.Task.Manifest.Name, dataset = p.Data.Name,
-            best_epoch = result.BestEpoch, metrics = result.Metrics, primary_metric = p.Data.PrimaryMetric,
-            trainable_parameters = result.TrainableParameters, total_parameters = total, steps = result.Steps, seconds = watch.Elapsed.TotalSeconds,
+            Name = spec.Name, Method = p.Method.Manifest.Name, Objective = p.Objective.Manifest.Name, Task = p.Task.Manifest.Name, Dataset = p.Data.Name,
+            BestEpoch = result.BestEpoch, Metrics = result.Metrics, PrimaryMetric = p.Data.PrimaryMetric, TrainableParameters = result.TrainableParameters,
+            // The method's modules live in the model's tree, so one count covers the body, the method and the objective's head.
+            TotalParameters = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter))),
+            Steps = result.Steps, Seconds = watch.Elapsed.TotalSeconds,
         };
-        AtomicFile.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        RunFiles.WriteSummary(dir, summary);
         if (result.Steps > 0) Reports.LossReport.Write(dir);
-        log.WriteLine($"{DateTime.UtcNow:O} done: {FineTuner.Describe(result.Metrics)}");
+        log.LogInformation("done: {Metrics}", FineTuner.Describe(result.Metrics));
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
     }
 
@@ -120,16 +133,16 @@ public sealed class ExperimentRunner(PluginCatalog catalog, Func<int, Func<IProg
         var best = Path.Combine(runDirectory, FineTuner.BestDir);
         p.Attached.Load(best);
         p.Instance.Load(best);
-        return FineTuner.Evaluate(new FineTuneJob(p.Model, p.Attached, p.Instance, p.Task, p.Data, spec.Training, spec.Seed, runDirectory), 0);
+        return FineTuner.Evaluate(new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0);
     }
 
     /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>
-    sealed class Logged(IProgress<TrainingProgress> inner, StreamWriter log) : IProgress<TrainingProgress>
+    sealed class Logged(IProgress<TrainingProgress> inner, ILogger log) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress p)
         {
             inner.Report(p);
-            if (p.Message is not null) log.WriteLine($"{DateTime.UtcNow:O} {p.Message}");
+            if (p.Message is not null) log.LogInformation("{Message}", p.Message);
         }
     }
 }

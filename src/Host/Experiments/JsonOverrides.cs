@@ -9,7 +9,7 @@ public static class JsonOverrides
     public static void Apply(JsonObject root, string assignment)
     {
         int eq = assignment.IndexOf('=');
-        if (eq <= 0) throw new ArgumentException($"--set '{assignment}': expected key=value, e.g. training.lr=3e-4");
+        if (eq <= 0) throw new OptionsException($"--set '{assignment}': expected key=value, e.g. training.lr=3e-4");
         var keys = assignment[..eq].Split('.');
         var raw = assignment[(eq + 1)..];
         JsonNode? value;

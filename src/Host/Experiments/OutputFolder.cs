@@ -8,7 +8,7 @@ public static class OutputFolder
     {
         var dir = Path.GetFullPath(path);
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new ArgumentException($"{field}: {dir} already exists and is not empty; runs are never overwritten, choose another {field.TrimStart('-')}");
+            throw new OptionsException($"{field}: {dir} already exists and is not empty; runs are never overwritten, choose another {field.TrimStart('-')}");
         return dir;
     }
 }

@@ -15,10 +15,10 @@ public static class SweepGrid
         foreach (var grid in grids)
         {
             int eq = grid.IndexOf('=');
-            if (eq <= 0) throw new ArgumentException($"--grid '{grid}': expected key=value1,value2");
+            if (eq <= 0) throw new OptionsException($"--grid '{grid}': expected key=value1,value2");
             var key = grid[..eq];
             var values = Values(grid[(eq + 1)..]);
-            if (values.Count == 0) throw new ArgumentException($"--grid '{grid}': no values");
+            if (values.Count == 0) throw new OptionsException($"--grid '{grid}': no values");
             combos = combos.SelectMany(c => values.Select(v => (IReadOnlyList<string>)[.. c, $"{key}={v}"])).ToList();
         }
         return combos.ToList();

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Training;
 
 namespace PluginGpt.Host.Reports;
 
@@ -13,33 +12,32 @@ public static class LossReport
 {
     public static (string Png, string Markdown) Write(string runDirectory)
     {
-        var rows = File.ReadAllLines(Path.Combine(runDirectory, "metrics.jsonl")).Select(l => JsonDocument.Parse(l).RootElement).ToList();
-        var steps = rows.Where(r => r.TryGetProperty("loss", out _)).ToList();
-        var train = new LineChart.Series("train loss", steps.Select(r => (double)r.GetProperty("step").GetInt32()).ToArray(), steps.Select(r => r.GetProperty("loss").GetDouble()).ToArray());
-        var heldOut = steps.Where(r => r.TryGetProperty("val_loss", out var v) && v.ValueKind == JsonValueKind.Number).ToList();
-        var evals = rows.Where(r => r.TryGetProperty("eval", out _)).ToList();
+        var rows = RunFiles.ReadLines(Path.Combine(runDirectory, RunFiles.MetricsLines));
+        var steps = rows.Where(r => r is { Loss: not null, Step: not null }).ToList();
+        var train = new LineChart.Series("train loss", steps.Select(r => (double)r.Step!.Value).ToArray(), steps.Select(r => r.Loss!.Value).ToArray());
+        var heldOut = steps.Where(r => r.ValidationLoss is not null).ToList();
+        var evals = rows.Where(r => r.Eval is not null).ToList();
 
         var md = new StringBuilder();
         if (evals.Count > 0)
         {
             // Fine-tuning: one row per epoch with every metric the task reported.
-            var names = evals[0].GetProperty("eval").EnumerateObject().Select(p => p.Name).ToList();
+            var names = evals[0].Eval!.Keys.ToList();
             md.AppendLine("| epoch | " + string.Join(" | ", names) + " |").AppendLine("|---:|" + string.Concat(names.Select(_ => "---:|")));
             foreach (var e in evals)
-                md.AppendLine($"| {e.GetProperty("epoch").GetInt32()} | " + string.Join(" | ", names.Select(n => e.GetProperty("eval").GetProperty(n).GetDouble().ToString("F4", CultureInfo.InvariantCulture))) + " |");
+                md.AppendLine($"| {e.Epoch} | " + string.Join(" | ", names.Select(n => e.Eval![n].ToString("F4", CultureInfo.InvariantCulture))) + " |");
         }
         else
         {
             md.AppendLine("| step | train loss | held-out loss | perplexity | tokens/s |").AppendLine("|---:|---:|---:|---:|---:|");
             foreach (var e in heldOut)
             {
-                double v = e.GetProperty("val_loss").GetDouble();
-                md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {e.GetProperty("step").GetInt32()} | {e.GetProperty("loss").GetDouble():F3} | {v:F3} | {Math.Exp(v):F1} | {e.GetProperty("tokens_per_s").GetDouble():F0} |"));
+                double v = e.ValidationLoss!.Value;
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |"));
             }
         }
         var png = LineChart.Write(Path.Combine(runDirectory, "loss.png"), evals.Count > 0 ? "Fine-tuning loss" : "Pre-training loss", "step", "loss", train,
-            new LineChart.Series("held-out loss", heldOut.Select(r => (double)r.GetProperty("step").GetInt32()).ToArray(), heldOut.Select(r => r.GetProperty("val_loss").GetDouble()).ToArray(), Points: true));
+            new LineChart.Series("held-out loss", heldOut.Select(r => (double)r.Step!.Value).ToArray(), heldOut.Select(r => r.ValidationLoss!.Value).ToArray(), Points: true));
         var mdPath = Path.Combine(runDirectory, "loss.md");
         AtomicFile.WriteAllText(mdPath, md.ToString());
         return (png, mdPath);
