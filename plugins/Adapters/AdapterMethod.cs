@@ -78,6 +78,9 @@ public sealed class AdapterMethod : IAdaptationMethod
             AdapterFiles.Save(directory, config, Trainable);
         }
 
+        /// <summary>B starts at zero (LoRA) / the up-projection starts at zero (adapters): the base output is unchanged.</summary>
+        public bool IsIdentityAtInit => true;
+
         /// <summary>Adapters are non-linear: nothing to fold into the base weights (the default Merge refuses).</summary>
         public void Dispose()
         {

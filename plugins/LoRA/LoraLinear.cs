@@ -1,3 +1,4 @@
+using PluginGpt.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -8,12 +9,10 @@ namespace PluginGpt.Plugins.LoRA;
 /// <summary>
 /// Wraps a frozen Linear W with a low-rank update: y = W·x + (α/r)·B·A·dropout(x). A starts kaiming-uniform (a = √5)
 /// and B at zero, so the wrapped model begins exactly as the base. Merging folds (α/r)·B·A into W (in fp32) and back.
-/// The wrapper owns A, B and the dropout, never the base layer: disposing it leaves the base Linear alive.
 /// </summary>
-public sealed class LoraLinear : Module<Tensor, Tensor>
+public sealed class LoraLinear : LinearWrapper
 {
 #pragma warning disable IDE1006 // PEFT state-dict names
-    readonly Linear base_layer;
     readonly Linear lora_A;
     readonly Linear lora_B;
     readonly Dropout lora_dropout;
@@ -22,11 +21,10 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
 
     public bool Merged { get; private set; }
 
-    public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear))
+    public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear), original)
     {
-        base_layer = original as Linear ?? throw new InvalidOperationException($"LoRA wraps Linear layers; this one is a {original.GetType().Name} (held by another method)");
-        long inFeatures = base_layer.weight!.shape[1], outFeatures = base_layer.weight!.shape[0];
-        var device = base_layer.weight!.device;
+        long inFeatures = Base.weight!.shape[1], outFeatures = Base.weight!.shape[0];
+        var device = Base.weight!.device;
         lora_A = Linear(inFeatures, r, hasBias: false, device: device);
         lora_B = Linear(r, outFeatures, hasBias: false, device: device);
         using (torch.NewDisposeScope())   // the init calls' returned wrappers
@@ -42,11 +40,10 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
 
     public Parameter A => lora_A.weight!;
     public Parameter B => lora_B.weight!;
-    public Linear Base => base_layer;
 
     public override Tensor forward(Tensor x)
     {
-        var y = base_layer.forward(x);
+        var y = Base.forward(x);
         return Merged ? y : y + lora_B.forward(lora_A.forward(lora_dropout.forward(x))) * scaling;
     }
 
@@ -71,14 +68,7 @@ public sealed class LoraLinear : Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        var w = base_layer.weight!;
+        var w = Base.weight!;
         w.copy_((w.to(ScalarType.Float32) + sign * Delta()).to(w.dtype));
-    }
-
-    /// <summary>Frees A, B and the dropout; the base layer is taken out of the tree first, so it survives.</summary>
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) register_module(nameof(base_layer), null!);   // null unregisters
-        base.Dispose(disposing);
     }
 }

@@ -20,14 +20,8 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
-        var wrapped = new List<(string Path, LoraLinear Layer)>();
-        foreach (var path in targets)
-        {
-            LoraLinear? layer = null;
-            model.ReplaceLinear(path, inner => layer = new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout));
-            wrapped.Add((path, layer!));
-        }
-        return new Attached(model, wrapped, o, targets);
+        var wrapped = LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout));
+        return new Attached(model, [.. wrapped], o, targets);
     }
 
     sealed class Attached(IDecoder model, List<(string Path, LoraLinear Layer)> layers, LoraOptions options, IReadOnlyList<string> targets) : IAttachedMethod
@@ -62,6 +56,9 @@ public sealed class LoraMethod : IAdaptationMethod
             if (wasMerged) Merge();
         }
 
+        /// <summary>B starts at zero (LoRA) / the up-projection starts at zero (adapters): the base output is unchanged.</summary>
+        public bool IsIdentityAtInit => true;
+
         public bool CanMerge => true;
         public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
         public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
@@ -70,11 +67,7 @@ public sealed class LoraMethod : IAdaptationMethod
         public void Dispose()
         {
             Unmerge();
-            foreach (var (path, layer) in layers)
-            {
-                model.ReplaceLinear(path, wrapper => ((LoraLinear)wrapper).Base);
-                layer.Dispose();
-            }
+            LinearWrapper.UnwrapAll(model, layers);
             layers.Clear();
         }
     }

@@ -47,6 +47,10 @@ public interface IAttachedMethod : IDisposable
     /// <summary>Reads what <see cref="Save"/> wrote into the attached tensors (shapes and names checked, errors name file and key).</summary>
     void Load(string directory) => AdapterFiles.Load(directory, Trainable);
 
+    /// <summary>Whether the freshly attached method leaves the model's output exactly as it was (LoRA's B = 0, adapters'
+    /// zero up-projection, (IA)³'s ones). <c>plugingpt verify</c> checks the claim. Default: no claim.</summary>
+    bool IsIdentityAtInit => false;
+
     /// <summary>Whether <see cref="Merge"/> can fold the method into the base weights (LoRA, (IA)³).</summary>
     bool CanMerge => false;
     /// <summary>Folds the method into the base weights (in fp32); the output must not change beyond rounding.</summary>
@@ -79,4 +83,7 @@ public sealed class TrainedParameters(IEnumerable<(string Name, Parameter Parame
 {
     /// <summary>The chosen parameters, a tied tensor once.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = ParameterSet.Distinct(parameters.Select(p => (p.Name, p.Parameter)));
+
+    /// <summary>Nothing is installed: the model computes what it computed before.</summary>
+    public bool IsIdentityAtInit => true;
 }

@@ -43,7 +43,9 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
         catch (Exception e)
         {
             var log = UserErrors.WriteCrashLog(e, args);
-            await Console.Error.WriteLineAsync($"internal error: {e.GetType().Name}: {e.Message} (stack trace in {log})");
+            // LibTorch's messages carry their native stack after the first line: that belongs in the log only.
+            var first = e.Message.Split('\n')[0].Trim();
+            await Console.Error.WriteLineAsync($"internal error: {e.GetType().Name}: {first} (stack trace in {log})");
             if (Environment.GetEnvironmentVariable("PLUGINGPT_DEBUG") is not null) await Console.Error.WriteLineAsync(e.ToString());
             return InternalError;
         }

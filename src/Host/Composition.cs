@@ -61,7 +61,7 @@ public static class Composition
                  {
                      typeof(PretrainCommand), typeof(GenerateCommand), typeof(InspectCommand), typeof(BenchCommand), typeof(PluginsCommand),
                      typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(QuickstartCommand), typeof(SweepCommand),
-                     typeof(DoctorCommand),
+                     typeof(DoctorCommand), typeof(VerifyCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);
         services.AddSingleton<Cli>();

@@ -13,6 +13,7 @@ public class InspectMethodTests
     [InlineData("prefix", "num_virtual_tokens=20", 368_640, 124_808_448)]
     [InlineData("adapters", "config=pfeiffer", 894_528, 125_334_336)]
     [InlineData("adapters", "config=houlsby", 1_789_056, 126_228_864)]
+    [InlineData("ia3", "init_ia3_weights=true", 64_512, 124_504_320)]
     public void GPT2_small_counts(string method, string option, long trainable, long total)
     {
         var r = CliRunner.Run("inspect", "--model", "gpt2-small", "--method", method, "--set", option, "--json");

@@ -34,6 +34,13 @@ public class SamplePluginTests
         Assert.True(File.Exists(Path.Combine(dir["all"], "best", "adapter_model.safetensors")));   // the SDK's default save: PEFT layout
         var again = CliRunner.Run("evaluate", dir["all"], "--json", "--plugins", dir["out"]);
         Assert.True(again.ExitCode == 0, again.Stderr);
+        var verify = CliRunner.Run("verify", "--method", "bitfit", "--set", "include_norms=false", "--plugins", dir["out"]);
+        Assert.True(verify.ExitCode == 0, verify.Stdout + verify.Stderr);
+
+        // A run remembers where its plugin came from: evaluating it without that folder says which --plugins to pass.
+        var lost = CliRunner.Run("evaluate", dir["all"]);
+        Assert.Equal(2, lost.ExitCode);
+        Assert.Contains($"pass --plugins {dir["out"]}", lost.Stderr);
     }
 
     static long TrainedParameters(TempDir dir, string run, string plugins, params string[] extra)

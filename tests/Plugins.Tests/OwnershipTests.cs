@@ -24,13 +24,13 @@ public class OwnershipTests
     {
         { "full", "{}" }, { "probe", "{}" }, { "lora", """{"r": 4}""" }, { "adapters", """{"config": "houlsby", "reduction_factor": 4}""" },
         { "prompt", """{"num_virtual_tokens": 3}""" }, { "p-tuning", """{"num_virtual_tokens": 3}""" },
-        { "prefix", """{"num_virtual_tokens": 3, "prefix_projection": true}""" },
+        { "prefix", """{"num_virtual_tokens": 3, "prefix_projection": true}""" }, { "ia3", "{}" },
     };
 
     static IAdaptationMethod Method(string name) => name switch
     {
         "full" => new FullFineTuning(), "probe" => new LinearProbe(), "lora" => new LoraMethod(), "adapters" => new AdapterMethod(),
-        "prompt" => new PromptTuningMethod(), "p-tuning" => new PTuningMethod(), _ => new PrefixTuningMethod(),
+        "prompt" => new PromptTuningMethod(), "p-tuning" => new PTuningMethod(), "ia3" => new PluginGpt.Plugins.IA3.Ia3Method(), _ => new PrefixTuningMethod(),
     };
 
     [Theory]

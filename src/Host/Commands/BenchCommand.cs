@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
 
-/// <summary><c>plugingpt bench train|generate</c>: throughput as ratios measured in one run.</summary>
+/// <summary><c>plugingpt bench train|generate|method</c>: throughput and cost as ratios measured in one run.</summary>
 public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
@@ -53,39 +53,38 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             });
             return 0;
         });
-        var loraBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
-        var rank = new Option<int>("--r") { Description = "LoRA rank", DefaultValueFactory = _ => 8 };
-        var lora = new Command("lora", "Forward time of the base model, LoRA unmerged and LoRA merged, as ratios to the base.") { preset, device, json, loraBatch, rank };
-        lora.SetAction(parse =>
+        var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
+        var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
+        var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8" };
+        var method = new Command("method", "A method's cost against the bare model: forward time (unmerged and merged) and training step time, as ratios.")
+        { preset, device, json, methodBatch, methodName, set };
+        method.SetAction(parse =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
-            var catalog = plugins.Value;
-            TorchSharp.torch.manual_seed(0);
-            using var model = new Decoder(config);
-            model.to(DeviceSelector.Parse(parse.GetValue(device)!));
-            int b = parse.GetValue(loraBatch), t = config.Context;
-            var method = catalog.Get<IAdaptationMethod>(PluginKind.Method, "lora", "bench lora");
-            var options = JsonOverrides.ToElement([$"r={parse.GetValue(rank)}"]);
-            // Rounds interleave the three variants so that warm-up and drift on a shared machine hit all of them alike.
-            var (bases, unmergedTimes, mergedTimes) = (new List<double>(), new List<double>(), new List<double>());
-            for (int round = 0; round < 5; round++)
+            var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
+            var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch), config.Context,
+                DeviceSelector.Parse(parse.GetValue(device)!));
+            var figures = new Dictionary<string, object>
             {
-                bases.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
-                using var attached = method.Attach(model, options);
-                unmergedTimes.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
-                attached.Merge();
-                mergedTimes.Add(Benchmarks.ForwardSeconds(model, b, t, 3));
+                ["preset"] = parse.GetValue(preset)!, ["method"] = plugin.Manifest.Name, ["trainable_parameters"] = r.TrainableParameters,
+                ["total_parameters"] = r.TotalParameters, ["base_forward_ms"] = Math.Round(r.BaseForwardSeconds * 1000, 2),
+                ["method_forward_ms"] = Math.Round(r.MethodForwardSeconds * 1000, 2), ["method_forward_over_base"] = Math.Round(r.MethodForwardSeconds / r.BaseForwardSeconds, 3),
+            };
+            if (r.MergedForwardSeconds is { } merged)
+            {
+                figures["merged_forward_ms"] = Math.Round(merged * 1000, 2);
+                figures["merged_forward_over_base"] = Math.Round(merged / r.BaseForwardSeconds, 3);
             }
-            static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-            double baseline = Median(bases), unmerged = Median(unmergedTimes), merged = Median(mergedTimes);
-            Report(parse.GetValue(json), new()
+            figures["full_step_ms"] = Math.Round(r.FullStepSeconds * 1000, 1);
+            if (!double.IsNaN(r.MethodStepSeconds))
             {
-                ["preset"] = parse.GetValue(preset)!, ["base_forward_ms"] = Math.Round(baseline * 1000, 2), ["lora_unmerged_forward_ms"] = Math.Round(unmerged * 1000, 2),
-                ["lora_merged_forward_ms"] = Math.Round(merged * 1000, 2), ["unmerged_over_base"] = Math.Round(unmerged / baseline, 3), ["merged_over_base"] = Math.Round(merged / baseline, 3),
-            });
+                figures["method_step_ms"] = Math.Round(r.MethodStepSeconds * 1000, 1);
+                figures["method_step_over_full"] = Math.Round(r.MethodStepSeconds / r.FullStepSeconds, 3);
+            }
+            Report(parse.GetValue(json), figures);
             return 0;
         });
-        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, lora };
+        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, method };
     }
 
     void Report(bool json, Dictionary<string, object> figures)

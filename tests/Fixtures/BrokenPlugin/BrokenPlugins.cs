@@ -17,3 +17,32 @@ public sealed class FutureMethod : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("future", PluginKind.Method, "9.0.0", "targets contract 99", ContractMajor: 99);
     public IAttachedMethod Attach(IDecoder model, JsonElement options) => throw new NotSupportedException();
 }
+
+/// <summary>Breaks the method contract on purpose (for <c>plugingpt verify</c>): claims to start as the base model but scales
+/// every MLP output, and its Dispose undoes nothing, so its module and hook stay behind.</summary>
+public sealed class LeakyMethod : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("leaky", PluginKind.Method, "1.0.0", "breaks the method contract on purpose");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options)
+    {
+        var scale = new Scale();
+        model.AttachModule("leak", scale);
+        model.BlockOutputHook = scale;
+        return new Attached(scale);
+    }
+
+    sealed class Scale : TorchSharp.torch.nn.Module, IBlockOutputHook
+    {
+        public readonly TorchSharp.Modules.Parameter factor = new(TorchSharp.torch.full(1, 1.5f));
+        public Scale() : base("leak") => RegisterComponents();
+        public TorchSharp.torch.Tensor AfterAttention(int layer, TorchSharp.torch.Tensor output) => output;
+        public TorchSharp.torch.Tensor AfterMlp(int layer, TorchSharp.torch.Tensor output) => output * factor;
+    }
+
+    sealed class Attached(Scale scale) : IAttachedMethod
+    {
+        public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable => [("leak.factor", scale.factor)];
+        public bool IsIdentityAtInit => true;
+    }
+}

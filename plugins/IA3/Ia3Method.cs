@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using PluginGpt.Abstractions;
+using TorchSharp.Modules;
+
+namespace PluginGpt.Plugins.IA3;
+
+/// <summary>
+/// <c>ia3</c> (Liu et al. 2022, Few-Shot Parameter-Efficient Fine-Tuning is Better and Cheaper than In-Context Learning):
+/// learned vectors that rescale activations of the frozen body, as Hugging Face PEFT implements it for GPT-2 — the output of
+/// <c>attn.c_attn</c> (keys, values and queries) and the input of the feed-forward <c>mlp.c_proj</c>. Vectors start at one,
+/// merge into the weights, and save in PEFT's layout. Written only against the plugin SDK.
+/// </summary>
+public sealed class Ia3Method : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("ia3", PluginKind.Method, "1.0.0", "(IA)³: learned vectors rescaling attention outputs and feed-forward inputs; mergeable, PEFT-format.");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options)
+    {
+        var o = PluginOptions.Bind<Ia3Options>(options, "method.options");
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules ?? JsonSerializer.SerializeToElement(Ia3Options.DefaultTargets));
+        var feedforward = Feedforward(targets, o.FeedforwardModules);
+        var wrapped = LinearWrapper.WrapAll(model, targets, (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
+        return new Attached(model, [.. wrapped], o, targets);
+    }
+
+    /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes, a string as a full regex; a subset of the targets.</summary>
+    static HashSet<string> Feedforward(IReadOnlyList<string> targets, JsonElement? spec)
+    {
+        Func<string, bool> matches = spec is { ValueKind: JsonValueKind.String } s
+            ? path => Regex.IsMatch(path, "^(?:" + s.GetString() + ")$")
+            : path => (spec is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray().Select(e => e.GetString() ?? "") : Ia3Options.DefaultFeedforward)
+                .Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal));
+        var chosen = targets.Where(matches).ToHashSet();
+        if (spec is { ValueKind: JsonValueKind.Array } list)
+            foreach (var name in list.EnumerateArray().Select(e => e.GetString() ?? ""))
+                PluginOptions.Require(targets.Any(t => t.EndsWith(name, StringComparison.Ordinal)), "method.options", "feedforward_modules",
+                    $"'{name}' is not among the target modules (feedforward modules must be a subset of target_modules)");
+        return chosen;
+    }
+
+    sealed class Attached(IDecoder model, List<(string Path, Ia3Linear Layer)> layers, Ia3Options options, IReadOnlyList<string> targets) : IAttachedMethod
+    {
+        /// <summary>PEFT's key: <c>base_model.model.transformer.h.0.attn.c_attn.ia3_l</c>.</summary>
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
+            layers.Select(l => ($"base_model.model.transformer.{l.Path}.ia3_l", l.Layer.Vector)).ToList();
+
+        /// <summary>The vectors are [out, 1] or [1, in]: two-dimensional, but weight decay would pull them to zero, not to one.</summary>
+        public ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.NoDecay;
+
+        public bool IsIdentityAtInit => options.InitIa3Weights;
+
+        public void Save(string directory)
+        {
+            var config = new JsonObject
+            {
+                ["peft_type"] = "IA3", ["task_type"] = "FEATURE_EXTRACTION", ["init_ia3_weights"] = options.InitIa3Weights,
+                // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
+                ["fan_in_fan_out"] = true, ["inference_mode"] = true,
+                // As given (PEFT's config records the user's rule, a list or a regex), or PEFT's GPT-2 defaults.
+                ["target_modules"] = Rule(options.TargetModules, Ia3Options.DefaultTargets),
+                ["feedforward_modules"] = Rule(options.FeedforwardModules, Ia3Options.DefaultFeedforward),
+                ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
+            };
+            AdapterFiles.Save(directory, config, Trainable);
+        }
+
+        static JsonNode Rule(JsonElement? given, string[] defaults) =>
+            given is { ValueKind: JsonValueKind.String or JsonValueKind.Array } g ? JsonNode.Parse(g.GetRawText())! : new JsonArray(defaults.Select(d => (JsonNode)d).ToArray());
+
+        public void Load(string directory)
+        {
+            bool wasMerged = layers.Any(l => l.Layer.Merged);
+            Unmerge();
+            AdapterFiles.Load(directory, Trainable);
+            if (wasMerged) Merge();
+        }
+
+        public bool CanMerge => true;
+        public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
+        public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
+
+        /// <summary>Unmerges, puts the original Linears back and frees the vectors.</summary>
+        public void Dispose()
+        {
+            Unmerge();
+            LinearWrapper.UnwrapAll(model, layers);
+            layers.Clear();
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Abstractions;
+
+/// <summary>
+/// Hook point 1's building block: a module that wraps one frozen <c>Linear</c> of the decoder (weight [out, in], on the
+/// model's device) and owns only what it adds. Disposing it frees its own tensors and never the wrapped Linear. Subclasses
+/// create their tensors in their constructor, then call <c>RegisterComponents()</c>.
+/// </summary>
+public abstract class LinearWrapper : Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // PEFT's state-dict name
+    readonly Linear base_layer;
+#pragma warning restore IDE1006
+
+    /// <param name="name">the module's name (its type, by convention).</param>
+    /// <param name="wrapped">what <see cref="IDecoder.ReplaceLinear"/> handed over; anything but a Linear means another method holds the path.</param>
+    protected LinearWrapper(string name, Module<Tensor, Tensor> wrapped) : base(name)
+    {
+        base_layer = wrapped as Linear
+            ?? throw new InvalidOperationException($"{name} wraps Linear layers; this one is a {wrapped.GetType().Name} (another method holds it)");
+    }
+
+    /// <summary>The wrapped Linear, frozen, owned by the decoder.</summary>
+    public Linear Base => base_layer;
+
+    /// <summary>Frees what the wrapper added; the base Linear is taken out of the tree first, so it survives.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) register_module(nameof(base_layer), null!);   // null unregisters
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path.</summary>
+    public static IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths, Func<string, Module<Tensor, Tensor>, T> wrap)
+        where T : LinearWrapper
+    {
+        var wrapped = new List<(string, T)>();
+        foreach (var path in paths)
+        {
+            T? wrapper = null;
+            model.ReplaceLinear(path, inner => wrapper = wrap(path, inner));
+            wrapped.Add((path, wrapper!));
+        }
+        return wrapped;
+    }
+
+    /// <summary>Puts each wrapper's Linear back at its path and disposes the wrapper: the model is the base model again.</summary>
+    public static void UnwrapAll<T>(IDecoder model, IEnumerable<(string Path, T Wrapper)> wrapped) where T : LinearWrapper
+    {
+        foreach (var (path, wrapper) in wrapped)
+        {
+            model.ReplaceLinear(path, current => ReferenceEquals(current, wrapper) ? wrapper.Base
+                : throw new InvalidOperationException($"{path} no longer holds this wrapper; detach methods in reverse order of attaching"));
+            wrapper.Dispose();
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using System.Text.Json;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Bench;
+
+/// <summary>What a method costs against the bare model, measured in one run: forward passes and training steps.</summary>
+public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodForwardSeconds, double? MergedForwardSeconds,
+    double FullStepSeconds, double MethodStepSeconds, long TrainableParameters, long TotalParameters);
+
+/// <summary>
+/// Times a method attached to a random decoder: no-grad forward of the base, the method, and the method merged (if it can), and
+/// one training step (forward, backward, AdamW) of full fine-tuning against one of the method. Rounds interleave the variants so
+/// warm-up and drift on a shared machine hit all of them alike; each figure is a median.
+/// </summary>
+public static class MethodBenchmark
+{
+    public static MethodBenchResult Run(IAdaptationMethod method, JsonElement options, GptConfig config, int batch, int block, Device device, int rounds = 5)
+    {
+        torch.manual_seed(0);
+        using var model = new Decoder(config);
+        model.to(device);
+        var (bases, methods, merged, fullSteps, methodSteps) = (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        long trainable = 0, total = 0;
+        for (int round = 0; round < rounds; round++)
+        {
+            bases.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
+            foreach (var p in model.parameters()) p.requires_grad = true;
+            fullSteps.Add(StepSeconds(model, TrainableTensor.Defaults(model.named_parameters()), batch, block));
+
+            using var attached = MethodInstaller.Attach(method, model, options);
+            trainable = attached.Trainable.Sum(p => p.Parameter.numel());
+            total = ParameterSet.Count(model.parameters());
+            methods.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
+            var tensors = attached.Trainable.Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
+            if (tensors.Count > 0) methodSteps.Add(StepSeconds(model, tensors, batch, block));
+            if (attached.CanMerge)
+            {
+                attached.Merge();
+                merged.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
+                attached.Unmerge();
+            }
+        }
+        static double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
+        return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps), Median(methodSteps), trainable, total);
+    }
+
+    /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer state).</summary>
+    static double StepSeconds(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block, int steps = 3)
+    {
+        using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);
+        model.train();
+        var times = new List<double>();
+        for (int step = 0; step < steps + 2; step++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
+            var watch = Stopwatch.StartNew();
+            var loss = model.LanguageModelLoss(x, x);
+            loss.backward();
+            optimizer.Step(step);
+            loss.item<float>();
+            if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);
+        }
+        model.eval();
+        return times.Order().ElementAt(times.Count / 2);
+    }
+}

@@ -1,0 +1,53 @@
+using System.CommandLine;
+using System.Text.Json;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Verification;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary>
+/// <c>plugingpt verify --method NAME [--set key=value]… | --all</c>: the conformance checks every adaptation method must pass,
+/// run on a small random decoder, one table (or JSON) per method; exit code 1 when a check fails.
+/// </summary>
+public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
+{
+    public Command Build()
+    {
+        var method = new Option<string?>("--method") { Description = "the method plugin to check (e.g. lora)" };
+        var all = new Option<bool>("--all") { Description = "check every method plugin found, with its default options" };
+        var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=4 --set target_modules=[\"c_attn\",\"c_fc\"]" };
+        var preset = new Option<string>("--preset") { Description = "model shape to check on", DefaultValueFactory = _ => "tiny" };
+        var json = new Option<bool>("--json") { Description = "print the checks as JSON" };
+        var command = new Command("verify", "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
+        { method, all, set, preset, json };
+        command.SetAction(parse =>
+        {
+            var name = parse.GetValue(method);
+            if ((name is null) == !parse.GetValue(all)) throw new OptionsException("verify: give exactly one of --method NAME or --all");
+            var targets = name is not null
+                ? [plugins.Value.Find(PluginKind.Method, name, "--method")]
+                : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
+            var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
+            var config = Presets.Get(parse.GetValue(preset)!);
+            var results = targets.Select(p => (Plugin: p, Checks: MethodVerifier.Run((IAdaptationMethod)p.Instance, options, config))).ToList();
+            if (parse.GetValue(json))
+                Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
+                {
+                    method = r.Plugin.Manifest.Name, assembly = Path.GetFileName(r.Plugin.AssemblyPath), passed = r.Checks.All(c => c.Passed),
+                    checks = r.Checks.Select(c => new { name = c.Name, passed = c.Passed, detail = c.Detail }),
+                }), new JsonSerializerOptions { WriteIndented = true }));
+            else
+                foreach (var (plugin, checks) in results)
+                {
+                    var table = new Table().Title($"{plugin.Manifest.Name} ({Path.GetFileName(plugin.AssemblyPath)})").AddColumns("check", "result", "measured");
+                    foreach (var c in checks) table.AddRow(c.Name, c.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(c.Detail));
+                    console.Write(table);
+                }
+            return results.All(r => r.Checks.All(c => c.Passed)) ? 0 : 1;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary><c>plugingpt verify</c>: every shipped method keeps the contract, and a method that breaks it is caught check by check.</summary>
+public class VerifyTests
+{
+    static IReadOnlyList<JsonElement> Verify(int expectedExit, params string[] args)
+    {
+        var r = CliRunner.Run(["verify", "--json", .. args]);
+        Assert.True(r.ExitCode == expectedExit, r.Stdout + r.Stderr);
+        return JsonDocument.Parse(r.Stdout).RootElement.EnumerateArray().ToList();
+    }
+
+    static IEnumerable<string> Failed(JsonElement method) =>
+        method.GetProperty("checks").EnumerateArray().Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.GetProperty("name").GetString()!);
+
+    [Fact]
+    public void Every_shipped_method_passes_with_its_defaults()
+    {
+        var methods = Verify(0, "--all");
+        var names = methods.Select(m => m.GetProperty("method").GetString()).ToHashSet();
+        foreach (var shipped in new[] { "full", "probe", "lora", "adapters", "prompt", "p-tuning", "prefix", "ia3" }) Assert.Contains(shipped, names);
+        Assert.All(methods, m => Assert.Empty(Failed(m)));
+        var lora = methods.Single(m => m.GetProperty("method").GetString() == "lora").GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString());
+        Assert.Contains("merge == unmerged", lora);
+        Assert.Contains("no-op at init", lora);
+    }
+
+    [Theory]
+    [InlineData("lora", "use_rslora=true", "target_modules=[\"c_attn\",\"mlp.c_fc\",\"mlp.c_proj\"]")]
+    [InlineData("adapters", "config=houlsby", "reduction_factor=4")]
+    [InlineData("prefix", "prefix_projection=true", "num_virtual_tokens=5")]
+    [InlineData("p-tuning", "encoder_hidden_size=16", "num_virtual_tokens=3")]
+    [InlineData("ia3", "init_ia3_weights=false", "target_modules=[\"c_attn\",\"mlp.c_fc\",\"mlp.c_proj\"]")]
+    public void Method_variants_pass(string method, string option1, string option2) =>
+        Assert.Empty(Failed(Verify(0, "--method", method, "--set", option1, "--set", option2).Single()));
+
+    [Fact]
+    public void A_method_that_breaks_the_contract_fails_the_checks_it_breaks()
+    {
+        var leaky = Verify(1, "--method", "leaky", "--plugins", Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
+        Assert.Equal(["no-op at init", "dispose restores the base", "frees what it made"], Failed(leaky).ToArray());
+    }
+}
