@@ -72,8 +72,12 @@ public sealed class AdapterMethod : IAdaptationMethod
         {
             var config = new JsonObject
             {
-                ["architecture"] = "bottleneck", ["config"] = options.Config, ["reduction_factor"] = options.ReductionFactor,
-                ["non_linearity"] = options.Activation, ["mh_adapter"] = options.Config == "houlsby", ["output_adapter"] = true,
+                ["architecture"] = "bottleneck",
+                ["config"] = options.Config,
+                ["reduction_factor"] = options.ReductionFactor,
+                ["non_linearity"] = options.Activation,
+                ["mh_adapter"] = options.Config == "houlsby",
+                ["output_adapter"] = true,
             };
             AdapterFiles.Save(directory, config, Trainable);
         }

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using PluginGpt.Abstractions;
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.Baselines;

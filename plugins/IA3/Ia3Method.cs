@@ -55,9 +55,12 @@ public sealed class Ia3Method : IAdaptationMethod
         {
             var config = new JsonObject
             {
-                ["peft_type"] = "IA3", ["task_type"] = "FEATURE_EXTRACTION", ["init_ia3_weights"] = options.InitIa3Weights,
+                ["peft_type"] = "IA3",
+                ["task_type"] = "FEATURE_EXTRACTION",
+                ["init_ia3_weights"] = options.InitIa3Weights,
                 // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
-                ["fan_in_fan_out"] = true, ["inference_mode"] = true,
+                ["fan_in_fan_out"] = true,
+                ["inference_mode"] = true,
                 // As given (PEFT's config records the user's rule, a list or a regex), or PEFT's GPT-2 defaults.
                 ["target_modules"] = Rule(options.TargetModules, Ia3Options.DefaultTargets),
                 ["feedforward_modules"] = Rule(options.FeedforwardModules, Ia3Options.DefaultFeedforward),

@@ -36,12 +36,18 @@ public sealed class LoraMethod : IAdaptationMethod
         {
             var config = new JsonObject
             {
-                ["peft_type"] = "LORA", ["task_type"] = "FEATURE_EXTRACTION", ["r"] = options.R, ["lora_alpha"] = options.LoraAlpha,
-                ["lora_dropout"] = options.LoraDropout, ["use_rslora"] = options.UseRsLora, ["bias"] = "none",
+                ["peft_type"] = "LORA",
+                ["task_type"] = "FEATURE_EXTRACTION",
+                ["r"] = options.R,
+                ["lora_alpha"] = options.LoraAlpha,
+                ["lora_dropout"] = options.LoraDropout,
+                ["use_rslora"] = options.UseRsLora,
+                ["bias"] = "none",
                 // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
                 ["fan_in_fan_out"] = true,
                 ["target_modules"] = new JsonArray(targets.Select(t => (JsonNode)t.Split('.')[^1]).Distinct().ToArray()),
-                ["inference_mode"] = true, ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
+                ["inference_mode"] = true,
+                ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
             };
             AdapterFiles.Save(directory, config, Trainable);
         }

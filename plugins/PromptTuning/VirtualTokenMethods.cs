@@ -23,8 +23,12 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
         PluginOptions.Require(o.EncoderHiddenSize >= 0, "method.options", "encoder_hidden_size", $"must be ≥ 0, got {o.EncoderHiddenSize}");
         var config = new JsonObject
         {
-            ["peft_type"] = PeftType, ["num_virtual_tokens"] = o.NumVirtualTokens, ["token_dim"] = model.Config.ModelDim,
-            ["num_layers"] = model.Config.Layers, ["num_attention_heads"] = model.Config.Heads, ["prompt_tuning_init"] = o.Init.ToUpperInvariant(),
+            ["peft_type"] = PeftType,
+            ["num_virtual_tokens"] = o.NumVirtualTokens,
+            ["token_dim"] = model.Config.ModelDim,
+            ["num_layers"] = model.Config.Layers,
+            ["num_attention_heads"] = model.Config.Heads,
+            ["prompt_tuning_init"] = o.Init.ToUpperInvariant(),
         };
         return Install(model, o, config);
     }

@@ -7,7 +7,9 @@ public static class GlobalOptions
 {
     public static Option<string[]> Plugins() => new("--plugins")
     {
-        Description = "extra plugin folder (repeatable); PLUGINGPT_PLUGINS adds more", Recursive = true, AllowMultipleArgumentsPerToken = false,
+        Description = "extra plugin folder (repeatable); PLUGINGPT_PLUGINS adds more",
+        Recursive = true,
+        AllowMultipleArgumentsPerToken = false,
     };
     public static Option<string?> Telemetry() => new("--telemetry") { Description = "'console' prints spans and metrics; off by default", Recursive = true };
     public static Option<string?> Otlp() => new("--otlp") { Description = "OTLP endpoint (e.g. http://localhost:4317) for spans and metrics", Recursive = true };

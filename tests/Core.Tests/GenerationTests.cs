@@ -1,7 +1,6 @@
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Tests;
 

@@ -1,6 +1,5 @@
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
-using PluginGpt.Core.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 

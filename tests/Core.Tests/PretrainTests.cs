@@ -24,8 +24,18 @@ public class PretrainTests
 
     static PretrainOptions Options(TempDir dir, string corpus, string name, int steps) => new()
     {
-        Preset = "tiny", Corpus = [corpus], OutputDirectory = dir[name], MaxSteps = steps, BatchSize = 4, BlockSize = 32,
-        EvalInterval = 3, EvalBatches = 2, CheckpointInterval = 100, WarmupSteps = 2, Dropout = 0.1, LearningRate = 3e-3,
+        Preset = "tiny",
+        Corpus = [corpus],
+        OutputDirectory = dir[name],
+        MaxSteps = steps,
+        BatchSize = 4,
+        BlockSize = 32,
+        EvalInterval = 3,
+        EvalBatches = 2,
+        CheckpointInterval = 100,
+        WarmupSteps = 2,
+        Dropout = 0.1,
+        LearningRate = 3e-3,
     };
 
     static double[] Losses(string runDir) => File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))

@@ -1,6 +1,6 @@
-using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
 using PluginGpt.Plugins.Adapters;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,7 +1,7 @@
-using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
+using PluginGpt.Core.Training;
 using PluginGpt.Plugins.Baselines;
 using TorchSharp;
 

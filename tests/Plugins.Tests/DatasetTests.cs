@@ -1,4 +1,3 @@
-using PluginGpt.Core.Training;
 using PluginGpt.Plugins.Tasks;
 
 namespace PluginGpt.Plugins.Tests;

@@ -3,8 +3,6 @@ using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
 using PluginGpt.Plugins.IA3;
 using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.Tests;
 

@@ -1,7 +1,6 @@
-using PluginGpt.Core.Training;
 using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
 using PluginGpt.Plugins.LoRA;
 using TorchSharp;
 using static TorchSharp.torch;

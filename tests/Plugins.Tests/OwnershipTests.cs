@@ -29,8 +29,14 @@ public class OwnershipTests
 
     static IAdaptationMethod Method(string name) => name switch
     {
-        "full" => new FullFineTuning(), "probe" => new LinearProbe(), "lora" => new LoraMethod(), "adapters" => new AdapterMethod(),
-        "prompt" => new PromptTuningMethod(), "p-tuning" => new PTuningMethod(), "ia3" => new PluginGpt.Plugins.IA3.Ia3Method(), _ => new PrefixTuningMethod(),
+        "full" => new FullFineTuning(),
+        "probe" => new LinearProbe(),
+        "lora" => new LoraMethod(),
+        "adapters" => new AdapterMethod(),
+        "prompt" => new PromptTuningMethod(),
+        "p-tuning" => new PTuningMethod(),
+        "ia3" => new PluginGpt.Plugins.IA3.Ia3Method(),
+        _ => new PrefixTuningMethod(),
     };
 
     [Theory]

@@ -1,7 +1,7 @@
-using PluginGpt.Core.Training;
 using System.Text.Json;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
 using PluginGpt.Plugins.PromptTuning;
 using TorchSharp;
 using static TorchSharp.torch;

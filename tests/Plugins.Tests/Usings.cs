@@ -1,6 +1,6 @@
 global using PluginGpt.Abstractions;
-global using Xunit;
 global using PluginGpt.TestSupport;
+global using Xunit;
 
 namespace PluginGpt.Plugins.Tests;
 

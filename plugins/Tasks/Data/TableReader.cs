@@ -1,8 +1,8 @@
-using PluginGpt.Abstractions;
 using System.Globalization;
 using System.Text.Json;
 using CsvHelper;
 using CsvHelper.Configuration;
+using PluginGpt.Abstractions;
 
 namespace PluginGpt.Plugins.Tasks.Data;
 
@@ -27,8 +27,12 @@ public static class TableReader
     {
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
-            Delimiter = delimiter, HasHeaderRecord = hasHeader, Mode = quoted ? CsvMode.RFC4180 : CsvMode.NoEscape,
-            BadDataFound = null, MissingFieldFound = null, DetectColumnCountChanges = false,
+            Delimiter = delimiter,
+            HasHeaderRecord = hasHeader,
+            Mode = quoted ? CsvMode.RFC4180 : CsvMode.NoEscape,
+            BadDataFound = null,
+            MissingFieldFound = null,
+            DetectColumnCountChanges = false,
         };
         using var reader = new StreamReader(path);
         using var csv = new CsvReader(reader, config);

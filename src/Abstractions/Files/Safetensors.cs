@@ -15,9 +15,16 @@ public static class Safetensors
 {
     static readonly Dictionary<string, (ScalarType Type, int Size)> Dtypes = new()
     {
-        ["F32"] = (ScalarType.Float32, 4), ["F16"] = (ScalarType.Float16, 2), ["BF16"] = (ScalarType.BFloat16, 2),
-        ["F64"] = (ScalarType.Float64, 8), ["I64"] = (ScalarType.Int64, 8), ["I32"] = (ScalarType.Int32, 4),
-        ["I16"] = (ScalarType.Int16, 2), ["I8"] = (ScalarType.Int8, 1), ["U8"] = (ScalarType.Byte, 1), ["BOOL"] = (ScalarType.Bool, 1),
+        ["F32"] = (ScalarType.Float32, 4),
+        ["F16"] = (ScalarType.Float16, 2),
+        ["BF16"] = (ScalarType.BFloat16, 2),
+        ["F64"] = (ScalarType.Float64, 8),
+        ["I64"] = (ScalarType.Int64, 8),
+        ["I32"] = (ScalarType.Int32, 4),
+        ["I16"] = (ScalarType.Int16, 2),
+        ["I8"] = (ScalarType.Int8, 1),
+        ["U8"] = (ScalarType.Byte, 1),
+        ["BOOL"] = (ScalarType.Bool, 1),
     };
 
     /// <summary>One tensor's entry in a header.</summary>

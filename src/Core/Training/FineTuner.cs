@@ -1,10 +1,6 @@
 using System.Diagnostics;
-using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Model;
 using TorchSharp;
-using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Training;
 

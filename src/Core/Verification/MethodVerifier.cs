@@ -2,7 +2,6 @@ using System.Text.Json;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Verification;
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text.Json;
 using PluginGpt.Core;
 using PluginGpt.Core.Bench;
-using TorchSharp;
 using PluginGpt.Core.Model;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Plugins;
@@ -31,9 +30,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             var r = Benchmarks.Training(config, parse.GetValue(batch), config.Context, parse.GetValue(steps), dev, peak.GFlops);
             Report(parse.GetValue(json), new()
             {
-                ["preset"] = parse.GetValue(preset)!, ["parameters"] = r.Parameters, ["matmul_peak_gflops"] = Math.Round(peak.GFlops, 1),
-                ["train_tokens_per_s"] = Math.Round(r.TokensPerSecond), ["train_gflops"] = Math.Round(r.GFlops, 1),
-                ["utilisation_of_peak"] = Math.Round(r.Utilisation, 3), ["step_s"] = Math.Round(r.StepSeconds, 3),
+                ["preset"] = parse.GetValue(preset)!,
+                ["parameters"] = r.Parameters,
+                ["matmul_peak_gflops"] = Math.Round(peak.GFlops, 1),
+                ["train_tokens_per_s"] = Math.Round(r.TokensPerSecond),
+                ["train_gflops"] = Math.Round(r.GFlops, 1),
+                ["utilisation_of_peak"] = Math.Round(r.Utilisation, 3),
+                ["step_s"] = Math.Round(r.StepSeconds, 3),
             });
             return 0;
         });
@@ -47,8 +50,10 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             var r = Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens), DeviceSelector.Parse(parse.GetValue(device)!));
             Report(parse.GetValue(json), new()
             {
-                ["preset"] = parse.GetValue(preset)!, ["new_tokens"] = r.Tokens,
-                ["cached_tokens_per_s"] = Math.Round(r.CachedTokensPerSecond, 1), ["uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1),
+                ["preset"] = parse.GetValue(preset)!,
+                ["new_tokens"] = r.Tokens,
+                ["cached_tokens_per_s"] = Math.Round(r.CachedTokensPerSecond, 1),
+                ["uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1),
                 ["kv_cache_speedup"] = Math.Round(r.Speedup, 2),
             });
             return 0;
@@ -66,9 +71,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 DeviceSelector.Parse(parse.GetValue(device)!));
             var figures = new Dictionary<string, object>
             {
-                ["preset"] = parse.GetValue(preset)!, ["method"] = plugin.Manifest.Name, ["trainable_parameters"] = r.TrainableParameters,
-                ["total_parameters"] = r.TotalParameters, ["base_forward_ms"] = Math.Round(r.BaseForwardSeconds * 1000, 2),
-                ["method_forward_ms"] = Math.Round(r.MethodForwardSeconds * 1000, 2), ["method_forward_over_base"] = Math.Round(r.MethodForwardSeconds / r.BaseForwardSeconds, 3),
+                ["preset"] = parse.GetValue(preset)!,
+                ["method"] = plugin.Manifest.Name,
+                ["trainable_parameters"] = r.TrainableParameters,
+                ["total_parameters"] = r.TotalParameters,
+                ["base_forward_ms"] = Math.Round(r.BaseForwardSeconds * 1000, 2),
+                ["method_forward_ms"] = Math.Round(r.MethodForwardSeconds * 1000, 2),
+                ["method_forward_over_base"] = Math.Round(r.MethodForwardSeconds / r.BaseForwardSeconds, 3),
             };
             if (r.MergedForwardSeconds is { } merged)
             {

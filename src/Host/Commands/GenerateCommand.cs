@@ -33,9 +33,15 @@ public sealed class GenerateCommand : ICliCommand
             using var decoder = GptCheckpoint.Load(dir, DeviceSelector.Parse(parse.GetValue(device)!));
             var options = new GenerationOptions
             {
-                MaxNewTokens = parse.GetValue(maxNew), Greedy = parse.GetValue(greedy), Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), RepetitionPenalty = parse.GetValue(penalty),
-                Seed = parse.GetValue(seed), UseKvCache = !parse.GetValue(noCache), StopTokens = [tokenizer.EndOfText],
+                MaxNewTokens = parse.GetValue(maxNew),
+                Greedy = parse.GetValue(greedy),
+                Temperature = parse.GetValue(temperature),
+                TopK = parse.GetValue(topK),
+                TopP = parse.GetValue(topP),
+                RepetitionPenalty = parse.GetValue(penalty),
+                Seed = parse.GetValue(seed),
+                UseKvCache = !parse.GetValue(noCache),
+                StopTokens = [tokenizer.EndOfText],
             };
             var stops = parse.GetValue(stop) ?? [];
             var text = parse.GetValue(prompt)!;

@@ -39,7 +39,11 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
             {
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
-                    model = name, method = parse.GetValue(method), totalParameters = report.Total, trainableParameters = report.Trainable, config,
+                    model = name,
+                    method = parse.GetValue(method),
+                    totalParameters = report.Total,
+                    trainableParameters = report.Trainable,
+                    config,
                     groups = report.Groups.ToDictionary(g => g.Name, g => new { total = g.Total, trainable = g.Trainable }),
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;

@@ -21,8 +21,12 @@ public sealed class PluginsCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
                 {
                     plugins = catalog.Plugins.Select(p => new
                     {
-                        name = p.Manifest.Name, kind = p.Manifest.Kind.ToString().ToLowerInvariant(), version = p.Manifest.Version,
-                        description = p.Manifest.Description, assembly = Path.GetFileName(p.AssemblyPath), path = p.AssemblyPath,
+                        name = p.Manifest.Name,
+                        kind = p.Manifest.Kind.ToString().ToLowerInvariant(),
+                        version = p.Manifest.Version,
+                        description = p.Manifest.Description,
+                        assembly = Path.GetFileName(p.AssemblyPath),
+                        path = p.AssemblyPath,
                     }),
                     errors = catalog.Errors.Select(e => new { path = e.Path, message = e.Message }),
                 }, new JsonSerializerOptions { WriteIndented = true }));

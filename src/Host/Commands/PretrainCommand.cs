@@ -35,11 +35,22 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
             var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : ShippedData.DefaultCorpus();
             var options = defaults with
             {
-                Preset = parse.GetValue(preset)!, Corpus = files, MaxSteps = parse.GetValue(maxSteps), OutputDirectory = parse.GetValue(output)!,
-                Resume = parse.GetValue(resume), Tokenizer = parse.GetValue(tokenizer)!, BatchSize = parse.GetValue(batch),
-                BlockSize = parse.GetValue(block), LearningRate = parse.GetValue(lr), MinLearningRate = parse.GetValue(lr) / 10,
-                WarmupSteps = parse.GetValue(warmup), Dropout = parse.GetValue(dropout), EvalInterval = parse.GetValue(evalInterval),
-                CheckpointInterval = parse.GetValue(checkpointInterval), Seed = parse.GetValue(seed), Device = parse.GetValue(device)!,
+                Preset = parse.GetValue(preset)!,
+                Corpus = files,
+                MaxSteps = parse.GetValue(maxSteps),
+                OutputDirectory = parse.GetValue(output)!,
+                Resume = parse.GetValue(resume),
+                Tokenizer = parse.GetValue(tokenizer)!,
+                BatchSize = parse.GetValue(batch),
+                BlockSize = parse.GetValue(block),
+                LearningRate = parse.GetValue(lr),
+                MinLearningRate = parse.GetValue(lr) / 10,
+                WarmupSteps = parse.GetValue(warmup),
+                Dropout = parse.GetValue(dropout),
+                EvalInterval = parse.GetValue(evalInterval),
+                CheckpointInterval = parse.GetValue(checkpointInterval),
+                Seed = parse.GetValue(seed),
+                Device = parse.GetValue(device)!,
             };
             var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));
             var (png, md) = LossReport.Write(result.Directory);

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Display;
 using PluginGpt.Host.Experiments;

@@ -1,8 +1,5 @@
 using System.CommandLine;
-using PluginGpt.Core.Training;
-using PluginGpt.Host.Display;
 using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

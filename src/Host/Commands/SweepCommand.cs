@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
 using PluginGpt.Host.Reports;
 using Spectre.Console;
 

@@ -36,7 +36,9 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
                 {
-                    method = r.Plugin.Manifest.Name, assembly = Path.GetFileName(r.Plugin.AssemblyPath), passed = r.Checks.All(c => c.Passed),
+                    method = r.Plugin.Manifest.Name,
+                    assembly = Path.GetFileName(r.Plugin.AssemblyPath),
+                    passed = r.Checks.All(c => c.Passed),
                     checks = r.Checks.Select(c => new { name = c.Name, passed = c.Passed, detail = c.Detail }),
                 }), new JsonSerializerOptions { WriteIndented = true }));
             else

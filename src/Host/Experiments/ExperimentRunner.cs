@@ -98,7 +98,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         using var log = new RunLog(Path.Combine(dir, "run.log"), logger);
         var provenance = new Dictionary<string, PluginProvenance>
         {
-            ["method"] = p.Method.Provenance, ["objective"] = p.Objective.Provenance, ["task"] = p.Task.Provenance,
+            ["method"] = p.Method.Provenance,
+            ["objective"] = p.Objective.Provenance,
+            ["task"] = p.Task.Provenance,
         };
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name, p.Objective.Manifest.Name, p.Task.Manifest.Name);
@@ -112,11 +114,19 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
         var summary = new RunSummary
         {
-            Name = spec.Name, Method = p.Method.Manifest.Name, Objective = p.Objective.Manifest.Name, Task = p.Task.Manifest.Name, Dataset = p.Data.Name,
-            BestEpoch = result.BestEpoch, Metrics = result.Metrics, PrimaryMetric = p.Data.PrimaryMetric, TrainableParameters = result.TrainableParameters,
+            Name = spec.Name,
+            Method = p.Method.Manifest.Name,
+            Objective = p.Objective.Manifest.Name,
+            Task = p.Task.Manifest.Name,
+            Dataset = p.Data.Name,
+            BestEpoch = result.BestEpoch,
+            Metrics = result.Metrics,
+            PrimaryMetric = p.Data.PrimaryMetric,
+            TrainableParameters = result.TrainableParameters,
             // The method's modules live in the model's tree, so one count covers the body, the method and the objective's head.
             TotalParameters = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter))),
-            Steps = result.Steps, Seconds = watch.Elapsed.TotalSeconds,
+            Steps = result.Steps,
+            Seconds = watch.Elapsed.TotalSeconds,
         };
         RunFiles.WriteSummary(dir, summary);
         if (result.Steps > 0) Reports.LossReport.Write(dir);

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using PluginGpt.Core.Checkpoints;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Reports;
