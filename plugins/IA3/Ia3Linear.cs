@@ -18,7 +18,6 @@ public sealed class Ia3Linear : LinearWrapper
 #pragma warning restore IDE1006
 
     public bool IsFeedforward { get; }
-    public bool Merged { get; private set; }
     public Parameter Vector => ia3_l;
 
     public Ia3Linear(Module<Tensor, Tensor> original, bool feedforward, bool initOnes) : base(nameof(Ia3Linear), original)
@@ -37,22 +36,17 @@ public sealed class Ia3Linear : LinearWrapper
         return IsFeedforward ? Base.forward(x * scale) : Base.forward(x) * scale;
     }
 
-    public void Merge()
+    public override bool CanMerge => true;
+
+    protected override void FoldIn()
     {
-        if (Merged) return;
         using (torch.NewDisposeScope())
             if (ia3_l.abs().min().item<float>() == 0)
                 throw new InvalidOperationException("an (IA)³ vector holds a zero: merging it could not be undone (unmerge divides by it)");
         Rescale(divide: false);
-        Merged = true;
     }
 
-    public void Unmerge()
-    {
-        if (!Merged) return;
-        Rescale(divide: true);
-        Merged = false;
-    }
+    protected override void FoldOut() => Rescale(divide: true);
 
     void Rescale(bool divide)
     {

@@ -22,7 +22,7 @@ public sealed class Ia3Method : IAdaptationMethod
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules ?? JsonSerializer.SerializeToElement(Ia3Options.DefaultTargets));
         var feedforward = Feedforward(targets, o.FeedforwardModules);
         var wrapped = LinearWrapper.WrapAll(model, targets, (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
-        return new Attached(model, [.. wrapped], o, targets);
+        return new Attached(model, wrapped, o);
     }
 
     /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes, a string as a full regex; a subset of the targets.</summary>
@@ -40,56 +40,34 @@ public sealed class Ia3Method : IAdaptationMethod
         return chosen;
     }
 
-    sealed class Attached(IDecoder model, List<(string Path, Ia3Linear Layer)> layers, Ia3Options options, IReadOnlyList<string> targets) : IAttachedMethod
+    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, Ia3Linear Wrapper)> layers, Ia3Options options)
+        : WrappedLinears<Ia3Linear>(model, layers)
     {
         /// <summary>PEFT's key: <c>base_model.model.transformer.h.0.attn.c_attn.ia3_l</c>.</summary>
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.Select(l => ($"base_model.model.transformer.{l.Path}.ia3_l", l.Layer.Vector)).ToList();
+        public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
+            layers.Select(l => ($"base_model.model.transformer.{l.Path}.ia3_l", l.Wrapper.Vector)).ToList();
 
         /// <summary>The vectors are [out, 1] or [1, in]: two-dimensional, but weight decay would pull them to zero, not to one.</summary>
-        public ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.NoDecay;
+        public override ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.NoDecay;
 
-        public bool IsIdentityAtInit => options.InitIa3Weights;
+        public override bool IsIdentityAtInit => options.InitIa3Weights;
 
-        public void Save(string directory)
+        protected override JsonObject AdapterConfig() => new()
         {
-            var config = new JsonObject
-            {
-                ["peft_type"] = "IA3",
-                ["task_type"] = "FEATURE_EXTRACTION",
-                ["init_ia3_weights"] = options.InitIa3Weights,
-                // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
-                ["fan_in_fan_out"] = true,
-                ["inference_mode"] = true,
-                // As given (PEFT's config records the user's rule, a list or a regex), or PEFT's GPT-2 defaults.
-                ["target_modules"] = Rule(options.TargetModules, Ia3Options.DefaultTargets),
-                ["feedforward_modules"] = Rule(options.FeedforwardModules, Ia3Options.DefaultFeedforward),
-                ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
-            };
-            AdapterFiles.Save(directory, config, Trainable);
-        }
+            ["peft_type"] = "IA3",
+            ["task_type"] = "FEATURE_EXTRACTION",
+            ["init_ia3_weights"] = options.InitIa3Weights,
+            // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
+            ["fan_in_fan_out"] = true,
+            ["inference_mode"] = true,
+            // As given (PEFT's config records the user's rule, a list or a regex), or PEFT's GPT-2 defaults.
+            ["target_modules"] = Rule(options.TargetModules, Ia3Options.DefaultTargets),
+            ["feedforward_modules"] = Rule(options.FeedforwardModules, Ia3Options.DefaultFeedforward),
+            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
+        };
 
-        static JsonNode Rule(JsonElement? given, string[] defaults) =>
-            given is { ValueKind: JsonValueKind.String or JsonValueKind.Array } g ? JsonNode.Parse(g.GetRawText())! : new JsonArray(defaults.Select(d => (JsonNode)d).ToArray());
-
-        public void Load(string directory)
-        {
-            bool wasMerged = layers.Any(l => l.Layer.Merged);
-            Unmerge();
-            AdapterFiles.Load(directory, Trainable);
-            if (wasMerged) Merge();
-        }
-
-        public bool CanMerge => true;
-        public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
-        public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
-
-        /// <summary>Unmerges, puts the original Linears back and frees the vectors.</summary>
-        public void Dispose()
-        {
-            Unmerge();
-            LinearWrapper.UnwrapAll(model, layers);
-            layers.Clear();
-        }
+        static JsonNode Rule(JsonElement? given, string[] defaults) => given is { ValueKind: JsonValueKind.String or JsonValueKind.Array } g
+            ? JsonNode.Parse(g.GetRawText())!
+            : new JsonArray(defaults.Select(d => (JsonNode)d).ToArray());
     }
 }

@@ -19,8 +19,6 @@ public sealed class LoraLinear : LinearWrapper
 #pragma warning restore IDE1006
     readonly double scaling;
 
-    public bool Merged { get; private set; }
-
     public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear), original)
     {
         long inFeatures = Base.weight!.shape[1], outFeatures = Base.weight!.shape[0];
@@ -50,19 +48,9 @@ public sealed class LoraLinear : LinearWrapper
     /// <summary>ΔW = (α/r)·B·A, [out, in], in fp32.</summary>
     public Tensor Delta() => lora_B.weight!.to(ScalarType.Float32).matmul(lora_A.weight!.to(ScalarType.Float32)) * scaling;
 
-    public void Merge()
-    {
-        if (Merged) return;
-        AddDelta(+1);
-        Merged = true;
-    }
-
-    public void Unmerge()
-    {
-        if (!Merged) return;
-        AddDelta(-1);
-        Merged = false;
-    }
+    public override bool CanMerge => true;
+    protected override void FoldIn() => AddDelta(+1);
+    protected override void FoldOut() => AddDelta(-1);
 
     void AddDelta(int sign)
     {

@@ -11,7 +11,8 @@ namespace PluginGpt.Plugins.LoRA;
 /// </summary>
 public sealed class LoraMethod : IAdaptationMethod
 {
-    public PluginManifest Manifest { get; } = new("lora", PluginKind.Method, "1.0.0", "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
+    public PluginManifest Manifest { get; } =
+        new("lora", PluginKind.Method, "1.0.0", "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
@@ -20,61 +21,42 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
-        var wrapped = LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout));
-        return new Attached(model, [.. wrapped], o, targets);
+        return new Attached(model, LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
     }
 
-    sealed class Attached(IDecoder model, List<(string Path, LoraLinear Layer)> layers, LoraOptions options, IReadOnlyList<string> targets) : IAttachedMethod
+    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, LoraLinear Wrapper)> layers, LoraOptions options)
+        : WrappedLinears<LoraLinear>(model, layers)
     {
         /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>.</summary>
         static string Key(string path, string matrix) => $"base_model.model.transformer.{path}.{matrix}.weight";
 
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.SelectMany(l => new[] { (Key(l.Path, "lora_A"), l.Layer.A), (Key(l.Path, "lora_B"), l.Layer.B) }).ToList();
+        public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
+            layers.SelectMany(l => new[] { (Key(l.Path, "lora_A"), l.Wrapper.A), (Key(l.Path, "lora_B"), l.Wrapper.B) }).ToList();
 
-        public void Save(string directory)
+        /// <summary>B starts at zero: the base output is unchanged.</summary>
+        public override bool IsIdentityAtInit => true;
+
+        protected override JsonObject AdapterConfig() => new()
         {
-            var config = new JsonObject
-            {
-                ["peft_type"] = "LORA",
-                ["task_type"] = "FEATURE_EXTRACTION",
-                ["r"] = options.R,
-                ["lora_alpha"] = options.LoraAlpha,
-                ["lora_dropout"] = options.LoraDropout,
-                ["use_rslora"] = options.UseRsLora,
-                ["bias"] = "none",
-                // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
-                ["fan_in_fan_out"] = true,
-                ["target_modules"] = new JsonArray(targets.Select(t => (JsonNode)t.Split('.')[^1]).Distinct().ToArray()),
-                ["inference_mode"] = true,
-                ["plugingpt_target_paths"] = new JsonArray(targets.Select(t => (JsonNode)t).ToArray()),
-            };
-            AdapterFiles.Save(directory, config, Trainable);
-        }
+            ["peft_type"] = "LORA",
+            ["task_type"] = "FEATURE_EXTRACTION",
+            ["r"] = options.R,
+            ["lora_alpha"] = options.LoraAlpha,
+            ["lora_dropout"] = options.LoraDropout,
+            ["use_rslora"] = options.UseRsLora,
+            ["bias"] = "none",
+            // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
+            ["fan_in_fan_out"] = true,
+            ["target_modules"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path.Split('.')[^1]).Distinct().ToArray()),
+            ["inference_mode"] = true,
+            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
+        };
 
-        public void Load(string directory)
+        protected override void CheckConfig(string directory, JsonObject config)
         {
-            var r = AdapterFiles.ReadConfig(directory)["r"]?.GetValue<int>();
-            if (r != options.R) throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
-            bool wasMerged = layers.Any(l => l.Layer.Merged);
-            Unmerge();
-            AdapterFiles.Load(directory, Trainable);
-            if (wasMerged) Merge();
-        }
-
-        /// <summary>B starts at zero (LoRA) / the up-projection starts at zero (adapters): the base output is unchanged.</summary>
-        public bool IsIdentityAtInit => true;
-
-        public bool CanMerge => true;
-        public void Merge() { foreach (var (_, l) in layers) l.Merge(); }
-        public void Unmerge() { foreach (var (_, l) in layers) l.Unmerge(); }
-
-        /// <summary>Puts the original Linears back (unmerged) and frees the LoRA matrices: the model is the base model again.</summary>
-        public void Dispose()
-        {
-            Unmerge();
-            LinearWrapper.UnwrapAll(model, layers);
-            layers.Clear();
+            var r = config["r"]?.GetValue<int>();
+            if (r != options.R)
+                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
         }
     }
 }

@@ -26,6 +26,30 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     /// <summary>The wrapped Linear, frozen, owned by the decoder.</summary>
     public Linear Base => base_layer;
 
+    /// <summary>Whether the wrapper's effect can be folded into the base weights (<see cref="FoldIn"/> and <see cref="FoldOut"/> implemented).</summary>
+    public virtual bool CanMerge => false;
+    /// <summary>True while the effect lives in the base weights: <c>forward</c> should then call <see cref="Base"/> alone.</summary>
+    public bool Merged { get; private set; }
+
+    public void Merge()
+    {
+        if (Merged) return;
+        FoldIn();
+        Merged = true;
+    }
+
+    public void Unmerge()
+    {
+        if (!Merged) return;
+        FoldOut();
+        Merged = false;
+    }
+
+    /// <summary>Adds the wrapper's effect to the base weights (compute in fp32; leave them unchanged if it must refuse).</summary>
+    protected virtual void FoldIn() => throw new NotSupportedException($"{GetType().Name} cannot be merged into the base weights");
+    /// <summary>Takes the effect out of the base weights again.</summary>
+    protected virtual void FoldOut() => throw new NotSupportedException($"{GetType().Name} cannot be merged into the base weights");
+
     /// <summary>Frees what the wrapper added; the base Linear is taken out of the tree first, so it survives.</summary>
     protected override void Dispose(bool disposing)
     {

@@ -1,0 +1,51 @@
+using System.Text.Json.Nodes;
+using TorchSharp.Modules;
+
+namespace PluginGpt.Abstractions;
+
+/// <summary>
+/// The attachment of a method that wraps Linear layers (hook point 1), with what every such method needs: merge and unmerge of
+/// all wrappers, PEFT-layout save and load (a merged model is unmerged for loading and merged again), and a dispose that
+/// unmerges, puts the base Linears back and frees the wrappers. A subclass names its tensors and its adapter config.
+/// </summary>
+public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Path, T Wrapper)> layers) : IAttachedMethod where T : LinearWrapper
+{
+    List<(string Path, T Wrapper)> wrapped = [.. layers];
+
+    /// <summary>The wrappers by path, in the model's order.</summary>
+    protected IReadOnlyList<(string Path, T Wrapper)> Layers => wrapped;
+
+    public abstract IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; }
+    /// <summary>PEFT's <c>adapter_config.json</c> for this method.</summary>
+    protected abstract JsonObject AdapterConfig();
+
+    public virtual bool IsIdentityAtInit => false;
+    public virtual ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);
+
+    public void Save(string directory) => AdapterFiles.Save(directory, AdapterConfig(), Trainable);
+
+    /// <summary>Reads the tensors into the wrappers; <see cref="CheckConfig"/> first, so a mismatched adapter is refused by name.</summary>
+    public void Load(string directory)
+    {
+        CheckConfig(directory, AdapterFiles.ReadConfig(directory));
+        bool wasMerged = wrapped.Any(l => l.Wrapper.Merged);
+        Unmerge();
+        AdapterFiles.Load(directory, Trainable);
+        if (wasMerged) Merge();
+    }
+
+    /// <summary>Refuses a saved adapter that does not fit this attachment (throw <see cref="CheckpointException"/>). Default: shapes are checked on load anyway.</summary>
+    protected virtual void CheckConfig(string directory, JsonObject config) { }
+
+    public bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);
+    public void Merge() { foreach (var (_, l) in wrapped) l.Merge(); }
+    public void Unmerge() { foreach (var (_, l) in wrapped) l.Unmerge(); }
+
+    /// <summary>Unmerges, puts the original Linears back and frees the wrappers: the model is the base model again.</summary>
+    public void Dispose()
+    {
+        Unmerge();
+        LinearWrapper.UnwrapAll(model, wrapped);
+        wrapped = [];
+    }
+}
