@@ -15,16 +15,20 @@ public sealed class AdapterMethod : IAdaptationMethod
     /// <summary>Where the adapters sit in the decoder's module tree.</summary>
     const string ModuleName = "adapters";
 
-    public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.0.0", "Bottleneck adapters: Pfeiffer (after the MLP) or Houlsby (after attention and MLP).");
+    public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.0.0",
+        "Bottleneck adapters: Pfeiffer (after the MLP) or Houlsby (after attention and MLP).");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<AdapterOptions>(options, "method.options");
-        PluginOptions.Require(o.Config is "pfeiffer" or "houlsby", "method.options", "config", $"must be 'pfeiffer' or 'houlsby', got '{o.Config}'");
-        PluginOptions.Require(o.ReductionFactor >= 1 && model.Config.ModelDim % o.ReductionFactor == 0, "method.options", "reduction_factor",
-            $"must divide n_embd ({model.Config.ModelDim}), got {o.ReductionFactor}");
-        PluginOptions.Require(o.Activation is "relu" or "swish" or "gelu", "method.options", "non_linearity", $"must be relu, swish or gelu, got '{o.NonLinearity}'");
-        if (model.BlockOutputHook is not null) throw new InvalidOperationException("the model's block-output hook is taken by another method");
+        PluginOptions.Require(o.Config is "pfeiffer" or "houlsby", "method.options", "config",
+            $"must be 'pfeiffer' or 'houlsby', got '{o.Config}'");
+        PluginOptions.Require(o.ReductionFactor >= 1 && model.Config.ModelDim % o.ReductionFactor == 0, "method.options",
+            "reduction_factor", $"must divide n_embd ({model.Config.ModelDim}), got {o.ReductionFactor}");
+        PluginOptions.Require(o.Activation is "relu" or "swish" or "gelu", "method.options", "non_linearity",
+            $"must be relu, swish or gelu, got '{o.NonLinearity}'");
+        if (model.BlockOutputHook is not null)
+            throw new InvalidOperationException("the model's block-output hook is taken by another method");
 
         var hook = new AdapterHook(model.Config.Layers, model.Config.ModelDim, model.Config.ModelDim / o.ReductionFactor, o, model.Device);
         model.AttachModule(ModuleName, hook);
@@ -42,13 +46,15 @@ public sealed class AdapterMethod : IAdaptationMethod
 
         public AdapterHook(int layers, long dim, long bottleneck, AdapterOptions o, Device device) : base(nameof(AdapterHook))
         {
-            BottleneckAdapter[] Make() => Enumerable.Range(0, layers).Select(_ => new BottleneckAdapter(dim, bottleneck, o.Activation, device)).ToArray();
+            BottleneckAdapter[] Make() =>
+                Enumerable.Range(0, layers).Select(_ => new BottleneckAdapter(dim, bottleneck, o.Activation, device)).ToArray();
             attention_adapters = new ModuleList<BottleneckAdapter>(o.Config == "houlsby" ? Make() : []);
             output_adapters = new ModuleList<BottleneckAdapter>(Make());
             RegisterComponents();
         }
 
-        public Tensor AfterAttention(int layer, Tensor output) => attention_adapters.Count > 0 ? attention_adapters[layer].forward(output) : output;
+        public Tensor AfterAttention(int layer, Tensor output) =>
+            attention_adapters.Count > 0 ? attention_adapters[layer].forward(output) : output;
         public Tensor AfterMlp(int layer, Tensor output) => output_adapters[layer].forward(output);
 
         /// <summary>AdapterHub-like names: <c>h.{i}.attention_adapter.down.weight</c>, <c>h.{i}.output_adapter.up.bias</c>, …</summary>

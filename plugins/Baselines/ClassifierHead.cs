@@ -33,7 +33,8 @@ public sealed class ClassifierHead : IObjective
         PluginOptions.Require(o.LmCoef >= 0, "objective.options", "lm_coef", $"must be ≥ 0, got {o.LmCoef}");
         PluginOptions.Require(o.Dropout is >= 0 and < 1, "objective.options", "dropout", $"must be in [0, 1), got {o.Dropout}");
         PluginOptions.Require(o.MaxLength >= 0, "objective.options", "max_length", $"must be ≥ 0, got {o.MaxLength}");
-        PluginOptions.Require(o.Pooling is "last" or "mean", "objective.options", "pooling", $"must be 'last' or 'mean', got '{o.Pooling}'");
+        PluginOptions.Require(o.Pooling is "last" or "mean", "objective.options", "pooling",
+            $"must be 'last' or 'mean', got '{o.Pooling}'");
         return new Instance(context, o);
     }
 
@@ -78,7 +79,8 @@ public sealed class ClassifierHead : IObjective
             if (options.Pooling == "mean")
             {
                 // Padding-aware: positions at or past a sequence's length count for nothing.
-                var real = torch.arange(width, device: device).unsqueeze(0).lt(lengths.unsqueeze(1)).to(hidden.dtype).unsqueeze(2);   // [N, T, 1]
+                var real = torch.arange(width, device: device).unsqueeze(0).lt(lengths.unsqueeze(1))
+                    .to(hidden.dtype).unsqueeze(2);   // [N, T, 1]
                 features = (hidden * real).sum(1) / lengths.unsqueeze(1).to(hidden.dtype);
             }
             else features = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]

@@ -6,7 +6,8 @@ namespace PluginGpt.Plugins.Baselines;
 /// <summary><c>full</c>: every weight of the body is trained (GPT-1's fine-tuning) and saved with the run.</summary>
 public sealed class FullFineTuning : IAdaptationMethod
 {
-    public PluginManifest Manifest { get; } = new("full", PluginKind.Method, "1.0.0", "Full fine-tuning: trains every parameter of the decoder.");
+    public PluginManifest Manifest { get; } = new("full", PluginKind.Method, "1.0.0",
+        "Full fine-tuning: trains every parameter of the decoder.");
 
     sealed record Options;
 

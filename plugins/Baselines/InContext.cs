@@ -23,7 +23,8 @@ public sealed class InContext : IObjective
         /// <summary>Prompt of one example: {0}, {1} are its texts, {label} the label word (the answer slot).</summary>
         public string? Template { get; init; }
         public int Seed { get; init; } = 13;
-        /// <summary>Contextual calibration (Zhao et al. 2021): divide label probabilities by those the prompt gives a content-free input ("N/A").</summary>
+        /// <summary>Contextual calibration (Zhao et al. 2021): divide label probabilities by those the prompt gives a content-free input
+        /// ("N/A").</summary>
         public bool Calibrate { get; init; }
     }
 
@@ -31,13 +32,17 @@ public sealed class InContext : IObjective
     {
         var o = PluginOptions.Bind<Options>(context.Options, "objective.options");
         var task = context.Task;
-        PluginOptions.Require(!task.IsRegression, "objective.options", "(task)", "in-context learning needs classes or options, not a regression target");
+        PluginOptions.Require(!task.IsRegression, "objective.options", "(task)",
+            "in-context learning needs classes or options, not a regression target");
         PluginOptions.Require(o.K >= 0, "objective.options", "k", $"must be ≥ 0, got {o.K}");
         var words = task.Format == InputFormat.MultipleChoice ? [] : o.Verbalizer ?? [.. task.Labels];
-        PluginOptions.Require(task.Format == InputFormat.MultipleChoice || words.Count == task.Labels.Count, "objective.options", "verbalizer",
-            $"needs one word per label ({task.Labels.Count}: {string.Join(", ", task.Labels)}), got {words.Count}");
-        var template = o.Template ?? (task.Format == InputFormat.Single ? "{0}\nAnswer: {label}" : task.Format == InputFormat.MultipleChoice ? "{0} {label}" : "{0}\nQuestion: {1}?\nAnswer: {label}");
-        PluginOptions.Require(template.EndsWith("{label}"), "objective.options", "template", "must end with {label}, the slot the model fills");
+        PluginOptions.Require(task.Format == InputFormat.MultipleChoice || words.Count == task.Labels.Count, "objective.options",
+            "verbalizer", $"needs one word per label ({task.Labels.Count}: {string.Join(", ", task.Labels)}), got {words.Count}");
+        var template = o.Template ?? (task.Format == InputFormat.Single ? "{0}\nAnswer: {label}"
+            : task.Format == InputFormat.MultipleChoice ? "{0} {label}"
+            : "{0}\nQuestion: {1}?\nAnswer: {label}");
+        PluginOptions.Require(template.EndsWith("{label}"), "objective.options", "template",
+            "must end with {label}, the slot the model fills");
         return new Instance(context, o, words, template);
     }
 
@@ -59,7 +64,8 @@ public sealed class InContext : IObjective
             // A label is scored by the first token of " word" (the template puts a space or newline before it).
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
             if (labelTokens.Distinct().Count() != labelTokens.Length)
-                throw new OptionsException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; choose words that differ at the start");
+                throw new OptionsException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; " +
+                    "choose words that differ at the start");
             if (options.Calibrate && context.Task.Format != InputFormat.MultipleChoice)
             {
                 using var scope = torch.NewDisposeScope();
@@ -108,7 +114,8 @@ public sealed class InContext : IObjective
             return batch.Select(e => context.Task.Format == InputFormat.MultipleChoice ? ScoreOptions(e) : ScoreLabels(e)).ToList();
         }
 
-        /// <summary>Log-probabilities of the label words (renormalised over the labels) after the prompt for <paramref name="e"/>.</summary>
+        /// <summary>Log-probabilities of the label words (renormalised over the labels) after the prompt for
+        /// <paramref name="e"/>.</summary>
         double[] LabelLogProbabilities(Example e)
         {
             var logits = context.Model.LmHead(context.Model.Forward(Tensor(Prompt(e, 0))))[0, -1];
@@ -153,7 +160,8 @@ public sealed class InContext : IObjective
 
         /// <summary>Nothing trained; the demonstrations used are written down so the run can be reproduced and read.</summary>
         public void Save(string directory) => AtomicFile.WriteAllText(Path.Combine(directory, "demonstrations.json"),
-            JsonSerializer.Serialize(demonstrations.Select(d => new { text = d.Segments, answer = Answer(d) }), new JsonSerializerOptions { WriteIndented = true }));
+            JsonSerializer.Serialize(demonstrations.Select(d => new { text = d.Segments, answer = Answer(d) }),
+                new JsonSerializerOptions { WriteIndented = true }));
     }
 }
 

@@ -12,7 +12,8 @@ public static class InputTransforms
     {
         InputFormat.Single => [Join(tokenizer, maxLength, e.Segments[0])],
         InputFormat.Pair => [Join(tokenizer, maxLength, e.Segments[0], e.Segments[1])],
-        InputFormat.SymmetricPair => [Join(tokenizer, maxLength, e.Segments[0], e.Segments[1]), Join(tokenizer, maxLength, e.Segments[1], e.Segments[0])],
+        InputFormat.SymmetricPair =>
+            [Join(tokenizer, maxLength, e.Segments[0], e.Segments[1]), Join(tokenizer, maxLength, e.Segments[1], e.Segments[0])],
         _ => e.Options!.Select(option => Join(tokenizer, maxLength, e.Segments[0], option)).ToArray(),
     };
 

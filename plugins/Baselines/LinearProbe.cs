@@ -3,10 +3,12 @@ using PluginGpt.Abstractions;
 
 namespace PluginGpt.Plugins.Baselines;
 
-/// <summary><c>probe</c>: the body stays frozen; only the objective's head learns (pair with <c>classifier-head</c>, <c>pooling</c> last or mean).</summary>
+/// <summary><c>probe</c>: the body stays frozen; only the objective's head learns (pair with <c>classifier-head</c>, <c>pooling</c> last or
+/// mean).</summary>
 public sealed class LinearProbe : IAdaptationMethod
 {
-    public PluginManifest Manifest { get; } = new("probe", PluginKind.Method, "1.0.0", "Linear probing: frozen body, only the task head is trained.");
+    public PluginManifest Manifest { get; } = new("probe", PluginKind.Method, "1.0.0",
+        "Linear probing: frozen body, only the task head is trained.");
 
     sealed record Options;
 

@@ -42,7 +42,8 @@ public sealed class Ia3Linear : LinearWrapper
     {
         using (torch.NewDisposeScope())
             if (ia3_l.abs().min().item<float>() == 0)
-                throw new InvalidOperationException("an (IA)³ vector holds a zero: merging it could not be undone (unmerge divides by it)");
+                throw new InvalidOperationException(
+                    "an (IA)³ vector holds a zero: merging it could not be undone (unmerge divides by it)");
         Rescale(divide: false);
     }
 

@@ -14,23 +14,29 @@ namespace PluginGpt.Plugins.IA3;
 /// </summary>
 public sealed class Ia3Method : IAdaptationMethod
 {
-    public PluginManifest Manifest { get; } = new("ia3", PluginKind.Method, "1.0.0", "(IA)³: learned vectors rescaling attention outputs and feed-forward inputs; mergeable, PEFT-format.");
+    public PluginManifest Manifest { get; } = new("ia3", PluginKind.Method, "1.0.0",
+        "(IA)³: learned vectors rescaling attention outputs and feed-forward inputs; mergeable, PEFT-format.");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<Ia3Options>(options, "method.options");
-        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules ?? JsonSerializer.SerializeToElement(Ia3Options.DefaultTargets));
+        var targets = TargetModules.Resolve(model.LinearPaths(),
+            o.TargetModules ?? JsonSerializer.SerializeToElement(Ia3Options.DefaultTargets));
         var feedforward = Feedforward(targets, o.FeedforwardModules);
-        var wrapped = LinearWrapper.WrapAll(model, targets, (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
+        var wrapped = LinearWrapper.WrapAll(model, targets,
+            (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
         return new Attached(model, wrapped, o);
     }
 
-    /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes, a string as a full regex; a subset of the targets.</summary>
+    /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes, a string as a full regex; a subset of the
+    /// targets.</summary>
     static HashSet<string> Feedforward(IReadOnlyList<string> targets, JsonElement? spec)
     {
         Func<string, bool> matches = spec is { ValueKind: JsonValueKind.String } s
             ? path => Regex.IsMatch(path, "^(?:" + s.GetString() + ")$")
-            : path => (spec is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray().Select(e => e.GetString() ?? "") : Ia3Options.DefaultFeedforward)
+            : path => (spec is { ValueKind: JsonValueKind.Array } a
+                    ? a.EnumerateArray().Select(e => e.GetString() ?? "")
+                    : Ia3Options.DefaultFeedforward)
                 .Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal));
         var chosen = targets.Where(matches).ToHashSet();
         if (spec is { ValueKind: JsonValueKind.Array } list)

@@ -12,7 +12,8 @@ namespace PluginGpt.Plugins.LoRA;
 public sealed class LoraMethod : IAdaptationMethod
 {
     public PluginManifest Manifest { get; } =
-        new("lora", PluginKind.Method, "1.0.0", "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
+        new("lora", PluginKind.Method, "1.0.0",
+            "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
@@ -21,7 +22,8 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
-        return new Attached(model, LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
+        return new Attached(model,
+            LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
     }
 
     sealed class Attached(IDecoder model, IReadOnlyList<(string Path, LoraLinear Wrapper)> layers, LoraOptions options)
@@ -56,7 +58,8 @@ public sealed class LoraMethod : IAdaptationMethod
         {
             var r = config["r"]?.GetValue<int>();
             if (r != options.R)
-                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
+                throw new CheckpointException(
+                    $"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
         }
     }
 }

@@ -10,7 +10,8 @@ public sealed record LoraOptions
     /// <summary>Scale numerator: ΔW is multiplied by α/r (α/√r with rsLoRA).</summary>
     public double LoraAlpha { get; init; } = 16;
     public double LoraDropout { get; init; }
-    /// <summary>Module names matched as suffixes of GPT-2 paths (<c>attn.c_attn</c>, <c>c_proj</c>, <c>mlp.c_fc</c>); a string is a regex over full paths.</summary>
+    /// <summary>Module names matched as suffixes of GPT-2 paths (<c>attn.c_attn</c>, <c>c_proj</c>, <c>mlp.c_fc</c>); a string is a regex
+    /// over full paths.</summary>
     public System.Text.Json.JsonElement? TargetModules { get; init; }
     /// <summary>Rank-stabilised scaling α/√r (Kalajdzievski 2023).</summary>
     [JsonPropertyName("use_rslora")] public bool UseRsLora { get; init; }

@@ -20,7 +20,8 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
         PluginOptions.Require(o.NumVirtualTokens >= 1 && o.NumVirtualTokens < model.Config.Context, "method.options", "num_virtual_tokens",
             $"must be in [1, {model.Config.Context}), got {o.NumVirtualTokens}");
         PluginOptions.Require(o.Init is "vocab" or "random", "method.options", "init", $"must be 'vocab' or 'random', got '{o.Init}'");
-        PluginOptions.Require(o.EncoderHiddenSize >= 0, "method.options", "encoder_hidden_size", $"must be ≥ 0, got {o.EncoderHiddenSize}");
+        PluginOptions.Require(o.EncoderHiddenSize >= 0, "method.options", "encoder_hidden_size",
+            $"must be ≥ 0, got {o.EncoderHiddenSize}");
         var config = new JsonObject
         {
             ["peft_type"] = PeftType,
@@ -35,8 +36,10 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
 
     protected abstract IAttachedMethod Install(IDecoder model, VirtualTokenOptions options, JsonObject config);
 
-    /// <summary>Trains the module's parameters; save and load are PEFT-like files of exactly these; dispose unhooks and frees the module.</summary>
-    protected sealed class Attached(IReadOnlyList<(string Name, Parameter Parameter)> trainable, JsonObject config, Action detach) : IAttachedMethod
+    /// <summary>Trains the module's parameters; save and load are PEFT-like files of exactly these; dispose unhooks and frees the
+    /// module.</summary>
+    protected sealed class Attached(IReadOnlyList<(string Name, Parameter Parameter)> trainable, JsonObject config, Action detach)
+        : IAttachedMethod
     {
         Action? detach = detach;
         public IReadOnlyList<(string Name, Parameter Parameter)> Trainable => trainable;
@@ -53,10 +56,12 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
 
         Tensor Draw()
         {
-            if (model.Device.type == DeviceType.META) return torch.empty(o.NumVirtualTokens, model.Config.ModelDim, device: model.Device);   // shapes only (inspect)
+            if (model.Device.type == DeviceType.META)
+                return torch.empty(o.NumVirtualTokens, model.Config.ModelDim, device: model.Device);   // shapes only (inspect)
             if (o.Init == "random") return torch.randn(o.NumVirtualTokens, model.Config.ModelDim, device: model.Device) * 0.02;
             var rng = new Random(o.Seed);
-            var ids = torch.tensor(Enumerable.Range(0, o.NumVirtualTokens).Select(_ => (long)rng.Next(model.Config.Vocab)).ToArray(), device: model.Device);
+            var ids = torch.tensor(Enumerable.Range(0, o.NumVirtualTokens).Select(_ => (long)rng.Next(model.Config.Vocab)).ToArray(),
+                device: model.Device);
             return model.EmbedTokens(ids.unsqueeze(0))[0].detach().clone();
         }
     }
@@ -72,7 +77,8 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
     /// <summary>Hook point 2 for prompt tuning and P-tuning: the encoder joins the tree as <c>prompt_encoder</c>.</summary>
     private protected static IAttachedMethod InstallPrompt(IDecoder model, PromptEncoder encoder, JsonObject config)
     {
-        if (model.InputEmbeddingHook is not null) throw new InvalidOperationException("the model's input-embedding hook is taken by another method");
+        if (model.InputEmbeddingHook is not null)
+            throw new InvalidOperationException("the model's input-embedding hook is taken by another method");
         model.AttachModule("prompt_encoder", encoder);
         model.InputEmbeddingHook = encoder;
         return new Attached(encoder.Named(), config, () =>
@@ -86,7 +92,8 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
 /// <summary><c>prompt</c> (Lester et al. 2021): P trainable input embeddings before the text.</summary>
 public sealed class PromptTuningMethod : VirtualTokenMethod
 {
-    public override PluginManifest Manifest { get; } = new("prompt", PluginKind.Method, "1.0.0", "Prompt tuning: trainable virtual token embeddings prepended to the input.");
+    public override PluginManifest Manifest { get; } = new("prompt", PluginKind.Method, "1.0.0",
+        "Prompt tuning: trainable virtual token embeddings prepended to the input.");
     protected override string PeftType => "PROMPT_TUNING";
 
     protected override IAttachedMethod Install(IDecoder model, VirtualTokenOptions o, JsonObject config) =>
@@ -96,7 +103,8 @@ public sealed class PromptTuningMethod : VirtualTokenMethod
 /// <summary><c>p-tuning</c> (Liu et al. 2021, GPT Understands, Too): virtual tokens re-parameterised by an MLP encoder.</summary>
 public sealed class PTuningMethod : VirtualTokenMethod
 {
-    public override PluginManifest Manifest { get; } = new("p-tuning", PluginKind.Method, "1.0.0", "P-tuning: virtual tokens produced by an MLP prompt encoder.");
+    public override PluginManifest Manifest { get; } = new("p-tuning", PluginKind.Method, "1.0.0",
+        "P-tuning: virtual tokens produced by an MLP prompt encoder.");
     protected override string PeftType => "P_TUNING";
 
     protected override IAttachedMethod Install(IDecoder model, VirtualTokenOptions o, JsonObject config)
@@ -111,13 +119,15 @@ public sealed class PTuningMethod : VirtualTokenMethod
 /// <summary><c>prefix</c> (Li &amp; Liang 2021): P trainable keys and values in every layer, optionally re-parameterised.</summary>
 public sealed class PrefixTuningMethod : VirtualTokenMethod
 {
-    public override PluginManifest Manifest { get; } = new("prefix", PluginKind.Method, "1.0.0", "Prefix tuning: trainable per-layer key/value prefixes.");
+    public override PluginManifest Manifest { get; } = new("prefix", PluginKind.Method, "1.0.0",
+        "Prefix tuning: trainable per-layer key/value prefixes.");
     protected override string PeftType => "PREFIX_TUNING";
 
     protected override IAttachedMethod Install(IDecoder model, VirtualTokenOptions o, JsonObject config)
     {
         var c = model.Config;
-        if (model.KeyValuePrefix is not null) throw new InvalidOperationException("the model's key/value prefix hook is taken by another method");
+        if (model.KeyValuePrefix is not null)
+            throw new InvalidOperationException("the model's key/value prefix hook is taken by another method");
         long hidden = o.EncoderHiddenSize == 0 ? c.ModelDim : o.EncoderHiddenSize;
         var start = o.PrefixProjection ? Start(model, o) : Random(model, o.NumVirtualTokens, c.Layers * 2L * c.ModelDim);
         var encoder = new PrefixEncoder(start, c, hidden, o.PrefixProjection, model.Device);

@@ -32,7 +32,8 @@ sealed class PromptEncoder : nn.Module, IInputEmbeddingHook
     /// <summary>Prompt tuning: <c>prompt_embeddings</c>; P-tuning: PEFT's <c>prompt_encoder.*</c> names.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> Named() => mlp_head is null
         ? [("prompt_embeddings", embedding)]
-        : [("prompt_encoder.embedding.weight", embedding), .. mlp_head.named_parameters().Select(p => ($"prompt_encoder.mlp_head.{p.name}", p.parameter))];
+        : [("prompt_encoder.embedding.weight", embedding),
+            .. mlp_head.named_parameters().Select(p => ($"prompt_encoder.mlp_head.{p.name}", p.parameter))];
 
     public Tensor Apply(Tensor embeddings, Tensor ids)
     {
@@ -59,7 +60,8 @@ sealed class PrefixEncoder : nn.Module, IKeyValuePrefixProvider
         embedding = new Parameter(start);
         long width = config.Layers * 2L * config.ModelDim;
         if (projection)
-            transform = Sequential(("0", Linear(config.ModelDim, hidden, device: device)), ("1", Tanh()), ("2", Linear(hidden, width, device: device)));
+            transform = Sequential(("0", Linear(config.ModelDim, hidden, device: device)), ("1", Tanh()),
+                ("2", Linear(hidden, width, device: device)));
         RegisterComponents();
     }
 

@@ -17,13 +17,19 @@ public static class Metrics
 
     /// <summary>Unweighted mean of per-class F1 over the classes present in gold or predictions.</summary>
     public static double MacroF1(IReadOnlyList<int> predicted, IReadOnlyList<int> gold, int classes) =>
-        Enumerable.Range(0, classes).Where(c => gold.Contains(c) || predicted.Contains(c)).Select(c => F1(predicted, gold, c)).DefaultIfEmpty(0).Average();
+        Enumerable.Range(0, classes).Where(c => gold.Contains(c) || predicted.Contains(c)).Select(c => F1(predicted, gold, c))
+            .DefaultIfEmpty(0).Average();
 
     public static double Pearson(IReadOnlyList<double> x, IReadOnlyList<double> y)
     {
         double mx = x.Average(), my = y.Average();
         double sxy = 0, sxx = 0, syy = 0;
-        for (int i = 0; i < x.Count; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx); syy += (y[i] - my) * (y[i] - my); }
+        for (int i = 0; i < x.Count; i++)
+        {
+            sxy += (x[i] - mx) * (y[i] - my);
+            sxx += (x[i] - mx) * (x[i] - mx);
+            syy += (y[i] - my) * (y[i] - my);
+        }
         return sxx == 0 || syy == 0 ? 0 : sxy / Math.Sqrt(sxx * syy);
     }
 

@@ -5,14 +5,16 @@ namespace PluginGpt.Plugins.Tasks;
 /// <summary>The options every shipped task family reads from the experiment's <c>task</c> object (snake_case in JSON).</summary>
 public sealed record TaskOptions
 {
-    /// <summary>Built-in name (<c>sst2</c>, <c>agnews</c>, <c>rte</c>, <c>snli</c>, <c>cb</c>, <c>stsb</c>, <c>copa</c>, <c>csqa</c>) or null for files of your own.</summary>
+    /// <summary>Built-in name (<c>sst2</c>, <c>agnews</c>, <c>rte</c>, <c>snli</c>, <c>cb</c>, <c>stsb</c>, <c>copa</c>, <c>csqa</c>) or
+    /// null for files of your own.</summary>
     public string? Dataset { get; init; }
     public string? Train { get; init; }
     public string? Dev { get; init; }
     /// <summary><c>tsv</c>, <c>csv</c> or <c>jsonl</c>; null guesses from the extension.</summary>
     public string? Format { get; init; }
     public bool HasHeader { get; init; } = true;
-    /// <summary>Role → column name (or 0-based index for files without header): <c>text</c>, <c>text_a</c>, <c>text_b</c>, <c>label</c>, <c>context</c>, <c>options</c>…</summary>
+    /// <summary>Role → column name (or 0-based index for files without header): <c>text</c>, <c>text_a</c>, <c>text_b</c>, <c>label</c>,
+    /// <c>context</c>, <c>options</c>…</summary>
     public Dictionary<string, string>? Columns { get; init; }
     /// <summary>Label names in index order; a row with another label is an error naming file, line and value.</summary>
     public List<string>? Labels { get; init; }
@@ -27,9 +29,11 @@ public sealed record TaskOptions
         PluginOptions.Require(o.MaxTrain >= 0, "task", "max_train", $"must be ≥ 0, got {o.MaxTrain}");
         PluginOptions.Require(o.MaxDev >= 0, "task", "max_dev", $"must be ≥ 0, got {o.MaxDev}");
         if (o.Dataset is not null)
-            foreach (var (given, field) in new[] { (o.Train, "train"), (o.Dev, "dev"), (o.Format, "format") }.Where(f => f.Item1 is not null)
+            foreach (var (given, field) in new[] { (o.Train, "train"), (o.Dev, "dev"), (o.Format, "format") }
+                         .Where(f => f.Item1 is not null)
                          .Concat(o.Columns is null ? [] : [("", "columns")]).Concat(o.Labels is null ? [] : [("", "labels")]))
-                throw new OptionsException($"task.{field}: not used with the built-in dataset '{o.Dataset}' (its files, columns and labels are fixed); remove it or drop \"dataset\"");
+                throw new OptionsException($"task.{field}: not used with the built-in dataset '{o.Dataset}' " +
+                    "(its files, columns and labels are fixed); remove it or drop \"dataset\"");
         return o;
     }
 }

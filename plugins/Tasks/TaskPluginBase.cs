@@ -38,14 +38,18 @@ public abstract class TaskPluginBase : ITaskPlugin
 
         bool regression = Format == InputFormat.SymmetricPair && dataset.TrainColumns.ContainsKey("target");
         var rawLabels = regression || Format == InputFormat.MultipleChoice ? null
-            : dataset.RawLabels ?? trainRows.Select(r => r.Text(dataset.TrainColumns.GetValueOrDefault("label") ?? "label").Trim()).Distinct().Order(StringComparer.Ordinal).ToList();
+            : dataset.RawLabels ?? trainRows.Select(r => r.Text(dataset.TrainColumns.GetValueOrDefault("label") ?? "label").Trim())
+                .Distinct().Order(StringComparer.Ordinal).ToList();
         var labelNames = dataset.LabelNames ?? rawLabels ?? [];
 
-        var train = Take(trainRows, options.MaxTrain, context.Seed).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
-        var dev = Take(devRows, options.MaxDev, 7).Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
+        var train = Take(trainRows, options.MaxTrain, context.Seed)
+            .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
+        var dev = Take(devRows, options.MaxDev, 7)
+            .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
         if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
         var unlabelled = train.Select(e => string.Join(" ", e.Segments)).ToList();
-        return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames, train, dev, PrimaryMetric(regression), unlabelled);
+        return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames,
+            train, dev, PrimaryMetric(regression), unlabelled);
     }
 
     public IReadOnlyDictionary<string, double> Score(IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold)
@@ -55,7 +59,11 @@ public abstract class TaskPluginBase : ITaskPlugin
         {
             var predicted = predictions.Select(p => p.Score).ToList();
             var targets = gold.Select(g => g.Target).ToList();
-            return new Dictionary<string, double> { ["pearson"] = Metrics.Pearson(predicted, targets), ["spearman"] = Metrics.Spearman(predicted, targets) };
+            return new Dictionary<string, double>
+            {
+                ["pearson"] = Metrics.Pearson(predicted, targets),
+                ["spearman"] = Metrics.Spearman(predicted, targets),
+            };
         }
         var p = predictions.Select(x => x.Label).ToList();
         var g = gold.Select(x => x.Label).ToList();
@@ -77,5 +85,6 @@ public abstract class TaskPluginBase : ITaskPlugin
         return list;
     }
 
-    static IReadOnlyList<Row> Take(IReadOnlyList<Row> rows, int max, int seed) => max <= 0 || max >= rows.Count ? rows : Shuffle(rows, seed)[..max];
+    static IReadOnlyList<Row> Take(IReadOnlyList<Row> rows, int max, int seed) =>
+        max <= 0 || max >= rows.Count ? rows : Shuffle(rows, seed)[..max];
 }

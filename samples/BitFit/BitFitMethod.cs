@@ -6,12 +6,14 @@ namespace PluginGpt.Samples.BitFit;
 /// <summary><c>bitfit</c> (Ben Zaken et al., 2021): freeze every weight, train only the bias terms.</summary>
 public sealed class BitFitMethod : IAdaptationMethod
 {
-    public PluginManifest Manifest { get; } = new("bitfit", PluginKind.Method, "1.0.0", "BitFit: trains only the bias terms of the decoder.");
+    public PluginManifest Manifest { get; } = new("bitfit", PluginKind.Method, "1.0.0",
+        "BitFit: trains only the bias terms of the decoder.");
 
     /// <summary>Options of <c>method.options</c> (snake_case in JSON).</summary>
     public sealed record Options
     {
-        /// <summary>Also train LayerNorm biases (<c>ln_1</c>, <c>ln_2</c>, <c>ln_f</c>); false keeps to the Linear layers' biases.</summary>
+        /// <summary>Also train LayerNorm biases (<c>ln_1</c>, <c>ln_2</c>, <c>ln_f</c>); false keeps to the Linear layers'
+        /// biases.</summary>
         public bool IncludeNorms { get; init; } = true;
     }
 
@@ -19,6 +21,7 @@ public sealed class BitFitMethod : IAdaptationMethod
     {
         var o = PluginOptions.Bind<Options>(options, "method.options");
         static bool IsNorm(string name) => name.Split('.').Any(part => part.StartsWith("ln_"));
-        return new TrainedParameters(model.Module.named_parameters().Where(p => p.name.EndsWith(".bias") && (o.IncludeNorms || !IsNorm(p.name))));
+        return new TrainedParameters(model.Module.named_parameters()
+            .Where(p => p.name.EndsWith(".bias") && (o.IncludeNorms || !IsNorm(p.name))));
     }
 }

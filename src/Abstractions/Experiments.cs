@@ -19,7 +19,8 @@ public sealed record ModelSpec
     [JsonPropertyName("tokenizer")] public string? Tokenizer { get; init; }
 }
 
-/// <summary>The task: a plugin name and the plugin's own options, written beside the name (<c>"dataset"</c>, <c>"max_train"</c>, …).</summary>
+/// <summary>The task: a plugin name and the plugin's own options, written beside the name (<c>"dataset"</c>, <c>"max_train"</c>,
+/// …).</summary>
 public sealed record TaskSpec
 {
     [JsonPropertyName("name")] public string Name { get; init; } = "";

@@ -40,7 +40,8 @@ public sealed record GptConfig
         if (ModelDim % Heads != 0) throw new OptionsException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
         if (Activation is not ("gelu_new" or "gelu" or "relu"))
             throw new OptionsException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");
-        foreach (var (p, name) in new[] { (EmbeddingDropout, "embd_pdrop"), (AttentionDropout, "attn_pdrop"), (ResidualDropout, "resid_pdrop") })
+        var dropouts = new[] { (EmbeddingDropout, "embd_pdrop"), (AttentionDropout, "attn_pdrop"), (ResidualDropout, "resid_pdrop") };
+        foreach (var (p, name) in dropouts)
             if (p is < 0 or >= 1) throw new OptionsException($"{name} must be in [0, 1), got {p}");
     }
 

@@ -37,7 +37,8 @@ public interface IDecoder
     /// parameter counts and disposal of the model then cover it. Used with hook points 2–4, whose hooks are plain objects.
     /// </summary>
     void AttachModule(string name, nn.Module module);
-    /// <summary>Takes the module attached as <paramref name="name"/> out of the tree again and returns it; the caller disposes it.</summary>
+    /// <summary>Takes the module attached as <paramref name="name"/> out of the tree again and returns it; the caller disposes
+    /// it.</summary>
     nn.Module DetachModule(string name);
 
     /// <summary>Hook point 2.</summary>

@@ -16,17 +16,20 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
 #pragma warning restore IDE1006
 
     /// <param name="name">the module's name (its type, by convention).</param>
-    /// <param name="wrapped">what <see cref="IDecoder.ReplaceLinear"/> handed over; anything but a Linear means another method holds the path.</param>
+    /// <param name="wrapped">what <see cref="IDecoder.ReplaceLinear"/> handed over; anything but a Linear means another method holds the
+    /// path.</param>
     protected LinearWrapper(string name, Module<Tensor, Tensor> wrapped) : base(name)
     {
         base_layer = wrapped as Linear
-            ?? throw new InvalidOperationException($"{name} wraps Linear layers; this one is a {wrapped.GetType().Name} (another method holds it)");
+            ?? throw new InvalidOperationException(
+                $"{name} wraps Linear layers; this one is a {wrapped.GetType().Name} (another method holds it)");
     }
 
     /// <summary>The wrapped Linear, frozen, owned by the decoder.</summary>
     public Linear Base => base_layer;
 
-    /// <summary>Whether the wrapper's effect can be folded into the base weights (<see cref="FoldIn"/> and <see cref="FoldOut"/> implemented).</summary>
+    /// <summary>Whether the wrapper's effect can be folded into the base weights (<see cref="FoldIn"/> and <see cref="FoldOut"/>
+    /// implemented).</summary>
     public virtual bool CanMerge => false;
     /// <summary>True while the effect lives in the base weights: <c>forward</c> should then call <see cref="Base"/> alone.</summary>
     public bool Merged { get; private set; }
@@ -58,7 +61,8 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     }
 
     /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path.</summary>
-    public static IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths, Func<string, Module<Tensor, Tensor>, T> wrap)
+    public static IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths,
+        Func<string, Module<Tensor, Tensor>, T> wrap)
         where T : LinearWrapper
     {
         var wrapped = new List<(string, T)>();
@@ -77,7 +81,8 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
         foreach (var (path, wrapper) in wrapped)
         {
             model.ReplaceLinear(path, current => ReferenceEquals(current, wrapper) ? wrapper.Base
-                : throw new InvalidOperationException($"{path} no longer holds this wrapper; detach methods in reverse order of attaching"));
+                : throw new InvalidOperationException(
+                    $"{path} no longer holds this wrapper; detach methods in reverse order of attaching"));
             wrapper.Dispose();
         }
     }

@@ -22,7 +22,8 @@ public interface IAdaptationMethod : IPlugin
     /// <param name="model">the decoder to adapt. New modules go on <see cref="IDecoder.Device"/> and into the model's module tree
     /// (hook point 1 replaces a Linear in place; modules behind hook points 2–4 are added with <see cref="IDecoder.AttachModule"/>),
     /// so <c>train()</c>/<c>eval()</c>, device moves, parameter counts and disposal cover them.</param>
-    /// <param name="options">the experiment's <c>method.options</c> object (may be undefined); bind it with <see cref="PluginOptions.Bind{T}"/>.</param>
+    /// <param name="options">the experiment's <c>method.options</c> object (may be undefined); bind it with
+    /// <see cref="PluginOptions.Bind{T}"/>.</param>
     IAttachedMethod Attach(IDecoder model, JsonElement options);
 }
 
@@ -36,15 +37,18 @@ public interface IAttachedMethod : IDisposable
     /// Every one must live in the model's module tree; the host sets <c>requires_grad</c> on exactly these.</summary>
     IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; }
 
-    /// <summary>How AdamW treats one trainable tensor; the default decays matrices but not embeddings (<see cref="ParameterSettings.Default"/>).</summary>
+    /// <summary>How AdamW treats one trainable tensor; the default decays matrices but not embeddings
+    /// (<see cref="ParameterSettings.Default"/>).</summary>
     ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);
 
     /// <summary>Writes only this method's own weights and config into <paramref name="directory"/> (an existing, empty folder).
     /// Default: <see cref="Trainable"/> as <c>adapter_model.safetensors</c> + <c>adapter_config.json</c>.</summary>
     void Save(string directory) =>
-        AdapterFiles.Save(directory, new JsonObject { ["plugingpt_method"] = GetType().FullName, ["tensors"] = Trainable.Count }, Trainable);
+        AdapterFiles.Save(directory, new JsonObject { ["plugingpt_method"] = GetType().FullName, ["tensors"] = Trainable.Count },
+            Trainable);
 
-    /// <summary>Reads what <see cref="Save"/> wrote into the attached tensors (shapes and names checked, errors name file and key).</summary>
+    /// <summary>Reads what <see cref="Save"/> wrote into the attached tensors (shapes and names checked, errors name file and
+    /// key).</summary>
     void Load(string directory) => AdapterFiles.Load(directory, Trainable);
 
     /// <summary>Whether the freshly attached method leaves the model's output exactly as it was (LoRA's B = 0, adapters'
@@ -69,7 +73,8 @@ public sealed record ParameterSettings(bool WeightDecay, double LearningRateScal
     /// <summary>The host's default: weight decay on tensors with two or more dimensions, except embeddings (a name ending in
     /// <c>wte.weight</c> or <c>wpe.weight</c>, or containing <c>embedding</c>); biases, norms and vectors are not decayed.</summary>
     public static ParameterSettings Default(string name, Parameter parameter) =>
-        new(parameter.dim() >= 2 && !name.EndsWith("wte.weight") && !name.EndsWith("wpe.weight") && !name.Contains("embedding", StringComparison.Ordinal));
+        new(parameter.dim() >= 2 && !name.EndsWith("wte.weight") && !name.EndsWith("wpe.weight")
+            && !name.Contains("embedding", StringComparison.Ordinal));
 
     /// <summary>No weight decay at all (learned vectors and prompts, which decay would pull towards zero).</summary>
     public static readonly ParameterSettings NoDecay = new(false);
@@ -82,7 +87,8 @@ public sealed record ParameterSettings(bool WeightDecay, double LearningRateScal
 public sealed class TrainedParameters(IEnumerable<(string Name, Parameter Parameter)> parameters) : IAttachedMethod
 {
     /// <summary>The chosen parameters, a tied tensor once.</summary>
-    public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = ParameterSet.Distinct(parameters.Select(p => (p.Name, p.Parameter)));
+    public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
+        ParameterSet.Distinct(parameters.Select(p => (p.Name, p.Parameter)));
 
     /// <summary>Nothing is installed: the model computes what it computed before.</summary>
     public bool IsIdentityAtInit => true;

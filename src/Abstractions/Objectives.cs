@@ -10,7 +10,8 @@ public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, Task
 /// <summary>How a labelled example becomes logits and a loss (classifier head, cloze, text-to-text, in-context).</summary>
 public interface IObjective : IPlugin
 {
-    /// <summary>Builds the objective for one run. Called after the method is attached; bad options throw <see cref="OptionsException"/>.</summary>
+    /// <summary>Builds the objective for one run. Called after the method is attached; bad options throw
+    /// <see cref="OptionsException"/>.</summary>
     IObjectiveInstance Create(ObjectiveContext context);
 }
 

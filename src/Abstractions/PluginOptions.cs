@@ -21,7 +21,8 @@ public static class PluginOptions
     public static T Bind<T>(JsonElement options, string section) where T : new()
     {
         if (options.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return new T();
-        if (options.ValueKind != JsonValueKind.Object) throw new OptionsException($"{section}: expected an object, got {options.ValueKind}");
+        if (options.ValueKind != JsonValueKind.Object)
+            throw new OptionsException($"{section}: expected an object, got {options.ValueKind}");
         try { return options.Deserialize<T>(Json) ?? new T(); }
         catch (JsonException e)
         {

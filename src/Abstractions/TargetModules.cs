@@ -13,12 +13,14 @@ public static class TargetModules
 
     public static IReadOnlyList<string> Resolve(IReadOnlyList<string> paths, JsonElement? spec)
     {
-        var valid = $"valid: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj (suffixes of h.0.attn.c_attn … h.{paths.Count / 4 - 1}.mlp.c_proj)";
+        var valid = "valid: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj " +
+            $"(suffixes of h.0.attn.c_attn … h.{paths.Count / 4 - 1}.mlp.c_proj)";
         if (spec is { ValueKind: JsonValueKind.String } s)
         {
             var regex = new Regex("^(?:" + s.GetString() + ")$");
             var hits = paths.Where(p => regex.IsMatch(p)).ToList();
-            return hits.Count > 0 ? hits : throw new OptionsException($"method.options.target_modules: regex '{s.GetString()}' matches no module; {valid}");
+            return hits.Count > 0 ? hits
+                : throw new OptionsException($"method.options.target_modules: regex '{s.GetString()}' matches no module; {valid}");
         }
         var names = spec is { ValueKind: JsonValueKind.Array } a ? a.EnumerateArray().Select(e => e.GetString() ?? "").ToArray()
             : spec is null || spec.Value.ValueKind == JsonValueKind.Null ? Default

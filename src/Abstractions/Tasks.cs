@@ -17,7 +17,8 @@ public enum InputFormat
 /// One labelled example. <paramref name="Segments"/> are the texts (1 for Single, 2 for pairs, the context for
 /// multiple choice); <paramref name="Label"/> is a class index (or the right option), <paramref name="Target"/> a regression target.
 /// </summary>
-public sealed record Example(IReadOnlyList<string> Segments, int Label = -1, double Target = double.NaN, IReadOnlyList<string>? Options = null);
+public sealed record Example(IReadOnlyList<string> Segments, int Label = -1, double Target = double.NaN,
+    IReadOnlyList<string>? Options = null);
 
 /// <summary>A loaded task: its examples, label names (empty for regression) and the metric that picks the best epoch.</summary>
 public sealed record TaskData(string Name, InputFormat Format, IReadOnlyList<string> Labels, IReadOnlyList<Example> Train,
@@ -41,7 +42,8 @@ public sealed record TaskContext(System.Text.Json.JsonElement Options, string Da
 /// <summary>A task family: reads data, defines labels and metrics.</summary>
 public interface ITaskPlugin : IPlugin
 {
-    /// <summary>Reads train and dev examples; a bad option throws <see cref="OptionsException"/>, a bad file or row <see cref="DataException"/>.</summary>
+    /// <summary>Reads train and dev examples; a bad option throws <see cref="OptionsException"/>, a bad file or row
+    /// <see cref="DataException"/>.</summary>
     TaskData Load(TaskContext context);
     /// <summary>Metric name → value (e.g. accuracy, macro_f1, pearson, spearman).</summary>
     IReadOnlyDictionary<string, double> Score(IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);

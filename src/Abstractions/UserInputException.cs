@@ -7,7 +7,8 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public class UserInputException(string message, Exception? inner = null) : Exception(message, inner);
 
-/// <summary>An option or experiment field out of range or of the wrong kind; the message starts with its path (<c>method.options.r: …</c>).</summary>
+/// <summary>An option or experiment field out of range or of the wrong kind; the message starts with its path (<c>method.options.r:
+/// …</c>).</summary>
 public class OptionsException(string message, Exception? inner = null) : UserInputException(message, inner);
 
 /// <summary>A data file or row that cannot be used; the message names the file and, where one is at fault, the line.</summary>

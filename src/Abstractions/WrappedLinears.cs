@@ -8,7 +8,8 @@ namespace PluginGpt.Abstractions;
 /// all wrappers, PEFT-layout save and load (a merged model is unmerged for loading and merged again), and a dispose that
 /// unmerges, puts the base Linears back and frees the wrappers. A subclass names its tensors and its adapter config.
 /// </summary>
-public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Path, T Wrapper)> layers) : IAttachedMethod where T : LinearWrapper
+public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Path, T Wrapper)> layers) : IAttachedMethod
+    where T : LinearWrapper
 {
     List<(string Path, T Wrapper)> wrapped = [.. layers];
 
@@ -34,7 +35,8 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
         if (wasMerged) Merge();
     }
 
-    /// <summary>Refuses a saved adapter that does not fit this attachment (throw <see cref="CheckpointException"/>). Default: shapes are checked on load anyway.</summary>
+    /// <summary>Refuses a saved adapter that does not fit this attachment (throw <see cref="CheckpointException"/>). Default: shapes are
+    /// checked on load anyway.</summary>
     protected virtual void CheckConfig(string directory, JsonObject config) { }
 
     public bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);

@@ -13,7 +13,8 @@ public static class DeviceSelector
         if (n == "cuda" || n.StartsWith("cuda:"))
         {
             if (!torch.cuda.is_available())
-                throw new OptionsException($"device '{name}': CUDA is not available (build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
+                throw new OptionsException($"device '{name}': CUDA is not available " +
+                    "(build with -p:TorchBackend=cuda on a machine with an NVIDIA GPU)");
             return torch.device(n);
         }
         throw new OptionsException($"device '{name}' is not cpu, cuda or cuda:N");

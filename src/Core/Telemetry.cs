@@ -10,12 +10,18 @@ public static class Telemetry
     public static readonly ActivitySource Source = new(Name, "1.0.0");
     public static readonly Meter Meter = new(Name, "1.0.0");
 
-    public static readonly Histogram<double> Loss = Meter.CreateHistogram<double>("plugingpt.train.loss", description: "training loss per optimizer step");
-    public static readonly Histogram<double> TokensPerSecond = Meter.CreateHistogram<double>("plugingpt.train.tokens_per_second", "{token}/s", "training throughput per optimizer step");
-    public static readonly Histogram<double> ExamplesPerSecond = Meter.CreateHistogram<double>("plugingpt.train.examples_per_second", "{example}/s", "fine-tuning throughput per optimizer step");
-    public static readonly Histogram<double> StepTime = Meter.CreateHistogram<double>("plugingpt.train.step_time", "s", "wall time of one optimizer step");
-    public static readonly Histogram<double> Mfu = Meter.CreateHistogram<double>("plugingpt.train.mfu", description: "achieved FLOP/s over the device's matmul peak (when measured)");
-    public static readonly Histogram<double> EvalScore = Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
+    public static readonly Histogram<double> Loss =
+        Meter.CreateHistogram<double>("plugingpt.train.loss", description: "training loss per optimizer step");
+    public static readonly Histogram<double> TokensPerSecond =
+        Meter.CreateHistogram<double>("plugingpt.train.tokens_per_second", "{token}/s", "training throughput per optimizer step");
+    public static readonly Histogram<double> ExamplesPerSecond =
+        Meter.CreateHistogram<double>("plugingpt.train.examples_per_second", "{example}/s", "fine-tuning throughput per optimizer step");
+    public static readonly Histogram<double> StepTime =
+        Meter.CreateHistogram<double>("plugingpt.train.step_time", "s", "wall time of one optimizer step");
+    public static readonly Histogram<double> Mfu =
+        Meter.CreateHistogram<double>("plugingpt.train.mfu", description: "achieved FLOP/s over the device's matmul peak (when measured)");
+    public static readonly Histogram<double> EvalScore =
+        Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
     /// <summary>
     /// Records one training step: loss, step time, tokens/s and MFU, where MFU = tokens/s × FLOPs per token over the device's
     /// measured matmul peak, with nanoGPT's FLOPs per token (<see cref="Bench.Benchmarks.TrainingFlopsPerToken"/>) for every loop.
@@ -28,5 +34,6 @@ public static class Telemetry
         if (peakGFlops > 0) Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peakGFlops);
     }
 
-    public static readonly ObservableGauge<long> Memory = Meter.CreateObservableGauge("plugingpt.process.memory", () => Environment.WorkingSet, "By", "process working set");
+    public static readonly ObservableGauge<long> Memory =
+        Meter.CreateObservableGauge("plugingpt.process.memory", () => Environment.WorkingSet, "By", "process working set");
 }

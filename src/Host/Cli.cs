@@ -28,7 +28,8 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
         try
         {
             // The host owns Ctrl+C and SIGTERM (one mechanism, a timeout long enough to save): System.CommandLine's own handler is off.
-            return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel);
+            return await parsed.InvokeAsync(
+                new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel);
         }
         catch (Exception e) when (UserErrors.Describe(e) is { } line)
         {

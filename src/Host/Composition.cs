@@ -33,7 +33,8 @@ public static class Composition
 
     public static IHost Build(string[] args, GlobalOptions.Values globals)
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(
+            new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.ClearProviders()
             .AddConsole(o => { o.FormatterName = CliConsoleFormatter.FormatterName; o.LogToStandardErrorThreshold = LogLevel.Trace; })
             .AddConsoleFormatter<CliConsoleFormatter, ConsoleFormatterOptions>()
@@ -45,7 +46,8 @@ public static class Composition
         var discovery = PluginDiscovery.Run(globals.PluginFolders, builder.Services);
         builder.Services.AddSingleton(discovery);
         builder.Services.AddSingleton<PluginCatalog>();
-        builder.Services.AddSingleton(sp => new Lazy<PluginCatalog>(sp.GetRequiredService<PluginCatalog>));   // created when a command needs it
+        builder.Services.AddSingleton(sp =>
+            new Lazy<PluginCatalog>(sp.GetRequiredService<PluginCatalog>));   // created when a command needs it
         builder.Services.AddSingleton<ExperimentRunnerFactory>();
         builder.Services.AddPluginGptTelemetry(globals.Telemetry, globals.Otlp);
         builder.Services.AddPluginGptCli(args);

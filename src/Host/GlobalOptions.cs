@@ -11,13 +11,22 @@ public static class GlobalOptions
         Recursive = true,
         AllowMultipleArgumentsPerToken = false,
     };
-    public static Option<string?> Telemetry() => new("--telemetry") { Description = "'console' prints spans and metrics; off by default", Recursive = true };
-    public static Option<string?> Otlp() => new("--otlp") { Description = "OTLP endpoint (e.g. http://localhost:4317) for spans and metrics", Recursive = true };
+    public static Option<string?> Telemetry() => new("--telemetry")
+    {
+        Description = "'console' prints spans and metrics; off by default",
+        Recursive = true,
+    };
+    public static Option<string?> Otlp() => new("--otlp")
+    {
+        Description = "OTLP endpoint (e.g. http://localhost:4317) for spans and metrics",
+        Recursive = true,
+    };
 
     /// <summary>The global options' values, read before the container is built: they decide which plugins and exporters exist.</summary>
     public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp);
 
-    /// <summary>Reads only the global options (everything else is the command tree's, parsed later); bad values are the user's to fix.</summary>
+    /// <summary>Reads only the global options (everything else is the command tree's, parsed later); bad values are the user's to
+    /// fix.</summary>
     public static Values Read(string[] args)
     {
         Option<string[]> plugins = Plugins();

@@ -12,13 +12,16 @@ public static class ShippedData
             var candidate = System.IO.Path.Combine(dir.FullName, relative);
             if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
         }
-        throw new UserInputException($"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
+        throw new UserInputException(
+            $"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
     }
 
-    /// <summary>A repository-relative path (like <c>experiments/quickstart</c>) found from the working directory or above the program.</summary>
+    /// <summary>A repository-relative path (like <c>experiments/quickstart</c>) found from the working directory or above the
+    /// program.</summary>
     public static string RepoPath(string relative)
     {
-        if (File.Exists(relative) || Directory.Exists(relative) || System.IO.Path.IsPathRooted(relative)) return System.IO.Path.GetFullPath(relative);
+        if (File.Exists(relative) || Directory.Exists(relative) || System.IO.Path.IsPathRooted(relative))
+            return System.IO.Path.GetFullPath(relative);
         var dataRoot = Path();
         var candidate = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(dataRoot)!, relative);
         return File.Exists(candidate) || Directory.Exists(candidate) ? candidate : System.IO.Path.GetFullPath(relative);

@@ -17,7 +17,8 @@ public static class TelemetrySetup
     {
         if (mode is null && otlp is null) return services;
         services.AddOpenTelemetry()
-            .ConfigureResource(r => r.AddService(ServiceName, serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString()))
+            .ConfigureResource(r =>
+                r.AddService(ServiceName, serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString()))
             .WithTracing(t =>
             {
                 t.AddSource(Core.Telemetry.Name);

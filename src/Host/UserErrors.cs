@@ -15,7 +15,9 @@ public static class UserErrors
     /// <summary>Writes the exception with the command line to a crash log and returns its path.</summary>
     public static string WriteCrashLog(Exception e, string[] args)
     {
-        var folder = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "plugingpt", "logs");
+        var folder = Path.Combine(
+            Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create),
+            "plugingpt", "logs");
         try
         {
             Directory.CreateDirectory(folder);

@@ -109,7 +109,8 @@ public class CheckpointTests
         using var model = Tiny();
         GptCheckpoint.Save(model, dir.Path);
         var before = File.ReadAllBytes(dir[GptCheckpoint.WeightsFile]);
-        Assert.ThrowsAny<Exception>(() => AtomicFile.Write(dir[GptCheckpoint.WeightsFile], s => { s.WriteByte(1); throw new IOException("disk full"); }));
+        Assert.ThrowsAny<Exception>(() =>
+            AtomicFile.Write(dir[GptCheckpoint.WeightsFile], s => { s.WriteByte(1); throw new IOException("disk full"); }));
         Assert.Equal(before, File.ReadAllBytes(dir[GptCheckpoint.WeightsFile]));
         Assert.Equal(2, Directory.GetFiles(dir.Path).Length);   // no temp file left behind
     }

@@ -32,7 +32,8 @@ public class GenerationTests
     public void Generation_slides_past_the_context()
     {
         using var model = Tiny();
-        var generated = TokenGenerator.Generate(model, Prompt, new GenerationOptions { Greedy = true, MaxNewTokens = Presets.Tiny.Context + 10 }).ToArray();
+        var generated = TokenGenerator.Generate(model, Prompt,
+            new GenerationOptions { Greedy = true, MaxNewTokens = Presets.Tiny.Context + 10 }).ToArray();
         Assert.Equal(Presets.Tiny.Context + 10, generated.Length);
     }
 
@@ -41,7 +42,8 @@ public class GenerationTests
     {
         using var model = Tiny();
         var free = TokenGenerator.Generate(model, Prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 10 }).ToArray();
-        var stopped = TokenGenerator.Generate(model, Prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 10, StopTokens = [free[3]] }).ToArray();
+        var stopped = TokenGenerator.Generate(model, Prompt,
+            new GenerationOptions { Greedy = true, MaxNewTokens = 10, StopTokens = [free[3]] }).ToArray();
         Assert.Equal(free[..Array.IndexOf(free, free[3])], stopped);
     }
 
@@ -74,7 +76,8 @@ public class GenerationTests
     public void Invalid_options_are_rejected_with_their_name()
     {
         using var model = Tiny();
-        var e = Assert.Throws<OptionsException>(() => TokenGenerator.Generate(model, Prompt, new GenerationOptions { TopP = 1.5 }).ToArray());
+        var e = Assert.Throws<OptionsException>(() =>
+            TokenGenerator.Generate(model, Prompt, new GenerationOptions { TopP = 1.5 }).ToArray());
         Assert.Contains("top-p", e.Message);
     }
 }

@@ -22,7 +22,8 @@ public sealed class GoldenFixture
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, "expected.json")));
         var r = doc.RootElement;
-        long[][] Matrix(string n) => r.GetProperty(n).EnumerateArray().Select(row => row.EnumerateArray().Select(e => e.GetInt64()).ToArray()).ToArray();
+        long[][] Matrix(string n) =>
+            r.GetProperty(n).EnumerateArray().Select(row => row.EnumerateArray().Select(e => e.GetInt64()).ToArray()).ToArray();
         double[] Vector(string n) => r.GetProperty(n).EnumerateArray().Select(e => e.GetDouble()).ToArray();
         InputIds = Matrix("input_ids");
         Targets = Matrix("targets");

@@ -48,7 +48,8 @@ public class GoldenModelTests : IClassFixture<GoldenFixture>
         using var model = GptCheckpoint.Load(GoldenFixture.Directory);
         foreach (var cache in new[] { true, false })
         {
-            var generated = TokenGenerator.Generate(model, golden.GreedyPrompt, new GenerationOptions { Greedy = true, MaxNewTokens = 16, UseKvCache = cache }).ToArray();
+            var generated = TokenGenerator.Generate(model, golden.GreedyPrompt,
+                new GenerationOptions { Greedy = true, MaxNewTokens = 16, UseKvCache = cache }).ToArray();
             Assert.Equal(golden.GreedyNext16, generated);
         }
     }

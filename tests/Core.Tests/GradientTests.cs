@@ -22,7 +22,8 @@ public class GradientTests
 
         var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var rng = new Random(3);
-        foreach (var name in new[] { "wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.attn.c_proj.bias", "h.1.mlp.c_fc.weight", "h.1.ln_2.weight", "h.0.ln_1.bias" })
+        foreach (var name in new[] { "wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.attn.c_proj.bias", "h.1.mlp.c_fc.weight",
+                                     "h.1.ln_2.weight", "h.0.ln_1.bias" })
         {
             var p = parameters[name];
             var flat = p.view(-1);
@@ -42,7 +43,8 @@ public class GradientTests
             }
             double numeric = (Loss(original + h) - Loss(original - h)) / (2 * h);
             Loss(original);
-            Assert.True(Math.Abs(numeric - analytic) <= 1e-6 + 1e-5 * Math.Abs(analytic), $"{name}[{index}]: autograd {analytic}, finite difference {numeric}");
+            Assert.True(Math.Abs(numeric - analytic) <= 1e-6 + 1e-5 * Math.Abs(analytic),
+                $"{name}[{index}]: autograd {analytic}, finite difference {numeric}");
             Assert.True(Math.Abs(analytic) > 1e-9, $"{name}[{index}] has no gradient to check");
         }
     }

@@ -22,7 +22,8 @@ public class HookTests
 
     sealed class FixedPrefix(Tensor keys, Tensor values) : IKeyValuePrefixProvider
     {
-        public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batch) => (keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1));
+        public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batch) =>
+            (keys.expand(batch, -1, -1, -1), values.expand(batch, -1, -1, -1));
     }
 
     sealed class ScaleSublayers(float attention, float mlp) : IBlockOutputHook
@@ -51,7 +52,8 @@ public class HookTests
         return torch.cat([model.Logits(ids[.., ..4], cache), model.Logits(ids[.., 4..5], cache), model.Logits(ids[.., 5..], cache)], 1);
     }
 
-    static void Same(Tensor a, Tensor b) => Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-5), $"max diff {(a - b).abs().max().item<float>()}");
+    static void Same(Tensor a, Tensor b) =>
+        Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-5), $"max diff {(a - b).abs().max().item<float>()}");
     static void Different(Tensor a, Tensor b) => Assert.True((a - b).abs().max().item<float>() > 1e-3);
 
     [Fact]

@@ -95,7 +95,8 @@ public class ModelTests
         var a = model.Logits(ids, keyPaddingMask: mask)[0, 3..];
         var b = model.Logits(otherPadding, keyPaddingMask: mask)[0, 3..];
         Assert.True(a.allclose(b, rtol: 0, atol: 1e-6));
-        Assert.False(model.Logits(ids)[0, 3..].allclose(model.Logits(otherPadding)[0, 3..], rtol: 0, atol: 1e-6));   // unmasked, they matter
+        Assert.False(model.Logits(ids)[0, 3..]
+            .allclose(model.Logits(otherPadding)[0, 3..], rtol: 0, atol: 1e-6));   // unmasked, they matter
         Assert.False(model.Logits(otherPadding, keyPaddingMask: mask).isnan().any().item<bool>());   // padded rows still see themselves
         var ones = torch.ones(1, 6, ScalarType.Int64);
         Assert.True(model.Logits(ids, keyPaddingMask: ones).allclose(model.Logits(ids), rtol: 1e-5, atol: 1e-6));

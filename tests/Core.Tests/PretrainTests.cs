@@ -49,7 +49,8 @@ public class PretrainTests
         Pretrainer.Run(Options(dir, corpus, "straight", 8));
 
         using var cancel = new CancellationTokenSource();
-        var interrupted = Pretrainer.Run(Options(dir, corpus, "resumed", 8), new Synchronous(p => { if (p.Step == 4) cancel.Cancel(); }), cancel.Token);
+        var interrupted = Pretrainer.Run(Options(dir, corpus, "resumed", 8), new Synchronous(p => { if (p.Step == 4) cancel.Cancel(); }),
+            cancel.Token);
         Assert.Equal(4, interrupted.Steps);
         Pretrainer.Run(Options(dir, corpus, "resumed", 8) with { Resume = true });
 
@@ -66,12 +67,14 @@ public class PretrainTests
         var corpus = SmallCorpus(dir);
         var result = Pretrainer.Run(Options(dir, corpus, "run", 45) with { EvalInterval = 15, Dropout = 0 });
         Assert.Equal(3, result.ValidationCurve.Count);
-        Assert.True(result.ValidationCurve[^1].Loss < Math.Log(512) - 1.0, $"held-out loss {result.ValidationCurve[^1].Loss} should fall well below ln(512)");
+        Assert.True(result.ValidationCurve[^1].Loss < Math.Log(512) - 1.0,
+            $"held-out loss {result.ValidationCurve[^1].Loss} should fall well below ln(512)");
         Assert.True(result.ValidationCurve[^1].Loss < result.ValidationCurve[0].Loss);
 
         using var model = GptCheckpoint.Load(dir["run"]);
         var tokenizer = GptTokenizer.Load(dir["run"]);
-        var text = tokenizer.Decode(TokenGenerator.Generate(model, tokenizer.Encode("ROMEO:"), new GenerationOptions { Greedy = true, MaxNewTokens = 10 }));
+        var text = tokenizer.Decode(TokenGenerator.Generate(model, tokenizer.Encode("ROMEO:"),
+            new GenerationOptions { Greedy = true, MaxNewTokens = 10 }));
         Assert.False(string.IsNullOrEmpty(text));
     }
 
@@ -104,7 +107,8 @@ public class PretrainTests
     {
         torch.manual_seed(1);
         using var model = new Decoder(Presets.Tiny);
-        var decayed = model.DistinctParameters().Where(p => ParameterSettings.Default(p.Name, p.Parameter).WeightDecay).Select(p => p.Name).ToList();
+        var decayed = model.DistinctParameters().Where(p => ParameterSettings.Default(p.Name, p.Parameter).WeightDecay)
+            .Select(p => p.Name).ToList();
         Assert.Equal(8, decayed.Count);   // the four projection matrices of each of 2 layers
         Assert.All(decayed, n => Assert.EndsWith(".weight", n));
         Assert.DoesNotContain("wte.weight", decayed);

@@ -43,7 +43,8 @@ public class TokenizerTests
 
         var sample = corpus[..5000];
         var ids = trained.Encode(sample);
-        Assert.True(ids.Length < System.Text.Encoding.UTF8.GetByteCount(sample) / 2, $"merges should at least halve the length, got {ids.Length} tokens");
+        Assert.True(ids.Length < System.Text.Encoding.UTF8.GetByteCount(sample) / 2,
+            $"merges should at least halve the length, got {ids.Length} tokens");
         Assert.Equal(sample, trained.Decode(ids));
 
         var reloaded = GptTokenizer.Load(dir.Path);

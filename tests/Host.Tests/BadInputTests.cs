@@ -26,15 +26,18 @@ public class BadInputTests
     public void Unknown_field_is_refused_with_its_path()
     {
         using var dir = new TempDir();
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "training.learning_rate=0.1", "--set", $"output={dir["run"]}"), "training.learning_rate");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "training.learning_rate=0.1", "--set", $"output={dir["run"]}"),
+            "training.learning_rate");
     }
 
     [Fact]
     public void Unknown_plugin_lists_the_known_ones()
     {
         using var dir = new TempDir();
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "method.name=lorax", "--set", $"output={dir["run"]}"), "method.name", "unknown method 'lorax'", "full");
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.name=summarization", "--set", $"output={dir["run"]}"), "task.name", "classification, multiple-choice, nli, similarity");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "method.name=lorax", "--set", $"output={dir["run"]}"),
+            "method.name", "unknown method 'lorax'", "full");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.name=summarization", "--set", $"output={dir["run"]}"),
+            "task.name", "classification, multiple-choice, nli, similarity");
         Assert.False(Directory.Exists(dir["run"]));
     }
 
@@ -42,7 +45,8 @@ public class BadInputTests
     public void Missing_data_file_is_named()
     {
         using var dir = new TempDir();
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["nope.tsv"]}", "--set", $"output={dir["run"]}"), dir["nope.tsv"], "not found");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["nope.tsv"]}",
+            "--set", $"output={dir["run"]}"), dir["nope.tsv"], "not found");
     }
 
     [Fact]
@@ -50,13 +54,14 @@ public class BadInputTests
     {
         using var dir = new TempDir();
         File.WriteAllText(dir["train.tsv"], "text\tlabel\ngood film\tpos\nbad film\tneg\nbroken row\n");
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["train.tsv"]}", "--set", $"output={dir["run"]}"),
-            dir["train.tsv"] + ":4", "missing column 'label'");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["train.tsv"]}",
+            "--set", $"output={dir["run"]}"), dir["train.tsv"] + ":4", "missing column 'label'");
 
         File.WriteAllText(dir["train2.tsv"], "text\tlabel\ngood film\tpos\nbad film\tneg\n");
         File.WriteAllText(dir["dev2.tsv"], "text\tlabel\nfine film\tmaybe\n");
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["train2.tsv"]}", "--set", $"task.dev={dir["dev2.tsv"]}",
-            "--set", $"output={dir["run"]}"), dir["dev2.tsv"] + ":2", "unknown label 'maybe'", "neg, pos");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["train2.tsv"]}",
+            "--set", $"task.dev={dir["dev2.tsv"]}", "--set", $"output={dir["run"]}"),
+            dir["dev2.tsv"] + ":2", "unknown label 'maybe'", "neg, pos");
     }
 
     [Fact]
@@ -64,8 +69,10 @@ public class BadInputTests
     {
         using var dir = new TempDir();
         OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "training.lr=5", "--set", $"output={dir["run"]}"), "training.lr", "(0, 1)");
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "objective.options.dropout=1.5", "--set", $"output={dir["run"]}"), "objective.options.dropout");
-        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "objective.options.lm_coeff=1", "--set", $"output={dir["run"]}"), "objective.options", "lm_coeff");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "objective.options.dropout=1.5", "--set", $"output={dir["run"]}"),
+            "objective.options.dropout");
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "objective.options.lm_coeff=1", "--set", $"output={dir["run"]}"),
+            "objective.options", "lm_coeff");
     }
 
     [Fact]

@@ -12,7 +12,8 @@ public class BenchTests
         var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "tiny", "--set", "r=8", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var figures = JsonDocument.Parse(r.Stdout).RootElement;
-        Assert.Equal(2 * (8 * 32 + 96 * 8), figures.GetProperty("trainable_parameters").GetInt64());   // A [8, 32] and B [96, 8] on 2 layers' c_attn
+        Assert.Equal(2 * (8 * 32 + 96 * 8),
+            figures.GetProperty("trainable_parameters").GetInt64());   // A [8, 32] and B [96, 8] on 2 layers' c_attn
         foreach (var name in new[] { "base_forward_ms", "method_forward_ms", "merged_forward_ms", "full_step_ms", "method_step_ms" })
             Assert.True(figures.GetProperty(name).GetDouble() > 0, name);
     }

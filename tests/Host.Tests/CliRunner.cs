@@ -9,7 +9,12 @@ public static class CliRunner
 
     public static Result Run(params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = RepoRoot };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = RepoRoot,
+        };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("PLUGINGPT_DEBUG");

@@ -65,7 +65,8 @@ public class CliTests
     {
         using var dir = new TempDir();
         var run = dir["run"];
-        Assert.Equal(0, CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", Path.Combine(CliRunner.RepoRoot, "data", "corpus", "sst2-sentences.txt"),
+        Assert.Equal(0, CliRunner.Run("pretrain", "--preset", "tiny", "--corpus",
+            Path.Combine(CliRunner.RepoRoot, "data", "corpus", "sst2-sentences.txt"),
             "--out", run, "--max-steps", "2", "--batch-size", "2", "--eval-interval", "1").ExitCode);
         var weights = Path.Combine(run, "model.safetensors");
         File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..1000]);
@@ -80,7 +81,8 @@ public class CliTests
         using var dir = new TempDir();
         var run = dir["run"];
         var corpus = Path.Combine(CliRunner.RepoRoot, "data", "corpus", "tinyshakespeare.txt");
-        var train = CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", corpus, "--out", run, "--max-steps", "20", "--batch-size", "4", "--eval-interval", "10");
+        var train = CliRunner.Run("pretrain", "--preset", "tiny", "--corpus", corpus, "--out", run, "--max-steps", "20",
+            "--batch-size", "4", "--eval-interval", "10");
         Assert.True(train.ExitCode == 0, train.Stderr);
         Assert.Contains("step 20/20", train.Stdout);
         Assert.True(new FileInfo(Path.Combine(run, "loss.png")).Length > 1000);
@@ -89,9 +91,11 @@ public class CliTests
         var greedy = CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy");
         Assert.Equal(0, greedy.ExitCode);
         Assert.StartsWith("ROMEO:", greedy.Stdout);
-        Assert.Equal(greedy.Stdout, CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy").Stdout);
+        Assert.Equal(greedy.Stdout,
+            CliRunner.Run("generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--greedy").Stdout);
 
-        string[] sample = ["generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--temperature", "0.9", "--top-k", "50", "--top-p", "0.95", "--repetition-penalty", "1.2", "--seed", "5"];
+        string[] sample = ["generate", "--model", run, "--prompt", "ROMEO:", "--max-new-tokens", "12", "--temperature", "0.9",
+            "--top-k", "50", "--top-p", "0.95", "--repetition-penalty", "1.2", "--seed", "5"];
         var sampled = CliRunner.Run(sample).Stdout;
         Assert.Equal(sampled, CliRunner.Run(sample).Stdout);
 

@@ -18,7 +18,8 @@ public class ExperimentTests
         var run = dir["run"];
         var r = CliRunner.Run("run", Experiments.Write(dir, task, dataset), "--set", $"output={run}");
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
-        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/adapter_model.safetensors", "best/head.safetensors", "loss.png", "loss.md" })
+        foreach (var f in new[] { "config.json", "metrics.jsonl", "metrics.json", "run.log", "best/adapter_model.safetensors",
+                                  "best/head.safetensors", "loss.png", "loss.md" })
             Assert.True(File.Exists(Path.Combine(run, f)), f);
         var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json"))).RootElement;
         Assert.Equal(metric, summary.GetProperty("primary_metric").GetString());
@@ -38,12 +39,15 @@ public class ExperimentTests
         var a = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["a"]}");
         var b = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["b"]}");
         Assert.True(a.ExitCode == 0 && b.ExitCode == 0, a.Stderr + b.Stderr);
-        string Metrics(string run) => JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement.GetProperty("metrics").GetRawText();
+        string Metrics(string run) =>
+            JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement.GetProperty("metrics").GetRawText();
         Assert.Equal(Metrics("a"), Metrics("b"));
-        string Losses(string run) => string.Join(",", File.ReadAllLines(Path.Combine(dir[run], "metrics.jsonl")).Where(l => l.Contains("\"loss\"")));
+        string Losses(string run) =>
+            string.Join(",", File.ReadAllLines(Path.Combine(dir[run], "metrics.jsonl")).Where(l => l.Contains("\"loss\"")));
         Assert.Equal(Losses("a"), Losses("b"));
 
-        var c = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["c"]}", "--set", "training.epochs=1", "--set", "training.batch_size=32");
+        var c = CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["c"]}", "--set", "training.epochs=1",
+            "--set", "training.batch_size=32");
         Assert.Equal(0, c.ExitCode);
         Assert.Equal(2, File.ReadAllLines(Path.Combine(dir["c"], "metrics.jsonl")).Count(l => l.Contains("\"loss\"")));
     }
@@ -53,7 +57,8 @@ public class ExperimentTests
     {
         using var dir = new TempDir();
         var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");   // HF files, 512 tokens
-        var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={golden}", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={golden}",
+            "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("vocabulary grown from 512 to 4096", File.ReadAllText(Path.Combine(dir["run"], "run.log")));
     }
@@ -68,10 +73,12 @@ public class ExperimentTests
     public void Every_method_plugin_runs_through_the_shared_loop(string method, string savedFile)
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("run", Experiments.Tiny, "--set", $"method.name={method}", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", $"method.name={method}", "--set", "training.epochs=1",
+            "--set", $"output={dir["run"]}");
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.True(File.Exists(Path.Combine(dir["run"], "best", savedFile)));
-        Assert.True(File.Exists(Path.Combine(dir["run"], "best", "head.safetensors")));   // the task head always travels with the method's weights
+        // the task head always travels with the method's weights
+        Assert.True(File.Exists(Path.Combine(dir["run"], "best", "head.safetensors")));
         var again = CliRunner.Run("evaluate", dir["run"], "--json");
         Assert.True(again.ExitCode == 0, again.Stderr);
     }

@@ -5,7 +5,8 @@ public static class Experiments
 {
     public static string Tiny => Path.Combine(CliRunner.RepoRoot, "tests", "Host.Tests", "Experiments", "tiny-sst2.json");
 
-    /// <summary>Writes an experiment for <paramref name="task"/> on shipped data into <paramref name="dir"/> and returns its path.</summary>
+    /// <summary>Writes an experiment for <paramref name="task"/> on shipped data into <paramref name="dir"/> and returns its
+    /// path.</summary>
     public static string Write(TempDir dir, string task, string dataset, string extra = "")
     {
         var path = dir[$"{task}.json"];

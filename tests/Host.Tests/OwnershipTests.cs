@@ -13,9 +13,11 @@ public class OwnershipTests
     public void Two_runs_of_every_method_and_an_evaluation_return_the_live_tensor_count_to_its_baseline_without_a_GC()
     {
         using var dir = new TempDir();
-        var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)), (_, work) => work(new Progress<TrainingProgress>()));
+        var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)),
+            (_, work) => work(new Progress<TrainingProgress>()));
         int runs = 0;
-        var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");   // HF files: load + grown vocabulary
+        // HF files: load + grown vocabulary
+        var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");
         string Run(string method, string objective = "classifier-head", params string[] extra)
         {
             var output = dir[$"run{runs++}"];

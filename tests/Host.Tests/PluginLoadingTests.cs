@@ -15,7 +15,8 @@ public class PluginLoadingTests
     }
 
     static IEnumerable<(string Name, string Kind, string Assembly)> Plugins(JsonElement json) =>
-        json.GetProperty("plugins").EnumerateArray().Select(p => (p.GetProperty("name").GetString()!, p.GetProperty("kind").GetString()!, p.GetProperty("assembly").GetString()!));
+        json.GetProperty("plugins").EnumerateArray()
+            .Select(p => (p.GetProperty("name").GetString()!, p.GetProperty("kind").GetString()!, p.GetProperty("assembly").GetString()!));
 
     [Fact]
     public void Built_in_plugins_come_from_their_own_assemblies()
@@ -45,7 +46,8 @@ public class PluginLoadingTests
     public void Plugin_with_a_missing_dependency_is_reported_and_skipped()
     {
         using var dir = new TempDir();
-        foreach (var f in Directory.GetFiles(TestPlugin("MissingDependencyPlugin"))) File.Copy(f, Path.Combine(dir.Path, Path.GetFileName(f)));
+        foreach (var f in Directory.GetFiles(TestPlugin("MissingDependencyPlugin")))
+            File.Copy(f, Path.Combine(dir.Path, Path.GetFileName(f)));
         File.Delete(dir["DependencyLib.dll"]);
         var json = PluginsJson("--plugins", dir.Path);
         var error = Assert.Single(json.GetProperty("errors").EnumerateArray());

@@ -15,7 +15,8 @@ public class QuickstartTests
         var rows = JsonDocument.Parse(File.ReadAllText(dir["results.json"])).RootElement.EnumerateArray().ToList();
         Assert.Equal(["full", "probe", "lora", "in-context", "majority-class"], rows.Select(r => r.GetProperty("method").GetString()));
         Assert.All(rows, r => Assert.InRange(r.GetProperty("value").GetDouble(), 0, 1));
-        Assert.Equal(0, rows.Single(r => r.GetProperty("method").GetString() == "in-context").GetProperty("trainableParameters").GetInt64());
+        Assert.Equal(0,
+            rows.Single(r => r.GetProperty("method").GetString() == "in-context").GetProperty("trainableParameters").GetInt64());
         Assert.True(rows.Single(r => r.GetProperty("method").GetString() == "lora").GetProperty("trainableParameters").GetInt64()
                   < rows.Single(r => r.GetProperty("method").GetString() == "full").GetProperty("trainableParameters").GetInt64() / 50);
         Assert.Contains("| majority-class |", File.ReadAllText(dir["results.md"]));

@@ -16,21 +16,26 @@ public class SamplePluginTests
         using var dir = new TempDir();
         // A package version of its own per test run, so NuGet's global cache never serves an older SDK build.
         var version = $"2.0.{DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000}";
-        Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"], $"-p:PackageVersion={version}");
+        Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"],
+            $"-p:PackageVersion={version}");
         CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "BitFit"), dir["BitFit"]);
         Dotnet(dir["BitFit"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={dir["feed"]}");
         Assert.True(File.Exists(dir["out/PluginGpt.Samples.BitFit.dll"]));
         foreach (var hostOwned in new[] { "TorchSharp.dll", "PluginGpt.Abstractions.dll", "libtorch.so" })
-            Assert.False(File.Exists(Path.Combine(dir["out"], hostOwned)), $"{hostOwned} belongs to the host and must not be copied into the plugin folder");
+            Assert.False(File.Exists(Path.Combine(dir["out"], hostOwned)),
+                $"{hostOwned} belongs to the host and must not be copied into the plugin folder");
 
         var list = CliRunner.Run("plugins", "--json", "--plugins", dir["out"]);
-        var bitfit = JsonDocument.Parse(list.Stdout).RootElement.GetProperty("plugins").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "bitfit");
+        var bitfit = JsonDocument.Parse(list.Stdout).RootElement.GetProperty("plugins").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == "bitfit");
         Assert.Equal("PluginGpt.Samples.BitFit.dll", bitfit.GetProperty("assembly").GetString());
 
-        // Biases of the tiny model (2 layers, d=32): per block ln_1 + ln_2 (64), c_attn 96, attn c_proj 32, c_fc 128, mlp c_proj 32; ln_f 32;
+        // Biases of the tiny model (2 layers, d=32): per block ln_1 + ln_2 (64), c_attn 96, attn c_proj 32, c_fc 128, mlp c_proj 32; ln_f
+        // 32;
         // plus the 2-class head (32·2 + 2). Without norms: no ln_1, ln_2 and no ln_f.
         Assert.Equal(2 * (64 + 96 + 32 + 128 + 32) + 32 + 66, TrainedParameters(dir, "all", dir["out"]));
-        Assert.Equal(2 * (96 + 32 + 128 + 32) + 66, TrainedParameters(dir, "linear", dir["out"], "--set", "method.options.include_norms=false"));
+        Assert.Equal(2 * (96 + 32 + 128 + 32) + 66,
+            TrainedParameters(dir, "linear", dir["out"], "--set", "method.options.include_norms=false"));
         Assert.True(File.Exists(Path.Combine(dir["all"], "best", "adapter_model.safetensors")));   // the SDK's default save: PEFT layout
         var again = CliRunner.Run("evaluate", dir["all"], "--json", "--plugins", dir["out"]);
         Assert.True(again.ExitCode == 0, again.Stderr);
@@ -45,14 +50,21 @@ public class SamplePluginTests
 
     static long TrainedParameters(TempDir dir, string run, string plugins, params string[] extra)
     {
-        var r = CliRunner.Run(["run", Experiments.Tiny, "--plugins", plugins, "--set", "method.name=bitfit", "--set", "training.epochs=1", "--set", $"output={dir[run]}", .. extra]);
+        var r = CliRunner.Run(["run", Experiments.Tiny, "--plugins", plugins, "--set", "method.name=bitfit", "--set", "training.epochs=1",
+            "--set", $"output={dir[run]}", .. extra]);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement.GetProperty("trainable_parameters").GetInt64();
+        return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement
+            .GetProperty("trainable_parameters").GetInt64();
     }
 
     static void Dotnet(string workingDirectory, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = workingDirectory };
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory,
+        };
         foreach (var a in args) start.ArgumentList.Add(a);
         using var p = Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();

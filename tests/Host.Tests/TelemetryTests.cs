@@ -38,8 +38,9 @@ public class TelemetryTests
         Assert.Contains(spans.Where(s => s.DisplayName == "evaluation"), e => e.GetTagItem("metric.accuracy") is double);
 
         var metricNames = metrics.Select(m => m.Name).ToHashSet();
-        foreach (var m in new[] { "plugingpt.train.loss", "plugingpt.train.step_time", "plugingpt.train.examples_per_second", "plugingpt.train.tokens_per_second",
-                                  "plugingpt.train.mfu", "plugingpt.eval.score", "plugingpt.process.memory" })
+        foreach (var m in new[] { "plugingpt.train.loss", "plugingpt.train.step_time", "plugingpt.train.examples_per_second",
+                                  "plugingpt.train.tokens_per_second", "plugingpt.train.mfu", "plugingpt.eval.score",
+                                  "plugingpt.process.memory" })
             Assert.Contains(m, metricNames);
         long lossCount = 0;
         foreach (var p in metrics.First(m => m.Name == "plugingpt.train.loss").GetMetricPoints()) lossCount += p.GetHistogramCount();

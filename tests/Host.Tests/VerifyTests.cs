@@ -3,7 +3,8 @@ using Xunit;
 
 namespace PluginGpt.Host.Tests;
 
-/// <summary><c>plugingpt verify</c>: every shipped method keeps the contract, and a method that breaks it is caught check by check.</summary>
+/// <summary><c>plugingpt verify</c>: every shipped method keeps the contract, and a method that breaks it is caught check by
+/// check.</summary>
 public class VerifyTests
 {
     static IReadOnlyList<JsonElement> Verify(int expectedExit, params string[] args)
@@ -14,16 +15,19 @@ public class VerifyTests
     }
 
     static IEnumerable<string> Failed(JsonElement method) =>
-        method.GetProperty("checks").EnumerateArray().Where(c => !c.GetProperty("passed").GetBoolean()).Select(c => c.GetProperty("name").GetString()!);
+        method.GetProperty("checks").EnumerateArray().Where(c => !c.GetProperty("passed").GetBoolean())
+            .Select(c => c.GetProperty("name").GetString()!);
 
     [Fact]
     public void Every_shipped_method_passes_with_its_defaults()
     {
         var methods = Verify(0, "--all");
         var names = methods.Select(m => m.GetProperty("method").GetString()).ToHashSet();
-        foreach (var shipped in new[] { "full", "probe", "lora", "adapters", "prompt", "p-tuning", "prefix", "ia3" }) Assert.Contains(shipped, names);
+        foreach (var shipped in new[] { "full", "probe", "lora", "adapters", "prompt", "p-tuning", "prefix", "ia3" })
+            Assert.Contains(shipped, names);
         Assert.All(methods, m => Assert.Empty(Failed(m)));
-        var lora = methods.Single(m => m.GetProperty("method").GetString() == "lora").GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString());
+        var lora = methods.Single(m => m.GetProperty("method").GetString() == "lora").GetProperty("checks").EnumerateArray()
+            .Select(c => c.GetProperty("name").GetString());
         Assert.Contains("merge == unmerged", lora);
         Assert.Contains("no-op at init", lora);
     }
@@ -40,7 +44,8 @@ public class VerifyTests
     [Fact]
     public void A_method_that_breaks_the_contract_fails_the_checks_it_breaks()
     {
-        var leaky = Verify(1, "--method", "leaky", "--plugins", Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
+        var leaky = Verify(1, "--method", "leaky", "--plugins",
+            Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
         Assert.Equal(["no-op at init", "dispose restores the base", "frees what it made"], Failed(leaky).ToArray());
     }
 }

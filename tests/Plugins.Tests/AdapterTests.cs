@@ -20,9 +20,11 @@ public class AdapterTests
     public void GPT2_small_counts_equal_AdapterHubs(string config, long trainable)
     {
         using var model = new Decoder(Presets.Gpt2Small, torch.META);
-        using var adapters = MethodInstaller.Attach(new AdapterMethod(), model, Options($$"""{"config": "{{config}}", "reduction_factor": 16}"""));
+        using var adapters = MethodInstaller.Attach(new AdapterMethod(), model,
+            Options($$"""{"config": "{{config}}", "reduction_factor": 16}"""));
         Assert.Equal(trainable, adapters.Trainable.Sum(p => p.Parameter.numel()));
-        Assert.Equal(trainable, ParameterReport.Of(model.named_parameters().Concat(adapters.Trainable.Select(p => (p.Name, p.Parameter)))).Trainable);
+        Assert.Equal(trainable,
+            ParameterReport.Of(model.named_parameters().Concat(adapters.Trainable.Select(p => (p.Name, p.Parameter)))).Trainable);
     }
 
     [Fact]
@@ -35,7 +37,8 @@ public class AdapterTests
         using (torch.no_grad()) foreach (var (name, p) in adapters.Trainable) if (name.Contains(".up.")) p.copy_(torch.randn_like(p) * 0.1);
         Assert.False(before.allclose(Logits(model), rtol: 1e-4, atol: 1e-4));
         var own = adapters.Trainable.Select(p => p.Parameter.Handle).ToHashSet();
-        Assert.All(model.parameters(), p => Assert.Equal(own.Contains(p.Handle), p.requires_grad));   // the body is frozen, the adapters train
+        Assert.All(model.parameters(),
+            p => Assert.Equal(own.Contains(p.Handle), p.requires_grad));   // the body is frozen, the adapters train
         adapters.Dispose();
         Assert.True(before.allclose(Logits(model), rtol: 0, atol: 0));
     }
@@ -52,14 +55,17 @@ public class AdapterTests
         using var reloaded = MethodInstaller.Attach(new AdapterMethod(), fresh, Options("{}"));
         reloaded.Load(dir.Path);
         Assert.True(Logits(model).allclose(Logits(fresh), rtol: 0, atol: 0));
-        Assert.Equal("relu", JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement.GetProperty("non_linearity").GetString());
+        Assert.Equal("relu",
+            JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement.GetProperty("non_linearity").GetString());
     }
 
     [Fact]
     public void Bad_options_name_their_field()
     {
         using var model = Tiny();
-        Assert.Contains("method.options.config", Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new AdapterMethod(), model, Options("""{"config": "lora"}"""))).Message);
-        Assert.Contains("method.options.reduction_factor", Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new AdapterMethod(), model, Options("""{"reduction_factor": 5}"""))).Message);
+        Assert.Contains("method.options.config", Assert.Throws<OptionsException>(() =>
+            MethodInstaller.Attach(new AdapterMethod(), model, Options("""{"config": "lora"}"""))).Message);
+        Assert.Contains("method.options.reduction_factor", Assert.Throws<OptionsException>(() =>
+            MethodInstaller.Attach(new AdapterMethod(), model, Options("""{"reduction_factor": 5}"""))).Message);
     }
 }

@@ -14,7 +14,8 @@ public class BaselineTests
     static JsonElement Json(string s) => JsonDocument.Parse(s).RootElement;
 
     static TaskData Sentiment(int train = 40) => new("toy", InputFormat.Single, ["bad", "good"],
-        Enumerable.Range(0, train).Select(i => new Example([i % 2 == 0 ? $"a dull film number {i}" : $"a lovely film number {i}"], Label: i % 2)).ToList(),
+        Enumerable.Range(0, train)
+            .Select(i => new Example([i % 2 == 0 ? $"a dull film number {i}" : $"a lovely film number {i}"], Label: i % 2)).ToList(),
         [new Example(["a lovely film"], Label: 1), new Example(["a dull , long and tedious film that never ends"], Label: 0)], "accuracy");
 
     [Fact]
@@ -33,7 +34,8 @@ public class BaselineTests
     {
         // The same example scored alone and beside a much longer one must get the same probabilities.
         using var model = Tiny();
-        var head = new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"pooling": "mean", "dropout": 0}""")));
+        var head = new ClassifierHead().Create(
+            new ObjectiveContext(model, Tok, Sentiment(), Json("""{"pooling": "mean", "dropout": 0}""")));
         var data = Sentiment();
         var alone = head.Predict([data.Dev[0]])[0].Probabilities;
         var padded = head.Predict([data.Dev[0], data.Dev[1]])[0].Probabilities;
@@ -95,7 +97,8 @@ public class BaselineTests
     public void In_context_refuses_a_verbalizer_of_the_wrong_size()
     {
         using var model = Tiny();
-        var e = Assert.Throws<OptionsException>(() => new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"verbalizer": ["meh"]}"""))));
+        var e = Assert.Throws<OptionsException>(() =>
+            new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"verbalizer": ["meh"]}"""))));
         Assert.Contains("objective.options.verbalizer", e.Message);
     }
 

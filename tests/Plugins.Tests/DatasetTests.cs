@@ -29,7 +29,8 @@ public class DatasetTests
     public void AG_News_CSV_quotes_and_title_plus_description()
     {
         var d = Load(new ClassificationTask(), "agnews");
-        Assert.Contains(d.Train.Concat(d.Dev), e => e.Segments[0].StartsWith("Fears for T N pension after talks Unions representing workers"));
+        Assert.Contains(d.Train.Concat(d.Dev),
+            e => e.Segments[0].StartsWith("Fears for T N pension after talks Unions representing workers"));
     }
 
     [Theory]
@@ -66,7 +67,8 @@ public class DatasetTests
     public void COPA_context_carries_its_connective()
     {
         var d = Load(new MultipleChoiceTask(), "copa");
-        Assert.Contains(d.Train.Concat(d.Dev), e => e.Segments[0] == "My body cast a shadow over the grass because" && e.Options![0] == "The sun was rising.");
+        Assert.Contains(d.Train.Concat(d.Dev),
+            e => e.Segments[0] == "My body cast a shadow over the grass because" && e.Options![0] == "The sun was rising.");
     }
 
     [Fact]

@@ -21,8 +21,17 @@ public class FineTunerTests
         torch.manual_seed(9);
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
         using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
-        var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"lm_coef": 0, "dropout": 0}""").RootElement));
-        var spec = new TrainingSpec { Epochs = 1, BatchSize = batchSize, GradientAccumulation = accumulation, LearningRate = 1e-2, WarmupFraction = 0, MaxSteps = 1 };
+        var objective = new ClassifierHead().Create(
+            new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"lm_coef": 0, "dropout": 0}""").RootElement));
+        var spec = new TrainingSpec
+        {
+            Epochs = 1,
+            BatchSize = batchSize,
+            GradientAccumulation = accumulation,
+            LearningRate = 1e-2,
+            WarmupFraction = 0,
+            MaxSteps = 1,
+        };
         FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
         return objective.Parameters[0].Parameter.data<float>().ToArray();
     }
@@ -58,5 +67,6 @@ public class FineTunerTests
     [InlineData(96, 32, 2, 2, 0, 4)]     // 3 batches → 2 steps (the odd batch still steps)
     [InlineData(100, 32, 1, 3, 5, 5)]    // max_steps caps
     public void Step_count(int examples, int batch, int accumulation, int epochs, int maxSteps, int expected) =>
-        Assert.Equal(expected, FineTuner.TotalSteps(examples, new TrainingSpec { BatchSize = batch, GradientAccumulation = accumulation, Epochs = epochs, MaxSteps = maxSteps }));
+        Assert.Equal(expected, FineTuner.TotalSteps(examples,
+            new TrainingSpec { BatchSize = batch, GradientAccumulation = accumulation, Epochs = epochs, MaxSteps = maxSteps }));
 }

@@ -69,7 +69,8 @@ public class Ia3Tests
         ia3.Save(dir.Path);
         var config = JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement;
         Assert.Equal("IA3", config.GetProperty("peft_type").GetString());
-        Assert.Equal(["c_attn", "mlp.c_proj"], config.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()!).Order().ToArray());
+        Assert.Equal(["c_attn", "mlp.c_proj"],
+            config.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()!).Order().ToArray());
         Assert.Equal(["mlp.c_proj"], config.GetProperty("feedforward_modules").EnumerateArray().Select(e => e.GetString()!).ToArray());
         using var fresh = TinyModel.Create(2);
         using var reloaded = MethodInstaller.Attach(new Ia3Method(), fresh, default);
@@ -82,7 +83,8 @@ public class Ia3Tests
     {
         using var model = TinyModel.Create(1);
         using var ia3 = MethodInstaller.Attach(new Ia3Method(), model, default);
-        Assert.All(ia3.Trainable, p => Assert.False(ia3.SettingsFor(p.Name, p.Parameter).WeightDecay));   // 2-D, yet decay would pull them to 0, not 1
+        Assert.All(ia3.Trainable,
+            p => Assert.False(ia3.SettingsFor(p.Name, p.Parameter).WeightDecay));   // 2-D, yet decay would pull them to 0, not 1
         var e = Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new Ia3Method(), model,
             Options("""{"target_modules": ["c_attn"], "feedforward_modules": ["mlp.c_fc"]}""")));
         Assert.Contains("method.options.feedforward_modules", e.Message);

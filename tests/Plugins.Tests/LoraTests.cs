@@ -42,7 +42,8 @@ public class LoraTests
         var a = lora.Trainable.First(p => p.Name.EndsWith("lora_A.weight")).Parameter;
         double bound = 1 / Math.Sqrt(32);   // kaiming-uniform with a = √5: √(6 / ((1 + 5)·fan_in)) = 1/√fan_in
         Assert.InRange(a.abs().max().item<float>(), 0.5 * bound, bound);
-        Assert.All(lora.Trainable.Where(p => p.Name.EndsWith("lora_B.weight")), p => Assert.Equal(0f, p.Parameter.abs().sum().item<float>()));
+        Assert.All(lora.Trainable.Where(p => p.Name.EndsWith("lora_B.weight")),
+            p => Assert.Equal(0f, p.Parameter.abs().sum().item<float>()));
     }
 
     [Fact]
@@ -50,7 +51,8 @@ public class LoraTests
     {
         using var model = Tiny();
         var baseWeight = model.Blocks[0].Attention.GetChild("c_attn") is var c ? ((TorchSharp.Modules.Linear)c).weight!.clone() : null!;
-        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "mlp.c_fc"]}"""));
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model,
+            Options("""{"r": 4, "lora_alpha": 8, "target_modules": ["c_attn", "mlp.c_fc"]}"""));
         Perturb(lora);
         var unmerged = Logits(model);
         lora.Merge();
@@ -68,7 +70,9 @@ public class LoraTests
     public void Update_is_B_times_A_scaled_by_alpha_over_r_or_root_r(bool rs, double scaling)
     {
         using var model = Tiny();
-        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options($$"""{"r": 4, "lora_alpha": 16, "use_rslora": {{rs.ToString().ToLowerInvariant()}}, "target_modules": "h\\.0\\.attn\\.c_attn"}"""));
+        var useRsLora = rs.ToString().ToLowerInvariant();
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model,
+            Options($$"""{"r": 4, "lora_alpha": 16, "use_rslora": {{useRsLora}}, "target_modules": "h\\.0\\.attn\\.c_attn"}"""));
         Assert.Equal(2, lora.Trainable.Count);   // a regex string picks exactly one module
         Perturb(lora);
         var layer = (LoraLinear)model.GetLinear("h.0.attn.c_attn");
@@ -122,10 +126,12 @@ public class LoraTests
     public void Unknown_target_lists_the_valid_ones()
     {
         using var model = Tiny();
-        var e = Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"target_modules": ["q_proj"]}""")));
+        var e = Assert.Throws<OptionsException>(() =>
+            MethodInstaller.Attach(new LoraMethod(), model, Options("""{"target_modules": ["q_proj"]}""")));
         Assert.Contains("method.options.target_modules", e.Message);
         Assert.Contains("attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj", e.Message);
         Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 0}""")));
-        Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new LoraMethod(), model, Options("""{"rank": 8}""")));   // unknown field, not a silent default
+        Assert.Throws<OptionsException>(() =>
+            MethodInstaller.Attach(new LoraMethod(), model, Options("""{"rank": 8}""")));   // unknown field, not a silent default
     }
 }

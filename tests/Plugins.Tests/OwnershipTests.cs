@@ -63,7 +63,8 @@ public class OwnershipTests
 
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         Assert.Empty(model.AttachedModules);
-        if (method is not "full") Assert.True(Logits(model, ids).allclose(baseLogits, rtol: 0, atol: 0), "dispose must restore the base model");
+        if (method is not "full")
+            Assert.True(Logits(model, ids).allclose(baseLogits, rtol: 0, atol: 0), "dispose must restore the base model");
     }
 
     [Fact]
@@ -73,7 +74,8 @@ public class OwnershipTests
         using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
         var data = new ClassificationTask().LoadBuiltIn("sst2", 8, 4);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        using (var objective = new InContext().Create(new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"k": 2, "calibrate": true}""").RootElement)))
+        using (var objective = new InContext().Create(
+            new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"k": 2, "calibrate": true}""").RootElement)))
         using (var scope = torch.NewDisposeScope()) objective.Predict(data.Dev);
         Assert.Equal(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }

@@ -43,7 +43,8 @@ public class PromptTuningTests
     public void Prefix_projection_adds_PEFTs_two_layer_transform()
     {
         using var model = new Decoder(Presets.Gpt2Small, torch.META);
-        using var attached = MethodInstaller.Attach(new PrefixTuningMethod(), model, Options("""{"num_virtual_tokens": 20, "prefix_projection": true}"""));
+        using var attached = MethodInstaller.Attach(new PrefixTuningMethod(), model,
+            Options("""{"num_virtual_tokens": 20, "prefix_projection": true}"""));
         // 20 × 768 embeddings + Linear(768, 768) + Linear(768, 12·2·768)
         Assert.Equal(20 * 768 + (768 * 768 + 768) + (768 * 18_432 + 18_432), attached.Trainable.Sum(p => p.Parameter.numel()));
     }
@@ -70,7 +71,8 @@ public class PromptTuningTests
         using var attached = MethodInstaller.Attach(Method(method), model, For(method, 4));
         int[] prompt = [3, 14, 15, 92];
         var cached = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12 }).ToArray();
-        var recomputed = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 12, UseKvCache = false }).ToArray();
+        var recomputed = TokenGenerator.Generate(model, prompt,
+            new GenerationOptions { Greedy = true, MaxNewTokens = 12, UseKvCache = false }).ToArray();
         Assert.Equal(recomputed, cached);
     }
 
@@ -85,7 +87,8 @@ public class PromptTuningTests
         model.LanguageModelLoss(Ids, Ids).backward();
         Assert.All(attached.Trainable, p => Assert.NotNull(p.Parameter.grad));
         var own = attached.Trainable.Select(p => p.Parameter.Handle).ToHashSet();
-        Assert.All(model.parameters().Where(p => !own.Contains(p.Handle)), p => Assert.Null(p.grad));   // the body's (the method's modules are in the tree too)
+        Assert.All(model.parameters().Where(p => !own.Contains(p.Handle)),
+            p => Assert.Null(p.grad));   // the body's (the method's modules are in the tree too)
         model.eval();
         using (torch.no_grad()) foreach (var (_, p) in attached.Trainable) p.add_(torch.randn_like(p) * 0.05);
         attached.Save(dir.Path);

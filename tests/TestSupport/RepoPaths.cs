@@ -18,7 +18,8 @@ public static class RepoPaths
 /// <summary>A temp folder removed after the test.</summary>
 public sealed class TempDir : IDisposable
 {
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "plugingpt-test-" + Guid.NewGuid().ToString("N")[..8]);
+    public string Path { get; } =
+        System.IO.Path.Combine(System.IO.Path.GetTempPath(), "plugingpt-test-" + Guid.NewGuid().ToString("N")[..8]);
     public TempDir() => Directory.CreateDirectory(Path);
     public string this[string name] => System.IO.Path.Combine(Path, name);
     public void Dispose() { try { Directory.Delete(Path, true); } catch (IOException) { } }

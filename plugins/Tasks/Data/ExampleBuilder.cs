@@ -24,7 +24,8 @@ public static class ExampleBuilder
             default:
                 var options = row.List(Column("options"));
                 var ctx = context is not null ? context(row) : row.Text(Column("context"));
-                return new Example([ctx], Label: OptionLabel(row, Column("label"), options.Count, columns.GetValueOrDefault("option_labels")), Options: options);
+                return new Example([ctx],
+                    Label: OptionLabel(row, Column("label"), options.Count, columns.GetValueOrDefault("option_labels")), Options: options);
         }
     }
 
@@ -32,7 +33,8 @@ public static class ExampleBuilder
     {
         var value = row.Text(column).Trim();
         int index = rawLabels is null ? -1 : IndexOf(rawLabels, value);
-        if (index < 0) throw row.Error(column, $"unknown label '{value}' in column '{column}' (known: {string.Join(", ", rawLabels ?? [])})");
+        if (index < 0)
+            throw row.Error(column, $"unknown label '{value}' in column '{column}' (known: {string.Join(", ", rawLabels ?? [])})");
         return index;
     }
 
@@ -47,7 +49,8 @@ public static class ExampleBuilder
         var value = row.Text(column).Trim();
         int index = optionLabelsColumn is not null ? IndexOf(row.List(optionLabelsColumn), value)
             : int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int i) ? i : -1;
-        if (index < 0 || index >= optionCount) throw row.Error(column, $"answer '{value}' in column '{column}' is not one of the {optionCount} options");
+        if (index < 0 || index >= optionCount)
+            throw row.Error(column, $"answer '{value}' in column '{column}' is not one of the {optionCount} options");
         return index;
     }
 

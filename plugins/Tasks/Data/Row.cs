@@ -8,7 +8,8 @@ public sealed class Row(string file, int line, IReadOnlyDictionary<string, objec
     public string File { get; } = file;
     public int Line { get; } = line;
 
-    /// <summary>A text column (several named with commas are joined by a space); a missing one is a <see cref="DataException"/> naming file, line and column.</summary>
+    /// <summary>A text column (several named with commas are joined by a space); a missing one is a <see cref="DataException"/> naming
+    /// file, line and column.</summary>
     public string Text(string column)
     {
         if (column.Contains(',')) return string.Join(" ", column.Split(',').Select(c => Text(c.Trim())));
@@ -36,7 +37,10 @@ public sealed class Row(string file, int line, IReadOnlyDictionary<string, objec
     object Value(string column)
     {
         if (!values.TryGetValue(column, out var value) || value is null)
-            throw Error(column, $"missing column '{column}' (row has: {string.Join(", ", values.Keys.Where(k => !int.TryParse(k, out _)).DefaultIfEmpty("columns 0.." + (values.Count - 1)))})");
+        {
+            var names = values.Keys.Where(k => !int.TryParse(k, out _)).DefaultIfEmpty("columns 0.." + (values.Count - 1));
+            throw Error(column, $"missing column '{column}' (row has: {string.Join(", ", names)})");
+        }
         return value;
     }
 

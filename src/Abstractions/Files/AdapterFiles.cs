@@ -14,7 +14,8 @@ public static class AdapterFiles
 
     public static void Save(string directory, JsonObject config, IEnumerable<(string Name, Parameter Parameter)> weights)
     {
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile),
+            config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         TensorFiles.Save(Path.Combine(directory, WeightsFile), weights);
     }
 

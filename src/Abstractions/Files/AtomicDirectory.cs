@@ -1,6 +1,7 @@
 namespace PluginGpt.Abstractions;
 
-/// <summary>Replaces a folder as a whole: write a fresh one beside it, then swap; a crash leaves the old one (or its <c>.old</c>) whole.</summary>
+/// <summary>Replaces a folder as a whole: write a fresh one beside it, then swap; a crash leaves the old one (or its <c>.old</c>)
+/// whole.</summary>
 public static class AtomicDirectory
 {
     public static void Replace(string target, Action<string> write)

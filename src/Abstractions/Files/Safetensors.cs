@@ -31,7 +31,8 @@ public static class Safetensors
     public sealed record Entry(string Dtype, long[] Shape, long Begin, long End);
 
     /// <summary>The header's tensors (in file order) and its <c>__metadata__</c>.</summary>
-    public static (IReadOnlyDictionary<string, Entry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart) ReadHeader(string path)
+    public static (IReadOnlyDictionary<string, Entry> Entries, IReadOnlyDictionary<string, string> Metadata, long DataStart)
+        ReadHeader(string path)
     {
         if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found");
         using var stream = File.OpenRead(path);
@@ -67,7 +68,8 @@ public static class Safetensors
             {
                 var o = node!.AsObject();
                 var offsets = o["data_offsets"]!.AsArray().Select(n => n!.GetValue<long>()).ToArray();
-                entry = new Entry(o["dtype"]!.GetValue<string>(), o["shape"]!.AsArray().Select(n => n!.GetValue<long>()).ToArray(), offsets[0], offsets[1]);
+                entry = new Entry(o["dtype"]!.GetValue<string>(), o["shape"]!.AsArray().Select(n => n!.GetValue<long>()).ToArray(),
+                    offsets[0], offsets[1]);
             }
             catch (Exception e) when (e is not CheckpointException)
             { throw new CheckpointException($"{path}: tensor '{key}' has a malformed header entry"); }
@@ -75,9 +77,11 @@ public static class Safetensors
                 throw new CheckpointException($"{path}: tensor '{key}' has unsupported dtype {entry.Dtype}");
             long expected = entry.Shape.Aggregate(1L, (a, b) => a * b) * dt.Size;
             if (entry.End - entry.Begin != expected || entry.Begin < 0)
-                throw new CheckpointException($"{path}: tensor '{key}' has {entry.End - entry.Begin} bytes but shape [{string.Join(", ", entry.Shape)}] {entry.Dtype} needs {expected}");
+                throw new CheckpointException($"{path}: tensor '{key}' has {entry.End - entry.Begin} bytes " +
+                    $"but shape [{string.Join(", ", entry.Shape)}] {entry.Dtype} needs {expected}");
             if (entry.End > dataLength)
-                throw new CheckpointException($"{path}: truncated: tensor '{key}' ends at byte {entry.End} of a {dataLength}-byte data section");
+                throw new CheckpointException(
+                    $"{path}: truncated: tensor '{key}' ends at byte {entry.End} of a {dataLength}-byte data section");
             entries[key] = entry;
         }
         return (entries, metadata, dataStart);
@@ -101,13 +105,16 @@ public static class Safetensors
         return result;
     }
 
-    /// <summary>Writes tensors (any device, made contiguous on the CPU) to a temp file and renames it over <paramref name="path"/>.</summary>
-    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Writes tensors (any device, made contiguous on the CPU) to a temp file and renames it over
+    /// <paramref name="path"/>.</summary>
+    public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+        IReadOnlyDictionary<string, string>? metadata = null)
     {
         using var scope = torch.NewDisposeScope();   // the CPU copies below (and every intermediate wrapper) are freed on return
         var list = tensors.Select(kv => (kv.Key, Tensor: kv.Value.detach().cpu().contiguous())).ToList();
         var header = new JsonObject();
-        if (metadata is { Count: > 0 }) header["__metadata__"] = new JsonObject(metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)JsonValue.Create(m.Value))));
+        if (metadata is { Count: > 0 })
+            header["__metadata__"] = new JsonObject(metadata.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)JsonValue.Create(m.Value))));
         long offset = 0;
         foreach (var (key, t) in list)
         {

@@ -18,7 +18,8 @@ public static class TensorFiles
             {
                 if (!file.TryGetValue(name, out var t)) throw new CheckpointException($"{path}: missing key '{name}'");
                 if (!t.shape.SequenceEqual(p.shape))
-                    throw new CheckpointException($"{path}: key '{name}' has shape [{string.Join(", ", t.shape)}], expected [{string.Join(", ", p.shape)}]");
+                    throw new CheckpointException($"{path}: key '{name}' has shape [{string.Join(", ", t.shape)}], " +
+                        $"expected [{string.Join(", ", p.shape)}]");
                 p.copy_(t.to(p.dtype, p.device));
             }
         }

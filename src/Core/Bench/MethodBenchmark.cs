@@ -18,12 +18,14 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
 /// </summary>
 public static class MethodBenchmark
 {
-    public static MethodBenchResult Run(IAdaptationMethod method, JsonElement options, GptConfig config, int batch, int block, Device device, int rounds = 5)
+    public static MethodBenchResult Run(IAdaptationMethod method, JsonElement options, GptConfig config, int batch, int block,
+        Device device, int rounds = 5)
     {
         torch.manual_seed(0);
         using var model = new Decoder(config);
         model.to(device);
-        var (bases, methods, merged, fullSteps, methodSteps) = (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        var (bases, methods, merged, fullSteps, methodSteps) =
+            (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
         long trainable = 0, total = 0;
         for (int round = 0; round < rounds; round++)
         {
@@ -35,7 +37,8 @@ public static class MethodBenchmark
             trainable = attached.Trainable.Sum(p => p.Parameter.numel());
             total = ParameterSet.Count(model.parameters());
             methods.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
-            var tensors = attached.Trainable.Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
+            var tensors = attached.Trainable
+                .Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
             if (tensors.Count > 0) methodSteps.Add(StepSeconds(model, tensors, batch, block));
             if (attached.CanMerge)
             {
@@ -45,10 +48,12 @@ public static class MethodBenchmark
             }
         }
         static double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
-        return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps), Median(methodSteps), trainable, total);
+        return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps),
+            Median(methodSteps), trainable, total);
     }
 
-    /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer state).</summary>
+    /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer
+    /// state).</summary>
     static double StepSeconds(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block, int steps = 3)
     {
         using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);

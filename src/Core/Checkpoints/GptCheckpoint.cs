@@ -48,9 +48,14 @@ public static class GptCheckpoint
     public static GptConfig ReadConfig(string directory)
     {
         var path = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found (a model directory needs {ConfigFile} and {WeightsFile})");
+        if (!File.Exists(path))
+            throw new CheckpointException($"{path}: file not found (a model directory needs {ConfigFile} and {WeightsFile})");
         GptConfig config;
-        try { config = JsonSerializer.Deserialize<GptConfig>(File.ReadAllText(path)) ?? throw new CheckpointException($"{path}: empty config"); }
+        try
+        {
+            config = JsonSerializer.Deserialize<GptConfig>(File.ReadAllText(path))
+                ?? throw new CheckpointException($"{path}: empty config");
+        }
         catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
         try { config.Validate(); }
         catch (OptionsException e) { throw new CheckpointException($"{path}: {e.Message}"); }
@@ -66,7 +71,8 @@ public static class GptCheckpoint
         return model;
     }
 
-    /// <summary>Copies the file's weights into <paramref name="model"/>; any missing, unexpected or misshapen key is an error naming it.</summary>
+    /// <summary>Copies the file's weights into <paramref name="model"/>; any missing, unexpected or misshapen key is an error naming
+    /// it.</summary>
     public static void LoadWeights(Decoder model, string path)
     {
         var expected = ExpectedShapes(model.Config);
@@ -80,14 +86,18 @@ public static class GptCheckpoint
                 var key = rawKey.StartsWith("transformer.") ? rawKey["transformer.".Length..] : rawKey;
                 if (IsIgnorable(key, model.Config)) continue;
                 if (!expected.TryGetValue(key, out var shape))
-                    throw new CheckpointException($"{path}: unexpected key '{rawKey}' (not a weight of this {model.Config.Layers}-layer model)");
+                    throw new CheckpointException(
+                        $"{path}: unexpected key '{rawKey}' (not a weight of this {model.Config.Layers}-layer model)");
                 var stored = IsConv1D(key) ? tensor.t() : tensor;
                 if (!stored.shape.SequenceEqual(shape))
-                    throw new CheckpointException($"{path}: key '{rawKey}' has shape [{string.Join(", ", tensor.shape)}], expected [{string.Join(", ", IsConv1D(key) ? shape.Reverse() : shape)}]");
+                    throw new CheckpointException($"{path}: key '{rawKey}' has shape [{string.Join(", ", tensor.shape)}], " +
+                        $"expected [{string.Join(", ", IsConv1D(key) ? shape.Reverse() : shape)}]");
                 byName[key] = stored;
             }
             var missing = expected.Keys.Where(k => !byName.ContainsKey(k)).ToList();
-            if (missing.Count > 0) throw new CheckpointException($"{path}: missing key '{missing[0]}'" + (missing.Count > 1 ? $" (and {missing.Count - 1} more)" : ""));
+            if (missing.Count > 0)
+                throw new CheckpointException(
+                    $"{path}: missing key '{missing[0]}'" + (missing.Count > 1 ? $" (and {missing.Count - 1} more)" : ""));
 
             using var _ = torch.no_grad();
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);

@@ -28,7 +28,9 @@ public static class TokenGenerator
                 {
                     // Past the context the window slides, positions shift, and cached keys no longer apply.
                     if (cache is not null && tokens.Count > context) { cache.Dispose(); cache = null; }
-                    var window = cache is { Length: > 0 } ? tokens.Skip(tokens.Count - 1) : tokens.Skip(Math.Max(0, tokens.Count - context));
+                    var window = cache is { Length: > 0 }
+                        ? tokens.Skip(tokens.Count - 1)
+                        : tokens.Skip(Math.Max(0, tokens.Count - context));
                     var input = torch.tensor(window.Select(t => (long)t).ToArray(), device: device).unsqueeze(0);
                     var logits = model.Logits(input, cache)[0, -1].to(ScalarType.Float32);
                     next = Pick(logits, tokens, options, rng);

@@ -48,7 +48,8 @@ public sealed class CausalSelfAttention : ReplaceableChildren
         double p = training ? attnDropout : 0.0;
         Tensor y = prefixLength == 0 && past == 0 && context.KeyPaddingMask is null
             ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
-            : functional.scaled_dot_product_attention(q, k, v, AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
+            : functional.scaled_dot_product_attention(q, k, v,
+                AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
 
         y = y.transpose(1, 2).contiguous().view(batch, steps, dim);
         return resid_dropout.forward(c_proj.forward(y));

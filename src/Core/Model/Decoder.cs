@@ -45,9 +45,11 @@ public sealed class Decoder : Module, IDecoder
     }
 
     public IReadOnlyList<Block> Blocks => h.ToArray();
-    /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput telemetry.</summary>
+    /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput
+    /// telemetry.</summary>
     public long TokensForwarded { get; private set; }
-    /// <summary>Sequences started through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> (a cached continuation is not a new one).</summary>
+    /// <summary>Sequences started through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> (a cached continuation is not a new
+    /// one).</summary>
     public long SequencesForwarded { get; private set; }
     nn.Module IDecoder.Module => this;
     public Device Device => TokenWeight.device;
@@ -77,7 +79,8 @@ public sealed class Decoder : Module, IDecoder
             x = InputEmbeddingHook.Apply(x, inputIds);
             virtualTokens = x.shape[1] - steps;
             if (keyPaddingMask is not null && virtualTokens > 0)
-                keyPaddingMask = torch.cat([torch.ones(keyPaddingMask.shape[0], virtualTokens, keyPaddingMask.dtype, keyPaddingMask.device), keyPaddingMask], 1);
+                keyPaddingMask = torch.cat(
+                    [torch.ones(keyPaddingMask.shape[0], virtualTokens, keyPaddingMask.dtype, keyPaddingMask.device), keyPaddingMask], 1);
         }
         long total = past + x.shape[1];
         if (total > Config.Context)
@@ -127,7 +130,8 @@ public sealed class Decoder : Module, IDecoder
     public Tensor LmHead(Tensor hidden) => lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, TokenWeight);
 
     /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
-    public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) => LmHead(Forward(inputIds, cache, keyPaddingMask));
+    public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) =>
+        LmHead(Forward(inputIds, cache, keyPaddingMask));
 
     /// <summary>Mean next-token cross-entropy; targets equal to -1 are ignored.</summary>
     public Tensor LanguageModelLoss(Tensor inputIds, Tensor targets)
@@ -144,7 +148,8 @@ public sealed class Decoder : Module, IDecoder
     /// <summary>A method's module joins the tree as a child of the decoder (see <see cref="IDecoder.AttachModule"/>).</summary>
     public void AttachModule(string name, Module module)
     {
-        if (string.IsNullOrEmpty(name) || name.Contains('.')) throw new ArgumentException($"attached module name '{name}' must be non-empty and without dots");
+        if (string.IsNullOrEmpty(name) || name.Contains('.'))
+            throw new ArgumentException($"attached module name '{name}' must be non-empty and without dots");
         if (named_children().Any(c => c.name == name))
             throw new ArgumentException($"cannot attach a module as '{name}': the decoder already has a child of that name");
         register_module(name, module);
@@ -185,6 +190,7 @@ public sealed class Decoder : Module, IDecoder
             ReplaceableChildren? owner = parts[2] switch { "attn" => h[layer].Attention, "mlp" => h[layer].FeedForward, _ => null };
             if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
         }
-        throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … (h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
+        throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … " +
+            $"(h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
     }
 }

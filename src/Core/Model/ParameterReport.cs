@@ -13,7 +13,8 @@ public sealed record ParameterReport(long Total, long Trainable, IReadOnlyList<P
         var distinct = ParameterSet.Distinct(named);
         var groups = distinct
             .GroupBy(p => GroupName(p.Name))
-            .Select(g => new Group(g.Key, g.Sum(p => p.Parameter.numel()), g.Where(p => p.Parameter.requires_grad).Sum(p => p.Parameter.numel())))
+            .Select(g => new Group(g.Key, g.Sum(p => p.Parameter.numel()),
+                g.Where(p => p.Parameter.requires_grad).Sum(p => p.Parameter.numel())))
             .ToList();
         return new ParameterReport(groups.Sum(g => g.Total), groups.Sum(g => g.Trainable), groups);
     }

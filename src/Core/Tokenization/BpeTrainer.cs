@@ -18,7 +18,8 @@ public static partial class BpeTrainer
     public static GptTokenizer Train(IEnumerable<string> texts, int vocabSize, string directory, IProgress<double>? progress = null)
     {
         int mergeCount = vocabSize - 256 - SpecialTokens.All.Count;
-        if (mergeCount < 0) throw new OptionsException($"vocabulary size must be at least {256 + SpecialTokens.All.Count}, got {vocabSize}");
+        if (mergeCount < 0)
+            throw new OptionsException($"vocabulary size must be at least {256 + SpecialTokens.All.Count}, got {vocabSize}");
 
         var wordCounts = new Dictionary<string, long>();
         foreach (var text in texts)

@@ -64,7 +64,8 @@ public sealed class GptTokenizer : ITokenizer
         foreach (int id in ids)
         {
             if (specialById.TryGetValue(id, out var special)) { Flush(); text.Append(special); }
-            else if (id < 0 || id >= VocabSize) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary of {VocabSize}");
+            else if (id < 0 || id >= VocabSize)
+                throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary of {VocabSize}");
             else run.Add(id);
         }
         Flush();
@@ -105,12 +106,14 @@ public sealed class GptTokenizer : ITokenizer
     public static GptTokenizer Load(string directory)
     {
         var files = FindFiles(directory)
-            ?? throw new UserInputException($"{directory}: no tokenizer files (expected {VocabFile} + {MergesFile}, or encoder.json + vocab.bpe)");
+            ?? throw new UserInputException(
+                $"{directory}: no tokenizer files (expected {VocabFile} + {MergesFile}, or encoder.json + vocab.bpe)");
         try { return new GptTokenizer(File.ReadAllText(files.Vocab), File.ReadAllText(files.Merges)); }
         catch (Exception e) when (e is JsonException or FormatException or ArgumentException or InvalidOperationException)
         {
             // Corrupt or hand-edited files: the user's to fix, so say which pair of files could not be read.
-            throw new CheckpointException($"{files.Vocab} / {Path.GetFileName(files.Merges)}: not a readable byte-level BPE vocabulary ({e.Message})");
+            throw new CheckpointException(
+                $"{files.Vocab} / {Path.GetFileName(files.Merges)}: not a readable byte-level BPE vocabulary ({e.Message})");
         }
     }
 

@@ -34,7 +34,8 @@ public static class FineTuner
             return new FineTuneResult(scores, 0, 0, 0);
         }
         if (trainableCount == 0)
-            throw new OptionsException($"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
+            throw new OptionsException(
+                $"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
         foreach (var p in trainable) p.Parameter.requires_grad = true;
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
@@ -76,16 +77,20 @@ public static class FineTuner
                 Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
                 if (decoder is not null)
                 {
-                    long tokens = decoder.TokensForwarded - tokensAtStart, sequences = Math.Max(1, decoder.SequencesForwarded - sequencesAtStart);
-                    double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
+                    long tokens = decoder.TokensForwarded - tokensAtStart,
+                        sequences = Math.Max(1, decoder.SequencesForwarded - sequencesAtStart);
+                    double flopsPerToken =
+                        Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
                     Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, peak);
                 }
                 RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Loss = meanLoss, LearningRate = lr });
-                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1), ThroughputUnit: "ex/s"));
+                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
+                    ThroughputUnit: "ex/s"));
             }
             var scores = Evaluate(job, epoch, metrics);
             double score = scores[job.Data.PrimaryMetric];
-            progress?.Report(new TrainingProgress(step, totalSteps, lossSum / Math.Max(1, batchesPerEpoch), schedule.At(step), 0, 0, Message: $"epoch {epoch}: {Describe(scores)}"));
+            progress?.Report(new TrainingProgress(step, totalSteps, lossSum / Math.Max(1, batchesPerEpoch), schedule.At(step), 0, 0,
+                Message: $"epoch {epoch}: {Describe(scores)}"));
             if (score > bestScore)
             {
                 bestScore = score; best = scores; bestEpoch = epoch;
@@ -100,7 +105,8 @@ public static class FineTuner
     {
         var seen = new HashSet<IntPtr>();
         return job.Method.Trainable.Select(p => new TrainableTensor(p.Name, p.Parameter, job.Method.SettingsFor(p.Name, p.Parameter)))
-            .Concat(job.Objective.Parameters.Select(p => new TrainableTensor(p.Name, p.Parameter, job.Objective.SettingsFor(p.Name, p.Parameter))))
+            .Concat(job.Objective.Parameters
+                .Select(p => new TrainableTensor(p.Name, p.Parameter, job.Objective.SettingsFor(p.Name, p.Parameter))))
             .Where(p => seen.Add(p.Parameter.Handle)).ToList();
     }
 
@@ -112,7 +118,8 @@ public static class FineTuner
         return t.MaxSteps > 0 ? Math.Min(t.MaxSteps, perEpoch * t.Epochs) : perEpoch * t.Epochs;
     }
 
-    public static string Describe(IReadOnlyDictionary<string, double> scores) => string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
+    public static string Describe(IReadOnlyDictionary<string, double> scores) =>
+        string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
 
     /// <summary>Predicts the dev set in batches and scores it with the task's metrics.</summary>
     public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null)

@@ -20,7 +20,8 @@ public static class MethodInstaller
             foreach (var (name, p) in attached.Trainable)
             {
                 if (!inTree.Contains(p.Handle))
-                    throw new InvalidOperationException($"method '{method.Manifest.Name}': trainable tensor '{name}' is not in the model's module tree " +
+                    throw new InvalidOperationException(
+                        $"method '{method.Manifest.Name}': trainable tensor '{name}' is not in the model's module tree " +
                         "(replace a Linear with IDecoder.ReplaceLinear or add the module with IDecoder.AttachModule)");
                 p.requires_grad = true;
             }

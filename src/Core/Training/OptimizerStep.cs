@@ -8,7 +8,8 @@ public sealed record TrainableTensor(string Name, Parameter Parameter, Parameter
 {
     /// <summary>The body's parameters (a tied tensor once) under the default settings: pre-training and benchmarks.</summary>
     public static IReadOnlyList<TrainableTensor> Defaults(IEnumerable<(string Name, Parameter Parameter)> parameters) =>
-        ParameterSet.Distinct(parameters).Select(p => new TrainableTensor(p.Name, p.Parameter, ParameterSettings.Default(p.Name, p.Parameter))).ToList();
+        ParameterSet.Distinct(parameters)
+            .Select(p => new TrainableTensor(p.Name, p.Parameter, ParameterSettings.Default(p.Name, p.Parameter))).ToList();
 }
 
 /// <summary>
@@ -31,13 +32,16 @@ public sealed class OptimizerStep : IDisposable
         this.schedule = schedule;
         this.gradClip = gradClip;
         parameters = tensors.Select(t => t.Parameter).ToArray();
-        var groups = tensors.GroupBy(t => t.Settings).OrderByDescending(g => g.Key.WeightDecay).ThenBy(g => g.Key.LearningRateScale).ToList();
+        var groups = tensors.GroupBy(t => t.Settings)
+            .OrderByDescending(g => g.Key.WeightDecay).ThenBy(g => g.Key.LearningRateScale).ToList();
         scales = groups.Select(g => g.Key.LearningRateScale).ToArray();
-        Optimizer = torch.optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Select(t => t.Parameter), lr: schedule.Peak * g.Key.LearningRateScale,
-            beta1: beta1, beta2: beta2, weight_decay: g.Key.WeightDecay ? weightDecay : 0)), schedule.Peak, beta1, beta2);
+        Optimizer = torch.optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Select(t => t.Parameter),
+            lr: schedule.Peak * g.Key.LearningRateScale, beta1: beta1, beta2: beta2, weight_decay: g.Key.WeightDecay ? weightDecay : 0)),
+            schedule.Peak, beta1, beta2);
     }
 
-    /// <summary>Applies the accumulated gradients as optimizer step <paramref name="step"/> (0-based) and returns the learning rate used.</summary>
+    /// <summary>Applies the accumulated gradients as optimizer step <paramref name="step"/> (0-based) and returns the learning rate
+    /// used.</summary>
     public double Step(int step)
     {
         double lr = schedule.At(step);

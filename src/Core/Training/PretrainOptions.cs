@@ -6,7 +6,8 @@ public sealed record PretrainOptions
     public string Preset { get; init; } = "small";
     public IReadOnlyList<string> Corpus { get; init; } = [];
     public required string OutputDirectory { get; init; }
-    /// <summary><c>bpe</c> trains a byte-level BPE of the preset's vocabulary size on the corpus; a directory loads one (e.g. data/tokenizers/gpt2).</summary>
+    /// <summary><c>bpe</c> trains a byte-level BPE of the preset's vocabulary size on the corpus; a directory loads one (e.g.
+    /// data/tokenizers/gpt2).</summary>
     public string Tokenizer { get; init; } = "bpe";
     public int MaxSteps { get; init; } = 1000;
     public int BatchSize { get; init; } = 16;
@@ -32,8 +33,10 @@ public sealed record PretrainOptions
         Positive(MaxSteps, "max-steps"); Positive(BatchSize, "batch-size"); Positive(EvalInterval, "eval-interval");
         Positive(EvalBatches, "eval-batches"); Positive(CheckpointInterval, "checkpoint-interval");
         if (BlockSize < 0) throw new OptionsException($"block-size must be ≥ 0, got {BlockSize}");
-        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate) throw new OptionsException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
-        if (ValidationFraction is <= 0 or >= 0.5) throw new OptionsException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
+        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate)
+            throw new OptionsException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
+        if (ValidationFraction is <= 0 or >= 0.5)
+            throw new OptionsException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
         if (Corpus.Count == 0) throw new OptionsException("corpus: at least one text file is needed");
         foreach (var file in Corpus) if (!File.Exists(file)) throw new UserInputException($"corpus: {file} not found");
     }

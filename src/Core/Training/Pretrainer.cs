@@ -9,7 +9,8 @@ using static TorchSharp.torch;
 namespace PluginGpt.Core.Training;
 
 /// <summary>Result of a pre-training run.</summary>
-public sealed record PretrainResult(string Directory, int Steps, double FinalTrainLoss, double? FinalValidationLoss, IReadOnlyList<(int Step, double Loss)> ValidationCurve, double TokensPerSecond);
+public sealed record PretrainResult(string Directory, int Steps, double FinalTrainLoss, double? FinalValidationLoss,
+    IReadOnlyList<(int Step, double Loss)> ValidationCurve, double TokensPerSecond);
 
 /// <summary>
 /// Next-token pre-training with teacher forcing. The output directory is a loadable model (config, weights,
@@ -18,7 +19,8 @@ public sealed record PretrainResult(string Directory, int Steps, double FinalTra
 public static class Pretrainer
 {
     public const string CheckpointDir = "checkpoint";
-    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin", MetricsFile = RunFiles.MetricsLines;
+    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin",
+        MetricsFile = RunFiles.MetricsLines;
 
     public static PretrainResult Run(PretrainOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -34,7 +36,8 @@ public static class Pretrainer
 
         var tokenizer = resuming ? GptTokenizer.Load(dir) : PrepareTokenizer(o, dir, progress);
         var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
-        var config = resuming ? GptCheckpoint.ReadConfig(dir) : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
+        var config = resuming ? GptCheckpoint.ReadConfig(dir)
+            : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
         int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
         var data = new TokenDataset(tokens, o.ValidationFraction);
 
@@ -45,8 +48,14 @@ public static class Pretrainer
         {
             GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
             var statePath = Path.Combine(checkpoint, StateFile);
-            try { startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))?.Step ?? throw new JsonException("empty"); }
-            catch (Exception e) when (e is JsonException or IOException) { throw new CheckpointException($"{statePath}: unreadable trainer state ({e.Message})"); }
+            try
+            {
+                startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))?.Step ?? throw new JsonException("empty");
+            }
+            catch (Exception e) when (e is JsonException or IOException)
+            {
+                throw new CheckpointException($"{statePath}: unreadable trainer state ({e.Message})");
+            }
         }
         model.to(device);
         var parameters = TrainableTensor.Defaults(model.named_parameters());
@@ -58,7 +67,8 @@ public static class Pretrainer
 
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
         double peak = Bench.Benchmarks.MatmulPeak(device, 512, 3).GFlops;
-        double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(config, ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
+        double flopsPerToken =
+            Bench.Benchmarks.TrainingFlopsPerToken(config, ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
         using var runSpan = Telemetry.Source.StartActivity("run");
         runSpan?.SetTag("command", "pretrain");
         var curve = new List<(int, double)>();
@@ -92,7 +102,15 @@ public static class Pretrainer
                 using (Telemetry.Source.StartActivity("evaluation")) validation = lastValidation = Evaluate(model, data, o, block, device);
                 curve.Add((step + 1, validation.Value));
             }
-            RunFiles.Append(metrics, new MetricsLine { Step = step + 1, Loss = lastLoss, LearningRate = lr, TokensPerSecond = tokensPerSecond, StepSeconds = seconds, ValidationLoss = validation });
+            RunFiles.Append(metrics, new MetricsLine
+            {
+                Step = step + 1,
+                Loss = lastLoss,
+                LearningRate = lr,
+                TokensPerSecond = tokensPerSecond,
+                StepSeconds = seconds,
+                ValidationLoss = validation,
+            });
             progress?.Report(new TrainingProgress(step + 1, o.MaxSteps, lastLoss, lr, tokensPerSecond, seconds, validation));
             if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1);
         }
@@ -133,11 +151,13 @@ public static class Pretrainer
     static GptTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
     {
         if (o.Tokenizer != "bpe") return GptTokenizer.Load(o.Tokenizer);
-        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0, Message: $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
+        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0,
+            Message: $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
         return BpeTrainer.Train(o.Corpus.Select(File.ReadAllText), Presets.Get(o.Preset).Vocab, dir);
     }
 
-    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, GptTokenizer tokenizer, bool resuming, IProgress<TrainingProgress>? progress)
+    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, GptTokenizer tokenizer, bool resuming,
+        IProgress<TrainingProgress>? progress)
     {
         var path = Path.Combine(dir, TokensFile);
         if (resuming && File.Exists(path)) return TokenDataset.LoadTokens(path);

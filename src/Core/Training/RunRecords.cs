@@ -19,7 +19,8 @@ public sealed record MetricsLine
     [JsonPropertyName("eval")] public IReadOnlyDictionary<string, double>? Eval { get; init; }
 }
 
-/// <summary><c>metrics.json</c>: what a finished run reports (its best epoch's metrics), read by sweeps, the quickstart and reports.</summary>
+/// <summary><c>metrics.json</c>: what a finished run reports (its best epoch's metrics), read by sweeps, the quickstart and
+/// reports.</summary>
 public sealed record RunSummary
 {
     [JsonPropertyName("name")] public required string Name { get; init; }
@@ -47,7 +48,8 @@ public static class RunFiles
 
     public static void Append(TextWriter writer, MetricsLine line) => writer.WriteLine(JsonSerializer.Serialize(line, Compact));
 
-    /// <summary>Every complete line of <paramref name="path"/>; an unreadable final line (a crash mid-write) is dropped, any other is an error.</summary>
+    /// <summary>Every complete line of <paramref name="path"/>; an unreadable final line (a crash mid-write) is dropped, any other is an
+    /// error.</summary>
     public static IReadOnlyList<MetricsLine> ReadLines(string path)
     {
         var lines = File.ReadAllLines(path).Where(l => l.Length > 0).ToList();

@@ -24,7 +24,8 @@ public sealed class TokenDataset
     {
         var source = validation ? Validation : Train;
         if (source.Length <= block + 1)
-            throw new DataException($"the {(validation ? "held-out" : "training")} split has {source.Length} tokens, fewer than one block of {block + 1}: use a larger corpus or a smaller context");
+            throw new DataException($"the {(validation ? "held-out" : "training")} split has {source.Length} tokens, " +
+                $"fewer than one block of {block + 1}: use a larger corpus or a smaller context");
         var rng = new Random(StableSeed(seed, validation ? 1 : 0, index));   // HashCode is salted per process: not reproducible
         var x = new long[batchSize * block];
         var y = new long[batchSize * block];
@@ -48,5 +49,6 @@ public sealed class TokenDataset
     public static void SaveTokens(string path, int[] tokens) =>
         AtomicFile.Write(path, s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.AsSpan())));
 
-    public static int[] LoadTokens(string path) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(path)).ToArray();
+    public static int[] LoadTokens(string path) =>
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(path)).ToArray();
 }

@@ -67,7 +67,8 @@ public static class MethodVerifier
             double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
             attached.Unmerge();
             double back = MaxDiff(Logits(model, ids), adapted);
-            Check("merge == unmerged", merged <= MergeTolerance && back <= MergeTolerance, $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}");
+            Check("merge == unmerged", merged <= MergeTolerance && back <= MergeTolerance,
+                $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}");
         }
 
         double cache = CacheDiff(model, ids);
@@ -78,7 +79,8 @@ public static class MethodVerifier
         return checks;
     }
 
-    /// <summary>On a fresh model: attach, change the method's own tensors, dispose; the base output and the live tensor count must come back.</summary>
+    /// <summary>On a fresh model: attach, change the method's own tensors, dispose; the base output and the live tensor count must come
+    /// back.</summary>
     static void Detach(IAdaptationMethod method, JsonElement options, GptConfig config, int seed, Action<string, bool, string> check)
     {
         using var model = Fresh(config, seed);
@@ -87,13 +89,15 @@ public static class MethodVerifier
         var body = model.parameters().Select(p => p.Handle).ToHashSet();
         long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var attached = MethodInstaller.Attach(method, model, options);
-        Perturb(attached.Trainable.Where(p => !body.Contains(p.Parameter.Handle)), seed);   // the body's own tensors stay: dispose cannot undo training them
+        // the body's own tensors stay: dispose cannot undo training them
+        Perturb(attached.Trainable.Where(p => !body.Contains(p.Parameter.Handle)), seed);
         attached.Dispose();
         double restored = MaxDiff(Logits(model, ids), baseLogits);
         check("dispose restores the base", restored <= Tolerance && model.AttachedModules.Count == 0,
             $"max |Δlogit| = {restored:G3}; attached modules left: {model.AttachedModules.Count}");
         long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveBefore;
-        check("frees what it made", leaked == 0, leaked == 0 ? "live tensor count back to where it was" : $"{leaked} tensors still alive after dispose");
+        check("frees what it made", leaked == 0,
+            leaked == 0 ? "live tensor count back to where it was" : $"{leaked} tensors still alive after dispose");
     }
 
     static Decoder Fresh(GptConfig config, int seed)
@@ -130,12 +134,14 @@ public static class MethodVerifier
         model.LanguageModelLoss(x, x).backward();
         var own = attached.Trainable.Select(p => p.Parameter.Handle).ToHashSet();
         var missing = attached.Trainable.Where(p => p.Parameter.grad is null).Select(p => p.Name).ToList();
-        var stray = model.named_parameters().Where(p => !own.Contains(p.parameter.Handle) && p.parameter.grad is not null).Select(p => p.name).ToList();
+        var stray = model.named_parameters().Where(p => !own.Contains(p.parameter.Handle) && p.parameter.grad is not null)
+            .Select(p => p.name).ToList();
         foreach (var p in model.parameters()) p.grad = null;
         model.eval();
         detail = missing.Count == 0 && stray.Count == 0
             ? $"all {attached.Trainable.Count} trainable tensors receive a gradient, no frozen one does"
-            : (missing.Count > 0 ? $"no gradient: {string.Join(", ", missing.Take(3))}; " : "") + (stray.Count > 0 ? $"frozen but given a gradient: {string.Join(", ", stray.Take(3))}" : "");
+            : (missing.Count > 0 ? $"no gradient: {string.Join(", ", missing.Take(3))}; " : "")
+                + (stray.Count > 0 ? $"frozen but given a gradient: {string.Join(", ", stray.Take(3))}" : "");
         return missing.Count == 0 && stray.Count == 0;
     }
 
@@ -147,7 +153,8 @@ public static class MethodVerifier
         foreach (var (_, p) in tensors) p.add_(torch.randn_like(p) * 0.05);
     }
 
-    /// <summary>Max difference between the last position's logits computed with the KV cache (prefix, then one step) and in one pass.</summary>
+    /// <summary>Max difference between the last position's logits computed with the KV cache (prefix, then one step) and in one
+    /// pass.</summary>
     static double CacheDiff(Decoder model, long[,] ids)
     {
         using var scope = torch.NewDisposeScope();

@@ -21,7 +21,8 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
 
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
-        var train = new Command("train", "Training tokens/s and achieved GFLOP/s as a fraction of this machine's matmul peak.") { preset, device, json, batch, steps };
+        var train = new Command("train", "Training tokens/s and achieved GFLOP/s as a fraction of this machine's matmul peak.")
+        { preset, device, json, batch, steps };
         train.SetAction(parse =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
@@ -43,11 +44,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
 
         var prompt = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
         var tokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 100 };
-        var generate = new Command("generate", "Generation tokens/s with the KV cache against full recompute.") { preset, device, json, prompt, tokens };
+        var generate = new Command("generate", "Generation tokens/s with the KV cache against full recompute.")
+        { preset, device, json, prompt, tokens };
         generate.SetAction(parse =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
-            var r = Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens), DeviceSelector.Parse(parse.GetValue(device)!));
+            var r = Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens),
+                DeviceSelector.Parse(parse.GetValue(device)!));
             Report(parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!,
@@ -61,14 +64,15 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
         var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8" };
-        var method = new Command("method", "A method's cost against the bare model: forward time (unmerged and merged) and training step time, as ratios.")
+        var method = new Command("method",
+            "A method's cost against the bare model: forward time (unmerged and merged) and training step time, as ratios.")
         { preset, device, json, methodBatch, methodName, set };
         method.SetAction(parse =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
             var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
-            var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch), config.Context,
-                DeviceSelector.Parse(parse.GetValue(device)!));
+            var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch),
+                config.Context, DeviceSelector.Parse(parse.GetValue(device)!));
             var figures = new Dictionary<string, object>
             {
                 ["preset"] = parse.GetValue(preset)!,

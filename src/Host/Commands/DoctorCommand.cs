@@ -23,13 +23,16 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow("OS", RuntimeInformation.OSDescription);
             table.AddRow("TorchSharp", typeof(torch).Assembly.GetName().Version?.ToString() ?? "?");
             using (var t = torch.ones(2, 2)) table.AddRow("LibTorch (CPU)", $"loaded: ones(2,2).sum() = {t.sum().item<float>()}");
-            table.AddRow("CUDA", torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
+            table.AddRow("CUDA",
+                torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
             table.AddRow("threads", torch.get_num_threads().ToString());
             table.AddRow("fp32 matmul 512³", $"{Benchmarks.MatmulPeak(torch.CPU, 512, 5).GFlops:F0} GFLOP/s");
             var folders = discovery.Folders;
-            table.AddRow("plugin folders", Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));
+            table.AddRow("plugin folders",
+                Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));
             var catalog = plugins.Value;
-            table.AddRow("plugins", Markup.Escape(string.Join(", ", catalog.Plugins.Select(p => $"{p.Manifest.Kind.ToString().ToLowerInvariant()}:{p.Manifest.Name}"))));
+            table.AddRow("plugins", Markup.Escape(string.Join(", ",
+                catalog.Plugins.Select(p => $"{p.Manifest.Kind.ToString().ToLowerInvariant()}:{p.Manifest.Name}"))));
             foreach (var e in catalog.Errors) table.AddRow("[yellow]plugin skipped[/]", Markup.Escape($"{e.Path}: {e.Message}"));
             console.Write(table);
             return catalog.Plugins.Count > 0 ? 0 : 1;

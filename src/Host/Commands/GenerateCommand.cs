@@ -11,14 +11,22 @@ public sealed class GenerateCommand : ICliCommand
 {
     public Command Build()
     {
-        var model = new Option<string>("--model") { Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)",
+            Required = true,
+        };
         var prompt = new Option<string>("--prompt") { Description = "text to continue", Required = true };
         var maxNew = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
         var greedy = new Option<bool>("--greedy") { Description = "always take the most likely token" };
         var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
         var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
         var topP = new Option<double>("--top-p") { Description = "1 = off", DefaultValueFactory = _ => 1.0 };
-        var penalty = new Option<double>("--repetition-penalty") { Description = "1 = off; 1.2 is typical", DefaultValueFactory = _ => 1.0 };
+        var penalty = new Option<double>("--repetition-penalty")
+        {
+            Description = "1 = off; 1.2 is typical",
+            DefaultValueFactory = _ => 1.0,
+        };
         var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1234UL };
         var stop = new Option<string[]>("--stop") { Description = "stop when the continuation contains this text (repeatable)" };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "recompute the whole sequence each step" };
@@ -67,7 +75,8 @@ public sealed class GenerateCommand : ICliCommand
                 if (hit >= 0) { stopped = true; break; }
             }
             var final = tokenizer.Decode(generated);
-            if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal)) await stdout.WriteAsync(final[printed.Length..]);
+            if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal))
+                await stdout.WriteAsync(final[printed.Length..]);
             await stdout.WriteLineAsync();
             return 0;
         });

@@ -15,7 +15,11 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
 {
     public Command Build()
     {
-        var model = new Option<string>("--model") { Description = "a preset name (tiny, small, gpt1, gpt2-small) or a model folder", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "a preset name (tiny, small, gpt1, gpt2-small) or a model folder",
+            Required = true,
+        };
         var json = new Option<bool>("--json") { Description = "print {\"totalParameters\": N, \"trainableParameters\": M, ...}" };
         var method = new Option<string?>("--method") { Description = "attach an adaptation method plugin first (e.g. lora)" };
         var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8 --set target_modules=[\"c_attn\"]" };
@@ -48,9 +52,11 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
-            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, {config.Heads} heads, context {config.Context}, vocab {config.Vocab}, {config.Norm}-LN");
+            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, {config.Heads} heads, " +
+                $"context {config.Context}, vocab {config.Vocab}, {config.Norm}-LN");
             var table = new Table()
-                .AddColumn("group").AddColumn(new TableColumn("total").RightAligned()).AddColumn(new TableColumn("trainable").RightAligned());
+                .AddColumn("group").AddColumn(new TableColumn("total").RightAligned())
+                .AddColumn(new TableColumn("trainable").RightAligned());
             foreach (var g in report.Groups) table.AddRow(g.Name, $"{g.Total:N0}", $"{g.Trainable:N0}");
             table.AddRow("[bold]all[/]", $"[bold]{report.Total:N0}[/]", $"[bold]{report.Trainable:N0}[/]");
             console.Write(table);

@@ -5,7 +5,8 @@ using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
 
-/// <summary><c>plugingpt plugins [--json]</c>: every method, objective, task and recipe found, with its assembly, and every load error.</summary>
+/// <summary><c>plugingpt plugins [--json]</c>: every method, objective, task and recipe found, with its assembly, and every load
+/// error.</summary>
 public sealed class PluginsCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
     public Command Build()
@@ -34,7 +35,8 @@ public sealed class PluginsCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
             }
             var table = new Table().AddColumns("kind", "name", "version", "assembly", "description");
             foreach (var p in catalog.Plugins.OrderBy(p => p.Manifest.Kind).ThenBy(p => p.Manifest.Name))
-                table.AddRow(p.Manifest.Kind.ToString().ToLowerInvariant(), p.Manifest.Name, p.Manifest.Version, Path.GetFileName(p.AssemblyPath), Markup.Escape(p.Manifest.Description));
+                table.AddRow(p.Manifest.Kind.ToString().ToLowerInvariant(), p.Manifest.Name, p.Manifest.Version,
+                    Path.GetFileName(p.AssemblyPath), Markup.Escape(p.Manifest.Description));
             console.Write(table);
             return 0;
         });

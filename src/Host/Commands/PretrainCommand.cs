@@ -12,14 +12,30 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
     public Command Build()
     {
         var defaults = new PretrainOptions { OutputDirectory = "" };
-        var preset = new Option<string>("--preset") { Description = "model shape: tiny, small, gpt1, gpt2-small", DefaultValueFactory = _ => defaults.Preset };
-        var corpus = new Option<string[]>("--corpus") { Description = "text file(s) to train on (default: shipped SST-2 sentences + WikiText-2)", AllowMultipleArgumentsPerToken = true };
+        var preset = new Option<string>("--preset")
+        {
+            Description = "model shape: tiny, small, gpt1, gpt2-small",
+            DefaultValueFactory = _ => defaults.Preset,
+        };
+        var corpus = new Option<string[]>("--corpus")
+        {
+            Description = "text file(s) to train on (default: shipped SST-2 sentences + WikiText-2)",
+            AllowMultipleArgumentsPerToken = true,
+        };
         var maxSteps = new Option<int>("--max-steps") { Description = "optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
         var output = new Option<string>("--out") { Description = "output model folder", Required = true };
         var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out exactly where it stopped" };
-        var tokenizer = new Option<string>("--tokenizer") { Description = "'bpe' trains one on the corpus; or a folder with vocab.json + merges.txt", DefaultValueFactory = _ => defaults.Tokenizer };
+        var tokenizer = new Option<string>("--tokenizer")
+        {
+            Description = "'bpe' trains one on the corpus; or a folder with vocab.json + merges.txt",
+            DefaultValueFactory = _ => defaults.Tokenizer,
+        };
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => defaults.BatchSize };
-        var block = new Option<int>("--block-size") { Description = "tokens per window (0 = model context)", DefaultValueFactory = _ => defaults.BlockSize };
+        var block = new Option<int>("--block-size")
+        {
+            Description = "tokens per window (0 = model context)",
+            DefaultValueFactory = _ => defaults.BlockSize,
+        };
         var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => defaults.LearningRate };
         var warmup = new Option<int>("--warmup-steps") { DefaultValueFactory = _ => defaults.WarmupSteps };
         var dropout = new Option<double>("--dropout") { DefaultValueFactory = _ => defaults.Dropout };
@@ -29,7 +45,10 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => defaults.Device };
 
         var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
-        { preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval, seed, device };
+        {
+            preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval,
+            seed, device,
+        };
         command.SetAction((parse, cancel) =>
         {
             var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : ShippedData.DefaultCorpus();

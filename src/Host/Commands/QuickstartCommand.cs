@@ -18,10 +18,23 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
 {
     public Command Build()
     {
-        var output = new Option<string>("--out") { Description = "output folder (the pre-trained model is cached in DIR/model)", DefaultValueFactory = _ => "runs/quickstart" };
-        var steps = new Option<int>("--pretrain-steps") { Description = "pre-training steps of the small model", DefaultValueFactory = _ => 1000 };
-        var experiments = new Option<string>("--experiments") { Description = "folder of experiment files to compare", DefaultValueFactory = _ => "experiments/quickstart" };
-        var command = new Command("quickstart", "Pre-train a small GPT on shipped text, then compare full fine-tuning, linear probe, LoRA and in-context learning on SST-2.")
+        var output = new Option<string>("--out")
+        {
+            Description = "output folder (the pre-trained model is cached in DIR/model)",
+            DefaultValueFactory = _ => "runs/quickstart",
+        };
+        var steps = new Option<int>("--pretrain-steps")
+        {
+            Description = "pre-training steps of the small model",
+            DefaultValueFactory = _ => 1000,
+        };
+        var experiments = new Option<string>("--experiments")
+        {
+            Description = "folder of experiment files to compare",
+            DefaultValueFactory = _ => "experiments/quickstart",
+        };
+        var command = new Command("quickstart",
+            "Pre-train a small GPT on shipped text, then compare full fine-tuning, linear probe, LoRA and in-context learning on SST-2.")
         { output, steps, experiments };
         command.SetAction(async (parse, cancel) =>
         {
@@ -35,7 +48,13 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
             if (IsPretrained(model, pretrainSteps)) console.MarkupLineInterpolated($"[grey]reusing the pre-trained model in {model}[/]");
             else
             {
-                var options = new PretrainOptions { OutputDirectory = model, Corpus = ShippedData.DefaultCorpus(), MaxSteps = pretrainSteps, Resume = Directory.Exists(Path.Combine(model, Pretrainer.CheckpointDir)) };
+                var options = new PretrainOptions
+                {
+                    OutputDirectory = model,
+                    Corpus = ShippedData.DefaultCorpus(),
+                    MaxSteps = pretrainSteps,
+                    Resume = Directory.Exists(Path.Combine(model, Pretrainer.CheckpointDir)),
+                };
                 TrainingDisplay.Run(console, "pretrain small", pretrainSteps, progress => Pretrainer.Run(options, progress, cancel));
                 LossReport.Write(model);
             }
@@ -45,13 +64,19 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
             foreach (var spec in specs)
             {
                 if (cancel.IsCancellationRequested) break;
-                var run = spec with { Model = spec.Model with { Path = model, Tokenizer = null, Preset = null }, Output = Path.Combine(dir, "runs", $"{spec.Name}-{stamp}") };
+                var run = spec with
+                {
+                    Model = spec.Model with { Path = model, Tokenizer = null, Preset = null },
+                    Output = Path.Combine(dir, "runs", $"{spec.Name}-{stamp}"),
+                };
                 var runner = runners.Create(spec.Name);
                 var result = await runner.RunAsync(run, cancel);
                 var summary = RunFiles.ReadSummary(result.Directory);
-                rows.Add(new ComparisonRow(spec.Name, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters, summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory));
+                rows.Add(new ComparisonRow(spec.Name, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters,
+                    summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory));
             }
-            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy", MajorityBaseline(plugins.Value, specs[0]), 0);
+            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy",
+                MajorityBaseline(plugins.Value, specs[0]), 0);
             var written = ComparisonReport.Write(console, dir, "results", rows, majority, "SST-2 dev accuracy by adaptation method");
             console.MarkupLineInterpolated($"results: {string.Join(", ", written)}");
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;

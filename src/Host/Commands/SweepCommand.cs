@@ -6,7 +6,8 @@ using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
 
-/// <summary><c>plugingpt sweep EXPERIMENT.json --grid key=v1,v2 …</c>: one run per combination, compared in a table, JSON, Markdown and PNG.</summary>
+/// <summary><c>plugingpt sweep EXPERIMENT.json --grid key=v1,v2 …</c>: one run per combination, compared in a table, JSON, Markdown and
+/// PNG.</summary>
 public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
     public Command Build()
@@ -23,7 +24,8 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var combinations = SweepGrid.Combinations(parse.GetValue(grid)!);
             // Every combination is bound and validated before the first run starts.
             var specs = combinations.Select(c => (Combination: c, Spec: ExperimentFile.LoadValid(path, [.. shared, .. c]))).ToList();
-            var dir = OutputFolder.EnsureFree(parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
+            var dir = OutputFolder.EnsureFree(
+                parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
 
             var rows = new List<ComparisonRow>();
             for (int i = 0; i < specs.Count && !cancel.IsCancellationRequested; i++)
@@ -34,10 +36,12 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
                 var runner = runners.Create($"[{i + 1}/{specs.Count}] {label}");
                 var result = await runner.RunAsync(spec with { Output = runDir }, cancel);
                 var summary = RunFiles.ReadSummary(runDir);
-                rows.Add(new ComparisonRow(label, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters, summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, runDir));
+                rows.Add(new ComparisonRow(label, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters, summary.PrimaryMetric,
+                    summary.PrimaryScore, result.Seconds, runDir));
             }
 
-            if (rows.Count > 0) ComparisonReport.Write(console, dir, "sweep", rows, null, $"{specs[0].Spec.Name}: {rows[0].Metric} by setting");
+            if (rows.Count > 0)
+                ComparisonReport.Write(console, dir, "sweep", rows, null, $"{specs[0].Spec.Name}: {rows[0].Metric} by setting");
             console.MarkupLineInterpolated($"sweep folder: {dir}");
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });

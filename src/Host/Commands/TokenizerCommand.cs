@@ -8,8 +8,17 @@ public sealed class TokenizerCommand : ICliCommand
 {
     public Command Build()
     {
-        var corpus = new Option<string[]>("--corpus") { Description = "text file(s) to learn merges from", Required = true, AllowMultipleArgumentsPerToken = true };
-        var size = new Option<int>("--vocab-size") { Description = "256 bytes + merges + 5 special tokens", DefaultValueFactory = _ => 4096 };
+        var corpus = new Option<string[]>("--corpus")
+        {
+            Description = "text file(s) to learn merges from",
+            Required = true,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var size = new Option<int>("--vocab-size")
+        {
+            Description = "256 bytes + merges + 5 special tokens",
+            DefaultValueFactory = _ => 4096,
+        };
         var output = new Option<string>("--out") { Description = "folder for vocab.json + merges.txt", Required = true };
         var train = new Command("train", "Learn a byte-level BPE (GPT-2 file format).") { corpus, size, output };
         train.SetAction(parse =>

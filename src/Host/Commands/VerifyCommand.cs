@@ -18,10 +18,14 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
     {
         var method = new Option<string?>("--method") { Description = "the method plugin to check (e.g. lora)" };
         var all = new Option<bool>("--all") { Description = "check every method plugin found, with its default options" };
-        var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=4 --set target_modules=[\"c_attn\",\"c_fc\"]" };
+        var set = new Option<string[]>("--set")
+        {
+            Description = "method option, e.g. --set r=4 --set target_modules=[\"c_attn\",\"c_fc\"]",
+        };
         var preset = new Option<string>("--preset") { Description = "model shape to check on", DefaultValueFactory = _ => "tiny" };
         var json = new Option<bool>("--json") { Description = "print the checks as JSON" };
-        var command = new Command("verify", "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
+        var command = new Command("verify",
+            "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
         { method, all, set, preset, json };
         command.SetAction(parse =>
         {
@@ -32,7 +36,8 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
                 : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
             var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
             var config = Presets.Get(parse.GetValue(preset)!);
-            var results = targets.Select(p => (Plugin: p, Checks: MethodVerifier.Run((IAdaptationMethod)p.Instance, options, config))).ToList();
+            var results = targets
+                .Select(p => (Plugin: p, Checks: MethodVerifier.Run((IAdaptationMethod)p.Instance, options, config))).ToList();
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
                 {
@@ -44,7 +49,8 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
             else
                 foreach (var (plugin, checks) in results)
                 {
-                    var table = new Table().Title($"{plugin.Manifest.Name} ({Path.GetFileName(plugin.AssemblyPath)})").AddColumns("check", "result", "measured");
+                    var table = new Table().Title($"{plugin.Manifest.Name} ({Path.GetFileName(plugin.AssemblyPath)})")
+                        .AddColumns("check", "result", "measured");
                     foreach (var c in checks) table.AddRow(c.Name, c.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(c.Detail));
                     console.Write(table);
                 }

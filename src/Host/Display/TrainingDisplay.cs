@@ -27,7 +27,8 @@ public static class TrainingDisplay
     }
 
     static string Describe(string title, TrainingProgress p, double? lastValidation) =>
-        p.Message ?? $"{title} step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}" + (lastValidation is { } v ? $" val {v:F3} (ppl {Math.Exp(v):F1})" : "") + $" {p.Throughput:N0} {p.ThroughputUnit}";
+        p.Message ?? $"{title} step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}"
+            + (lastValidation is { } v ? $" val {v:F3} (ppl {Math.Exp(v):F1})" : "") + $" {p.Throughput:N0} {p.ThroughputUnit}";
 
     sealed class BarReporter(ProgressTask task, string title) : IProgress<TrainingProgress>
     {
@@ -49,7 +50,8 @@ public static class TrainingDisplay
             if (p.ValidationLoss is null && p.Step != 1) return;
             var elapsed = DateTime.UtcNow - started;
             var eta = TimeSpan.FromSeconds(elapsed.TotalSeconds / p.Step * (p.TotalSteps - p.Step));
-            Console.WriteLine(Describe(title, p, p.ValidationLoss) + $" elapsed {elapsed:mm\\:ss} eta {eta:mm\\:ss}");   // plain: no wrapping at 80 columns in logs
+            Console.WriteLine(Describe(title, p, p.ValidationLoss)
+                + $" elapsed {elapsed:mm\\:ss} eta {eta:mm\\:ss}");   // plain: no wrapping at 80 columns in logs
         }
     }
 }

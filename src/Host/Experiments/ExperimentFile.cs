@@ -22,10 +22,15 @@ public static class ExperimentFile
         JsonNode root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
+            root = JsonNode.Parse(File.ReadAllText(path),
+                    documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
                 ?? throw new OptionsException($"{path}: empty file");
         }
-        catch (JsonException e) { throw new OptionsException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})"); }
+        catch (JsonException e)
+        {
+            throw new OptionsException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: " +
+                $"malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})");
+        }
         if (root is not JsonObject obj) throw new OptionsException($"{path}: the top level must be an object");
         foreach (var o in overrides) JsonOverrides.Apply(obj, o);
         try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new OptionsException($"{path}: empty experiment"); }
@@ -54,7 +59,8 @@ public static class ExperimentFile
         Check(t.Epochs >= 1, "training.epochs", $"must be ≥ 1, got {t.Epochs}");
         Check(t.BatchSize >= 1, "training.batch_size", $"must be ≥ 1, got {t.BatchSize}");
         Check(t.GradientAccumulation >= 1, "training.gradient_accumulation", $"must be ≥ 1, got {t.GradientAccumulation}");
-        Check(t.LearningRate > 0 && t.LearningRate < 1, "training.lr", $"must be in (0, 1), got {t.LearningRate.ToString(CultureInfo.InvariantCulture)}");
+        Check(t.LearningRate > 0 && t.LearningRate < 1, "training.lr",
+            $"must be in (0, 1), got {t.LearningRate.ToString(CultureInfo.InvariantCulture)}");
         Check(t.WarmupFraction is >= 0 and <= 1, "training.warmup", $"is a fraction of the steps in [0, 1], got {t.WarmupFraction}");
         Check(t.WeightDecay >= 0, "training.weight_decay", $"must be ≥ 0, got {t.WeightDecay}");
         Check(t.GradClip >= 0, "training.grad_clip", $"must be ≥ 0, got {t.GradClip}");

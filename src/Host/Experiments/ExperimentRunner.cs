@@ -12,7 +12,8 @@ using TorchSharp;
 
 namespace PluginGpt.Host.Experiments;
 
-/// <summary>How a runner shows a run's progress: given the total steps and the work, it runs the work (with a bar or plain lines).</summary>
+/// <summary>How a runner shows a run's progress: given the total steps and the work, it runs the work (with a bar or plain
+/// lines).</summary>
 public delegate FineTuneResult RunDisplay(int totalSteps, Func<IProgress<TrainingProgress>, FineTuneResult> work);
 
 /// <summary>
@@ -31,13 +32,15 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return Task.FromResult(Run(spec, cancel));
     }
 
-    /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and objective.</summary>
+    /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and
+    /// objective.</summary>
     sealed record Prepared(ExperimentSpec Spec, LoadedPlugin Method, LoadedPlugin Objective, LoadedPlugin Task, Decoder Model,
         TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note) : IDisposable
     {
         public ITaskPlugin TaskPlugin => (ITaskPlugin)Task.Instance;
 
-        /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the model.</summary>
+        /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the
+        /// model.</summary>
         public void Dispose()
         {
             Instance.Dispose();
@@ -53,11 +56,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name", recorded?.GetValueOrDefault("objective"));
         var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
         var device = DeviceSelector.Parse(spec.Device);
-        var tokenizer = GptTokenizer.Load(ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
+        var tokenizer = GptTokenizer.Load(
+            ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
         var data = ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
 
         torch.manual_seed(spec.Seed);
-        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path)) : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path))
+            : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
         IAttachedMethod? attached = null;
         try
         {
@@ -65,12 +70,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             if (tokenizer.VocabSize > model.Config.Vocab)
             {
                 // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
-                note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens for the tokenizer's special tokens (new rows N(0, 0.02))";
+                note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens " +
+                    "for the tokenizer's special tokens (new rows N(0, 0.02))";
                 model.ResizeTokenEmbeddings(tokenizer.VocabSize);
             }
             model.to(device);
             attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
-            var instance = ((IObjective)objective.Instance).Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
+            var instance = ((IObjective)objective.Instance)
+                .Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
             return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
         }
         catch
@@ -103,14 +110,18 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             ["task"] = p.Task.Provenance,
         };
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
-        log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name, p.Objective.Manifest.Name, p.Task.Manifest.Name);
+        log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name,
+            p.Objective.Manifest.Name, p.Task.Manifest.Name);
         foreach (var (role, plugin) in provenance)
-            log.LogInformation("{Role} plugin {Name} {Version} from {Assembly} {AssemblyVersion} in {Folder}", role, plugin.Name, plugin.Version, plugin.Assembly, plugin.AssemblyVersion, plugin.Folder);
+            log.LogInformation("{Role} plugin {Name} {Version} from {Assembly} {AssemblyVersion} in {Folder}", role, plugin.Name,
+                plugin.Version, plugin.Assembly, plugin.AssemblyVersion, plugin.Folder);
         if (p.Note is not null) log.LogInformation("{Note}", p.Note);
-        log.LogInformation("data {Data}: {Train} train, {Dev} dev, labels [{Labels}]", p.Data.Name, p.Data.Train.Count, p.Data.Dev.Count, string.Join(", ", p.Data.Labels));
+        log.LogInformation("data {Data}: {Train} train, {Dev} dev, labels [{Labels}]", p.Data.Name, p.Data.Train.Count, p.Data.Dev.Count,
+            string.Join(", ", p.Data.Labels));
 
         var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, dir);
-        var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training), progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+        var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
+            progress => FineTuner.Run(job, new Logged(progress, log), cancel));
 
         var summary = new RunSummary
         {
@@ -143,7 +154,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var best = Path.Combine(runDirectory, FineTuner.BestDir);
         p.Attached.Load(best);
         p.Instance.Load(best);
-        return FineTuner.Evaluate(new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0);
+        return FineTuner.Evaluate(
+            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0);
     }
 
     /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>

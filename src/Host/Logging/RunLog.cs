@@ -14,10 +14,13 @@ public sealed class RunLog(string path, ILogger host) : ILogger, IDisposable
     public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
     public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
 
-    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+        Func<TState, Exception?, string> formatter)
     {
         var message = formatter(state, exception);
-        lock (writer) writer.WriteLine($"{DateTime.UtcNow:O} {(logLevel >= LogLevel.Warning ? logLevel.ToString().ToLowerInvariant() + ": " : "")}{message}");
+        lock (writer)
+            writer.WriteLine($"{DateTime.UtcNow:O} " +
+                $"{(logLevel >= LogLevel.Warning ? logLevel.ToString().ToLowerInvariant() + ": " : "")}{message}");
         if (logLevel >= LogLevel.Warning) host.Log(logLevel, eventId, state, exception, formatter);
     }
 

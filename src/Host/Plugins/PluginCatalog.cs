@@ -9,7 +9,8 @@ namespace PluginGpt.Host.Plugins;
 public sealed record LoadedPlugin(PluginManifest Manifest, IPlugin Instance, string AssemblyPath, string AssemblyVersion)
 {
     /// <summary>What a run records about the plugin it used, so a later evaluation can find it again.</summary>
-    public PluginProvenance Provenance => new(Manifest.Name, Manifest.Version, Path.GetFileName(AssemblyPath), AssemblyVersion, Path.GetDirectoryName(AssemblyPath)!);
+    public PluginProvenance Provenance =>
+        new(Manifest.Name, Manifest.Version, Path.GetFileName(AssemblyPath), AssemblyVersion, Path.GetDirectoryName(AssemblyPath)!);
 }
 
 /// <summary>
@@ -31,7 +32,8 @@ public sealed class PluginCatalog
         Plugins = plugins;
         Errors = errors;
         Folders = discovery.Folders;
-        foreach (var e in errors) (logger ?? NullLogger<PluginCatalog>.Instance).LogWarning("plugin {Path} skipped: {Message}", e.Path, e.Message);
+        foreach (var e in errors)
+            (logger ?? NullLogger<PluginCatalog>.Instance).LogWarning("plugin {Path} skipped: {Message}", e.Path, e.Message);
     }
 
     /// <summary>The plugins of <paramref name="folders"/> with no services of the host's (tests, tools).</summary>
@@ -47,11 +49,15 @@ public sealed class PluginCatalog
 
     public LoadedPlugin Find(PluginKind kind, string name, string field, PluginProvenance? recorded = null)
     {
-        var match = Plugins.FirstOrDefault(p => p.Manifest.Kind == kind && string.Equals(p.Manifest.Name, name, StringComparison.OrdinalIgnoreCase));
+        var match = Plugins.FirstOrDefault(p =>
+            p.Manifest.Kind == kind && string.Equals(p.Manifest.Name, name, StringComparison.OrdinalIgnoreCase));
         if (match is not null) return match;
         var known = Plugins.Where(p => p.Manifest.Kind == kind).Select(p => p.Manifest.Name).Order();
-        var hint = recorded is null ? "" : $"; the run used it from {recorded.Folder} ({recorded.Assembly} {recorded.AssemblyVersion}): pass --plugins {recorded.Folder}";
-        throw new OptionsException($"{field}: unknown {kind.ToString().ToLowerInvariant()} '{name}'; known: {string.Join(", ", known)}{hint}");
+        var hint = recorded is null ? ""
+            : $"; the run used it from {recorded.Folder} ({recorded.Assembly} {recorded.AssemblyVersion}): " +
+                $"pass --plugins {recorded.Folder}";
+        throw new OptionsException(
+            $"{field}: unknown {kind.ToString().ToLowerInvariant()} '{name}'; known: {string.Join(", ", known)}{hint}");
     }
 
     static void Create(PluginType found, IServiceProvider services, List<LoadedPlugin> plugins, List<PluginLoadError> errors)
@@ -66,13 +72,16 @@ public sealed class PluginCatalog
         }
         catch (Exception e)
         {
-            errors.Add(new PluginLoadError(path, $"{type.FullName} threw on creation: {(e as TargetInvocationException)?.InnerException?.Message ?? e.Message}"));
+            errors.Add(new PluginLoadError(path,
+                $"{type.FullName} threw on creation: {(e as TargetInvocationException)?.InnerException?.Message ?? e.Message}"));
             return;
         }
         if (m.ContractMajor != ContractVersion.Major)
-            errors.Add(new PluginLoadError(path, $"{m.Name} targets contract version {m.ContractMajor}, this host speaks {ContractVersion.Major}"));
+            errors.Add(new PluginLoadError(path,
+                $"{m.Name} targets contract version {m.ContractMajor}, this host speaks {ContractVersion.Major}"));
         else if (plugins.Any(p => p.Manifest.Kind == m.Kind && string.Equals(p.Manifest.Name, m.Name, StringComparison.OrdinalIgnoreCase)))
-            errors.Add(new PluginLoadError(path, $"{m.Kind.ToString().ToLowerInvariant()} '{m.Name}' is already provided by another plugin"));
+            errors.Add(new PluginLoadError(path,
+                $"{m.Kind.ToString().ToLowerInvariant()} '{m.Name}' is already provided by another plugin"));
         else if (!KindMatches(instance, m.Kind))
             errors.Add(new PluginLoadError(path, $"{m.Name} says it is a {m.Kind} but does not implement that interface"));
         else plugins.Add(new LoadedPlugin(m, instance, path, version));

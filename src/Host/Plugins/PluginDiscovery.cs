@@ -36,7 +36,8 @@ public sealed class PluginDiscovery
         Errors = errors;
     }
 
-    /// <summary>Loads every plugin assembly in <paramref name="folders"/>; startups register into <paramref name="services"/> when given.</summary>
+    /// <summary>Loads every plugin assembly in <paramref name="folders"/>; startups register into <paramref name="services"/> when
+    /// given.</summary>
     public static PluginDiscovery Run(IReadOnlyList<string> folders, IServiceCollection? services = null)
     {
         var types = new List<PluginType>();
@@ -93,7 +94,8 @@ public sealed class PluginDiscovery
                 try { ((IPluginStartup)Activator.CreateInstance(startup)!).ConfigureServices(services); }
                 catch (Exception e)
                 {
-                    Fail($"{startup.FullName}.ConfigureServices threw: {(e as TargetInvocationException)?.InnerException?.Message ?? e.Message}");
+                    Fail($"{startup.FullName}.ConfigureServices threw: " +
+                        $"{(e as TargetInvocationException)?.InnerException?.Message ?? e.Message}");
                     return;
                 }
             }

@@ -14,7 +14,8 @@ public static class PluginFolders
         return folders.Select(Path.GetFullPath).Distinct().ToList();
     }
 
-    /// <summary><c>plugins/</c> beside the program (a publish), else the repository's <c>artifacts/plugins/</c> above it (a build).</summary>
+    /// <summary><c>plugins/</c> beside the program (a publish), else the repository's <c>artifacts/plugins/</c> above it (a
+    /// build).</summary>
     static string? BuildFolder()
     {
         var beside = Path.Combine(AppContext.BaseDirectory, "plugins");

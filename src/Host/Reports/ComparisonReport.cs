@@ -19,21 +19,27 @@ public sealed record ComparisonRow(
 /// <summary>Runs compared side by side: a console table, <c>STEM.json</c>, <c>STEM.md</c> and a bar chart <c>STEM.png</c>.</summary>
 public static class ComparisonReport
 {
-    public static IReadOnlyList<string> Write(IAnsiConsole console, string directory, string stem, IReadOnlyList<ComparisonRow> rows, ComparisonRow? baseline, string title)
+    public static IReadOnlyList<string> Write(IAnsiConsole console, string directory, string stem, IReadOnlyList<ComparisonRow> rows,
+        ComparisonRow? baseline, string title)
     {
         var table = new Table().AddColumns("method", "task", "trainable parameters", "metric", "value", "time");
-        foreach (var r in rows) table.AddRow(Markup.Escape(r.Method), r.Task, $"{r.TrainableParameters:N0}", r.Metric, $"{r.Value:F4}", $"{r.Seconds:F0} s");
-        if (baseline is not null) table.AddRow($"[grey]{baseline.Method}[/]", baseline.Task, "0", baseline.Metric, $"[grey]{baseline.Value:F4}[/]", "");
+        foreach (var r in rows)
+            table.AddRow(Markup.Escape(r.Method), r.Task, $"{r.TrainableParameters:N0}", r.Metric, $"{r.Value:F4}", $"{r.Seconds:F0} s");
+        if (baseline is not null)
+            table.AddRow($"[grey]{baseline.Method}[/]", baseline.Task, "0", baseline.Metric, $"[grey]{baseline.Value:F4}[/]", "");
         console.Write(table);
 
         var json = Path.Combine(directory, stem + ".json");
-        AtomicFile.WriteAllText(json, JsonSerializer.Serialize(baseline is null ? rows : [.. rows, baseline], new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(json,
+            JsonSerializer.Serialize(baseline is null ? rows : [.. rows, baseline], new JsonSerializerOptions { WriteIndented = true }));
         var md = new StringBuilder("| method | task | trainable parameters | metric | value | time (s) |\n|---|---|---:|---|---:|---:|\n");
         foreach (var r in baseline is null ? rows : [.. rows, baseline])
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Metric} | {r.Value:P1} | {r.Seconds:F0} |"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Metric} | {r.Value:P1} | {r.Seconds:F0} |"));
         var markdown = Path.Combine(directory, stem + ".md");
         AtomicFile.WriteAllText(markdown, md.ToString());
-        var png = MethodChart.Write(Path.Combine(directory, stem + ".png"), rows.Select(r => (r.Method, r.Value)).ToList(), baseline?.Value, title);
+        var png = MethodChart.Write(Path.Combine(directory, stem + ".png"), rows.Select(r => (r.Method, r.Value)).ToList(),
+            baseline?.Value, title);
         return [json, markdown, png];
     }
 }
