@@ -68,4 +68,13 @@ public class PluginLoadingTests
         p.WaitForExit();
         Assert.Contains("contract version 99", stderr);
     }
+
+    [Fact]
+    public void Plugins_are_created_by_the_hosts_container_with_services_their_startup_registered()
+    {
+        var json = PluginsJson("--plugins", TestPlugin("ServicePlugin"));
+        var plugin = json.GetProperty("plugins").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "with-services");
+        Assert.Equal("registered by the plugin's own startup", plugin.GetProperty("description").GetString());
+        Assert.Empty(json.GetProperty("errors").EnumerateArray());
+    }
 }
