@@ -24,7 +24,8 @@ public class CompositionTests
         string[] args =
         [
             Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"), "pretrain", "--preset", "tiny", "--max-steps", "100000",
-            "--batch-size", "2", "--block-size", "16", "--eval-interval", "100000", "--checkpoint-interval", "100000", "--out", dir["model"],
+            "--batch-size", "2", "--block-size", "16", "--eval-interval", "100000", "--checkpoint-interval", "100000",
+            "--out", dir["model"],
         ];
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;

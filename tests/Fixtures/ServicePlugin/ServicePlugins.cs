@@ -10,7 +10,8 @@ public sealed record Greeting(string Text);
 
 public sealed class Startup : IPluginStartup
 {
-    public void ConfigureServices(IServiceCollection services) => services.AddSingleton(new Greeting("registered by the plugin's own startup"));
+    public void ConfigureServices(IServiceCollection services) =>
+        services.AddSingleton(new Greeting("registered by the plugin's own startup"));
 }
 
 /// <summary>Created by the host's container: its constructor takes the plugin's service and the host's logging.</summary>
