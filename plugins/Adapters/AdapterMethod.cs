@@ -88,10 +88,12 @@ public sealed class AdapterMethod : IAdaptationMethod
             AdapterFiles.Save(directory, config, Trainable);
         }
 
-        /// <summary>B starts at zero (LoRA) / the up-projection starts at zero (adapters): the base output is unchanged.</summary>
+        /// <summary>Every up-projection starts at zero: the base output is unchanged.</summary>
         public bool IsIdentityAtInit => true;
 
-        /// <summary>Adapters are non-linear: nothing to fold into the base weights (the default Merge refuses).</summary>
+        // Adapters are non-linear: nothing to fold into the base weights (the default Merge refuses).
+
+        /// <summary>Unhooks the adapters and frees them.</summary>
         public void Dispose()
         {
             if (disposed) return;

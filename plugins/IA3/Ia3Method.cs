@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using PluginGpt.Abstractions;
 using TorchSharp.Modules;
 
@@ -20,30 +19,29 @@ public sealed class Ia3Method : IAdaptationMethod
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<Ia3Options>(options, "method.options");
-        var targets = TargetModules.Resolve(model.LinearPaths(),
-            o.TargetModules ?? JsonSerializer.SerializeToElement(Ia3Options.DefaultTargets));
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, Ia3Options.DefaultTargets);
         var feedforward = Feedforward(targets, o.FeedforwardModules);
         var wrapped = LinearWrapper.WrapAll(model, targets,
             (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
         return new Attached(model, wrapped, o);
     }
 
-    /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes, a string as a full regex; a subset of the
-    /// targets.</summary>
+    /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes (<c>c_proj</c> matches
+    /// <c>attn.c_proj</c> and <c>mlp.c_proj</c>), a string as a full regex; they must be a subset of the targets.</summary>
     static HashSet<string> Feedforward(IReadOnlyList<string> targets, JsonElement? spec)
     {
-        Func<string, bool> matches = spec is { ValueKind: JsonValueKind.String } s
-            ? path => Regex.IsMatch(path, "^(?:" + s.GetString() + ")$")
-            : path => (spec is { ValueKind: JsonValueKind.Array } a
-                    ? a.EnumerateArray().Select(e => e.GetString() ?? "")
-                    : Ia3Options.DefaultFeedforward)
-                .Any(suffix => path.EndsWith(suffix, StringComparison.Ordinal));
-        var chosen = targets.Where(matches).ToHashSet();
-        if (spec is { ValueKind: JsonValueKind.Array } list)
-            foreach (var name in list.EnumerateArray().Select(e => e.GetString() ?? ""))
-                PluginOptions.Require(targets.Any(t => t.EndsWith(name, StringComparison.Ordinal)), "method.options", "feedforward_modules",
-                    $"'{name}' is not among the target modules (feedforward modules must be a subset of target_modules)");
-        return chosen;
+        const string field = "method.options.feedforward_modules";
+        if (spec is { ValueKind: JsonValueKind.String } s)
+        {
+            var regex = TargetModules.Pattern(s.GetString()!, field);
+            return targets.Where(t => regex.IsMatch(t)).ToHashSet();
+        }
+        var suffixes = spec is null || spec.Value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined
+            ? Ia3Options.DefaultFeedforward : TargetModules.Names(spec.Value, field);
+        foreach (var suffix in suffixes)
+            PluginOptions.Require(targets.Any(t => t.EndsWith(suffix, StringComparison.Ordinal)), "method.options", "feedforward_modules",
+                $"'{suffix}' is not among the target modules (feedforward modules must be a subset of target_modules)");
+        return targets.Where(t => suffixes.Any(suffix => t.EndsWith(suffix, StringComparison.Ordinal))).ToHashSet();
     }
 
     sealed class Attached(IDecoder model, IReadOnlyList<(string Path, Ia3Linear Wrapper)> layers, Ia3Options options)
@@ -66,14 +64,12 @@ public sealed class Ia3Method : IAdaptationMethod
             // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
             ["fan_in_fan_out"] = true,
             ["inference_mode"] = true,
-            // As given (PEFT's config records the user's rule, a list or a regex), or PEFT's GPT-2 defaults.
-            ["target_modules"] = Rule(options.TargetModules, Ia3Options.DefaultTargets),
-            ["feedforward_modules"] = Rule(options.FeedforwardModules, Ia3Options.DefaultFeedforward),
+            // Full module names: PEFT resolves exactly the modules this run adapted.
+            ["target_modules"] = Names(Layers.Select(l => l.Path)),
+            ["feedforward_modules"] = Names(Layers.Where(l => l.Wrapper.IsFeedforward).Select(l => l.Path)),
             ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
         };
 
-        static JsonNode Rule(JsonElement? given, string[] defaults) => given is { ValueKind: JsonValueKind.String or JsonValueKind.Array } g
-            ? JsonNode.Parse(g.GetRawText())!
-            : new JsonArray(defaults.Select(d => (JsonNode)d).ToArray());
+        static JsonArray Names(IEnumerable<string> paths) => new(TargetModules.PeftNames(paths).Select(n => (JsonNode)n).ToArray());
     }
 }

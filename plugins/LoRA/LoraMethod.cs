@@ -21,7 +21,7 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.R >= 1, "method.options", "r", $"must be ≥ 1, got {o.R}");
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
-        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules);
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, LoraOptions.DefaultTargets);
         return new Attached(model,
             LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
     }
@@ -49,14 +49,15 @@ public sealed class LoraMethod : IAdaptationMethod
             ["bias"] = "none",
             // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
             ["fan_in_fan_out"] = true,
-            ["target_modules"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path.Split('.')[^1]).Distinct().ToArray()),
+            // Full module names: PEFT resolves exactly these (a leaf name such as c_proj would match attention and MLP alike).
+            ["target_modules"] = new JsonArray(TargetModules.PeftNames(Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
             ["inference_mode"] = true,
             ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
         };
 
         protected override void CheckConfig(string directory, JsonObject config)
         {
-            var r = config["r"]?.GetValue<int>();
+            var r = config["r"] is JsonValue v && v.TryGetValue<int>(out var rank) ? rank : (int?)null;
             if (r != options.R)
                 throw new CheckpointException(
                     $"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");

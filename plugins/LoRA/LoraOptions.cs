@@ -16,5 +16,8 @@ public sealed record LoraOptions
     /// <summary>Rank-stabilised scaling α/√r (Kalajdzievski 2023).</summary>
     [JsonPropertyName("use_rslora")] public bool UseRsLora { get; init; }
 
+    /// <summary>PEFT's GPT-2 default: the fused query/key/value projection.</summary>
+    public static readonly string[] DefaultTargets = ["attn.c_attn"];
+
     public double Scaling => UseRsLora ? LoraAlpha / Math.Sqrt(R) : LoraAlpha / R;
 }

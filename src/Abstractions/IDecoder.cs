@@ -10,7 +10,8 @@ namespace PluginGpt.Abstractions;
 public interface IDecoder
 {
     GptConfig Config { get; }
-    /// <summary>The TorchSharp module: parameters, <c>train()</c>/<c>eval()</c>, device moves.</summary>
+    /// <summary>The TorchSharp module: parameters, <c>train()</c>/<c>eval()</c>. The host moves it to its device before any method
+    /// attaches and never after; a plugin must not move it either (a move replaces parameter objects that attachments hold).</summary>
     nn.Module Module { get; }
     Device Device { get; }
 
@@ -33,7 +34,7 @@ public interface IDecoder
 
     /// <summary>
     /// Gives a method's own module (adapters, a prompt encoder, prefix parameters) a place in the decoder's module tree, as
-    /// the child <paramref name="name"/> (no dots; not a name the decoder uses): <c>train()</c>/<c>eval()</c>, device moves,
+    /// the child <paramref name="name"/> (no dots; not a name the decoder uses): <c>train()</c>/<c>eval()</c>, dtype conversions,
     /// parameter counts and disposal of the model then cover it. Used with hook points 2–4, whose hooks are plain objects.
     /// </summary>
     void AttachModule(string name, nn.Module module);

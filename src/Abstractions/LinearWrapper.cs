@@ -6,8 +6,9 @@ namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// Hook point 1's building block: a module that wraps one frozen <c>Linear</c> of the decoder (weight [out, in], on the
-/// model's device) and owns only what it adds. Disposing it frees its own tensors and never the wrapped Linear. Subclasses
-/// create their tensors in their constructor, then call <c>RegisterComponents()</c>.
+/// model's device) and owns what it adds. <see cref="UnwrapAll"/> puts the Linear back and frees only the wrapper's own
+/// tensors; a wrapper still in the model when the model is disposed (an attach that failed halfway) goes with the model,
+/// Linear included. Subclasses create their tensors in their constructor, then call <c>RegisterComponents()</c>.
 /// </summary>
 public abstract class LinearWrapper : Module<Tensor, Tensor>
 {
@@ -53,24 +54,35 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     /// <summary>Takes the effect out of the base weights again.</summary>
     protected virtual void FoldOut() => throw new NotSupportedException($"{GetType().Name} cannot be merged into the base weights");
 
-    /// <summary>Frees what the wrapper added; the base Linear is taken out of the tree first, so it survives.</summary>
+    bool released;
+
+    /// <summary>Frees what the wrapper added, and the base Linear too unless <see cref="UnwrapAll"/> gave it back to the model.</summary>
     protected override void Dispose(bool disposing)
     {
-        if (disposing) register_module(nameof(base_layer), null!);   // null unregisters
+        if (disposing && released) register_module(nameof(base_layer), null!);   // null unregisters: the model owns it again
         base.Dispose(disposing);
     }
 
-    /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path.</summary>
+    /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path.
+    /// All or nothing: when one wrap fails, the ones already made are undone before the exception goes on.</summary>
     public static IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths,
         Func<string, Module<Tensor, Tensor>, T> wrap)
         where T : LinearWrapper
     {
         var wrapped = new List<(string, T)>();
-        foreach (var path in paths)
+        try
         {
-            T? wrapper = null;
-            model.ReplaceLinear(path, inner => wrapper = wrap(path, inner));
-            wrapped.Add((path, wrapper!));
+            foreach (var path in paths)
+            {
+                T? wrapper = null;
+                model.ReplaceLinear(path, inner => wrapper = wrap(path, inner));
+                wrapped.Add((path, wrapper!));
+            }
+        }
+        catch
+        {
+            UnwrapAll(model, wrapped);
+            throw;
         }
         return wrapped;
     }
@@ -83,6 +95,7 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
             model.ReplaceLinear(path, current => ReferenceEquals(current, wrapper) ? wrapper.Base
                 : throw new InvalidOperationException(
                     $"{path} no longer holds this wrapper; detach methods in reverse order of attaching"));
+            wrapper.released = true;
             wrapper.Dispose();
         }
     }

@@ -11,7 +11,7 @@ namespace PluginGpt.Abstractions;
 /// tensors with AdamW (see <see cref="IAttachedMethod.SettingsFor"/>). After each better epoch it calls
 /// <see cref="IAttachedMethod.Save"/> on a fresh folder. To evaluate a finished run it attaches the method with the same
 /// options to a fresh model and calls <see cref="IAttachedMethod.Load"/>. <see cref="IAttachedMethod.Merge"/> is called
-/// only when <see cref="IAttachedMethod.CanMerge"/> (export, benchmarks, <c>plugingpt verify</c>). Finally the host disposes
+/// only when <see cref="IAttachedMethod.CanMerge"/> (benchmarks, <c>plugingpt verify</c>). Finally the host disposes
 /// the attachment, then the model.</para>
 /// <para><b>Errors.</b> A bad option throws <see cref="OptionsException"/> naming the field (<see cref="PluginOptions"/> does it);
 /// any other exception is reported as a bug in the plugin.</para>
@@ -21,7 +21,7 @@ public interface IAdaptationMethod : IPlugin
     /// <summary>Installs the method's hooks and modules on <paramref name="model"/> (already on its device, body frozen).</summary>
     /// <param name="model">the decoder to adapt. New modules go on <see cref="IDecoder.Device"/> and into the model's module tree
     /// (hook point 1 replaces a Linear in place; modules behind hook points 2–4 are added with <see cref="IDecoder.AttachModule"/>),
-    /// so <c>train()</c>/<c>eval()</c>, device moves, parameter counts and disposal cover them.</param>
+    /// so <c>train()</c>/<c>eval()</c>, parameter counts and disposal cover them.</param>
     /// <param name="options">the experiment's <c>method.options</c> object (may be undefined); bind it with
     /// <see cref="PluginOptions.Bind{T}"/>.</param>
     IAttachedMethod Attach(IDecoder model, JsonElement options);
@@ -44,8 +44,7 @@ public interface IAttachedMethod : IDisposable
     /// <summary>Writes only this method's own weights and config into <paramref name="directory"/> (an existing, empty folder).
     /// Default: <see cref="Trainable"/> as <c>adapter_model.safetensors</c> + <c>adapter_config.json</c>.</summary>
     void Save(string directory) =>
-        AdapterFiles.Save(directory, new JsonObject { ["plugingpt_method"] = GetType().FullName, ["tensors"] = Trainable.Count },
-            Trainable);
+        AdapterFiles.Save(directory, new JsonObject { ["library"] = "plugingpt", ["tensors"] = Trainable.Count }, Trainable);
 
     /// <summary>Reads what <see cref="Save"/> wrote into the attached tensors (shapes and names checked, errors name file and
     /// key).</summary>

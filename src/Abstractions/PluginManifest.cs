@@ -8,7 +8,8 @@ public enum PluginKind { Method, Objective, Task, Recipe }
 public sealed record PluginManifest(string Name, PluginKind Kind, string Version, string Description,
     int ContractMajor = ContractVersion.Major);
 
-/// <summary>Every plugin type: a public class with a parameterless constructor implementing one kind's interface.</summary>
+/// <summary>Every plugin type: a public, non-abstract class implementing one kind's interface, created by the host's DI container
+/// (its constructor may take <c>ILogger&lt;T&gt;</c> and services an <see cref="IPluginStartup"/> registered).</summary>
 public interface IPlugin
 {
     PluginManifest Manifest { get; }

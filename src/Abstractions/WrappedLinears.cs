@@ -23,10 +23,10 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     public virtual bool IsIdentityAtInit => false;
     public virtual ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);
 
-    public void Save(string directory) => AdapterFiles.Save(directory, AdapterConfig(), Trainable);
+    public virtual void Save(string directory) => AdapterFiles.Save(directory, AdapterConfig(), Trainable);
 
     /// <summary>Reads the tensors into the wrappers; <see cref="CheckConfig"/> first, so a mismatched adapter is refused by name.</summary>
-    public void Load(string directory)
+    public virtual void Load(string directory)
     {
         CheckConfig(directory, AdapterFiles.ReadConfig(directory));
         bool wasMerged = wrapped.Any(l => l.Wrapper.Merged);
@@ -39,12 +39,29 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     /// checked on load anyway.</summary>
     protected virtual void CheckConfig(string directory, JsonObject config) { }
 
-    public bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);
-    public void Merge() { foreach (var (_, l) in wrapped) l.Merge(); }
-    public void Unmerge() { foreach (var (_, l) in wrapped) l.Unmerge(); }
+    public virtual bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);
+
+    /// <summary>Merges every wrapper, or none: when one refuses, those already merged are unmerged before the exception goes on.</summary>
+    public virtual void Merge()
+    {
+        try
+        {
+            foreach (var (_, l) in wrapped) l.Merge();
+        }
+        catch
+        {
+            Unmerge();
+            throw;
+        }
+    }
+
+    public virtual void Unmerge()
+    {
+        foreach (var (_, l) in wrapped) l.Unmerge();
+    }
 
     /// <summary>Unmerges, puts the original Linears back and frees the wrappers: the model is the base model again.</summary>
-    public void Dispose()
+    public virtual void Dispose()
     {
         Unmerge();
         LinearWrapper.UnwrapAll(model, wrapped);

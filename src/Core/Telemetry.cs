@@ -30,8 +30,8 @@ public static class Telemetry
     {
         Loss.Record(loss);
         StepTime.Record(stepSeconds);
-        TokensPerSecond.Record(tokensPerSecond);
-        if (peakGFlops > 0) Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peakGFlops);
+        if (tokensPerSecond > 0) TokensPerSecond.Record(tokensPerSecond);
+        if (peakGFlops > 0 && tokensPerSecond > 0) Mfu.Record(tokensPerSecond * flopsPerToken / 1e9 / peakGFlops);
     }
 
     public static readonly ObservableGauge<long> Memory =

@@ -10,7 +10,8 @@ namespace PluginGpt.Host;
 /// </summary>
 public sealed class Cli(IEnumerable<ICliCommand> commands)
 {
-    public const int UserError = 2, InternalError = 1, Cancelled = 130;
+    /// <summary>Exit codes: 2 the user's input, 1 a bug, 3 a check that did not pass (verify, doctor), 130 cancelled.</summary>
+    public const int UserError = 2, InternalError = 1, CheckFailed = 3, Cancelled = 130;
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancel)
     {
@@ -31,11 +32,6 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
             return await parsed.InvokeAsync(
                 new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null }, cancel);
         }
-        catch (Exception e) when (UserErrors.Describe(e) is { } line)
-        {
-            await Console.Error.WriteLineAsync("error: " + line);
-            return UserError;
-        }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             await Console.Error.WriteLineAsync("cancelled");
@@ -43,12 +39,25 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
         }
         catch (Exception e)
         {
-            var log = UserErrors.WriteCrashLog(e, args);
-            // LibTorch's messages carry their native stack after the first line: that belongs in the log only.
-            var first = e.Message.Split('\n')[0].Trim();
-            await Console.Error.WriteLineAsync($"internal error: {e.GetType().Name}: {first} (stack trace in {log})");
-            if (Environment.GetEnvironmentVariable("PLUGINGPT_DEBUG") is not null) await Console.Error.WriteLineAsync(e.ToString());
-            return InternalError;
+            return await Report(e, args);
         }
+    }
+
+    /// <summary>One line on stderr for a failed command: the user's error (exit 2) or a bug with its crash log (exit 1).</summary>
+    public static async Task<int> Report(Exception e, string[] args)
+    {
+        if (UserErrors.Describe(e) is { } line)
+        {
+            await Console.Error.WriteLineAsync("error: " + line);
+            return UserError;
+        }
+        string where;
+        try { where = $"stack trace in {UserErrors.WriteCrashLog(e, args)}"; }
+        catch (Exception) { where = "no crash log could be written"; }
+        // LibTorch's messages carry their native stack after the first line: that belongs in the log only.
+        var first = e.Message.Split('\n')[0].Trim();
+        await Console.Error.WriteLineAsync($"internal error: {e.GetType().Name}: {first} ({where})");
+        if (Environment.GetEnvironmentVariable("PLUGINGPT_DEBUG") is not null) await Console.Error.WriteLineAsync(e.ToString());
+        return InternalError;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -18,17 +19,19 @@ public static class Composition
 
     public static async Task<int> RunAsync(string[] args)
     {
-        GlobalOptions.Values globals;
-        try { globals = GlobalOptions.Read(args); }
-        catch (UserInputException e)
+        try
         {
-            await Console.Error.WriteLineAsync("error: " + e.Message);
-            return Cli.UserError;
+            var globals = GlobalOptions.Read(args);
+            using var host = Build(args, globals);
+            var exit = host.Services.GetRequiredService<ExitCode>();
+            await host.RunAsync();   // returns when the command line service has stopped the host (and disposes it)
+            return exit.Value;
         }
-        using var host = Build(args, globals);
-        var exit = host.Services.GetRequiredService<ExitCode>();
-        await host.RunAsync();   // returns when the command line service has stopped the host (and disposes it)
-        return exit.Value;
+        catch (Exception e)
+        {
+            // Start-up failures (bad global options, unreadable plugin folders, telemetry set-up) end as the commands' do.
+            return await Cli.Report(e, args);
+        }
     }
 
     public static IHost Build(string[] args, GlobalOptions.Values globals)
@@ -77,10 +80,11 @@ public static class Composition
 /// <summary>The process's arguments, as the command line service parses them.</summary>
 public sealed record CommandLineArgs(string[] Value);
 
-/// <summary>The exit code the command set, returned by <c>Main</c> once the host has stopped.</summary>
+/// <summary>The exit code the command set, returned by <c>Main</c> once the host has stopped; a command that never finished is a
+/// bug.</summary>
 public sealed class ExitCode
 {
-    public int Value { get; set; }
+    public int Value { get; set; } = Cli.InternalError;
 }
 
 /// <summary>Runs the command line once, then stops the host; the host's stopping token (Ctrl+C, SIGTERM) cancels the command.</summary>
@@ -89,6 +93,15 @@ public sealed class CommandLineService(Cli cli, CommandLineArgs args, ExitCode e
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();   // let the host finish starting, so its signal handling is live while the command runs
+        // The first Ctrl+C or SIGTERM cancels the command (pre-training saves a checkpoint); a second one kills the process at
+        // once (a graceful exit would wait for the command). Files already written stay whole: every write is a rename.
+        int signals = 0;
+        void Force(PosixSignalContext context)
+        {
+            if (Interlocked.Increment(ref signals) > 1) System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Force);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Force);
         try { exit.Value = await cli.RunAsync(args.Value, stoppingToken); }
         finally { lifetime.StopApplication(); }
     }

@@ -3,12 +3,18 @@ namespace PluginGpt.Host;
 /// <summary>Which exceptions are the user's to fix, the one line that says so, and where a bug's stack trace goes.</summary>
 public static class UserErrors
 {
-    /// <summary>The line to print for an error the user can fix, or null for a bug. File-system errors name the path themselves.</summary>
+    /// <summary>
+    /// The line to print for an error the user can fix, or null for a bug. Besides <see cref="UserInputException"/> only the
+    /// machine's own refusals count: a path the user may not write (the message names it) and a full disk. A missing file
+    /// the user named is reported as a <see cref="UserInputException"/> where it is opened; any other missing file (a plugin's
+    /// lost dependency) is a bug to report.
+    /// </summary>
     public static string? Describe(Exception e) => e switch
     {
         UserInputException => e.Message,
-        UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException or PathTooLongException => e.Message,
-        IOException io when io.HResult is 28 or 112 or 39 => $"disk full: {io.Message}",   // ENOSPC (Linux), ERROR_DISK_FULL (Windows)
+        UnauthorizedAccessException => e.Message,
+        // ENOSPC on Linux; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
+        IOException io when (io.HResult & 0xFFFF) is 28 or 112 or 39 => $"disk full: {io.Message}",
         _ => null,
     };
 

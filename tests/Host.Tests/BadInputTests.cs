@@ -85,4 +85,19 @@ public class BadInputTests
         OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "training.epochs=0", "--set", $"output={dir["run"]}"), "training.epochs");
         foreach (var (f, bytes) in before) Assert.Equal(bytes, File.ReadAllBytes(f));
     }
+
+    [Fact]
+    public void A_plugin_bug_is_one_line_exit_1_with_the_stack_trace_in_a_crash_log()
+    {
+        using var dir = new TempDir();
+        var broken = Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin");
+        var r = CliRunner.Run("run", Experiments.Tiny, "--plugins", broken,
+            "--set", "method.name=throws-on-attach", "--set", $"output={dir["run"]}");
+        Assert.Equal(1, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("internal error:"));
+        Assert.Contains("InvalidOperationException: deliberately broken attach (stack trace in ", line);
+        var log = line[(line.IndexOf("stack trace in ", StringComparison.Ordinal) + "stack trace in ".Length)..^1];
+        Assert.Contains("ThrowsOnAttachMethod.Attach", File.ReadAllText(log));
+        Assert.False(Directory.Exists(dir["run"]), "a run that failed to start leaves no folder");
+    }
 }

@@ -36,5 +36,8 @@ public class OwnershipTests
         Run("lora", "classifier-head", "model.preset=null", $"model.path={golden}");
         runner.Evaluate(Run("lora"));
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        // The run's safety-net scope must have had nothing to free: every tensor had its owner.
+        foreach (var log in Directory.GetFiles(dir.Path, "run.log", SearchOption.AllDirectories))
+            Assert.DoesNotContain("left outside any dispose scope", File.ReadAllText(log));
     }
 }

@@ -44,8 +44,30 @@ public class VerifyTests
     [Fact]
     public void A_method_that_breaks_the_contract_fails_the_checks_it_breaks()
     {
-        var leaky = Verify(1, "--method", "leaky", "--plugins",
+        var leaky = Verify(3, "--method", "leaky", "--plugins",
             Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
-        Assert.Equal(["no-op at init", "dispose restores the base", "frees what it made"], Failed(leaky).ToArray());
+        // Its module ignores the model's device, changes the output at init, and stays (alive) after dispose.
+        Assert.Equal(["modules on the model's device", "no-op at init", "dispose restores the base", "frees what it made"],
+            Failed(leaky).ToArray());
+    }
+
+    [Fact]
+    public void A_check_that_throws_fails_alone_and_the_others_still_run()
+    {
+        var method = Verify(3, "--method", "throws-on-save", "--plugins",
+            Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
+        Assert.Equal(["save → fresh attach → load"], Failed(method).ToArray());
+        var save = method.GetProperty("checks").EnumerateArray()
+            .Single(c => c.GetProperty("name").GetString() == "save → fresh attach → load");
+        Assert.Contains("threw IOException: deliberately broken save", save.GetProperty("detail").GetString());
+        Assert.Contains("frees what it made", method.GetProperty("checks").EnumerateArray().Select(c => c.GetProperty("name").GetString()));
+    }
+
+    [Fact]
+    public void Options_given_with_all_are_refused()
+    {
+        var r = CliRunner.Run("verify", "--all", "--set", "r=4");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--set", r.Stderr);
     }
 }

@@ -69,9 +69,12 @@ public class Ia3Tests
         ia3.Save(dir.Path);
         var config = JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement;
         Assert.Equal("IA3", config.GetProperty("peft_type").GetString());
-        Assert.Equal(["c_attn", "mlp.c_proj"],
-            config.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()!).Order().ToArray());
-        Assert.Equal(["mlp.c_proj"], config.GetProperty("feedforward_modules").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        // Full module names, so PEFT resolves exactly the adapted modules.
+        Assert.Equal(
+            ["transformer.h.0.attn.c_attn", "transformer.h.0.mlp.c_proj", "transformer.h.1.attn.c_attn", "transformer.h.1.mlp.c_proj"],
+            config.GetProperty("target_modules").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        Assert.Equal(["transformer.h.0.mlp.c_proj", "transformer.h.1.mlp.c_proj"],
+            config.GetProperty("feedforward_modules").EnumerateArray().Select(e => e.GetString()!).ToArray());
         using var fresh = TinyModel.Create(2);
         using var reloaded = MethodInstaller.Attach(new Ia3Method(), fresh, default);
         reloaded.Load(dir.Path);
@@ -81,12 +84,52 @@ public class Ia3Tests
     [Fact]
     public void Vectors_are_not_weight_decayed_and_feedforward_modules_must_be_targets()
     {
+        using (var model = TinyModel.Create(1))
+        using (var ia3 = MethodInstaller.Attach(new Ia3Method(), model, default))
+            Assert.All(ia3.Trainable,
+                p => Assert.False(ia3.SettingsFor(p.Name, p.Parameter).WeightDecay));   // 2-D, yet decay would pull them to 0, not 1
+        using var fresh = TinyModel.Create(1);
+        foreach (var (options, field) in new[]
+                 {
+                     ("""{"target_modules": ["c_attn"], "feedforward_modules": ["mlp.c_fc"]}""", "method.options.feedforward_modules"),
+                     ("""{"feedforward_modules": 3}""", "method.options.feedforward_modules"),
+                     ("""{"feedforward_modules": "h.(["}""", "method.options.feedforward_modules"),
+                     ("""{"target_modules": ["c_attn", 7]}""", "method.options.target_modules"),
+                 })
+            Assert.Contains(field,
+                Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new Ia3Method(), fresh, Options(options))).Message);
+    }
+
+    [Fact]
+    public void Feedforward_rule_is_PEFTs_plain_suffix_or_a_regex()
+    {
         using var model = TinyModel.Create(1);
-        using var ia3 = MethodInstaller.Attach(new Ia3Method(), model, default);
-        Assert.All(ia3.Trainable,
-            p => Assert.False(ia3.SettingsFor(p.Name, p.Parameter).WeightDecay));   // 2-D, yet decay would pull them to 0, not 1
-        var e = Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new Ia3Method(), model,
-            Options("""{"target_modules": ["c_attn"], "feedforward_modules": ["mlp.c_fc"]}""")));
-        Assert.Contains("method.options.feedforward_modules", e.Message);
+        // PEFT matches feedforward list entries as plain suffixes: "c_proj" covers attn.c_proj and mlp.c_proj alike.
+        using (var ia3 = MethodInstaller.Attach(new Ia3Method(), model,
+                   Options("""{"target_modules": ["c_proj"], "feedforward_modules": ["c_proj"]}""")))
+            Assert.All(ia3.Trainable, p => Assert.Equal(1, p.Parameter.shape[0]));   // every vector is an input scale [1, in]
+        using (var ia3 = MethodInstaller.Attach(new Ia3Method(), model,
+                   Options("""{"target_modules": ["c_attn", "mlp.c_proj"], "feedforward_modules": "h\\.1\\.mlp\\.c_proj"}""")))
+        {
+            var inputScaled = ia3.Trainable.Where(p => p.Parameter.shape[0] == 1).Select(p => p.Name).ToList();
+            Assert.Equal(["base_model.model.transformer.h.1.mlp.c_proj.ia3_l"], inputScaled);
+        }
+    }
+
+    [Fact]
+    public void An_attach_that_fails_halfway_leaves_nothing_behind()
+    {
+        using var model = TinyModel.Create(1);
+        var before = TinyModel.Logits(model);
+        // LoRA holds h.1's c_attn, so (IA)³ can wrap h.0's but not h.1's: it must undo h.0's before failing.
+        using var lora = MethodInstaller.Attach(new PluginGpt.Plugins.LoRA.LoraMethod(), model,
+            Options("""{"target_modules": "h\\.1\\.attn\\.c_attn"}"""));
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.Throws<InvalidOperationException>(() =>
+            MethodInstaller.Attach(new Ia3Method(), model, Options("""{"target_modules": ["c_attn"], "feedforward_modules": []}""")));
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLinear("h.0.attn.c_attn"));
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        lora.Dispose();
+        Assert.True(before.allclose(TinyModel.Logits(model), rtol: 0, atol: 0));
     }
 }

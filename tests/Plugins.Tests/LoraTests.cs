@@ -112,7 +112,7 @@ public class LoraTests
             var config = JsonDocument.Parse(File.ReadAllText(dir["adapter_config.json"])).RootElement;
             Assert.Equal("LORA", config.GetProperty("peft_type").GetString());
             Assert.Equal(4, config.GetProperty("r").GetInt32());
-            Assert.Equal("c_attn", config.GetProperty("target_modules")[0].GetString());
+            Assert.Equal("transformer.h.0.attn.c_attn", config.GetProperty("target_modules")[0].GetString());
 
             using var fresh = Tiny();
             using var reloaded = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4}"""));

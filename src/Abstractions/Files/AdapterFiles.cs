@@ -24,7 +24,10 @@ public static class AdapterFiles
     {
         var path = Path.Combine(directory, ConfigFile);
         if (!File.Exists(path)) throw new CheckpointException($"{path}: file not found");
-        try { return JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new CheckpointException($"{path}: empty"); }
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new CheckpointException($"{path}: expected a JSON object");
+        }
         catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
     }
 

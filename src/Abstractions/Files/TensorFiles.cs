@@ -12,16 +12,18 @@ public static class TensorFiles
         var file = Safetensors.Load(path);
         try
         {
-            using var scope = torch.NewDisposeScope();   // conversions and copy_'s returned wrappers
-            using var _ = torch.no_grad();
-            foreach (var (name, p) in targets)
+            // Every name and shape is checked before the first copy: a bad file leaves the parameters as they were.
+            var list = targets.ToList();
+            foreach (var (name, p) in list)
             {
                 if (!file.TryGetValue(name, out var t)) throw new CheckpointException($"{path}: missing key '{name}'");
                 if (!t.shape.SequenceEqual(p.shape))
                     throw new CheckpointException($"{path}: key '{name}' has shape [{string.Join(", ", t.shape)}], " +
                         $"expected [{string.Join(", ", p.shape)}]");
-                p.copy_(t.to(p.dtype, p.device));
             }
+            using var scope = torch.NewDisposeScope();   // conversions and copy_'s returned wrappers
+            using var _ = torch.no_grad();
+            foreach (var (name, p) in list) p.copy_(file[name].to(p.dtype, p.device));
         }
         finally { foreach (var t in file.Values) t.Dispose(); }
     }

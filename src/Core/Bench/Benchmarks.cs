@@ -47,7 +47,8 @@ public static class Benchmarks
     public static double TrainingFlopsPerToken(GptConfig c, long parameters, int block) =>
         6.0 * (parameters - (long)c.Context * c.ModelDim) + 12.0 * c.Layers * c.ModelDim * block;
 
-    public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, double peakGFlops)
+    public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, double peakGFlops,
+        CancellationToken cancel = default)
     {
         torch.manual_seed(0);
         using var model = new Decoder(config);
@@ -59,6 +60,7 @@ public static class Benchmarks
         var times = new List<double>();
         for (int step = 0; step < steps + 2; step++)
         {
+            cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             var x = torch.randint(0, config.Vocab, [batch, block], device: device);
             var w = Stopwatch.StartNew();
@@ -92,7 +94,8 @@ public static class Benchmarks
         return times.Order().ElementAt(times.Count / 2);
     }
 
-    public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device)
+    public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device,
+        CancellationToken cancel = default)
     {
         torch.manual_seed(0);
         using var model = new Decoder(config);
@@ -100,6 +103,7 @@ public static class Benchmarks
         var prompt = Enumerable.Range(0, promptTokens).Select(i => i % config.Vocab).ToArray();
         double Rate(bool cache)
         {
+            cancel.ThrowIfCancellationRequested();
             var options = new GenerationOptions { Greedy = true, MaxNewTokens = newTokens, UseKvCache = cache };
             TokenGenerator.Generate(model, prompt, options with { MaxNewTokens = 2 }).Count();   // warm-up
             var w = Stopwatch.StartNew();

@@ -19,7 +19,8 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
 public static class MethodBenchmark
 {
     public static MethodBenchResult Run(IAdaptationMethod method, JsonElement options, GptConfig config, int batch, int block,
-        Device device, int rounds = 5)
+        Device device, int rounds = 5,
+        CancellationToken cancel = default)
     {
         torch.manual_seed(0);
         using var model = new Decoder(config);
@@ -29,6 +30,7 @@ public static class MethodBenchmark
         long trainable = 0, total = 0;
         for (int round = 0; round < rounds; round++)
         {
+            cancel.ThrowIfCancellationRequested();
             bases.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
             foreach (var p in model.parameters()) p.requires_grad = true;
             fullSteps.Add(StepSeconds(model, TrainableTensor.Defaults(model.named_parameters()), batch, block));

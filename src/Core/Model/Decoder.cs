@@ -105,12 +105,7 @@ public sealed class Decoder : Module, IDecoder
         var oldTokens = TokenWeight;
         wte.weight = Grow(oldTokens, vocab);
         oldTokens.Dispose();   // replaced in the tree: the decoder owned it
-        if (lm_head is not null)
-        {
-            var oldHead = lm_head.weight!;
-            lm_head.weight = Grow(oldHead, vocab);
-            oldHead.Dispose();
-        }
+        if (lm_head is not null) lm_head.weight = Grow(lm_head.weight!, vocab);   // Linear's setter disposes the weight it replaces
         Config = Config with { Vocab = vocab };
     }
 
@@ -123,7 +118,8 @@ public sealed class Decoder : Module, IDecoder
             init.normal_(fresh, 0, 0.02);
             fresh.narrow(0, 0, old.shape[0]).copy_(old);
         }
-        return new Parameter(fresh, old.requires_grad);
+        // The decoder owns it: out of any dispose scope the caller may be in (Embedding's setter, unlike Linear's, does not detach).
+        return (Parameter)new Parameter(fresh, old.requires_grad).DetachFromDisposeScope();
     }
 
     /// <summary>Next-token logits [B, T, V] from hidden states.</summary>

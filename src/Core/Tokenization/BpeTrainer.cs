@@ -15,7 +15,8 @@ public static partial class BpeTrainer
     public static partial Regex PreTokenizer();
 
     /// <summary>Trains merges and writes <c>vocab.json</c> + <c>merges.txt</c> into <paramref name="directory"/>.</summary>
-    public static GptTokenizer Train(IEnumerable<string> texts, int vocabSize, string directory, IProgress<double>? progress = null)
+    public static GptTokenizer Train(IEnumerable<string> texts, int vocabSize, string directory, IProgress<double>? progress = null,
+        CancellationToken cancel = default)
     {
         int mergeCount = vocabSize - 256 - SpecialTokens.All.Count;
         if (mergeCount < 0)
@@ -61,6 +62,7 @@ public static partial class BpeTrainer
                 AddPairs(w, +1);
             }
             progress?.Report((tokens.Count - 256.0) / Math.Max(1, mergeCount));
+            cancel.ThrowIfCancellationRequested();
         }
 
         var tokenizer = GptTokenizer.FromMerges(tokens, merges);

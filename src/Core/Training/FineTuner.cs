@@ -6,7 +6,11 @@ namespace PluginGpt.Core.Training;
 
 /// <summary>Everything the shared loop needs for one experiment.</summary>
 public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObjectiveInstance Objective, ITaskPlugin Task, TaskData Data,
-    TrainingSpec Training, int Seed, string RunDirectory);
+    TrainingSpec Training, int Seed, string RunDirectory)
+{
+    /// <summary>The method's plugin name, for messages.</summary>
+    public string MethodName { get; init; } = "method";
+}
 
 /// <summary>Result: the best epoch's metrics and where they came from.</summary>
 public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics, int BestEpoch, long TrainableParameters, int Steps);
@@ -35,7 +39,7 @@ public static class FineTuner
         }
         if (trainableCount == 0)
             throw new OptionsException(
-                $"method '{job.Method.GetType().Name}': nothing to train (0 trainable parameters); check method.options");
+                $"method '{job.MethodName}': nothing to train (0 trainable parameters); check method.options");
         foreach (var p in trainable) p.Parameter.requires_grad = true;
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
@@ -75,14 +79,11 @@ public static class FineTuner
                 double seconds = watch.Elapsed.TotalSeconds;
                 double examplesPerSecond = (b + 1.0) * t.BatchSize / seconds;
                 Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
-                if (decoder is not null)
-                {
-                    long tokens = decoder.TokensForwarded - tokensAtStart,
-                        sequences = Math.Max(1, decoder.SequencesForwarded - sequencesAtStart);
-                    double flopsPerToken =
-                        Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
-                    Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, peak);
-                }
+                // Tokens/s and MFU need the decoder's token counters; loss and step time are recorded for any model.
+                long tokens = (decoder?.TokensForwarded ?? 0) - tokensAtStart;
+                long sequences = Math.Max(1, (decoder?.SequencesForwarded ?? 0) - sequencesAtStart);
+                double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
+                Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, decoder is null ? 0 : peak);
                 RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Loss = meanLoss, LearningRate = lr });
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
                     ThroughputUnit: "ex/s"));
@@ -122,7 +123,8 @@ public static class FineTuner
         string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
 
     /// <summary>Predicts the dev set in batches and scores it with the task's metrics.</summary>
-    public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null)
+    public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null,
+        CancellationToken cancel = default)
     {
         using var span = Telemetry.Source.StartActivity("evaluation");
         job.Model.Module.eval();
@@ -130,6 +132,7 @@ public static class FineTuner
         int batch = Math.Max(1, job.Training.BatchSize);
         for (int i = 0; i < job.Data.Dev.Count; i += batch)
         {
+            cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             predictions.AddRange(job.Objective.Predict(job.Data.Dev.Skip(i).Take(batch).ToList()));
         }

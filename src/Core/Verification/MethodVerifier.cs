@@ -9,95 +9,134 @@ namespace PluginGpt.Core.Verification;
 public sealed record VerificationCheck(string Name, bool Passed, string Detail);
 
 /// <summary>
-/// What <c>plugingpt verify</c> checks of an adaptation method on a small random decoder, as the host will use it: the host's
-/// freezing leaves exactly the method's tensors trainable, they live in the module tree and receive gradients, a claimed
-/// no-op at init holds, save → fresh attach → load reproduces the logits, merge equals unmerged, the KV cache equals full
-/// recompute, and dispose restores the base model and frees every tensor the method made.
+/// What <c>plugingpt verify</c> checks of an adaptation method on a small random decoder, as the host will use it: modules on
+/// the model's device and in its module tree, gradients reaching exactly the method's tensors, a training step that changes
+/// nothing else, a claimed no-op at init, save → fresh attach → load reproducing the logits, merge equal to unmerged, the KV
+/// cache equal to full recompute, and dispose restoring the base model and freeing every tensor the method made. A check
+/// that throws fails with the exception's first line; the others still run. Bad options are the user's and propagate.
 /// </summary>
 public static class MethodVerifier
 {
     const double Tolerance = 1e-5, MergeTolerance = 1e-4;
 
+    sealed class Checks : List<VerificationCheck>
+    {
+        /// <summary>Runs one check; an exception (other than the user's bad options or a cancellation) is its failure.</summary>
+        public bool Run(string name, Func<(bool Passed, string Detail)> check)
+        {
+            try
+            {
+                var (passed, detail) = check();
+                Add(new VerificationCheck(name, passed, detail));
+                return passed;
+            }
+            catch (Exception e) when (e is not UserInputException and not OperationCanceledException)
+            {
+                Add(new VerificationCheck(name, false, $"threw {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}"));
+                return false;
+            }
+        }
+    }
+
     public static IReadOnlyList<VerificationCheck> Run(IAdaptationMethod method, JsonElement options, GptConfig config, int seed = 0)
     {
-        var checks = new List<VerificationCheck>();
-        void Check(string name, bool passed, string detail) => checks.Add(new VerificationCheck(name, passed, detail));
+        var checks = new Checks();
         using var dir = new TemporaryFolder();
         using var model = Fresh(config, seed);
         var ids = Ids(config, seed);
         var baseLogits = Logits(model, ids);
 
-        IAttachedMethod attached;
-        try { attached = MethodInstaller.Attach(method, model, options); }
-        catch (Exception e) when (e is not UserInputException)
+        IAttachedMethod? attached = null;
+        try
         {
-            Check("attach", false, $"{e.GetType().Name}: {e.Message}");
-            return checks;
+            if (!checks.Run("attach", () =>
+                {
+                    attached = MethodInstaller.Attach(method, model, options);
+                    return (true, $"{attached.Trainable.Count} trainable tensors, all in the model's module tree");
+                }))
+                return checks;
+            var a = attached!;
+            checks.Run("modules on the model's device", () => OnDevice(method, options, config));
+            if (a.IsIdentityAtInit)
+                checks.Run("no-op at init", () => MaxDiff(Logits(model, ids), baseLogits) is var d && d <= Tolerance
+                    ? (true, $"max |Δlogit| = {d:G3} (claimed identity)") : (false, $"max |Δlogit| = {d:G3} (claimed identity)"));
+            if (a.Trainable.Count > 0)
+            {
+                checks.Run("gradients", () => Gradients(model, a, ids));
+                checks.Run("a training step changes only the trainable tensors", () => StepTouchesOnlyTrainable(model, a, ids));
+            }
+
+            // Perturb the method's tensors so that a save that loses anything shows.
+            Perturb(a.Trainable, seed);
+            var adapted = Logits(model, ids);
+            checks.Run("save → fresh attach → load", () =>
+            {
+                a.Save(dir.Path);
+                using var other = Fresh(config, seed);
+                var reloaded = MethodInstaller.Attach(method, other, options);
+                try
+                {
+                    reloaded.Load(dir.Path);
+                    double diff = MaxDiff(Logits(other, ids), adapted);
+                    return (diff == 0, $"max |Δlogit| = {diff:G3}");
+                }
+                finally { reloaded.Dispose(); }
+            });
+            if (a.CanMerge)
+                checks.Run("merge == unmerged", () =>
+                {
+                    a.Merge();
+                    double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
+                    a.Unmerge();
+                    double back = MaxDiff(Logits(model, ids), adapted);
+                    return (merged <= MergeTolerance && back <= MergeTolerance,
+                        $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}");
+                });
+            checks.Run("KV cache == recompute", () => CacheDiff(model, ids) is var d && d <= MergeTolerance
+                ? (true, $"last-position max |Δlogit| = {d:G3}") : (false, $"last-position max |Δlogit| = {d:G3}"));
         }
-        Check("attach", true, $"{attached.Trainable.Count} trainable tensors, all in the model's module tree");
-
-        long trainable = attached.Trainable.Sum(p => p.Parameter.numel());
-        long requiringGrad = ParameterSet.Count(model.parameters().Where(p => p.requires_grad));
-        Check("trainable = requires_grad", trainable == requiringGrad, $"method reports {trainable:N0}, {requiringGrad:N0} require grad");
-
-        if (attached.IsIdentityAtInit)
-        {
-            double diff = MaxDiff(Logits(model, ids), baseLogits);
-            Check("no-op at init", diff <= Tolerance, $"max |Δlogit| = {diff:G3} (claimed identity)");
-        }
-
-        if (attached.Trainable.Count > 0) Check("gradients", Gradients(model, attached, ids, out var detail), detail);
-
-        // Perturb the method's tensors so that a save that loses anything shows.
-        Perturb(attached.Trainable, seed);
-        var adapted = Logits(model, ids);
-        attached.Save(dir.Path);
-        using (var other = Fresh(config, seed))
-        {
-            var reloaded = MethodInstaller.Attach(method, other, options);
-            reloaded.Load(dir.Path);
-            double diff = MaxDiff(Logits(other, ids), adapted);
-            Check("save → fresh attach → load", diff == 0, $"max |Δlogit| = {diff:G3}");
-            reloaded.Dispose();
-        }
-
-        if (attached.CanMerge)
-        {
-            attached.Merge();
-            double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
-            attached.Unmerge();
-            double back = MaxDiff(Logits(model, ids), adapted);
-            Check("merge == unmerged", merged <= MergeTolerance && back <= MergeTolerance,
-                $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}");
-        }
-
-        double cache = CacheDiff(model, ids);
-        Check("KV cache == recompute", cache <= MergeTolerance, $"last-position max |Δlogit| = {cache:G3}");
-
-        attached.Dispose();
-        Detach(method, options, config, seed, Check);
+        finally { attached?.Dispose(); }
+        Detach(method, options, config, seed, checks);
         return checks;
     }
 
-    /// <summary>On a fresh model: attach, change the method's own tensors, dispose; the base output and the live tensor count must come
-    /// back.</summary>
-    static void Detach(IAdaptationMethod method, JsonElement options, GptConfig config, int seed, Action<string, bool, string> check)
+    /// <summary>Attached to a model on the meta device (shapes only), every tensor in the tree must be there too.</summary>
+    static (bool, string) OnDevice(IAdaptationMethod method, JsonElement options, GptConfig config)
+    {
+        using var model = new Decoder(config, torch.META);
+        using var attached = MethodInstaller.Attach(method, model, options);
+        var elsewhere = model.named_parameters().Where(p => p.parameter.device.type != DeviceType.META).Select(p => p.name).ToList();
+        return (elsewhere.Count == 0, elsewhere.Count == 0 ? "every tensor on the model's device (checked on meta)"
+            : $"not on the model's device: {string.Join(", ", elsewhere.Take(3))}");
+    }
+
+    /// <summary>On a fresh model: attach, run a training step, change the method's own tensors, dispose; the base output and the
+    /// live tensor count must come back.</summary>
+    static void Detach(IAdaptationMethod method, JsonElement options, GptConfig config, int seed, Checks checks)
     {
         using var model = Fresh(config, seed);
         var ids = Ids(config, seed);
         var baseLogits = Logits(model, ids);
         var body = model.parameters().Select(p => p.Handle).ToHashSet();
         long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var attached = MethodInstaller.Attach(method, model, options);
-        // the body's own tensors stay: dispose cannot undo training them
-        Perturb(attached.Trainable.Where(p => !body.Contains(p.Parameter.Handle)), seed);
-        attached.Dispose();
-        double restored = MaxDiff(Logits(model, ids), baseLogits);
-        check("dispose restores the base", restored <= Tolerance && model.AttachedModules.Count == 0,
-            $"max |Δlogit| = {restored:G3}; attached modules left: {model.AttachedModules.Count}");
+        checks.Run("dispose restores the base", () =>
+        {
+            var attached = MethodInstaller.Attach(method, model, options);
+            try
+            {
+                // A forward and backward first, so state a method makes lazily is counted too.
+                if (attached.Trainable.Count > 0) Gradients(model, attached, ids);
+                // The body's own tensors stay: dispose cannot undo training them.
+                Perturb(attached.Trainable.Where(p => !body.Contains(p.Parameter.Handle)), seed);
+            }
+            finally { attached.Dispose(); }
+            double restored = MaxDiff(Logits(model, ids), baseLogits);
+            return (restored <= Tolerance && model.AttachedModules.Count == 0,
+                $"max |Δlogit| = {restored:G3}; attached modules left: {model.AttachedModules.Count}");
+        });
         long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveBefore;
-        check("frees what it made", leaked == 0,
-            leaked == 0 ? "live tensor count back to where it was" : $"{leaked} tensors still alive after dispose");
+        checks.Run("frees what it made", () => (leaked == 0,
+            leaked == 0 ? "live tensor count back to where it was" : $"{leaked} tensors still alive after dispose"));
     }
 
     static Decoder Fresh(GptConfig config, int seed)
@@ -126,7 +165,7 @@ public static class MethodVerifier
         return model.Logits(torch.tensor(ids, device: model.Device)).cpu().data<float>().ToArray();
     }
 
-    static bool Gradients(Decoder model, IAttachedMethod attached, long[,] ids, out string detail)
+    static (bool, string) Gradients(Decoder model, IAttachedMethod attached, long[,] ids)
     {
         using var scope = torch.NewDisposeScope();
         model.train();
@@ -138,11 +177,40 @@ public static class MethodVerifier
             .Select(p => p.name).ToList();
         foreach (var p in model.parameters()) p.grad = null;
         model.eval();
-        detail = missing.Count == 0 && stray.Count == 0
-            ? $"all {attached.Trainable.Count} trainable tensors receive a gradient, no frozen one does"
+        bool ok = missing.Count == 0 && stray.Count == 0;
+        return (ok, ok ? $"all {attached.Trainable.Count} trainable tensors receive a gradient, no frozen one does"
             : (missing.Count > 0 ? $"no gradient: {string.Join(", ", missing.Take(3))}; " : "")
-                + (stray.Count > 0 ? $"frozen but given a gradient: {string.Join(", ", stray.Take(3))}" : "");
-        return missing.Count == 0 && stray.Count == 0;
+              + (stray.Count > 0 ? $"frozen but given a gradient: {string.Join(", ", stray.Take(3))}" : ""));
+    }
+
+    /// <summary>One AdamW step over the method's tensors (as the host trains them); every other tensor of the model must be
+    /// unchanged.</summary>
+    static (bool, string) StepTouchesOnlyTrainable(Decoder model, IAttachedMethod attached, long[,] ids)
+    {
+        var own = attached.Trainable.Select(p => p.Parameter.Handle).ToHashSet();
+        var others = model.named_parameters().Where(p => !own.Contains(p.parameter.Handle)).ToList();
+        var before = others.Select(p => Values(p.parameter)).ToList();
+        var tensors = attached.Trainable
+            .Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
+        using (var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-3, 1e-3, 0, 1), 0.01, gradClip: 1.0))
+        using (var scope = torch.NewDisposeScope())
+        {
+            model.train();
+            var x = torch.tensor(ids, device: model.Device);
+            model.LanguageModelLoss(x, x).backward();
+            optimizer.Step(0);
+            model.eval();
+        }
+        foreach (var p in model.parameters()) p.grad = null;
+        var changed = others.Where((p, i) => !Values(p.parameter).SequenceEqual(before[i])).Select(p => p.name).ToList();
+        return (changed.Count == 0, changed.Count == 0 ? $"{others.Count} other tensors unchanged"
+            : $"changed without being trainable: {string.Join(", ", changed.Take(3))}");
+    }
+
+    static float[] Values(TorchSharp.Modules.Parameter p)
+    {
+        using var scope = torch.NewDisposeScope();
+        return p.detach().cpu().to(torch.ScalarType.Float32).data<float>().ToArray();
     }
 
     static void Perturb(IEnumerable<(string Name, TorchSharp.Modules.Parameter Parameter)> tensors, int seed)

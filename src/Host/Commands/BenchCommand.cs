@@ -23,12 +23,12 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
         var train = new Command("train", "Training tokens/s and achieved GFLOP/s as a fraction of this machine's matmul peak.")
         { preset, device, json, batch, steps };
-        train.SetAction(parse =>
+        train.SetAction((parse, cancel) =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
             var dev = DeviceSelector.Parse(parse.GetValue(device)!);
             var peak = Benchmarks.MatmulPeak(dev);
-            var r = Benchmarks.Training(config, parse.GetValue(batch), config.Context, parse.GetValue(steps), dev, peak.GFlops);
+            var r = Benchmarks.Training(config, parse.GetValue(batch), config.Context, parse.GetValue(steps), dev, peak.GFlops, cancel);
             Report(parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!,
@@ -39,18 +39,18 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 ["utilisation_of_peak"] = Math.Round(r.Utilisation, 3),
                 ["step_s"] = Math.Round(r.StepSeconds, 3),
             });
-            return 0;
+            return Task.FromResult(0);
         });
 
         var prompt = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
         var tokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 100 };
         var generate = new Command("generate", "Generation tokens/s with the KV cache against full recompute.")
         { preset, device, json, prompt, tokens };
-        generate.SetAction(parse =>
+        generate.SetAction((parse, cancel) =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
             var r = Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens),
-                DeviceSelector.Parse(parse.GetValue(device)!));
+                DeviceSelector.Parse(parse.GetValue(device)!), cancel);
             Report(parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!,
@@ -59,7 +59,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 ["uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1),
                 ["kv_cache_speedup"] = Math.Round(r.Speedup, 2),
             });
-            return 0;
+            return Task.FromResult(0);
         });
         var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
@@ -67,12 +67,12 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         var method = new Command("method",
             "A method's cost against the bare model: forward time (unmerged and merged) and training step time, as ratios.")
         { preset, device, json, methodBatch, methodName, set };
-        method.SetAction(parse =>
+        method.SetAction((parse, cancel) =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
             var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
             var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch),
-                config.Context, DeviceSelector.Parse(parse.GetValue(device)!));
+                config.Context, DeviceSelector.Parse(parse.GetValue(device)!), cancel: cancel);
             var figures = new Dictionary<string, object>
             {
                 ["preset"] = parse.GetValue(preset)!,
@@ -95,7 +95,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 figures["method_step_over_full"] = Math.Round(r.MethodStepSeconds / r.FullStepSeconds, 3);
             }
             Report(parse.GetValue(json), figures);
-            return 0;
+            return Task.FromResult(0);
         });
         return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, method };
     }

@@ -35,7 +35,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
                 catalog.Plugins.Select(p => $"{p.Manifest.Kind.ToString().ToLowerInvariant()}:{p.Manifest.Name}"))));
             foreach (var e in catalog.Errors) table.AddRow("[yellow]plugin skipped[/]", Markup.Escape($"{e.Path}: {e.Message}"));
             console.Write(table);
-            return catalog.Plugins.Count > 0 ? 0 : 1;
+            return catalog.Plugins.Count > 0 ? 0 : Cli.CheckFailed;
         });
         return command;
     }

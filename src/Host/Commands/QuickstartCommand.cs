@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Display;
 using PluginGpt.Host.Experiments;
@@ -42,6 +43,8 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
             var files = ExperimentFiles(parse.GetValue(experiments)!);
             // Check every file before the long pre-training, so a typo fails in a second, not after minutes.
             var specs = files.Select(f => ExperimentFile.LoadValid(f, [])).ToList();
+            var checker = runners.Quiet();
+            foreach (var spec in specs) checker.Check(spec, Presets.Small);   // the model does not exist yet: its preset's shape
 
             var model = Path.Combine(dir, "model");
             int pretrainSteps = parse.GetValue(steps);
@@ -75,11 +78,11 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
                 rows.Add(new ComparisonRow(spec.Name, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters,
                     summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory));
             }
-            var majority = new ComparisonRow("majority-class", rows.FirstOrDefault()?.Task ?? "", 0, "accuracy",
-                MajorityBaseline(plugins.Value, specs[0]), 0);
+            if (rows.Count == 0 || cancel.IsCancellationRequested) return Cli.Cancelled;   // nothing finished to compare
+            var majority = new ComparisonRow("majority-class", rows[0].Task, 0, "accuracy", MajorityBaseline(plugins.Value, specs[0]), 0);
             var written = ComparisonReport.Write(console, dir, "results", rows, majority, "SST-2 dev accuracy by adaptation method");
             console.MarkupLineInterpolated($"results: {string.Join(", ", written)}");
-            return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
+            return 0;
         });
         return command;
     }
@@ -96,7 +99,12 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
     static bool IsPretrained(string model, int steps)
     {
         var state = Path.Combine(model, Pretrainer.CheckpointDir, "trainer_state.json");
-        return File.Exists(state) && JsonDocument.Parse(File.ReadAllText(state)).RootElement.GetProperty("Step").GetInt32() >= steps;
+        if (!File.Exists(state)) return false;
+        try { return JsonDocument.Parse(File.ReadAllText(state)).RootElement.GetProperty("Step").GetInt32() >= steps; }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new CheckpointException($"{state}: unreadable trainer state ({e.Message}); delete the folder to pre-train again");
+        }
     }
 
     /// <summary>Accuracy of always answering the most frequent training label: the bar every method must clear.</summary>

@@ -24,6 +24,8 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var combinations = SweepGrid.Combinations(parse.GetValue(grid)!);
             // Every combination is bound and validated before the first run starts.
             var specs = combinations.Select(c => (Combination: c, Spec: ExperimentFile.LoadValid(path, [.. shared, .. c]))).ToList();
+            var checker = runners.Quiet();
+            foreach (var (_, spec) in specs) checker.Check(spec);   // plugin options and data of every combination, before the first run
             var dir = OutputFolder.EnsureFree(
                 parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
 

@@ -21,13 +21,13 @@ public sealed class TokenizerCommand : ICliCommand
         };
         var output = new Option<string>("--out") { Description = "folder for vocab.json + merges.txt", Required = true };
         var train = new Command("train", "Learn a byte-level BPE (GPT-2 file format).") { corpus, size, output };
-        train.SetAction(parse =>
+        train.SetAction((parse, cancel) =>
         {
             var files = parse.GetValue(corpus)!;
             foreach (var f in files) if (!File.Exists(f)) throw new UserInputException($"--corpus: {f} not found");
-            var tokenizer = BpeTrainer.Train(files.Select(File.ReadAllText), parse.GetValue(size), parse.GetValue(output)!);
+            var tokenizer = BpeTrainer.Train(files.Select(File.ReadAllText), parse.GetValue(size), parse.GetValue(output)!, cancel: cancel);
             Console.WriteLine($"{tokenizer.VocabSize} tokens written to {Path.GetFullPath(parse.GetValue(output)!)}");
-            return 0;
+            return Task.FromResult(0);
         });
 
         var folder = new Option<string>("--tokenizer") { Description = "tokenizer or model folder", Required = true };

@@ -10,7 +10,7 @@ namespace PluginGpt.Host.Commands;
 
 /// <summary>
 /// <c>plugingpt verify --method NAME [--set key=value]… | --all</c>: the conformance checks every adaptation method must pass,
-/// run on a small random decoder, one table (or JSON) per method; exit code 1 when a check fails.
+/// run on a small random decoder, one table (or JSON) per method; exit code 3 when a check fails.
 /// </summary>
 public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
@@ -27,17 +27,23 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
         var command = new Command("verify",
             "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
         { method, all, set, preset, json };
-        command.SetAction(parse =>
+        command.SetAction((parse, cancel) =>
         {
             var name = parse.GetValue(method);
             if ((name is null) == !parse.GetValue(all)) throw new OptionsException("verify: give exactly one of --method NAME or --all");
+            if (name is null && parse.GetValue(set) is { Length: > 0 })
+                throw new OptionsException("--set: options belong to one method; with --all every method runs with its defaults");
             var targets = name is not null
                 ? [plugins.Value.Find(PluginKind.Method, name, "--method")]
                 : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
             var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
             var config = Presets.Get(parse.GetValue(preset)!);
-            var results = targets
-                .Select(p => (Plugin: p, Checks: MethodVerifier.Run((IAdaptationMethod)p.Instance, options, config))).ToList();
+            var results = new List<(LoadedPlugin Plugin, IReadOnlyList<VerificationCheck> Checks)>();
+            foreach (var target in targets)
+            {
+                cancel.ThrowIfCancellationRequested();
+                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config)));
+            }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
                 {
@@ -54,7 +60,7 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
                     foreach (var c in checks) table.AddRow(c.Name, c.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(c.Detail));
                     console.Write(table);
                 }
-            return results.All(r => r.Checks.All(c => c.Passed)) ? 0 : 1;
+            return Task.FromResult(results.All(r => r.Checks.All(c => c.Passed)) ? 0 : Cli.CheckFailed);
         });
         return command;
     }

@@ -96,13 +96,31 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var dir = OutputFolder.EnsureFree(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"), "output");
         var watch = Stopwatch.StartNew();
         // Owners free what they made (the objective, the method, the model); this scope is a safety net for temporaries a
-        // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC.
+        // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC, and counted.
         using var temporaries = torch.NewDisposeScope();
-        using var p = Prepare(spec);
+        var p = Prepare(spec);
+        RunLog? log = null;
+        try
+        {
+            return Execute(spec, p, dir, watch, cancel, opened => log = opened);
+        }
+        finally
+        {
+            p.Dispose();
+            if (temporaries.DisposablesCount > 0)
+                ((ILogger?)log ?? logger).LogInformation("{Count} tensors left outside any dispose scope were freed when the run ended",
+                    temporaries.DisposablesCount);
+            log?.Dispose();
+        }
+    }
+
+    RunResult Execute(ExperimentSpec spec, Prepared p, string dir, Stopwatch watch, CancellationToken cancel, Action<RunLog> opened)
+    {
 
         // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
         Directory.CreateDirectory(OutputFolder.EnsureFree(dir, "output"));   // checked again: another run may have taken it meanwhile
-        using var log = new RunLog(Path.Combine(dir, "run.log"), logger);
+        var log = new RunLog(Path.Combine(dir, "run.log"), logger);
+        opened(log);
         var provenance = new Dictionary<string, PluginProvenance>
         {
             ["method"] = p.Method.Provenance,
@@ -119,9 +137,18 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         log.LogInformation("data {Data}: {Train} train, {Dev} dev, labels [{Labels}]", p.Data.Name, p.Data.Train.Count, p.Data.Dev.Count,
             string.Join(", ", p.Data.Labels));
 
-        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, dir);
+        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, dir)
+        {
+            MethodName = p.Method.Manifest.Name,
+        };
         var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
             progress => FineTuner.Run(job, new Logged(progress, log), cancel));
+        if (cancel.IsCancellationRequested)
+        {
+            // An interrupted run must not look finished: no metrics.json, no report; best/ keeps the best epoch it reached.
+            log.LogWarning("run {Name} cancelled after {Steps} steps; {Dir} holds no metrics.json", spec.Name, result.Steps, dir);
+            throw new OperationCanceledException(cancel);
+        }
 
         var summary = new RunSummary
         {
@@ -145,8 +172,25 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// What can be checked of an experiment in a second, before any long work (a sweep's first run, the quickstart's
+    /// pre-training): its plugins exist, the task reads its data with its options, and the method attaches with its options to
+    /// a shape-only model (<paramref name="shape"/>, or the experiment's own). The objective is checked when its run starts.
+    /// </summary>
+    public void Check(ExperimentSpec spec, GptConfig? shape = null)
+    {
+        var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name");
+        catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name");
+        var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name");
+        ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        var config = shape
+            ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
+        using var model = new Decoder(config, torch.META);
+        using var attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+    }
+
     /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory)
+    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default)
     {
         var spec = ExperimentFile.Load(Path.Combine(runDirectory, "config.json"), []);
         using var temporaries = torch.NewDisposeScope();
@@ -155,7 +199,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         p.Attached.Load(best);
         p.Instance.Load(best);
         return FineTuner.Evaluate(
-            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0);
+            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0,
+            cancel: cancel);
     }
 
     /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>

@@ -36,10 +36,10 @@ public sealed class PluginCatalog
             (logger ?? NullLogger<PluginCatalog>.Instance).LogWarning("plugin {Path} skipped: {Message}", e.Path, e.Message);
     }
 
-    /// <summary>The plugins of <paramref name="folders"/> with no services of the host's (tests, tools).</summary>
+    /// <summary>The plugins of <paramref name="folders"/> with logging and their own services only (tests, tools).</summary>
     public static PluginCatalog Load(IReadOnlyList<string> folders)
     {
-        var services = new ServiceCollection();
+        var services = new ServiceCollection().AddLogging();
         var discovery = PluginDiscovery.Run(folders, services);
         return new PluginCatalog(discovery, services.BuildServiceProvider());
     }

@@ -87,6 +87,13 @@ public sealed class PluginDiscovery
         }
 
         var version = assembly.GetName().Version?.ToString() ?? "?";
+        // Built against a newer SDK than this host's, a plugin could call members the host lacks: refuse it now, by name.
+        var sdk = typeof(IPlugin).Assembly.GetName();
+        if (assembly.GetReferencedAssemblies().FirstOrDefault(a => a.Name == sdk.Name) is { Version: { } wanted } && wanted > sdk.Version)
+        {
+            Fail($"built against PluginGpt SDK {wanted}, newer than this host's {sdk.Version}: update plugingpt");
+            return;
+        }
         static bool Concrete(Type t) => t is { IsClass: true, IsAbstract: false, IsPublic: true };
         if (services is not null)
             foreach (var startup in found.Where(t => Concrete(t) && typeof(IPluginStartup).IsAssignableFrom(t)))

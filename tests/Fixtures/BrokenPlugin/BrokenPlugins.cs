@@ -18,8 +18,9 @@ public sealed class FutureMethod : IAdaptationMethod
     public IAttachedMethod Attach(IDecoder model, JsonElement options) => throw new NotSupportedException();
 }
 
-/// <summary>Breaks the method contract on purpose (for <c>plugingpt verify</c>): claims to start as the base model but scales
-/// every MLP output, and its Dispose undoes nothing, so its module and hook stay behind.</summary>
+/// <summary>Breaks the method contract on purpose (for <c>plugingpt verify</c>): creates its tensor on the default device,
+/// claims to start as the base model but scales every MLP output, and its Dispose undoes nothing, so its module and hook
+/// stay behind.</summary>
 public sealed class LeakyMethod : IAdaptationMethod
 {
     public PluginManifest Manifest { get; } = new("leaky", PluginKind.Method, "1.0.0", "breaks the method contract on purpose");
@@ -44,5 +45,27 @@ public sealed class LeakyMethod : IAdaptationMethod
     {
         public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable => [("leak.factor", scale.factor)];
         public bool IsIdentityAtInit => true;
+    }
+}
+
+/// <summary>A bug in a plugin, found at run time: its Attach throws (the host reports exit 1 with a crash log).</summary>
+public sealed class ThrowsOnAttachMethod : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("throws-on-attach", PluginKind.Method, "1.0.0", "its Attach throws, on purpose");
+    public IAttachedMethod Attach(IDecoder model, JsonElement options) => throw new InvalidOperationException("deliberately broken attach");
+}
+
+/// <summary>Trains ln_f's bias but cannot save it (for verify: one failing check does not stop the others).</summary>
+public sealed class ThrowsOnSaveMethod : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("throws-on-save", PluginKind.Method, "1.0.0", "its Save throws, on purpose");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options) =>
+        new Attached(model.Module.named_parameters().Where(p => p.name == "ln_f.bias").ToList());
+
+    sealed class Attached(IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable) : IAttachedMethod
+    {
+        public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable => trainable;
+        public void Save(string directory) => throw new IOException("deliberately broken save");
     }
 }
