@@ -1,3 +1,4 @@
+using PluginGpt.Abstractions;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,13 +36,13 @@ public sealed class BottleneckAdapter : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var h = down.forward(x);
+        var h = Autocast.Linear(down, x);
         h = nonLinearity switch
         {
             "relu" => functional.relu(h),
             "swish" => functional.silu(h),
             _ => functional.gelu(h),
         };
-        return x + up.forward(h);
+        return x + Autocast.Linear(up, h);
     }
 }

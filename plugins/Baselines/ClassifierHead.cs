@@ -111,7 +111,7 @@ public sealed class ClassifierHead : IObjective
         /// <summary>L1: next-token cross-entropy over each sequence's real tokens, from the same forward pass.</summary>
         Tensor LanguageModelLoss(Tensor hidden, Tensor ids, Tensor lengths)
         {
-            var logits = context.Model.LmHead(hidden[.., ..^1]);
+            var logits = Autocast.Float(context.Model.LmHead(hidden[.., ..^1]));   // the loss in fp32
             var targets = ids[.., 1..].clone();
             var positions = torch.arange(1, ids.shape[1], device: ids.device).unsqueeze(0);
             targets.masked_fill_(positions.ge(lengths.unsqueeze(1)), -1);

@@ -31,9 +31,10 @@ public sealed class Ia3Linear : LinearWrapper
 
     public override Tensor forward(Tensor x)
     {
-        if (Merged) return Base.forward(x);
-        var scale = ia3_l.flatten().to(x.dtype);
-        return IsFeedforward ? Base.forward(x * scale) : Base.forward(x) * scale;
+        if (Merged) return BaseForward(x);
+        if (IsFeedforward) return BaseForward(x * ia3_l.flatten().to(x.dtype));
+        var y = BaseForward(x);
+        return y * ia3_l.flatten().to(y.dtype);
     }
 
     public override bool CanMerge => true;

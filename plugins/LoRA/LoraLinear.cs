@@ -41,8 +41,8 @@ public sealed class LoraLinear : LinearWrapper
 
     public override Tensor forward(Tensor x)
     {
-        var y = Base.forward(x);
-        return Merged ? y : y + lora_B.forward(lora_A.forward(lora_dropout.forward(x))) * scaling;
+        var y = BaseForward(x);
+        return Merged ? y : y + Autocast.Linear(lora_B, Autocast.Linear(lora_A, lora_dropout.forward(x))) * scaling;
     }
 
     /// <summary>ΔW = (α/r)·B·A, [out, in], in fp32.</summary>

@@ -55,6 +55,9 @@ public sealed record ExperimentSpec
     [JsonPropertyName("recipe")] public PluginChoice? Recipe { get; init; }
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
     [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
+    /// <summary><c>fp32</c>, <c>bf16</c> (matmuls in bf16, fp32 master weights) or <c>auto</c> (bf16 where the device runs it
+    /// at least 1.5× faster).</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "auto";
     /// <summary>Run folder; a fresh <c>runs/&lt;name&gt;-&lt;timestamp&gt;</c> when empty.</summary>
     [JsonPropertyName("output")] public string? Output { get; init; }
     /// <summary>Written by the host into a run's config.json: which plugin (assembly, version, folder) served each role.</summary>

@@ -27,6 +27,9 @@ public sealed record GptConfig
     [JsonPropertyName("attn_pdrop")] public double AttentionDropout { get; init; }
     [JsonPropertyName("resid_pdrop")] public double ResidualDropout { get; init; }
     [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; init; } = 1e-5;
+    /// <summary>What the weights file holds (Hugging Face's field): PluginGpt saves fp32 master weights whatever the precision
+    /// it trained in.</summary>
+    [JsonPropertyName("torch_dtype")] public string TorchDtype { get; init; } = "float32";
 
     [JsonIgnore] public int InnerDim => FeedForwardDim ?? 4 * ModelDim;
     [JsonIgnore] public int HeadDim => ModelDim / Heads;

@@ -29,6 +29,9 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     /// <summary>The wrapped Linear, frozen, owned by the decoder.</summary>
     public Linear Base => base_layer;
 
+    /// <summary>The wrapped Linear's forward pass, in bf16 inside an <see cref="Autocast"/> region as the decoder's own layers.</summary>
+    protected Tensor BaseForward(Tensor x) => Autocast.Linear(base_layer, x);
+
     /// <summary>Whether the wrapper's effect can be folded into the base weights (<see cref="FoldIn"/> and <see cref="FoldOut"/>
     /// implemented).</summary>
     public virtual bool CanMerge => false;

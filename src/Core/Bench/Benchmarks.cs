@@ -24,12 +24,12 @@ public static class Benchmarks
         public double Speedup => CachedTokensPerSecond / UncachedTokensPerSecond;
     }
 
-    /// <summary>Best fp32 GFLOP/s of an n×n by n×n matmul over a few repeats.</summary>
-    public static MatmulResult MatmulPeak(Device device, int size = 1024, int repeats = 10)
+    /// <summary>Best GFLOP/s of an n×n by n×n matmul in <paramref name="dtype"/> (fp32 by default) over a few repeats.</summary>
+    public static MatmulResult MatmulPeak(Device device, int size = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32)
     {
         using var scope = torch.NewDisposeScope();
-        var a = torch.randn(size, size, device: device);
-        var b = torch.randn(size, size, device: device);
+        var a = torch.randn(size, size, device: device).to(dtype);
+        var b = torch.randn(size, size, device: device).to(dtype);
         a.matmul(b);   // warm-up
         double best = double.MaxValue;
         for (int i = 0; i < repeats; i++)
@@ -37,7 +37,7 @@ public static class Benchmarks
             var w = Stopwatch.StartNew();
             using var c = a.matmul(b);
             if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-            else c[0, 0].item<float>();
+            else c[0, 0].to(ScalarType.Float32).item<float>();
             best = Math.Min(best, w.Elapsed.TotalSeconds);
         }
         return new MatmulResult(size, 2.0 * size * size * size / best / 1e9);
@@ -83,12 +83,12 @@ public static class Benchmarks
         using var _ = torch.no_grad();
         model.eval();
         var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
-        for (int i = 0; i < 3; i++) model.Logits(x).sum().item<float>();   // warm-up: allocator and thread pool settle
+        for (int i = 0; i < 3; i++) Autocast.Float(model.Logits(x)).sum().item<float>();   // warm-up: allocator and thread pool settle
         var times = new List<double>();
         for (int i = 0; i < repeats; i++)
         {
             var w = Stopwatch.StartNew();
-            model.Logits(x).sum().item<float>();
+            Autocast.Float(model.Logits(x)).sum().item<float>();
             times.Add(w.Elapsed.TotalSeconds);
         }
         return times.Order().ElementAt(times.Count / 2);

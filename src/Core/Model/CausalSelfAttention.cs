@@ -29,7 +29,7 @@ public sealed class CausalSelfAttention : ReplaceableChildren
     internal Tensor Forward(Tensor x, AttentionContext context)
     {
         long batch = x.shape[0], steps = x.shape[1], dim = x.shape[2];
-        var qkv = c_attn.forward(x).split(dim, 2);
+        var qkv = Project(c_attn, x).split(dim, 2);
         // [B, T, C] → [B, H, T, D]
         Tensor Heads(Tensor t) => t.view(batch, steps, heads, headDim).transpose(1, 2);
         Tensor q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
@@ -41,8 +41,8 @@ public sealed class CausalSelfAttention : ReplaceableChildren
         if (context.Prefix?.GetPrefix(layer, batch) is var (pk, pv))
         {
             prefixLength = pk.shape[2];
-            k = torch.cat([pk, k], 2);
-            v = torch.cat([pv, v], 2);
+            k = torch.cat([pk.to(k.dtype), k], 2);   // prefixes are fp32 parameters; keys may be bf16 under autocast
+            v = torch.cat([pv.to(v.dtype), v], 2);
         }
 
         double p = training ? attnDropout : 0.0;
@@ -52,6 +52,6 @@ public sealed class CausalSelfAttention : ReplaceableChildren
                 AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
 
         y = y.transpose(1, 2).contiguous().view(batch, steps, dim);
-        return resid_dropout.forward(c_proj.forward(y));
+        return resid_dropout.forward(Project(c_proj, y));
     }
 }

@@ -122,8 +122,9 @@ public sealed class Decoder : Module, IDecoder
         return (Parameter)new Parameter(fresh, old.requires_grad).DetachFromDisposeScope();
     }
 
-    /// <summary>Next-token logits [B, T, V] from hidden states.</summary>
-    public Tensor LmHead(Tensor hidden) => lm_head is not null ? lm_head.forward(hidden) : functional.linear(hidden, TokenWeight);
+    /// <summary>Next-token logits [B, T, V] from hidden states; bf16 inside an <see cref="Autocast"/> region (take
+    /// <see cref="Autocast.Float"/> before a loss or softmax).</summary>
+    public Tensor LmHead(Tensor hidden) => lm_head is not null ? Autocast.Linear(lm_head, hidden) : Autocast.Linear(hidden, TokenWeight);
 
     /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
     public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) =>
@@ -132,7 +133,7 @@ public sealed class Decoder : Module, IDecoder
     /// <summary>Mean next-token cross-entropy; targets equal to -1 are ignored.</summary>
     public Tensor LanguageModelLoss(Tensor inputIds, Tensor targets)
     {
-        var logits = Logits(inputIds);
+        var logits = Autocast.Float(Logits(inputIds));   // the loss in fp32, as autocast does
         return functional.cross_entropy(logits.view(-1, logits.shape[2]), targets.view(-1), ignore_index: -1);
     }
 

@@ -25,13 +25,13 @@ public sealed class Mlp : ReplaceableChildren
 
     internal Tensor Forward(Tensor x)
     {
-        var h = c_fc.forward(x);
+        var h = Project(c_fc, x);
         h = activation switch
         {
             "gelu_new" => functional.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh),
             "gelu" => functional.gelu(h),
             _ => functional.relu(h),
         };
-        return dropout.forward(c_proj.forward(h));
+        return dropout.forward(Project(c_proj, h));
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PluginGpt.Core.Model;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Training;
 
@@ -49,7 +50,8 @@ public static class FineTuner
 
         // Tokens/s and MFU come from the decoder's own token counters and a matmul peak measured now.
         var decoder = job.Model as Decoder;
-        double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3).GFlops;
+        // The peak of the precision the run computes in (its Autocast region), so MFU compares like with like.
+        double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
         long modelParameters = ParameterSet.Count(job.Model.Module.parameters());
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
         int bestEpoch = 0, step = 0;
@@ -70,7 +72,7 @@ public static class FineTuner
                 var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => job.Data.Train[i]).ToList();
                 var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
                 loss.backward();
-                lossSum += loss.item<float>() * t.GradientAccumulation;
+                lossSum += Autocast.Float(loss).item<float>() * t.GradientAccumulation;
                 if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
 
                 double lr = optimizer.Step(step);

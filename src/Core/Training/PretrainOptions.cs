@@ -25,6 +25,8 @@ public sealed record PretrainOptions
     public double ValidationFraction { get; init; } = 0.05;
     public int Seed { get; init; } = 1337;
     public string Device { get; init; } = "cpu";
+    /// <summary><c>fp32</c>, <c>bf16</c> or <c>auto</c> (see <see cref="PrecisionSelector"/>); weights and checkpoints stay fp32.</summary>
+    public string Precision { get; init; } = "auto";
     public bool Resume { get; init; }
 
     public void Validate()

@@ -33,6 +33,11 @@ public static class Pretrainer
             throw new OptionsException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
         Directory.CreateDirectory(dir);
         var device = DeviceSelector.Parse(o.Device);
+        var precision = PrecisionSelector.Resolve(o.Precision, device);
+        // Matmuls in bf16 with fp32 master weights, optimizer state and losses (see Autocast); checkpoints stay fp32.
+        using var region = Autocast.Use(precision.ComputeType);
+        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0,
+            Message: $"precision {precision.Name} ({precision.Reason})"));
 
         var tokenizer = resuming ? GptTokenizer.Load(dir) : PrepareTokenizer(o, dir, progress);
         var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
@@ -66,7 +71,7 @@ public static class Pretrainer
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
 
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
-        double peak = Bench.Benchmarks.MatmulPeak(device, 512, 3).GFlops;
+        double peak = Bench.Benchmarks.MatmulPeak(device, 512, 3, precision.MatmulType).GFlops;
         double flopsPerToken =
             Bench.Benchmarks.TrainingFlopsPerToken(config, ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
         using var runSpan = Telemetry.Source.StartActivity("run");

@@ -35,6 +35,8 @@ public sealed record RunSummary
     [JsonPropertyName("total_parameters")] public long TotalParameters { get; init; }
     [JsonPropertyName("steps")] public int Steps { get; init; }
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
+    /// <summary>The precision the run computed in (<c>fp32</c> or <c>bf16</c>).</summary>
+    [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
 
     [JsonIgnore] public double PrimaryScore => Metrics[PrimaryMetric];
 }

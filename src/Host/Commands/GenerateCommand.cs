@@ -3,6 +3,7 @@ using PluginGpt.Core;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Tokenization;
+using TorchSharp;
 
 namespace PluginGpt.Host.Commands;
 
@@ -31,14 +32,20 @@ public sealed class GenerateCommand : ICliCommand
         var stop = new Option<string[]>("--stop") { Description = "stop when the continuation contains this text (repeatable)" };
         var noCache = new Option<bool>("--no-kv-cache") { Description = "recompute the whole sequence each step" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
+        var precision = GlobalOptions.Precision();
 
         var command = new Command("generate", "Continue a prompt with a trained model.")
-        { model, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device };
+        { model, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device, precision };
         command.SetAction(async (parse, cancel) =>
         {
             var dir = parse.GetValue(model)!;
             var tokenizer = GptTokenizer.Load(dir);
-            using var decoder = GptCheckpoint.Load(dir, DeviceSelector.Parse(parse.GetValue(device)!));
+            var target = DeviceSelector.Parse(parse.GetValue(device)!);
+            using var decoder = GptCheckpoint.Load(dir, target);
+            // Inference needs no fp32 master weights: in bf16 the weights themselves are converted once, so no step casts them.
+            var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
+            if (choice.ComputeType is { } compute) decoder.to(compute);
+            using var region = Autocast.Use(choice.ComputeType);
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),

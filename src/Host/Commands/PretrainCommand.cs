@@ -43,11 +43,12 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         var checkpointInterval = new Option<int>("--checkpoint-interval") { DefaultValueFactory = _ => defaults.CheckpointInterval };
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => defaults.Seed };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => defaults.Device };
+        var precision = GlobalOptions.Precision(defaults.Precision);
 
         var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
         {
             preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval,
-            seed, device,
+            seed, device, precision,
         };
         command.SetAction((parse, cancel) =>
         {
@@ -70,6 +71,7 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
                 CheckpointInterval = parse.GetValue(checkpointInterval),
                 Seed = parse.GetValue(seed),
                 Device = parse.GetValue(device)!,
+                Precision = parse.GetValue(precision)!,
             };
             var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));
             var (png, md) = LossReport.Write(result.Directory);

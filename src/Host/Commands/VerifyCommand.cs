@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using PluginGpt.Core;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Verification;
 using PluginGpt.Host.Experiments;
@@ -24,9 +25,10 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
         };
         var preset = new Option<string>("--preset") { Description = "model shape to check on", DefaultValueFactory = _ => "tiny" };
         var json = new Option<bool>("--json") { Description = "print the checks as JSON" };
+        var precision = GlobalOptions.Precision("fp32");
         var command = new Command("verify",
             "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
-        { method, all, set, preset, json };
+        { method, all, set, preset, json, precision };
         command.SetAction((parse, cancel) =>
         {
             var name = parse.GetValue(method);
@@ -38,11 +40,12 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
                 : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
             var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
             var config = Presets.Get(parse.GetValue(preset)!);
+            var compute = PrecisionSelector.Resolve(parse.GetValue(precision)!, TorchSharp.torch.CPU).ComputeType;
             var results = new List<(LoadedPlugin Plugin, IReadOnlyList<VerificationCheck> Checks)>();
             foreach (var target in targets)
             {
                 cancel.ThrowIfCancellationRequested();
-                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config)));
+                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, compute)));
             }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new

@@ -95,6 +95,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
         var dir = OutputFolder.EnsureFree(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"), "output");
         var watch = Stopwatch.StartNew();
+        // The whole run (set-up, calibration, losses, predictions) computes in one precision; config.json records the choice.
+        var precision = PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device));
+        spec = spec with { Precision = precision.Name };
+        using var region = Autocast.Use(precision.ComputeType);
         // Owners free what they made (the objective, the method, the model); this scope is a safety net for temporaries a
         // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC, and counted.
         using var temporaries = torch.NewDisposeScope();
@@ -102,7 +106,11 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         RunLog? log = null;
         try
         {
-            return Execute(spec, p, dir, watch, cancel, opened => log = opened);
+            return Execute(spec, p, dir, watch, cancel, opened =>
+            {
+                log = opened;
+                opened.LogInformation("precision {Precision} ({Reason})", precision.Name, precision.Reason);
+            });
         }
         finally
         {
@@ -165,6 +173,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             TotalParameters = ParameterSet.Count(p.Model.parameters().Concat(p.Instance.Parameters.Select(x => x.Parameter))),
             Steps = result.Steps,
             Seconds = watch.Elapsed.TotalSeconds,
+            Precision = spec.Precision,
         };
         RunFiles.WriteSummary(dir, summary);
         if (result.Steps > 0) Reports.LossReport.Write(dir);
@@ -193,6 +202,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default)
     {
         var spec = ExperimentFile.Load(Path.Combine(runDirectory, "config.json"), []);
+        // The run's recorded precision, so the scores are the ones it reported.
+        using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec);
         var best = Path.Combine(runDirectory, FineTuner.BestDir);

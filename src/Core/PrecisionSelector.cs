@@ -1,0 +1,56 @@
+using PluginGpt.Core.Bench;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core;
+
+/// <summary>The precision a command runs in: its name, the matmul type of its <see cref="Autocast"/> region (null: fp32),
+/// and why it was chosen.</summary>
+public sealed record PrecisionChoice(string Name, ScalarType? ComputeType, string Reason)
+{
+    public static readonly PrecisionChoice Fp32 = new("fp32", null, "asked for");
+
+    /// <summary>The matmul type (fp32 when no region).</summary>
+    public ScalarType MatmulType => ComputeType ?? ScalarType.Float32;
+}
+
+/// <summary>
+/// Turns <c>fp32</c>, <c>bf16</c> or <c>auto</c> into a <see cref="PrecisionChoice"/>. <c>auto</c> measures a bf16 and an fp32
+/// matmul on the device (once per process) and takes bf16 when it is at least 1.5× as fast: CPUs with AVX-512 BF16 or AMX
+/// and recent GPUs are; CPUs that emulate bf16 are slower in it.
+/// </summary>
+public static class PrecisionSelector
+{
+    public const double AutoThreshold = 1.5;
+    static readonly Dictionary<string, (double Fp32, double Bf16)> Probes = [];
+
+    public static PrecisionChoice Resolve(string name, Device device) => name.Trim().ToLowerInvariant() switch
+    {
+        "fp32" or "float32" => PrecisionChoice.Fp32,
+        "bf16" or "bfloat16" => new PrecisionChoice("bf16", ScalarType.BFloat16, "asked for"),
+        "auto" or "" => Auto(device),
+        _ => throw new OptionsException($"precision '{name}' is not fp32, bf16 or auto"),
+    };
+
+    /// <summary>Both matmul peaks of <paramref name="device"/> (GFLOP/s at 512³), measured once per process.</summary>
+    public static (double Fp32, double Bf16) Peaks(Device device)
+    {
+        var key = device.ToString();
+        lock (Probes)
+        {
+            if (!Probes.TryGetValue(key, out var peaks))
+                Probes[key] = peaks = (Benchmarks.MatmulPeak(device, 512, 5).GFlops,
+                    Benchmarks.MatmulPeak(device, 512, 5, ScalarType.BFloat16).GFlops);
+            return peaks;
+        }
+    }
+
+    static PrecisionChoice Auto(Device device)
+    {
+        var (fp32, bf16) = Peaks(device);
+        double ratio = bf16 / fp32;
+        var reason = $"auto: bf16 matmul {bf16:F0} GFLOP/s, fp32 {fp32:F0} ({ratio:F1}×)";
+        return ratio >= AutoThreshold
+            ? new PrecisionChoice("bf16", ScalarType.BFloat16, reason)
+            : new PrecisionChoice("fp32", null, reason);
+    }
+}
