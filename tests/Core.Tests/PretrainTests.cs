@@ -36,6 +36,7 @@ public class PretrainTests
         WarmupSteps = 2,
         Dropout = 0.1,
         LearningRate = 3e-3,
+        Precision = "fp32",   // exact comparisons; bf16 has its own test
     };
 
     static double[] Losses(string runDir) => File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
@@ -76,6 +77,26 @@ public class PretrainTests
         var text = tokenizer.Decode(TokenGenerator.Generate(model, tokenizer.Encode("ROMEO:"),
             new GenerationOptions { Greedy = true, MaxNewTokens = 10 }));
         Assert.False(string.IsNullOrEmpty(text));
+    }
+
+    [Fact]
+    public void A_300_step_pretraining_in_bf16_ends_within_3_percent_of_fp32s_held_out_loss()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        double HeldOut(string precision) => Pretrainer.Run(Options(dir, corpus, precision, 300) with
+        {
+            Precision = precision,
+            EvalInterval = 300,
+            EvalBatches = 8,
+            Dropout = 0,
+            CheckpointInterval = 1000,
+        }).FinalValidationLoss!.Value;
+        double fp32 = HeldOut("fp32"), bf16 = HeldOut("bf16");
+        Assert.True(fp32 < Math.Log(512) - 1.5, $"fp32 must learn something first: {fp32}");
+        Assert.InRange(bf16, fp32 * 0.97, fp32 * 1.03);
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["bf16"], GptCheckpoint.ConfigFile))).RootElement;
+        Assert.Equal("float32", config.GetProperty("torch_dtype").GetString());   // checkpoints stay fp32 master weights
     }
 
     [Fact]

@@ -17,4 +17,32 @@ public class BenchTests
         foreach (var name in new[] { "base_forward_ms", "method_forward_ms", "merged_forward_ms", "full_step_ms", "method_step_ms" })
             Assert.True(figures.GetProperty(name).GetDouble() > 0, name);
     }
+
+    [Fact]
+    public void Bench_train_measures_both_precisions_in_one_run_against_each_ones_peak()
+    {
+        var r = CliRunner.Run("bench", "train", "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--block-size", "16", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var figures = JsonDocument.Parse(r.Stdout).RootElement;
+        foreach (var p in new[] { "fp32", "bf16" })
+        {
+            Assert.True(figures.GetProperty($"{p}_train_tokens_per_s").GetDouble() > 0);
+            Assert.True(figures.GetProperty($"{p}_matmul_peak_gflops").GetDouble() > 0);
+        }
+        Assert.True(figures.GetProperty("bf16_over_fp32_tokens_per_s").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void Bench_hooks_and_profile_report_what_they_measured()
+    {
+        var hooks = CliRunner.Run("bench", "hooks", "--preset", "tiny", "--batch-size", "2", "--precision", "fp32", "--json");
+        Assert.True(hooks.ExitCode == 0, hooks.Stderr);
+        var h = JsonDocument.Parse(hooks.Stdout).RootElement;
+        Assert.True(h.GetProperty("step_ms_with_empty_hooks").GetDouble() > 0 && h.GetProperty("step_ms_without_hooks").GetDouble() > 0);
+        var profile = CliRunner.Run("bench", "profile", "--preset", "tiny", "--batch-size", "2", "--precision", "fp32", "--json");
+        Assert.True(profile.ExitCode == 0, profile.Stderr);
+        var p = JsonDocument.Parse(profile.Stdout).RootElement;
+        Assert.True(p.GetProperty("backward_ms").GetDouble() > 0);
+        Assert.Contains("of the ops", p.GetProperty("forward: LM head (tied wte)").GetString());
+    }
 }

@@ -32,6 +32,15 @@ public class VerifyTests
         Assert.Contains("no-op at init", lora);
     }
 
+    [Fact]
+    public void Every_shipped_method_passes_in_bf16_too()
+    {
+        // Matmuls in bf16 (Autocast): merge == unmerged and KV cache == recompute within bf16's tolerance, the rest exact.
+        var methods = Verify(0, "--all", "--precision", "bf16");
+        Assert.True(methods.Count >= 8);
+        Assert.All(methods, m => Assert.Empty(Failed(m)));
+    }
+
     [Theory]
     [InlineData("lora", "use_rslora=true", "target_modules=[\"c_attn\",\"mlp.c_fc\",\"mlp.c_proj\"]")]
     [InlineData("adapters", "config=houlsby", "reduction_factor=4")]

@@ -14,7 +14,8 @@ namespace PluginGpt.Core.Bench;
 public static class Benchmarks
 {
     public sealed record MatmulResult(int Size, double GFlops);
-    public sealed record TrainingResult(double TokensPerSecond, double GFlops, double PeakGFlops, double StepSeconds, long Parameters)
+    public sealed record TrainingResult(double TokensPerSecond, double GFlops, double PeakGFlops, double StepSeconds, long Parameters,
+        string Precision = "fp32")
     {
         /// <summary>Achieved over peak: the CPU analogue of MFU.</summary>
         public double Utilisation => GFlops / PeakGFlops;
@@ -47,9 +48,13 @@ public static class Benchmarks
     public static double TrainingFlopsPerToken(GptConfig c, long parameters, int block) =>
         6.0 * (parameters - (long)c.Context * c.ModelDim) + 12.0 * c.Layers * c.ModelDim * block;
 
-    public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, double peakGFlops,
+    /// <summary>Median training step (forward, backward, AdamW) of a fresh model at one shape and precision; the peak is that
+    /// precision's matmul peak, measured now on the device.</summary>
+    public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, PrecisionChoice precision,
         CancellationToken cancel = default)
     {
+        double peakGFlops = MatmulPeak(device, 1024, 10, precision.MatmulType).GFlops;
+        using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
         using var model = new Decoder(config);
         model.to(device);
@@ -73,7 +78,7 @@ public static class Benchmarks
         double median = times.Order().ElementAt(times.Count / 2);
         double tokensPerSecond = batch * block / median;
         double gflops = tokensPerSecond * TrainingFlopsPerToken(config, count, block) / 1e9;
-        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count);
+        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name);
     }
 
     /// <summary>Median seconds of a no-grad forward pass over [batch, block] random tokens.</summary>
@@ -94,12 +99,16 @@ public static class Benchmarks
         return times.Order().ElementAt(times.Count / 2);
     }
 
-    public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device,
+    /// <summary>Greedy generation tokens/s with and without the KV cache; in bf16 the weights are converted once, as
+    /// <c>generate</c> does.</summary>
+    public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device, PrecisionChoice precision,
         CancellationToken cancel = default)
     {
         torch.manual_seed(0);
         using var model = new Decoder(config);
         model.to(device);
+        if (precision.ComputeType is { } compute) model.to(compute);
+        using var region = Autocast.Use(precision.ComputeType);
         var prompt = Enumerable.Range(0, promptTokens).Select(i => i % config.Vocab).ToArray();
         double Rate(bool cache)
         {

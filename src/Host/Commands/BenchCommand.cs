@@ -20,47 +20,121 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
 
         var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
+        var block = new Option<int>("--block-size")
+        {
+            Description = "tokens per sequence; 0 = the model's context",
+            DefaultValueFactory = _ => 0,
+        };
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
-        var train = new Command("train", "Training tokens/s and achieved GFLOP/s as a fraction of this machine's matmul peak.")
-        { preset, device, json, batch, steps };
+        var precisions = new Option<string>("--precision")
+        {
+            Description = "comma-separated precisions to measure in this run (fp32, bf16, auto); ratios compare them",
+            DefaultValueFactory = _ => "fp32,bf16",
+        };
+        var train = new Command("train",
+            "Training tokens/s and achieved GFLOP/s over the matmul peak of each precision, measured in one run.")
+        { preset, device, json, batch, block, steps, precisions };
         train.SetAction((parse, cancel) =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
             var dev = DeviceSelector.Parse(parse.GetValue(device)!);
-            var peak = Benchmarks.MatmulPeak(dev);
-            var r = Benchmarks.Training(config, parse.GetValue(batch), config.Context, parse.GetValue(steps), dev, peak.GFlops, cancel);
-            Report(parse.GetValue(json), new()
+            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
+            var results = Choices(parse.GetValue(precisions)!, dev)
+                .Select(p => Benchmarks.Training(config, parse.GetValue(batch), t, parse.GetValue(steps), dev, p, cancel)).ToList();
+            var figures = new Dictionary<string, object>
             {
                 ["preset"] = parse.GetValue(preset)!,
-                ["parameters"] = r.Parameters,
-                ["matmul_peak_gflops"] = Math.Round(peak.GFlops, 1),
-                ["train_tokens_per_s"] = Math.Round(r.TokensPerSecond),
-                ["train_gflops"] = Math.Round(r.GFlops, 1),
-                ["utilisation_of_peak"] = Math.Round(r.Utilisation, 3),
-                ["step_s"] = Math.Round(r.StepSeconds, 3),
-            });
+                ["parameters"] = results[0].Parameters,
+                ["batch"] = $"{parse.GetValue(batch)} x {t}",
+            };
+            foreach (var r in results)
+            {
+                figures[$"{r.Precision}_matmul_peak_gflops"] = Math.Round(r.PeakGFlops, 1);
+                figures[$"{r.Precision}_train_tokens_per_s"] = Math.Round(r.TokensPerSecond);
+                figures[$"{r.Precision}_train_gflops"] = Math.Round(r.GFlops, 1);
+                figures[$"{r.Precision}_utilisation_of_peak"] = Math.Round(r.Utilisation, 3);
+                figures[$"{r.Precision}_step_s"] = Math.Round(r.StepSeconds, 3);
+            }
+            if (results.Count == 2)
+                figures[$"{results[1].Precision}_over_{results[0].Precision}_tokens_per_s"] =
+                    Math.Round(results[1].TokensPerSecond / results[0].TokensPerSecond, 2);
+            Report(parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
 
         var prompt = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
         var tokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 100 };
-        var generate = new Command("generate", "Generation tokens/s with the KV cache against full recompute.")
-        { preset, device, json, prompt, tokens };
+        var generate = new Command("generate",
+            "Generation tokens/s with the KV cache against full recompute, per precision (bf16: bf16 weights).")
+        { preset, device, json, prompt, tokens, precisions };
         generate.SetAction((parse, cancel) =>
         {
             var config = Presets.Get(parse.GetValue(preset)!);
-            var r = Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens),
-                DeviceSelector.Parse(parse.GetValue(device)!), cancel);
+            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
+            var choices = Choices(parse.GetValue(precisions)!, dev);
+            var results = choices
+                .Select(p => (p.Name, R: Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens), dev, p, cancel)))
+                .ToList();
+            var figures = new Dictionary<string, object> { ["preset"] = parse.GetValue(preset)!, ["new_tokens"] = parse.GetValue(tokens) };
+            foreach (var (name, r) in results)
+            {
+                figures[$"{name}_cached_tokens_per_s"] = Math.Round(r.CachedTokensPerSecond, 1);
+                figures[$"{name}_uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1);
+                figures[$"{name}_kv_cache_speedup"] = Math.Round(r.Speedup, 2);
+            }
+            if (results.Count == 2)
+                figures[$"{results[1].Name}_over_{results[0].Name}_cached_tokens_per_s"] =
+                    Math.Round(results[1].R.CachedTokensPerSecond / results[0].R.CachedTokensPerSecond, 2);
+            Report(parse.GetValue(json), figures);
+            return Task.FromResult(0);
+        });
+        var profile = new Command("profile", "Where one training step's time goes: phases, and each forward op kind at the step's shapes.")
+        { preset, device, json, batch, block, precisions };
+        profile.SetAction((parse, cancel) =>
+        {
+            var config = Presets.Get(parse.GetValue(preset)!);
+            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
+            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
+            foreach (var choice in Choices(parse.GetValue(precisions)!, dev))
+            {
+                cancel.ThrowIfCancellationRequested();
+                var p = StepProfiler.Run(config, parse.GetValue(batch), t, dev, choice);
+                double ops = p.ForwardOps.Sum(o => o.Seconds);
+                var figures = new Dictionary<string, object>
+                {
+                    ["precision"] = p.Precision,
+                    ["step_ms"] = Math.Round((p.ForwardSeconds + p.BackwardSeconds + p.OptimizerSeconds) * 1000, 1),
+                    ["forward_ms"] = Math.Round(p.ForwardSeconds * 1000, 1),
+                    ["backward_ms"] = Math.Round(p.BackwardSeconds * 1000, 1),
+                    ["optimizer_ms"] = Math.Round(p.OptimizerSeconds * 1000, 1),
+                };
+                foreach (var (op, seconds) in p.ForwardOps)
+                    figures[$"forward: {op}"] = $"{seconds * 1000:F2} ms ({seconds / ops:P0} of the ops)";
+                Report(parse.GetValue(json), figures);
+            }
+            return Task.FromResult(0);
+        });
+
+        var hooks = new Command("hooks", "A training step with all four hook points present but empty against none (overhead).")
+        { preset, device, json, batch, block, precisions };
+        hooks.SetAction((parse, cancel) =>
+        {
+            var config = Presets.Get(parse.GetValue(preset)!);
+            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
+            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
+            var choice = Choices(parse.GetValue(precisions)!, dev)[0];
+            var r = HookOverhead.Run(config, parse.GetValue(batch), t, dev, choice);
             Report(parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!,
-                ["new_tokens"] = r.Tokens,
-                ["cached_tokens_per_s"] = Math.Round(r.CachedTokensPerSecond, 1),
-                ["uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1),
-                ["kv_cache_speedup"] = Math.Round(r.Speedup, 2),
+                ["precision"] = choice.Name,
+                ["step_ms_without_hooks"] = Math.Round(r.AbsentStepSeconds * 1000, 1),
+                ["step_ms_with_empty_hooks"] = Math.Round(r.PresentStepSeconds * 1000, 1),
+                ["overhead"] = $"{r.Overhead:P1}",
             });
             return Task.FromResult(0);
         });
+
         var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
         var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8" };
@@ -97,8 +171,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             Report(parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
-        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, method };
+        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, method, profile, hooks };
     }
+
+    /// <summary>The precisions of a comma-separated list, each resolved on the device (<c>auto</c> probes it).</summary>
+    static IReadOnlyList<PrecisionChoice> Choices(string list, TorchSharp.torch.Device device) =>
+        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => PrecisionSelector.Resolve(name, device)).ToList();
 
     void Report(bool json, Dictionary<string, object> figures)
     {

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using PluginGpt.Core.Bench;
+using PluginGpt.Core;
 using PluginGpt.Host.Plugins;
 using Spectre.Console;
 using TorchSharp;
@@ -26,7 +26,11 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow("CUDA",
                 torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
             table.AddRow("threads", torch.get_num_threads().ToString());
-            table.AddRow("fp32 matmul 512³", $"{Benchmarks.MatmulPeak(torch.CPU, 512, 5).GFlops:F0} GFLOP/s");
+            var (fp32, bf16) = PrecisionSelector.Peaks(torch.CPU);
+            table.AddRow("matmul 512³", $"fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");
+            var auto = PrecisionSelector.Resolve("auto", torch.CPU);
+            table.AddRow("precision auto",
+                Markup.Escape($"{auto.Name} (bf16 when ≥ {PrecisionSelector.AutoThreshold}× fp32; {auto.Reason})"));
             var folders = discovery.Folders;
             table.AddRow("plugin folders",
                 Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));

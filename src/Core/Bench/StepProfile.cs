@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Bench;
+
+/// <summary>Where a training step's time goes: its phases, and each forward op kind timed alone at the step's shapes.</summary>
+public sealed record StepProfile(string Precision, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds,
+    IReadOnlyList<(string Op, double Seconds)> ForwardOps);
+
+/// <summary>
+/// Profiles one training step of a fresh model (TorchSharp has no op profiler): forward, backward and optimizer phases timed
+/// around a real step, and every forward op kind re-run alone with the step's shapes, times its count per step (per layer
+/// ops × layers). Medians over a few repeats; figures are for comparing within one run.
+/// </summary>
+public static class StepProfiler
+{
+    public static StepProfile Run(GptConfig config, int batch, int block, Device device, PrecisionChoice precision, int repeats = 5)
+    {
+        using var region = Autocast.Use(precision.ComputeType);
+        torch.manual_seed(0);
+        using var model = new Decoder(config);
+        model.to(device);
+        model.train();
+        var tensors = TrainableTensor.Defaults(model.named_parameters());
+        using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-4, 1e-4, 0, 100), 0.1, gradClip: 1.0);
+        var (forward, backward, step) = (new List<double>(), new List<double>(), new List<double>());
+        for (int i = 0; i < repeats + 2; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var x = torch.randint(0, config.Vocab, [batch, block], device: device);
+            var w = Stopwatch.StartNew();
+            var loss = model.LanguageModelLoss(x, x);
+            loss.item<float>();
+            double f = w.Elapsed.TotalSeconds;
+            loss.backward();
+            double b = w.Elapsed.TotalSeconds - f;
+            optimizer.Step(i);
+            double o = w.Elapsed.TotalSeconds - f - b;
+            if (i < 2) continue;   // the first steps allocate optimizer state
+            forward.Add(f); backward.Add(b); step.Add(o);
+        }
+        return new StepProfile(precision.Name, Median(forward), Median(backward), Median(step), Ops(config, batch, block, device, repeats));
+    }
+
+    /// <summary>Each forward op kind alone, at the step's shapes, times how often a step runs it.</summary>
+    static IReadOnlyList<(string, double)> Ops(GptConfig c, int batch, int block, Device device, int repeats)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        long d = c.ModelDim, tokens = (long)batch * block;
+        var h = torch.randn(tokens, d, device: device);
+        var ff = torch.randn(tokens, c.InnerDim, device: device);
+        var ids = torch.randint(0, c.Vocab, [tokens], device: device);
+        TorchSharp.Modules.Linear Dense(long i, long o) => torch.nn.Linear(i, o, device: device);
+        var (qkv, proj, fc, fcProj) = (Dense(d, 3 * d), Dense(d, d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
+        var wte = torch.randn(c.Vocab, d, device: device);
+        var norm = LayerNorm(d, device: device);
+        Tensor Heads() => Autocast.Compute(torch.randn(batch, c.Heads, block, c.HeadDim, device: device));
+        var (q, k, v) = (Heads(), Heads(), Heads());
+        var logits = torch.randn(tokens, c.Vocab, device: device);
+        int layers = c.Layers;
+        var ops = new List<(string, double)>
+        {
+            ("embedding lookup", Time(() => wte.index_select(0, ids), repeats)),
+            ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Time(() => norm.forward(h), repeats)),
+            ($"q/k/v projection × {layers}", layers * Time(() => Autocast.Linear(qkv, h), repeats)),
+            ($"attention (SDPA, causal) × {layers}",
+                layers * Time(() => functional.scaled_dot_product_attention(q, k, v, is_casual: true), repeats)),
+            ($"attention out projection × {layers}", layers * Time(() => Autocast.Linear(proj, h), repeats)),
+            ($"MLP up (c_fc) × {layers}", layers * Time(() => Autocast.Linear(fc, h), repeats)),
+            ($"GELU × {layers}",
+                layers * Time(() => functional.gelu(Autocast.Compute(ff), TorchSharp.Modules.GELU.Approximate.tanh), repeats)),
+            ($"MLP down (c_proj) × {layers}", layers * Time(() => Autocast.Linear(fcProj, ff), repeats)),
+            ("LM head (tied wte)", Time(() => Autocast.Linear(h, wte), repeats)),
+            ("cross-entropy over the vocabulary", Time(() => functional.cross_entropy(logits, ids), repeats)),
+        };
+        foreach (var m in new Module[] { qkv, proj, fc, fcProj, norm }) m.Dispose();
+        return ops;
+    }
+
+    static double Time(Func<Tensor> op, int repeats)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < repeats + 1; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var w = Stopwatch.StartNew();
+            Autocast.Float(op()).sum().item<float>();   // the sum forces the op to finish (and costs a read of its output)
+            if (i > 0) times.Add(w.Elapsed.TotalSeconds);
+        }
+        return Median(times);
+    }
+
+    static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+}
