@@ -25,6 +25,11 @@ public sealed class ClassifierHead : IObjective
         public int MaxLength { get; init; }
         /// <summary><c>last</c>: the extract token's state (GPT-1); <c>mean</c>: the mean over each sequence's real tokens.</summary>
         public string Pooling { get; init; } = "last";
+        /// <summary>Which hidden state the head reads: null the final one (after <c>ln_f</c>); 0 the embeddings; k the residual
+        /// stream after k blocks (a probe at any layer).</summary>
+        public int? Layer { get; init; }
+        /// <summary>Similarity tasks: the two input orders' features summed (GPT-1) or concatenated (the head sees 2·d).</summary>
+        public string Combine { get; init; } = "sum";
     }
 
     public IObjectiveInstance Create(ObjectiveContext context)
@@ -35,6 +40,13 @@ public sealed class ClassifierHead : IObjective
         PluginOptions.Require(o.MaxLength >= 0, "objective.options", "max_length", $"must be ≥ 0, got {o.MaxLength}");
         PluginOptions.Require(o.Pooling is "last" or "mean", "objective.options", "pooling",
             $"must be 'last' or 'mean', got '{o.Pooling}'");
+        int layers = context.Model.Config.Layers;
+        PluginOptions.Require(o.Layer is null || (o.Layer >= 0 && o.Layer <= layers), "objective.options", "layer",
+            $"must be in [0, {layers}] (0: the embeddings, k: after k blocks), got {o.Layer}");
+        PluginOptions.Require(o.Combine is "sum" or "concat", "objective.options", "combine",
+            $"must be 'sum' or 'concat', got '{o.Combine}'");
+        PluginOptions.Require(o.Combine == "sum" || context.Task.Format == InputFormat.SymmetricPair, "objective.options", "combine",
+            "concat combines a similarity task's two input orders; this task has one input order");
         return new Instance(context, o);
     }
 
@@ -52,7 +64,8 @@ public sealed class ClassifierHead : IObjective
             this.options = options;
             var model = context.Model;
             maxLength = options.MaxLength == 0 ? model.UsableContext : Math.Min(options.MaxLength, model.UsableContext);
-            head = Linear(model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
+            bool concat = options.Combine == "concat";
+            head = Linear(concat ? 2 * model.Config.ModelDim : model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
             using (torch.NewDisposeScope())
             using (torch.no_grad()) { init.normal_(head.weight!, 0, 0.02); init.zeros_(head.bias!); }
             dropout = Dropout(options.Dropout);
@@ -74,23 +87,27 @@ public sealed class ClassifierHead : IObjective
             var idTensor = torch.tensor(ids, [sequences.Count, width], device: device);
             var lengths = torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: device);
             // Right padding under a causal mask: real tokens never see the pads, so no attention mask is needed.
-            var hidden = context.Model.Forward(idTensor);
+            var states = options.Layer is null ? null : new List<Tensor>();
+            var hidden = states is null ? context.Model.Forward(idTensor) : context.Model.Forward(idTensor, null, states);
+            var read = Autocast.Float(options.Layer is { } layer ? states![layer] : hidden);   // the head reads fp32
             Tensor features;
             if (options.Pooling == "mean")
             {
                 // Padding-aware: positions at or past a sequence's length count for nothing.
                 var real = torch.arange(width, device: device).unsqueeze(0).lt(lengths.unsqueeze(1))
-                    .to(hidden.dtype).unsqueeze(2);   // [N, T, 1]
-                features = (hidden * real).sum(1) / lengths.unsqueeze(1).to(hidden.dtype);
+                    .to(read.dtype).unsqueeze(2);   // [N, T, 1]
+                features = (read * real).sum(1) / lengths.unsqueeze(1).to(read.dtype);
             }
-            else features = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
+            else features = read.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, read.shape[2])).squeeze(1);   // [N, C]
             return (hidden, features, idTensor, lengths);
         }
 
         Tensor Outputs(Tensor features, int examples)
         {
             var format = context.Task.Format;
-            if (format == InputFormat.SymmetricPair) features = features.view(examples, 2, -1).sum(1);   // both orders, summed (GPT-1)
+            // Both orders: summed (GPT-1) or side by side.
+            if (format == InputFormat.SymmetricPair)
+                features = options.Combine == "concat" ? features.view(examples, -1) : features.view(examples, 2, -1).sum(1);
             var outputs = head.forward(dropout.forward(features));
             return format == InputFormat.MultipleChoice ? outputs.view(examples, -1) : outputs;   // one score per option
         }

@@ -17,6 +17,9 @@ public interface IDecoder
 
     /// <summary>Hidden states [B, T, C] after the last block; <paramref name="keyPaddingMask"/> [B, T] is 1 for real tokens.</summary>
     Tensor Forward(Tensor inputIds, Tensor? keyPaddingMask = null);
+    /// <summary>The same pass, also filling <paramref name="layerStates"/> with the residual stream [B, T, C] after the embeddings
+    /// (index 0) and after each block (index i + 1, before <c>ln_f</c>): what a probe at any layer reads.</summary>
+    Tensor Forward(Tensor inputIds, Tensor? keyPaddingMask, List<Tensor> layerStates);
     /// <summary>Next-token logits [.., V] from hidden states.</summary>
     Tensor LmHead(Tensor hidden);
     /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>

@@ -29,6 +29,18 @@ public class ModelTests
     }
 
     [Fact]
+    public void GPT1_is_12_post_LN_layers_of_768_with_40478_tokens_and_512_positions_and_116534784_parameters()
+    {
+        // Radford et al. 2018 (HF openai-gpt): tied head, no final LayerNorm (post-LN blocks normalise after each residual add).
+        var c = Presets.Gpt1;
+        Assert.Equal((12, 12, 768, 3072, 512, 40478, NormPlacement.Post),
+            (c.Layers, c.Heads, c.ModelDim, c.InnerDim, c.Context, c.Vocab, c.Norm));
+        using var model = new Decoder(c, torch.META);
+        Assert.Equal(116_534_784, ParameterSet.Count(model.parameters()));
+        Assert.DoesNotContain(model.named_parameters(), p => p.name.StartsWith("ln_f"));
+    }
+
+    [Fact]
     public void Parameter_count_matches_the_closed_form_for_both_norm_placements_and_heads()
     {
         var c = Presets.Tiny;

@@ -100,6 +100,22 @@ public class PretrainTests
     }
 
     [Fact]
+    public void Continued_pretraining_starts_from_the_models_weights_and_keeps_its_tokenizer()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        Pretrainer.Run(Options(dir, corpus, "base", 60) with { EvalInterval = 60 });
+        double First(PretrainOptions o) => Pretrainer.Run(o with { MaxSteps = 1, EvalInterval = 1 }).ValidationCurve[0].Loss;
+        double fresh = First(Options(dir, corpus, "fresh", 1));
+        double continued = First(Options(dir, corpus, "continued", 1) with { InitFrom = dir["base"] });
+        Assert.True(continued < fresh - 0.5, $"continued {continued} should start well below a fresh model's {fresh}");
+        Assert.Equal(File.ReadAllText(Path.Combine(dir["base"], "vocab.json")),
+            File.ReadAllText(Path.Combine(dir["continued"], "vocab.json")));   // the model's own tokenizer, not a new BPE
+        Assert.Throws<OptionsException>(() =>
+            Pretrainer.Run(Options(dir, corpus, "continued", 1) with { InitFrom = dir["base"], Resume = true }));
+    }
+
+    [Fact]
     public void Existing_checkpoint_is_never_overwritten_without_resume()
     {
         using var dir = new TempDir();

@@ -4,6 +4,7 @@ using PluginGpt.Core.Tokenization;
 using PluginGpt.Core.Training;
 using PluginGpt.Plugins.Baselines;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.Tests;
 
@@ -112,5 +113,49 @@ public class BaselineTests
         var p = Assert.Single(icl.Predict(task.Dev));
         Assert.Equal(3, p.Probabilities.Count);
         Assert.Equal(p.Probabilities.ToList().IndexOf(p.Probabilities.Max()), p.Label);
+    }
+
+    [Fact]
+    public void A_probe_reads_any_layer_and_the_decoder_hands_out_every_layers_state()
+    {
+        using var model = Tiny();
+        var ids = torch.tensor(Tok.Encode("a lovely film").Select(i => (long)i).ToArray()).unsqueeze(0);
+        var states = new List<Tensor>();
+        using (torch.no_grad())
+        {
+            var final = ((IDecoder)model).Forward(ids, null, states);
+            Assert.Equal(Presets.Tiny.Layers + 1, states.Count);   // embeddings, then each block
+            Assert.True(final.allclose(model.Forward(ids), rtol: 0, atol: 0));
+        }
+        var data = Sentiment();
+        var heads = Enumerable.Range(0, Presets.Tiny.Layers + 1)
+            .Select(layer => new ClassifierHead().Create(
+                new ObjectiveContext(model, Tok, data, Json($$"""{"layer": {{layer}}, "dropout": 0}""")))).ToList();
+        var probabilities = heads.Select(h => { torch.manual_seed(1); return h.Predict([data.Dev[0]])[0].Probabilities[1]; }).ToList();
+        Assert.Equal(probabilities.Count, probabilities.Distinct().Count());   // each layer is a different input to the head
+        var e = Assert.Throws<OptionsException>(() =>
+            new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, Json("""{"layer": 3}"""))));
+        Assert.Contains("objective.options.layer", e.Message);
+        foreach (var h in heads) h.Dispose();
+    }
+
+    [Fact]
+    public void Similarity_orders_combine_by_sum_or_by_concatenation()
+    {
+        using var model = Tiny();
+        var pairs = new TaskData("pairs", InputFormat.SymmetricPair, ["different", "same"],
+            [new Example(["a film", "a movie"], Label: 1), new Example(["a film", "a cat"], Label: 0)],
+            [new Example(["a film", "a movie"], Label: 1)], "accuracy");
+        using var sum = new ClassifierHead().Create(new ObjectiveContext(model, Tok, pairs, Json("""{"dropout": 0}""")));
+        using var concat = new ClassifierHead().Create(
+            new ObjectiveContext(model, Tok, pairs, Json("""{"combine": "concat", "dropout": 0}""")));
+        Assert.Equal(new long[] { 2, 32 }, sum.Parameters[0].Parameter.shape);
+        Assert.Equal(new long[] { 2, 64 }, concat.Parameters[0].Parameter.shape);   // both orders side by side
+        // Summed, the two orders are interchangeable: swapping the texts changes nothing.
+        var swapped = new Example(["a movie", "a film"], Label: 1);
+        Assert.Equal(sum.Predict([pairs.Dev[0]])[0].Probabilities[1], sum.Predict([swapped])[0].Probabilities[1], 6);
+        Assert.True(float.IsFinite(concat.Loss(pairs.Train).item<float>()));
+        Assert.Throws<OptionsException>(() =>
+            new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"combine": "concat"}"""))));
     }
 }

@@ -57,6 +57,8 @@ public sealed class Decoder : Module, IDecoder
     /// wrapper on every call (one more tensor for someone to dispose), so the decoder never uses it.</summary>
     Parameter TokenWeight => wte.get_parameter("weight")!;
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
+    Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask, List<Tensor> layerStates) =>
+        Forward(inputIds, null, keyPaddingMask, layerStates);
     public Tensor EmbedTokens(Tensor inputIds) => wte.forward(inputIds);
     public Embedding TokenEmbedding => wte;
     public Embedding PositionEmbedding => wpe;
@@ -66,7 +68,7 @@ public sealed class Decoder : Module, IDecoder
     /// <paramref name="cache"/> continues a sequence; <paramref name="keyPaddingMask"/> [B, past + T] (1 = real token)
     /// hides padding keys.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null)
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null, List<Tensor>? layerStates = null)
     {
         TokensForwarded += inputIds.numel();
         if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
@@ -89,9 +91,15 @@ public sealed class Decoder : Module, IDecoder
         x = drop.forward(x + wpe.forward(positions));
 
         var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask);
-        foreach (var block in h) x = block.Forward(x, context, BlockOutputHook);
+        Tensor Real(Tensor t) => virtualTokens > 0 ? t[.., (int)virtualTokens..] : t;   // virtual tokens are not the caller's
+        layerStates?.Add(Real(x));
+        foreach (var block in h)
+        {
+            x = block.Forward(x, context, BlockOutputHook);
+            layerStates?.Add(Real(x));
+        }
         if (ln_f is not null) x = ln_f.forward(x);
-        return virtualTokens > 0 ? x[.., (int)virtualTokens..] : x;
+        return Real(x);
     }
 
     /// <summary>

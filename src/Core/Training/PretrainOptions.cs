@@ -28,6 +28,9 @@ public sealed record PretrainOptions
     /// <summary><c>fp32</c>, <c>bf16</c> or <c>auto</c> (see <see cref="PrecisionSelector"/>); weights and checkpoints stay fp32.</summary>
     public string Precision { get; init; } = "auto";
     public bool Resume { get; init; }
+    /// <summary>Continued (domain) pre-training: start from this model folder's weights, shape and tokenizer (PluginGpt's or a
+    /// Hugging Face GPT-2 folder) instead of a preset; the preset and tokenizer options do not apply.</summary>
+    public string? InitFrom { get; init; }
 
     public void Validate()
     {

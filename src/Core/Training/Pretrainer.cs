@@ -31,6 +31,10 @@ public static class Pretrainer
         if (o.Resume && !resuming) throw new OptionsException($"--resume: {checkpoint} not found; nothing to resume");
         if (!o.Resume && Directory.Exists(checkpoint))
             throw new OptionsException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
+        if (o.InitFrom is not null && o.Resume)
+            throw new OptionsException("--init-from starts a new run from a model, --resume continues a run: give one of them");
+        var init = o.InitFrom is null ? null : Path.GetFullPath(o.InitFrom);
+        if (init is not null && !Directory.Exists(init)) throw new UserInputException($"--init-from: {init} not found");
         Directory.CreateDirectory(dir);
         var device = DeviceSelector.Parse(o.Device);
         var precision = PrecisionSelector.Resolve(o.Precision, device);
@@ -39,15 +43,24 @@ public static class Pretrainer
         progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0,
             Message: $"precision {precision.Name} ({precision.Reason})"));
 
-        var tokenizer = resuming ? GptTokenizer.Load(dir) : PrepareTokenizer(o, dir, progress);
+        var tokenizer = resuming ? GptTokenizer.Load(dir)
+            : init is not null ? GptTokenizer.Load(init)
+            : PrepareTokenizer(o, dir, progress);
         var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
         var config = resuming ? GptCheckpoint.ReadConfig(dir)
+            : init is not null ? GptCheckpoint.ReadConfig(init).WithDropout(o.Dropout)
             : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
         int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
         var data = new TokenDataset(tokens, o.ValidationFraction);
 
         torch.manual_seed(o.Seed);
         using var model = new Decoder(config);
+        if (init is not null)
+        {
+            GptCheckpoint.LoadWeights(model, Path.Combine(init, GptCheckpoint.WeightsFile));
+            // A Hugging Face GPT-2 folder lacks rows for the special tokens PluginGpt's tokenizer appends: grow them (N(0, 0.02)).
+            if (tokenizer.VocabSize > model.Config.Vocab) model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+        }
         int startStep = 0;
         if (resuming)
         {

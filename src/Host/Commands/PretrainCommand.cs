@@ -44,15 +44,24 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         var seed = new Option<int>("--seed") { DefaultValueFactory = _ => defaults.Seed };
         var device = new Option<string>("--device") { Description = "cpu, cuda or cuda:N", DefaultValueFactory = _ => defaults.Device };
         var precision = GlobalOptions.Precision(defaults.Precision);
+        var initFrom = new Option<string?>("--init-from")
+        {
+            Description = "continued pre-training: start from this model folder (PluginGpt's or Hugging Face GPT-2's), " +
+                "keeping its tokenizer",
+        };
 
         var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
         {
             preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval,
-            seed, device, precision,
+            seed, device, precision, initFrom,
         };
         command.SetAction((parse, cancel) =>
         {
             var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : ShippedData.DefaultCorpus();
+            // The model folder brings its own shape and tokenizer: a preset or tokenizer given beside it would be ignored.
+            var ignored = new Option[] { preset, tokenizer }.FirstOrDefault(opt => parse.GetResult(opt) is { Implicit: false });
+            if (parse.GetValue(initFrom) is not null && ignored is not null)
+                throw new OptionsException($"{ignored.Name}: not used with --init-from (the model folder brings its shape and tokenizer)");
             var options = defaults with
             {
                 Preset = parse.GetValue(preset)!,
@@ -72,6 +81,7 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
                 Seed = parse.GetValue(seed),
                 Device = parse.GetValue(device)!,
                 Precision = parse.GetValue(precision)!,
+                InitFrom = parse.GetValue(initFrom),
             };
             var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));
             var (png, md) = LossReport.Write(result.Directory);
