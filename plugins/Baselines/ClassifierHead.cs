@@ -30,6 +30,8 @@ public sealed class ClassifierHead : IObjective
         public int? Layer { get; init; }
         /// <summary>Similarity tasks: the two input orders' features summed (GPT-1) or concatenated (the head sees 2·d).</summary>
         public string Combine { get; init; } = "sum";
+        /// <summary>Distillation temperature T for examples with soft targets (PET: 2): the loss is T²·KL(q ‖ softmax(z/T)).</summary>
+        public double Temperature { get; init; } = 1;
     }
 
     public IObjectiveInstance Create(ObjectiveContext context)
@@ -40,6 +42,7 @@ public sealed class ClassifierHead : IObjective
         PluginOptions.Require(o.MaxLength >= 0, "objective.options", "max_length", $"must be ≥ 0, got {o.MaxLength}");
         PluginOptions.Require(o.Pooling is "last" or "mean", "objective.options", "pooling",
             $"must be 'last' or 'mean', got '{o.Pooling}'");
+        PluginOptions.Require(o.Temperature > 0, "objective.options", "temperature", $"must be > 0, got {o.Temperature}");
         int layers = context.Model.Config.Layers;
         PluginOptions.Require(o.Layer is null || (o.Layer >= 0 && o.Layer <= layers), "objective.options", "layer",
             $"must be in [0, {layers}] (0: the embeddings, k: after k blocks), got {o.Layer}");
@@ -120,9 +123,26 @@ public sealed class ClassifierHead : IObjective
             var device = context.Model.Device;
             Tensor taskLoss = context.Task.IsRegression
                 ? functional.mse_loss(outputs.squeeze(1), torch.tensor(batch.Select(e => (float)e.Target).ToArray(), device: device))
+                : batch[0].Soft is not null ? Distillation(outputs, batch)
                 : functional.cross_entropy(outputs, torch.tensor(batch.Select(e => (long)e.Label).ToArray(), device: device));
             if (options.LmCoef == 0) return taskLoss;
             return taskLoss + options.LmCoef * LanguageModelLoss(hidden, ids, lengths);
+        }
+
+        /// <summary>
+        /// Knowledge distillation on soft targets q (a teacher's softmax at temperature T): T²·KL(q ‖ softmax(z/T)), averaged over
+        /// the batch (Hinton et al. 2015; PET's distillation with T = 2).
+        /// </summary>
+        Tensor Distillation(Tensor outputs, IReadOnlyList<Example> batch)
+        {
+            if (batch.Any(e => e.Soft is null || e.Soft.Count != outputs.shape[1]))
+                throw new DataException(
+                    $"task {context.Task.Name}: a batch mixes soft targets with labels, or a soft target has the wrong size");
+            var q = torch.tensor(batch.SelectMany(e => e.Soft!.Select(v => (float)v)).ToArray(), [batch.Count, outputs.shape[1]],
+                device: outputs.device);
+            double t = options.Temperature;
+            var logP = (outputs / t).log_softmax(1);
+            return (q * (q.clamp_min(1e-12).log() - logP)).sum(1).mean() * (t * t);
         }
 
         /// <summary>L1: next-token cross-entropy over each sequence's real tokens, from the same forward pass.</summary>

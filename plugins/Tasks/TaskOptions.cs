@@ -21,6 +21,11 @@ public sealed record TaskOptions
     /// <summary>Use at most this many training / dev rows (first rows after a seeded shuffle); 0 = all.</summary>
     public int MaxTrain { get; init; }
     public int MaxDev { get; init; }
+    /// <summary>With <c>max_train</c>: draw the same number of rows of every label (few-shot sets), instead of a plain sample.</summary>
+    public bool BalanceTrain { get; init; }
+    /// <summary>An unlabelled pool for semi-supervised recipes (PET): up to this many training rows not drawn into the training
+    /// set, labels dropped; 0 = none.</summary>
+    public int MaxUnlabelled { get; init; }
 
     /// <summary>Binds and checks the task object's options; a field that would be silently ignored is refused.</summary>
     public static TaskOptions From(TaskContext context)
@@ -28,6 +33,8 @@ public sealed record TaskOptions
         var o = PluginOptions.Bind<TaskOptions>(context.Options, "task");
         PluginOptions.Require(o.MaxTrain >= 0, "task", "max_train", $"must be ≥ 0, got {o.MaxTrain}");
         PluginOptions.Require(o.MaxDev >= 0, "task", "max_dev", $"must be ≥ 0, got {o.MaxDev}");
+        PluginOptions.Require(o.MaxUnlabelled >= 0, "task", "max_unlabelled", $"must be ≥ 0, got {o.MaxUnlabelled}");
+        PluginOptions.Require(!o.BalanceTrain || o.MaxTrain > 0, "task", "balance_train", "needs max_train (how many rows to draw)");
         if (o.Dataset is not null)
             foreach (var (given, field) in new[] { (o.Train, "train"), (o.Dev, "dev"), (o.Format, "format") }
                          .Where(f => f.Item1 is not null)

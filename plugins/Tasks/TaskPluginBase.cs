@@ -42,12 +42,17 @@ public abstract class TaskPluginBase : ITaskPlugin
                 .Distinct().Order(StringComparer.Ordinal).ToList();
         var labelNames = dataset.LabelNames ?? rawLabels ?? [];
 
-        var train = Take(trainRows, options.MaxTrain, context.Seed)
-            .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(false), rawLabels, regression, dataset.Context)).ToList();
+        Example Build(Row r, bool dev) => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(dev), rawLabels, regression, dataset.Context);
+        var drawn = options.BalanceTrain ? Balanced(trainRows, options.MaxTrain, context.Seed, r => Build(r, false).Label)
+            : Take(trainRows, options.MaxTrain, context.Seed);
+        var train = drawn.Select(r => Build(r, false)).ToList();
         var dev = Take(devRows, options.MaxDev, 7)
             .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
         if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
-        var unlabelled = train.Select(e => string.Join(" ", e.Segments)).ToList();
+        // The pool: training rows not drawn into the training set, in a seeded order, labels dropped.
+        var taken = drawn.ToHashSet();
+        var unlabelled = Shuffle(trainRows.Where(r => !taken.Contains(r)).ToList(), context.Seed + 1).Take(options.MaxUnlabelled)
+            .Select(r => Build(r, false) with { Label = -1, Target = double.NaN }).ToList();
         return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames,
             train, dev, PrimaryMetric(regression), unlabelled);
     }
@@ -87,4 +92,17 @@ public abstract class TaskPluginBase : ITaskPlugin
 
     static IReadOnlyList<Row> Take(IReadOnlyList<Row> rows, int max, int seed) =>
         max <= 0 || max >= rows.Count ? rows : Shuffle(rows, seed)[..max];
+
+    /// <summary>
+    /// <paramref name="max"/> rows with every label equally often (the remainder to the first labels), in a seeded order.
+    /// </summary>
+    static IReadOnlyList<Row> Balanced(IReadOnlyList<Row> rows, int max, int seed, Func<Row, int> label)
+    {
+        var byLabel = Shuffle(rows, seed).GroupBy(label).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+        var picked = new List<Row>();
+        for (int round = 0; picked.Count < max && byLabel.Any(g => g.Count > round); round++)
+            foreach (var group in byLabel.Where(g => g.Count > round))
+                if (picked.Count < max) picked.Add(group[round]);
+        return Shuffle(picked, seed);
+    }
 }

@@ -41,6 +41,11 @@ public sealed record TrainingSpec
     [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.01;
     [JsonPropertyName("grad_clip")] public double GradClip { get; init; } = 1.0;
     [JsonPropertyName("max_steps")] public int MaxSteps { get; init; }
+    /// <summary>Which weights a run keeps (<c>best/</c>) and reports: <c>best</c>, the epoch with the best dev score, or
+    /// <c>last</c>, the final weights, scored once at the end — the few-shot protocol, where no dev set may pick anything.</summary>
+    [JsonPropertyName("keep")] public string Keep { get; init; } = "best";
+
+    public bool KeepsLast => Keep == "last";
 }
 
 /// <summary>One experiment file: model, method, objective, task, data, training and evaluation, seed, device.</summary>
@@ -74,10 +79,27 @@ public sealed record PluginProvenance(
 /// <summary>What a run left behind: its folder and final metrics.</summary>
 public sealed record RunResult(string Directory, IReadOnlyDictionary<string, double> Metrics, long TrainableParameters, double Seconds);
 
+/// <summary>One stage of a recipe (a pattern's model, an ensemble, a distilled model) and what it scored on the dev set.</summary>
+public sealed record StageResult(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("metrics")] IReadOnlyDictionary<string, double> Metrics,
+    [property: JsonPropertyName("run"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Directory = null);
+
 /// <summary>The host's experiment runner, as multi-stage recipes see it.</summary>
 public interface IExperimentRunner
 {
+    /// <summary>Runs an experiment (its own task data); a recipe runs each stage with <c>Output</c> inside its own folder.</summary>
     Task<RunResult> RunAsync(ExperimentSpec spec, CancellationToken cancel);
+    /// <summary>Runs an experiment on <paramref name="data"/> instead of loading the task (few-shot sets, soft-labelled pools).
+    /// The run's config.json still names the task, so a later evaluation scores the same dev set.</summary>
+    Task<RunResult> RunAsync(ExperimentSpec spec, TaskData data, CancellationToken cancel);
+    /// <summary>The task data an experiment's task options describe (with its unlabelled pool, when asked for one).</summary>
+    TaskData LoadTask(ExperimentSpec spec);
+    /// <summary>A finished run's predictions on any examples: its best weights reloaded, in its precision.</summary>
+    IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel);
+    /// <summary>Writes a recipe's report into its folder (metrics.json with every stage, stages.md, stages.png) and returns the
+    /// recipe's result: its last stage's metrics.</summary>
+    RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds);
 }
 
 /// <summary>A multi-stage recipe (PET ensemble → distillation, iPET) that drives the runner.</summary>

@@ -15,14 +15,18 @@ public enum InputFormat
 
 /// <summary>
 /// One labelled example. <paramref name="Segments"/> are the texts (1 for Single, 2 for pairs, the context for
-/// multiple choice); <paramref name="Label"/> is a class index (or the right option), <paramref name="Target"/> a regression target.
+/// multiple choice); <paramref name="Label"/> is a class index (or the right option), <paramref name="Target"/> a regression target;
+/// <paramref name="Soft"/> a target distribution over the labels (a teacher's soft labels for distillation), used instead of
+/// <paramref name="Label"/> by objectives that support it.
 /// </summary>
 public sealed record Example(IReadOnlyList<string> Segments, int Label = -1, double Target = double.NaN,
-    IReadOnlyList<string>? Options = null);
+    IReadOnlyList<string>? Options = null, IReadOnlyList<double>? Soft = null);
 
-/// <summary>A loaded task: its examples, label names (empty for regression) and the metric that picks the best epoch.</summary>
+/// <summary>A loaded task: its examples, label names (empty for regression) and the metric that picks the best epoch;
+/// <paramref name="Unlabelled"/> is a pool of the task's inputs without labels (semi-supervised recipes such as PET), when
+/// the task was asked for one.</summary>
 public sealed record TaskData(string Name, InputFormat Format, IReadOnlyList<string> Labels, IReadOnlyList<Example> Train,
-    IReadOnlyList<Example> Dev, string PrimaryMetric, IReadOnlyList<string>? Unlabelled = null)
+    IReadOnlyList<Example> Dev, string PrimaryMetric, IReadOnlyList<Example>? Unlabelled = null)
 {
     public bool IsRegression => Labels.Count == 0 && Format != InputFormat.MultipleChoice;
     /// <summary>Output units of a head: classes, 1 for regression, 1 score per option for multiple choice.</summary>

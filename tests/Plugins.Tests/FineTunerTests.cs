@@ -62,6 +62,33 @@ public class FineTunerTests
     }
 
     [Theory]
+    [InlineData("best", new[] { 1, 2, 3 })]
+    [InlineData("last", new[] { 3 })]   // few-shot protocol: the dev set is scored once, after training
+    public void Keep_last_scores_the_dev_set_once_and_keeps_the_final_weights(string keep, int[] evaluatedEpochs)
+    {
+        using var dir = new TempDir();
+        var task = new ClassificationTask();
+        var data = task.LoadBuiltIn("sst2", 16, 8);
+        using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
+        using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
+        using var objective = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data, default));
+        var spec = new TrainingSpec { Epochs = 3, BatchSize = 8, LearningRate = 1e-3, Keep = keep };
+        var result = FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
+        var evaluations = RunFiles.ReadLines(Path.Combine(dir.Path, RunFiles.MetricsLines)).Where(l => l.Eval is not null).ToList();
+        Assert.Equal(evaluatedEpochs, evaluations.Select(l => l.Epoch!.Value));
+        if (keep == "last")
+        {
+            Assert.Equal(3, result.BestEpoch);
+            Assert.Equal(evaluations[0].Eval!["accuracy"], result.Metrics["accuracy"]);
+            // best/ holds the final weights: reloading them scores what the last evaluation scored.
+            var final = objective.Parameters[0].Parameter.data<float>().ToArray();
+            using (torch.no_grad()) objective.Parameters[0].Parameter.zero_();
+            objective.Load(Path.Combine(dir.Path, FineTuner.BestDir));
+            Assert.Equal(final, objective.Parameters[0].Parameter.data<float>().ToArray());
+        }
+    }
+
+    [Theory]
     [InlineData(100, 32, 1, 3, 0, 12)]
     [InlineData(100, 32, 2, 3, 0, 6)]    // 4 batches an epoch → 2 steps
     [InlineData(96, 32, 2, 2, 0, 4)]     // 3 batches → 2 steps (the odd batch still steps)

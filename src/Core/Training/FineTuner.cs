@@ -90,8 +90,10 @@ public static class FineTuner
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
                     ThroughputUnit: "ex/s"));
             }
+            bool finalEpoch = epoch == t.Epochs || step >= totalSteps || cancel.IsCancellationRequested;
+            if (t.KeepsLast && !finalEpoch) continue;   // the dev set is looked at once, after training
             var scores = Evaluate(job, epoch, metrics);
-            double score = scores[job.Data.PrimaryMetric];
+            double score = t.KeepsLast ? double.PositiveInfinity : scores[job.Data.PrimaryMetric];
             progress?.Report(new TrainingProgress(step, totalSteps, lossSum / Math.Max(1, batchesPerEpoch), schedule.At(step), 0, 0,
                 Message: $"epoch {epoch}: {Describe(scores)}"));
             if (score > bestScore)
@@ -124,21 +126,30 @@ public static class FineTuner
     public static string Describe(IReadOnlyDictionary<string, double> scores) =>
         string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
 
+    /// <summary>The objective's predictions on <paramref name="examples"/>, in batches, the model in eval mode.</summary>
+    public static IReadOnlyList<Prediction> Predict(
+        IDecoder model, IObjectiveInstance objective, IReadOnlyList<Example> examples, int batch, CancellationToken cancel = default)
+    {
+        bool wasTraining = model.Module.training;
+        model.Module.eval();
+        var predictions = new List<Prediction>();
+        for (int i = 0; i < examples.Count; i += batch)
+        {
+            cancel.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            predictions.AddRange(objective.Predict(examples.Skip(i).Take(batch).ToList()));
+        }
+        model.Module.train(wasTraining);
+        return predictions;
+    }
+
     /// <summary>Predicts the dev set in batches and scores it with the task's metrics.</summary>
     public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null,
         CancellationToken cancel = default)
     {
         using var span = Telemetry.Source.StartActivity("evaluation");
-        job.Model.Module.eval();
-        var predictions = new List<Prediction>();
-        int batch = Math.Max(1, job.Training.BatchSize);
-        for (int i = 0; i < job.Data.Dev.Count; i += batch)
-        {
-            cancel.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            predictions.AddRange(job.Objective.Predict(job.Data.Dev.Skip(i).Take(batch).ToList()));
-        }
-        job.Model.Module.train();
+        if (job.Data.Dev.Count == 0) throw new DataException($"task {job.Data.Name}: the dev set is empty, so there is nothing to score");
+        var predictions = Predict(job.Model, job.Objective, job.Data.Dev, Math.Max(1, job.Training.BatchSize), cancel);
         var scores = job.Task.Score(predictions, job.Data.Dev);
         if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
         span?.SetTag("epoch", epoch);

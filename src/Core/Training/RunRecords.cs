@@ -37,6 +37,9 @@ public sealed record RunSummary
     [JsonPropertyName("seconds")] public double Seconds { get; init; }
     /// <summary>The precision the run computed in (<c>fp32</c> or <c>bf16</c>).</summary>
     [JsonPropertyName("precision")] public string Precision { get; init; } = "fp32";
+    /// <summary>A recipe's stages in order (each pattern's model, ensembles, the distilled model); its metrics are the last's.</summary>
+    [JsonPropertyName("stages"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<StageResult>? Stages { get; init; }
 
     [JsonIgnore] public double PrimaryScore => Metrics[PrimaryMetric];
 }

@@ -65,5 +65,6 @@ public static class ExperimentFile
         Check(t.WeightDecay >= 0, "training.weight_decay", $"must be ≥ 0, got {t.WeightDecay}");
         Check(t.GradClip >= 0, "training.grad_clip", $"must be ≥ 0, got {t.GradClip}");
         Check(t.MaxSteps >= 0, "training.max_steps", $"must be ≥ 0, got {t.MaxSteps}");
+        Check(t.Keep is "best" or "last", "training.keep", $"must be \"best\" (best dev epoch) or \"last\", got \"{t.Keep}\"");
     }
 }

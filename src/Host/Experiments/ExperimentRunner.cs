@@ -27,10 +27,22 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     public Task<RunResult> RunAsync(ExperimentSpec spec, CancellationToken cancel)
     {
-        if (spec.Recipe is { Name.Length: > 0 } recipe)
-            return catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name").RunAsync(spec with { Recipe = null }, this, cancel);
-        return Task.FromResult(Run(spec, cancel));
+        if (spec.Recipe is not { Name.Length: > 0 } recipe) return Task.FromResult(Run(spec, null, cancel));
+        // A recipe gets its folder (checked and made here, once); its stages run in folders inside it.
+        var plugin = catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name");
+        var dir = OutputFolder.EnsureFree(spec.Output ?? DefaultFolder(spec), "output");
+        Directory.CreateDirectory(dir);
+        return plugin.RunAsync(spec with { Recipe = null, Output = dir }, this, cancel);
     }
+
+    public Task<RunResult> RunAsync(ExperimentSpec spec, TaskData data, CancellationToken cancel) =>
+        Task.FromResult(Run(spec, data, cancel));
+
+    public TaskData LoadTask(ExperimentSpec spec) =>
+        ((ITaskPlugin)catalog.Find(PluginKind.Task, spec.Task.Name, "task.name").Instance)
+            .Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+
+    static string DefaultFolder(ExperimentSpec spec) => Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and
     /// objective.</summary>
@@ -49,7 +61,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    Prepared Prepare(ExperimentSpec spec)
+    Prepared Prepare(ExperimentSpec spec, TaskData? given = null)
     {
         var recorded = spec.Provenance;
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
@@ -58,7 +70,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var device = DeviceSelector.Parse(spec.Device);
         var tokenizer = GptTokenizer.Load(
             ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
-        var data = ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        var data = given ?? ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
 
         torch.manual_seed(spec.Seed);
         var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path))
@@ -88,12 +100,12 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    RunResult Run(ExperimentSpec spec, CancellationToken cancel)
+    RunResult Run(ExperimentSpec spec, TaskData? data, CancellationToken cancel)
     {
         using var span = Telemetry.Source.StartActivity("run");
         span?.SetTag("experiment", spec.Name);
         // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
-        var dir = OutputFolder.EnsureFree(spec.Output ?? Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}"), "output");
+        var dir = OutputFolder.EnsureFree(spec.Output ?? DefaultFolder(spec), "output");
         var watch = Stopwatch.StartNew();
         // The whole run (set-up, calibration, losses, predictions) computes in one precision; config.json records the choice.
         var precision = PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device));
@@ -102,7 +114,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         // Owners free what they made (the objective, the method, the model); this scope is a safety net for temporaries a
         // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC, and counted.
         using var temporaries = torch.NewDisposeScope();
-        var p = Prepare(spec);
+        var p = Prepare(spec, data);
         RunLog? log = null;
         try
         {
@@ -199,19 +211,51 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     }
 
     /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default)
+    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default) =>
+        Reloaded(runDirectory, null, (spec, p) => FineTuner.Evaluate(
+            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0,
+            cancel: cancel));
+
+    public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel) =>
+        Reloaded(runDirectory, null,
+            (spec, p) => FineTuner.Predict(p.Model, p.Instance, examples, Math.Max(1, spec.Training.BatchSize), cancel));
+
+    /// <summary>A finished run rebuilt from its config.json with its best/ weights, in the precision it recorded.</summary>
+    T Reloaded<T>(string runDirectory, TaskData? data, Func<ExperimentSpec, Prepared, T> use)
     {
-        var spec = ExperimentFile.Load(Path.Combine(runDirectory, "config.json"), []);
-        // The run's recorded precision, so the scores are the ones it reported.
+        var config = Path.Combine(runDirectory, "config.json");
+        if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
+        var spec = ExperimentFile.Load(config, []);
         using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
-        using var p = Prepare(spec);
+        using var p = Prepare(spec, data);
         var best = Path.Combine(runDirectory, FineTuner.BestDir);
         p.Attached.Load(best);
         p.Instance.Load(best);
-        return FineTuner.Evaluate(
-            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0,
-            cancel: cancel);
+        return use(spec, p);
+    }
+
+    public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds)
+    {
+        if (stages.Count == 0) throw new InvalidOperationException("a recipe reports at least one stage");
+        var last = stages[^1];
+        var data = LoadTask(spec);
+        var summary = new RunSummary
+        {
+            Name = spec.Name,
+            Method = spec.Method.Name,
+            Objective = spec.Objective.Name,
+            Task = spec.Task.Name,
+            Dataset = data.Name,
+            Metrics = last.Metrics,
+            PrimaryMetric = data.PrimaryMetric,
+            Seconds = seconds,
+            Precision = spec.Precision,
+            Stages = stages,
+        };
+        RunFiles.WriteSummary(directory, summary);
+        Reports.StageReport.Write(directory, spec.Name, stages, data.PrimaryMetric);
+        return new RunResult(directory, last.Metrics, 0, seconds);
     }
 
     /// <summary>Forwards progress to the display and writes epoch summaries to run.log.</summary>

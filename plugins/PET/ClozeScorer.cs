@@ -1,0 +1,73 @@
+using PluginGpt.Abstractions;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Plugins.PET;
+
+/// <summary>
+/// Scores every label of every example under one pattern–verbalizer pair, in a decoder: the "mask" is the answer slot, read
+/// left to right. s(l|x) is the best, over l's words, of the log-probability the model gives the word's tokens and all
+/// that follows them (the filled-in text's likelihood from the slot on; one sequence per word). When the slot ends the
+/// pattern and every word is one token, that is the next-token distribution after the prefix: one pass for all labels.
+/// </summary>
+public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pattern, Verbalizer verbalizer, int room)
+{
+    readonly IReadOnlyList<(int Label, string Word)> words =
+        verbalizer.Words.SelectMany((ws, label) => ws.Select(w => (label, w))).ToList();
+
+    /// <summary>Label scores [N, labels] (log-likelihoods, with gradient when grad is on).</summary>
+    public Tensor Scores(IReadOnlyList<Example> batch)
+    {
+        // Every sequence starts with <|endoftext|>, so a slot at the very start still has a context to be predicted from.
+        var filled = batch.Select(e => pattern.Encode(tokenizer, e, words.Select(w => w.Word).ToList(), room - 1)).ToList();
+        bool oneStep = pattern.AnswerEnds && filled.All(f => f.All(s => s.Answer.Length == 1));
+        var wordScores = oneStep ? NextToken(filled) : Filled(filled);   // [N, W]
+        var byLabel = verbalizer.Words.Select((_, label) =>
+        {
+            var columns = torch.tensor(words.Select((w, i) => (w.Label, i)).Where(x => x.Label == label).Select(x => (long)x.i).ToArray(),
+                device: wordScores.device);
+            return wordScores.index_select(1, columns).max(1).values;
+        });
+        return torch.stack(byLabel.ToArray(), 1);
+    }
+
+    /// <summary>One pass per example over the prefix; each word's single token read at the slot.</summary>
+    Tensor NextToken(IReadOnlyList<IReadOnlyList<(int[] Prefix, int[] Answer, int[] Suffix)>> filled)
+    {
+        var prefixes = filled.Select(f => f[0].Prefix.Prepend(tokenizer.EndOfText).ToArray()).ToList();
+        var (ids, lengths) = Batch(prefixes);
+        var hidden = model.Forward(ids);
+        var last = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
+        var logp = Autocast.Float(model.LmHead(last)).log_softmax(1);                                         // [N, V]
+        var targets = torch.tensor(filled.SelectMany(f => f.Select(s => (long)s.Answer[0])).ToArray(), [filled.Count, words.Count],
+            device: logp.device);
+        return logp.gather(1, targets);
+    }
+
+    /// <summary>One sequence per example and word; the sum of log-probabilities from the slot to the end.</summary>
+    Tensor Filled(IReadOnlyList<IReadOnlyList<(int[] Prefix, int[] Answer, int[] Suffix)>> filled)
+    {
+        var sequences = filled
+            .SelectMany(f => f.Select(s => s.Prefix.Prepend(tokenizer.EndOfText).Concat(s.Answer).Concat(s.Suffix).ToArray()))
+            .ToList();
+        var starts = filled.SelectMany(f => f.Select(s => (long)s.Prefix.Length + 1)).ToArray();   // index of the slot's first token
+        var (ids, lengths) = Batch(sequences);
+        var logits = Autocast.Float(model.LmHead(model.Forward(ids)[.., ..^1]));   // predicts positions 1 … T-1
+        var targets = ids[.., 1..];
+        var tokenLogp = logits.log_softmax(2).gather(2, targets.unsqueeze(2)).squeeze(2);   // [S, T-1]
+        var positions = torch.arange(1, ids.shape[1], device: ids.device).unsqueeze(0);      // position of each predicted token
+        var scored = positions.ge(torch.tensor(starts, device: ids.device).unsqueeze(1)).logical_and(positions.lt(lengths.unsqueeze(1)));
+        return (tokenLogp * scored.to(tokenLogp.dtype)).sum(1).view(filled.Count, words.Count);
+    }
+
+    /// <summary>Right-padded ids [S, T] and lengths [S]: under the causal mask real tokens never see the padding.</summary>
+    (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences)
+    {
+        int width = sequences.Max(s => s.Length);
+        var ids = new long[sequences.Count * width];
+        Array.Fill(ids, tokenizer.Pad);
+        for (int i = 0; i < sequences.Count; i++) for (int t = 0; t < sequences[i].Length; t++) ids[i * width + t] = sequences[i][t];
+        return (torch.tensor(ids, [sequences.Count, width], device: model.Device),
+            torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: model.Device));
+    }
+}

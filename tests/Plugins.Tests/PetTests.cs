@@ -1,0 +1,142 @@
+using System.Text;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Plugins.PET;
+using TorchSharp;
+using Decoder = PluginGpt.Core.Model.Decoder;
+
+namespace PluginGpt.Plugins.Tests;
+
+/// <summary>PET's cloze scoring, loss and option checks, on the golden PyTorch fixture with a byte-level stand-in tokenizer.</summary>
+public class PetTests
+{
+    /// <summary>One token per byte (ids &lt; 256), specials after them: every id fits the golden model's 512-token vocabulary.</summary>
+    sealed class ByteTokenizer : ITokenizer
+    {
+        public int VocabSize => 261;
+        public int EndOfText => 256;
+        public int Start => 257;
+        public int Delimiter => 258;
+        public int Extract => 259;
+        public int Pad => 260;
+        public int[] Encode(string text) => Encoding.UTF8.GetBytes(text).Select(b => (int)b).ToArray();
+        public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(ids.Where(i => i < 256).Select(i => (byte)i).ToArray());
+    }
+
+    static readonly ByteTokenizer Bytes = new();
+    static Decoder Golden()
+    {
+        var m = GptCheckpoint.Load(Path.Combine(Repo.Root, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2"));
+        m.eval();
+        return m;
+    }
+    static JsonElement Json(string s) => JsonDocument.Parse(s).RootElement;
+    static IReadOnlyDictionary<string, List<string>> Words(params (string Label, string[] Words)[] v) =>
+        v.ToDictionary(x => x.Label, x => x.Words.ToList());
+
+    /// <summary>log p(ids[t] | ids[..t]) summed over t ≥ from, one forward pass of the decoder itself.</summary>
+    static double LogLikelihood(Decoder model, int[] ids, int from)
+    {
+        using var _ = torch.no_grad();
+        var logp = model.Logits(torch.tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0].log_softmax(1);
+        double sum = 0;
+        for (int t = from; t < ids.Length; t++) sum += logp[t - 1, ids[t]].item<float>();
+        return sum;
+    }
+
+    static int[] Ids(string text) => Bytes.Encode(text).Prepend(Bytes.EndOfText).ToArray();
+
+    [Fact]
+    public void A_final_slot_is_the_next_token_and_an_inner_slot_the_filled_texts_likelihood_as_computed_by_hand()
+    {
+        using var model = Golden();
+        var example = new Example(["ok"]);
+        using var _ = torch.no_grad();
+
+        // Slot at the end, one-token words "a" / "b": the next-token log-probabilities after "<eot>ok is".
+        var end = new ClozeScorer(model, Bytes, Pattern.Parse("{text_a} is{answer}", "p", 1),
+            Verbalizer.Create(Words(("no", ["a"]), ("yes", ["b"])), ["no", "yes"], Bytes, "v"), 64).Scores([example]);
+        var prefix = Ids("ok is");
+        Assert.Equal(LogLikelihood(model, [.. prefix, 'a'], prefix.Length), end[0, 0].item<float>(), 1e-4);
+        Assert.Equal(LogLikelihood(model, [.. prefix, 'b'], prefix.Length), end[0, 1].item<float>(), 1e-4);
+
+        // Slot inside: the answer and everything after it ("b! ok") scored in one filled sequence per word.
+        var inner = new ClozeScorer(model, Bytes, Pattern.Parse("Just{answer}! {text_a}", "p", 1),
+            Verbalizer.Create(Words(("no", ["a"]), ("yes", ["b"])), ["no", "yes"], Bytes, "v"), 64).Scores([example]);
+        Assert.Equal(LogLikelihood(model, Ids("Justa! ok"), Ids("Just").Length), inner[0, 0].item<float>(), 1e-4);
+        Assert.Equal(LogLikelihood(model, Ids("Justb! ok"), Ids("Just").Length), inner[0, 1].item<float>(), 1e-4);
+    }
+
+    [Fact]
+    public void A_multi_token_word_sums_its_tokens_and_a_label_takes_its_best_word()
+    {
+        using var model = Golden();
+        using var _ = torch.no_grad();
+        var scores = new ClozeScorer(model, Bytes, Pattern.Parse("{text_a} it was{answer}", "p", 1),
+            Verbalizer.Create(Words(("no", ["bad"]), ("yes", ["good", "fine"])), ["no", "yes"], Bytes, "v"), 64)
+            .Scores([new Example(["fun"])]);
+        var prefix = Ids("fun it was");
+        double bad = LogLikelihood(model, [.. prefix, .. Bytes.Encode("bad")], prefix.Length);
+        double good = LogLikelihood(model, [.. prefix, .. Bytes.Encode("good")], prefix.Length);
+        double fine = LogLikelihood(model, [.. prefix, .. Bytes.Encode("fine")], prefix.Length);
+        Assert.Equal(bad, scores[0, 0].item<float>(), 1e-4);                 // three tokens, summed
+        Assert.Equal(Math.Max(good, fine), scores[0, 1].item<float>(), 1e-4);   // the label's best word
+    }
+
+    [Fact]
+    public void The_loss_mixes_cross_entropy_and_the_LM_loss_by_alpha()
+    {
+        using var model = Golden();
+        var data = new TaskData("toy", InputFormat.Single, ["no", "yes"],
+            [new Example(["ok"], Label: 1), new Example(["bad"], Label: 0)], [new Example(["ok"], Label: 1)], "accuracy");
+        float Loss(double alpha)
+        {
+            using var o = new PetObjective().Create(new ObjectiveContext(model, Bytes, data,
+                Json($$"""{"pattern": "{text_a} is{answer}", "verbalizer": {"no": ["a"], "yes": ["b"]}, "lm_alpha": {{alpha}}}""")));
+            torch.manual_seed(1);
+            using var _ = torch.no_grad();
+            return o.Loss(data.Train).item<float>();
+        }
+        float ce = Loss(0), lm = Loss(1), half = Loss(0.5);
+        Assert.NotEqual(ce, lm);
+        Assert.Equal(0.5 * ce + 0.5 * lm, half, 4);
+        using var scored = new PetObjective().Create(new ObjectiveContext(model, Bytes, data,
+            Json("""{"pattern": "{text_a} is{answer}", "verbalizer": {"no": ["a"], "yes": ["b"]}, "lm_alpha": 0}""")));
+        Assert.Empty(scored.Parameters);   // no head, no new parameters
+        var p = scored.Predict(data.Dev)[0];
+        Assert.Equal(1, p.Probabilities.Sum(), 6);
+    }
+
+    [Theory]
+    [InlineData("""{"pattern": "{text_a} was great"}""", "must hold exactly one {answer}")]
+    [InlineData("""{"pattern": "{answer} {text_b}"}""", "this task's examples have 1 text(s)")]
+    [InlineData("""{"pattern": "{txt} {answer}"}""", "unknown placeholder {txt}")]
+    [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": ["a"]}}""", "no word for label 'yes'")]
+    [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": ["a"], "yes": ["a"]}}""", "stands for both 'no' and 'yes'")]
+    [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": ["a"], "yes": ["b"], "maybe": ["c"]}}""",
+        "'maybe' is not a label")]
+    [InlineData("""{"verbalizer": {"no": ["a"], "yes": ["b"]}}""", "no built-in patterns")]
+    public void Bad_patterns_and_verbalizers_are_one_line_errors(string options, string message)
+    {
+        using var model = Golden();
+        var data = new TaskData("custom", InputFormat.Single, ["no", "yes"], [new Example(["x"], Label: 0)], [new Example(["x"], Label: 0)],
+            "accuracy");
+        var e = Assert.Throws<OptionsException>(() => new PetObjective().Create(new ObjectiveContext(model, Bytes, data, Json(options))));
+        Assert.Contains(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void Patterns_move_spaces_into_placeholders_strip_punctuation_and_shorten_the_text_not_the_answer()
+    {
+        var pattern = Pattern.Parse("\"{text_b_nopunct}\" ? {answer}, \"{text_a}\"", "p", 2);
+        var (prefix, answer, suffix) = pattern.Encode(Bytes, new Example(["The cat sat.", "A cat sat."]), ["Yes"], 100)[0];
+        Assert.Equal("\"A cat sat\" ?", Bytes.Decode(prefix));
+        Assert.Equal(" Yes", Bytes.Decode(answer));
+        Assert.Equal(", \"The cat sat.\"", Bytes.Decode(suffix));
+        var shortened = Pattern.Parse("{text_a} It was{answer}.", "p", 1)
+            .Encode(Bytes, new Example([new string('x', 50)]), ["great"], 20)[0];
+        Assert.Equal(20, shortened.Prefix.Length + shortened.Answer.Length + shortened.Suffix.Length);
+        Assert.Equal("great", Bytes.Decode(shortened.Answer));
+    }
+}
