@@ -45,7 +45,7 @@ public sealed record TrainingSpec
     /// <c>last</c>, the final weights, scored once at the end — the few-shot protocol, where no dev set may pick anything.</summary>
     [JsonPropertyName("keep")] public string Keep { get; init; } = "best";
 
-    public bool KeepsLast => Keep == "last";
+    [JsonIgnore] public bool KeepsLast => Keep == "last";
 }
 
 /// <summary>One experiment file: model, method, objective, task, data, training and evaluation, seed, device.</summary>
@@ -97,6 +97,9 @@ public interface IExperimentRunner
     TaskData LoadTask(ExperimentSpec spec);
     /// <summary>A finished run's predictions on any examples: its best weights reloaded, in its precision.</summary>
     IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel);
+    /// <summary>The experiment's task's metrics for <paramref name="predictions"/> of <paramref name="gold"/> (say, an
+    /// ensemble's).</summary>
+    IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);
     /// <summary>Writes a recipe's report into its folder (metrics.json with every stage, stages.md, stages.png) and returns the
     /// recipe's result: its last stage's metrics.</summary>
     RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds);
@@ -105,5 +108,9 @@ public interface IExperimentRunner
 /// <summary>A multi-stage recipe (PET ensemble → distillation, iPET) that drives the runner.</summary>
 public interface IRecipe : IPlugin
 {
+    /// <summary>Runs the recipe. <paramref name="spec"/> is the experiment as written, its <c>recipe.options</c> the recipe's
+    /// own (bind them with <see cref="PluginOptions.Bind{T}"/> under <c>recipe.options</c>) and its <c>output</c> the recipe's
+    /// folder, already made; each stage runs with <see cref="IExperimentRunner.RunAsync(ExperimentSpec, TaskData, CancellationToken)"/>
+    /// in a folder inside it, and <see cref="IExperimentRunner.Report"/> ends the recipe.</summary>
     Task<RunResult> RunAsync(ExperimentSpec spec, IExperimentRunner runner, CancellationToken cancel);
 }

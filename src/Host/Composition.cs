@@ -65,7 +65,8 @@ public static class Composition
         foreach (var command in new[]
                  {
                      typeof(PretrainCommand), typeof(GenerateCommand), typeof(InspectCommand), typeof(BenchCommand), typeof(PluginsCommand),
-                     typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(QuickstartCommand), typeof(SweepCommand),
+                     typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(PredictCommand),
+                     typeof(QuickstartCommand), typeof(SweepCommand),
                      typeof(DoctorCommand), typeof(VerifyCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);

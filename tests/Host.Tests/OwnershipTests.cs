@@ -14,7 +14,7 @@ public class OwnershipTests
     {
         using var dir = new TempDir();
         var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)),
-            (_, work) => work(new Progress<TrainingProgress>()));
+            (_, _, work) => work(new Progress<TrainingProgress>()));
         int runs = 0;
         // HF files: load + grown vocabulary
         var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");

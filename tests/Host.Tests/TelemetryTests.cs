@@ -21,7 +21,7 @@ public class TelemetryTests
         using (var meter = Sdk.CreateMeterProviderBuilder().AddMeter("PluginGpt").AddInMemoryExporter(metrics).Build())
         {
             var catalog = PluginCatalog.Load(PluginFolders.Resolve(null));
-            var runner = new ExperimentRunner(catalog, (_, work) => work(new Progress<TrainingProgress>()));
+            var runner = new ExperimentRunner(catalog, (_, _, work) => work(new Progress<TrainingProgress>()));
             var tokenizer = Path.Combine(CliRunner.RepoRoot, "data", "tokenizers", "en-4k");
             var spec = ExperimentFile.Load(Experiments.Tiny, [$"output={dir["run"]}", $"model.tokenizer={tokenizer}"]);
             await runner.RunAsync(spec, CancellationToken.None);

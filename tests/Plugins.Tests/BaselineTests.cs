@@ -44,6 +44,41 @@ public class BaselineTests
     }
 
     [Fact]
+    public void Soft_targets_are_distilled_as_T_squared_times_KL_and_training_on_them_lowers_it()
+    {
+        using var model = Tiny();
+        var data = Sentiment(8);
+        double[][] targets = [[0.9, 0.1], [0.3, 0.7], [0.5, 0.5], [0.05, 0.95]];
+        var soft = data.Train.Take(4).Select((e, i) => e with { Soft = targets[i] }).ToList();
+        using var head = new ClassifierHead().Create(new ObjectiveContext(model, Tok, data,
+            Json("""{"lm_coef": 0, "dropout": 0, "temperature": 2}""")));
+        double Expected()
+        {
+            // The head's logits z are log p up to a constant per example, so softmax(z / T) = softmax(log p / T).
+            var p = head.Predict(soft);
+            return soft.Select((e, i) =>
+            {
+                var scaled = p[i].Probabilities.Select(v => Math.Log(v) / 2).ToArray();
+                double norm = Math.Log(scaled.Sum(Math.Exp));
+                return 4 * e.Soft!.Select((q, l) => q * (Math.Log(q) - (scaled[l] - norm))).Sum();
+            }).Average();
+        }
+        double before;
+        using (torch.no_grad()) before = head.Loss(soft).item<float>();
+        Assert.Equal(Expected(), before, 4);
+        using var optimizer = torch.optim.Adam(head.Parameters.Select(x => x.Parameter), 0.05);
+        for (int step = 0; step < 30; step++)
+        {
+            optimizer.zero_grad();
+            head.Loss(soft).backward();
+            optimizer.step();
+        }
+        Assert.True(Expected() < 0.9 * before, $"KL {Expected()} after training, {before} before");
+        var mixed = new List<Example> { soft[0], data.Train[5] };
+        Assert.Throws<DataException>(() => head.Loss(mixed));
+    }
+
+    [Fact]
     public void Aux_LM_loss_adds_lambda_times_the_LM_loss()
     {
         using var model = Tiny();

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PluginGpt.Core.Training;
 using PluginGpt.Host.Experiments;
 using Spectre.Console;
 
@@ -18,6 +19,7 @@ public sealed class RunCommand(IAnsiConsole console, ExperimentRunnerFactory run
             var spec = ExperimentFile.LoadValid(path, parse.GetValue(set) ?? []);
             var runner = runners.Create(spec.Name);
             var result = await runner.RunAsync(spec, cancel);
+            if (RunFiles.ReadSummary(result.Directory).Stages is { } stages) console.Write(StageTable(stages));
             var table = new Table().AddColumns("metric", "value");
             foreach (var (k, v) in result.Metrics) table.AddRow(k, $"{v:F4}");
             table.AddRow("trainable parameters", $"{result.TrainableParameters:N0}");
@@ -27,5 +29,15 @@ public sealed class RunCommand(IAnsiConsole console, ExperimentRunnerFactory run
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
         return command;
+    }
+
+    /// <summary>A recipe's stages, one row each, every metric a column.</summary>
+    static Table StageTable(IReadOnlyList<StageResult> stages)
+    {
+        var metrics = stages.SelectMany(s => s.Metrics.Keys).Distinct().ToList();
+        var table = new Table().AddColumns(["stage", .. metrics]);
+        foreach (var stage in stages)
+            table.AddRow([stage.Name, .. metrics.Select(m => stage.Metrics.TryGetValue(m, out var v) ? $"{v:F4}" : "")]);
+        return table;
     }
 }

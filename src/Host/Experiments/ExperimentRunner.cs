@@ -12,9 +12,9 @@ using TorchSharp;
 
 namespace PluginGpt.Host.Experiments;
 
-/// <summary>How a runner shows a run's progress: given the total steps and the work, it runs the work (with a bar or plain
-/// lines).</summary>
-public delegate FineTuneResult RunDisplay(int totalSteps, Func<IProgress<TrainingProgress>, FineTuneResult> work);
+/// <summary>How a runner shows a run's progress: given the run's name (a recipe's stage is <c>experiment/stage</c>), the total
+/// steps and the work, it runs the work (with a bar or plain lines).</summary>
+public delegate FineTuneResult RunDisplay(string run, int totalSteps, Func<IProgress<TrainingProgress>, FineTuneResult> work);
 
 /// <summary>
 /// Runs one experiment: resolves method × objective × task by name, loads model, tokenizer and data, and drives the
@@ -32,15 +32,23 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var plugin = catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name");
         var dir = OutputFolder.EnsureFree(spec.Output ?? DefaultFolder(spec), "output");
         Directory.CreateDirectory(dir);
-        return plugin.RunAsync(spec with { Recipe = null, Output = dir }, this, cancel);
+        // The recipe reads its own options from spec.Recipe; the stages it runs through RunAsync(spec, data, …) carry none.
+        return plugin.RunAsync(spec with { Output = dir }, this, cancel);
     }
 
-    public Task<RunResult> RunAsync(ExperimentSpec spec, TaskData data, CancellationToken cancel) =>
-        Task.FromResult(Run(spec, data, cancel));
+    public Task<RunResult> RunAsync(ExperimentSpec spec, TaskData data, CancellationToken cancel)
+    {
+        ExperimentFile.Validate(spec, spec.Name);   // a recipe's stage is checked like a file: its fields come from the recipe
+        return Task.FromResult(Run(spec with { Recipe = null }, data, cancel));
+    }
 
     public TaskData LoadTask(ExperimentSpec spec) =>
-        ((ITaskPlugin)catalog.Find(PluginKind.Task, spec.Task.Name, "task.name").Instance)
-            .Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        TaskPlugin(spec).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+
+    public IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions,
+        IReadOnlyList<Example> gold) => TaskPlugin(spec).Score(predictions, gold);
+
+    ITaskPlugin TaskPlugin(ExperimentSpec spec) => (ITaskPlugin)catalog.Find(PluginKind.Task, spec.Task.Name, "task.name").Instance;
 
     static string DefaultFolder(ExperimentSpec spec) => Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}");
 
@@ -161,7 +169,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         {
             MethodName = p.Method.Manifest.Name,
         };
-        var result = display(FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
+        var result = display(spec.Name, FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
             progress => FineTuner.Run(job, new Logged(progress, log), cancel));
         if (cancel.IsCancellationRequested)
         {
@@ -226,6 +234,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var config = Path.Combine(runDirectory, "config.json");
         if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
         var spec = ExperimentFile.Load(config, []);
+        if (spec.Recipe is not null) return Reloaded(FinalStage(runDirectory), data, use);
         using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec, data);
@@ -233,6 +242,18 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         p.Attached.Load(best);
         p.Instance.Load(best);
         return use(spec, p);
+    }
+
+    /// <summary>A recipe folder answers with its last stage that trained a model (PET's distilled classifier).</summary>
+    static string FinalStage(string recipeDirectory)
+    {
+        if (!File.Exists(Path.Combine(recipeDirectory, RunFiles.Summary)))
+            throw new UserInputException($"{recipeDirectory}: the recipe did not finish (no {RunFiles.Summary})");
+        var stage = RunFiles.ReadSummary(recipeDirectory).Stages?.LastOrDefault(s => s.Directory is not null)
+            ?? throw new UserInputException($"{recipeDirectory}: no stage of this recipe left a model");
+        // Stage folders are recorded as the recipe ran them; a moved recipe folder still finds them inside itself.
+        var inside = Path.Combine(recipeDirectory, Path.GetFileName(stage.Directory!));
+        return Directory.Exists(inside) ? inside : stage.Directory!;
     }
 
     public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds)
@@ -253,6 +274,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             Precision = spec.Precision,
             Stages = stages,
         };
+        // The recipe's folder records the experiment as written (with the recipe and its provenance): it runs again as it is.
+        var provenance = spec.Recipe is { Name.Length: > 0 } recipe
+            ? new Dictionary<string, PluginProvenance>
+            {
+                ["recipe"] = catalog.Find(PluginKind.Recipe, recipe.Name, "recipe.name").Provenance,
+            }
+            : null;
+        AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         RunFiles.WriteSummary(directory, summary);
         Reports.StageReport.Write(directory, spec.Name, stages, data.PrimaryMetric);
         return new RunResult(directory, last.Metrics, 0, seconds);

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using PluginGpt.Abstractions;
+
+namespace PluginGpt.Plugins.PET;
+
+/// <summary>
+/// <c>ipet</c> (Schick &amp; Schütze 2021, §3.3): generation 0 is PET's ensemble trained on T; in every later generation each
+/// model is trained afresh on T plus examples of the pool labelled by a random <c>ensemble_share</c> of the previous
+/// generation's other models, |T|·growth^g − |T| of them, T's label ratio kept, drawn by the ensemble's confidence. The last
+/// generation's ensemble soft-labels the pool and a final classifier is distilled from it, as in PET.
+/// </summary>
+public sealed class IpetRecipe : IRecipe
+{
+    public PluginManifest Manifest { get; } = new("ipet", PluginKind.Recipe, "1.0.0",
+        "iPET: generations of PET models, each trained on T plus pool examples labelled by the previous generation; then distilled.");
+
+    public sealed record Options : RecipeOptions
+    {
+        /// <summary>Generations of models (PET: 3).</summary>
+        public int Generations { get; init; } = 3;
+        /// <summary>The share of the previous generation's other models that label a model's new examples (PET: 0.25).</summary>
+        public double EnsembleShare { get; init; } = 0.25;
+        /// <summary>d: generation g trains on |T|·d^g examples (PET: 5).</summary>
+        public double Growth { get; init; } = 5;
+    }
+
+    public async Task<RunResult> RunAsync(ExperimentSpec spec, IExperimentRunner runner, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        const string section = RecipeOptions.Section;
+        var options = PluginOptions.Bind<Options>(spec.Recipe?.Options ?? default, section);
+        PluginOptions.Require(options.Generations >= 1, section, "generations", $"must be ≥ 1, got {options.Generations}");
+        PluginOptions.Require(options.EnsembleShare is > 0 and <= 1, section, "ensemble_share",
+            $"must be in (0, 1], got {options.EnsembleShare}");
+        PluginOptions.Require(options.Growth > 1, section, "growth", $"must be > 1, got {options.Growth}");
+        var stages = new RecipeStages(runner, spec, options, "ipet", cancel);
+        var data = stages.Data;
+        var report = new List<StageResult>();
+        var weights = new List<double>();
+        for (int p = 0; p < stages.Patterns.Count; p++)
+        {
+            var (zeroShot, weight) = await stages.ZeroShotAsync(p);
+            report.Add(zeroShot);
+            weights.Add(weight);
+        }
+
+        var rng = new Random(spec.Seed);
+        List<ModelScores> previous = [];
+        for (int g = 0; g < options.Generations; g++)
+        {
+            var generation = new List<ModelScores>();
+            var metrics = new List<IReadOnlyDictionary<string, double>>();
+            int perPattern = options.ModelsPerPattern;
+            for (int i = 0; i < stages.Patterns.Count * perPattern; i++)
+            {
+                int pattern = i / perPattern, model = i % perPattern;
+                var train = g == 0 ? data.Train : [.. data.Train, .. NewExamples(previous, i, g, options, data, rng)];
+                var (scores, scored) = await stages.TrainAsync(pattern, model, weights[pattern], train, $"g{g}-");
+                generation.Add(scores);
+                metrics.Add(scored);
+            }
+            report.Add(RecipeStages.Mean($"g{g} models", metrics));
+            previous = generation;
+        }
+        var (ensemble, softLabelled) = stages.EnsembleStage($"g{options.Generations - 1} ensemble", previous);
+        report.Add(ensemble);
+        if (options.Distill) report.Add(await stages.DistillAsync(softLabelled));
+        return runner.Report(spec.Output!, spec, report, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Model <paramref name="self"/>'s new examples for generation <paramref name="generation"/>: the pool labelled by
+    /// a random share of the previous generation's other models.</summary>
+    static List<Example> NewExamples(List<ModelScores> previous, int self, int generation, Options options, TaskData data, Random rng)
+    {
+        var others = previous.Where((_, i) => i != self).ToList();
+        if (others.Count == 0) others = previous;   // a single model labels for itself
+        int count = Math.Max(1, (int)Math.Round(others.Count * options.EnsembleShare));
+        var chosen = others.OrderBy(_ => rng.Next()).Take(count).ToList();
+        var merged = Ensemble.Merge(chosen.Select(m => m.Unlabelled).ToList(), chosen.Select(m => m.Weight).ToList());
+        var probabilities = merged.Select(row => Ensemble.Softmax(row, 1)).ToArray();
+        var perLabel = IpetDraw.PerLabel(data.Train, data.Labels.Count, IpetDraw.NewExamples(data.Train.Count, options.Growth, generation));
+        return IpetDraw.Draw(data.Unlabelled!, probabilities, perLabel, rng);
+    }
+}

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using PluginGpt.Abstractions;
+
+namespace PluginGpt.Plugins.PET;
+
+/// <summary>The options the <c>pet</c> and <c>ipet</c> recipes share (<c>recipe.options</c>, snake_case).</summary>
+public record RecipeOptions
+{
+    /// <summary>The patterns, each a built-in id (0, 1, …) or a template string; null = every built-in pattern of the data set
+    /// (or the objective's own <c>pattern</c>).</summary>
+    public List<JsonElement>? Patterns { get; init; }
+    /// <summary>Models trained per pattern, each with its own seed (PET: 3).</summary>
+    public int ModelsPerPattern { get; init; } = 3;
+    /// <summary><c>accuracy</c>: a model's vote weighs its pattern's accuracy on the training set before training (PET's
+    /// default); <c>uniform</c>: every model weighs 1.</summary>
+    public string Weighting { get; init; } = "accuracy";
+    /// <summary>Soft labels are softmax(ensemble scores / T) and the final model distils at T (PET: 2).</summary>
+    public double Temperature { get; init; } = 2;
+    /// <summary>Train the final classifier on the soft-labelled pool (PET's last step); false stops at the ensemble.</summary>
+    public bool Distill { get; init; } = true;
+    /// <summary>The final classifier's method, objective and training (fields over the experiment's own training); default:
+    /// the experiment's method, <c>classifier-head</c> at the recipe's temperature.</summary>
+    public FinalStage? Final { get; init; }
+
+    public sealed record FinalStage
+    {
+        public PluginChoice? Method { get; init; }
+        public PluginChoice? Objective { get; init; }
+        public JsonElement? Training { get; init; }
+    }
+
+    public const string Section = "recipe.options";
+
+    /// <summary>Checks the shared options; the recipe checks its own.</summary>
+    public void Validate()
+    {
+        PluginOptions.Require(ModelsPerPattern >= 1, Section, "models_per_pattern", $"must be ≥ 1, got {ModelsPerPattern}");
+        PluginOptions.Require(Weighting is "accuracy" or "uniform", Section, "weighting",
+            $"must be \"accuracy\" or \"uniform\", got \"{Weighting}\"");
+        PluginOptions.Require(Temperature > 0, Section, "temperature", $"must be > 0, got {Temperature}");
+        PluginOptions.Require(Patterns is null || Patterns.Count > 0, Section, "patterns", "must name at least one pattern");
+        foreach (var p in Patterns ?? [])
+            PluginOptions.Require(p.ValueKind is JsonValueKind.Number or JsonValueKind.String, Section, "patterns",
+                $"each is a built-in pattern id or a template string, got {p.GetRawText()}");
+    }
+}

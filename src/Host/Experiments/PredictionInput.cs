@@ -1,0 +1,56 @@
+using System.Text.Json;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>
+/// Examples to predict, read from a file: JSON Lines (<c>{"text": …}</c>, or <c>{"text_a": …, "text_b": …}</c> for pairs, with
+/// <c>"options": […]</c> for multiple choice) or plain text (one example a line, a tab between a pair's two texts).
+/// Blank lines are skipped; a bad line is an error naming the file and line.
+/// </summary>
+public static class PredictionInput
+{
+    public static IReadOnlyList<Example> Read(string path, InputFormat format)
+    {
+        if (!File.Exists(path)) throw new DataException($"{path}: no such file");
+        bool jsonLines = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+        int needed = format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
+        var examples = new List<Example>();
+        int number = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            var example = jsonLines ? FromJson(line, path, number) : new Example(line.Split('\t'));
+            if (example.Segments.Count != needed)
+                throw new DataException(
+                    $"{path}:{number}: this task reads {needed} text(s) an example, the line has {example.Segments.Count}");
+            if (format == InputFormat.MultipleChoice && example.Options is not { Count: > 1 })
+                throw new DataException($"{path}:{number}: options: a multiple-choice example lists at least two options");
+            examples.Add(example);
+        }
+        if (examples.Count == 0) throw new DataException($"{path}: no examples (the file is empty)");
+        return examples;
+    }
+
+    static Example FromJson(string line, string path, int number)
+    {
+        try
+        {
+            var o = JsonDocument.Parse(line).RootElement;
+            if (o.ValueKind != JsonValueKind.Object) throw new DataException($"{path}:{number}: expected a JSON object");
+            string? Text(string name) => o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            var segments = Text("text") is { } text ? [text]
+                : new[] { Text("text_a"), Text("text_b") }.OfType<string>().ToList();
+            if (segments.Count == 0)
+                throw new DataException($"{path}:{number}: text: give \"text\" (or \"text_a\" and \"text_b\") as strings");
+            var options = o.TryGetProperty("options", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Select(v => v.ToString()).ToList()
+                : null;
+            return new Example(segments, Options: options);
+        }
+        catch (JsonException e)
+        {
+            throw new DataException($"{path}:{number}: not valid JSON ({e.Message.Split(" Path:")[0]})");
+        }
+    }
+}
