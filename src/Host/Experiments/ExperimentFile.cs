@@ -1,40 +1,16 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 
 namespace PluginGpt.Host.Experiments;
 
 /// <summary>Reads an experiment JSON file, applies <c>--set key=value</c> overrides, and binds it strictly.</summary>
 public static class ExperimentFile
 {
-    static readonly JsonSerializerOptions Strict = new()
-    {
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true,
-        WriteIndented = true,
-    };
-
     public static ExperimentSpec Load(string path, IEnumerable<string> overrides)
     {
-        if (!File.Exists(path)) throw new UserInputException($"{path}: experiment file not found");
-        JsonNode root;
-        try
-        {
-            root = JsonNode.Parse(File.ReadAllText(path),
-                    documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                ?? throw new OptionsException($"{path}: empty file");
-        }
-        catch (JsonException e)
-        {
-            throw new OptionsException($"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: " +
-                $"malformed JSON ({e.Message.Split(" LineNumber")[0].TrimEnd('.', ' ')})");
-        }
-        if (root is not JsonObject obj) throw new OptionsException($"{path}: the top level must be an object");
+        var obj = CommentedJson.ReadObject(path, "experiment file");
         foreach (var o in overrides) JsonOverrides.Apply(obj, o);
-        try { return obj.Deserialize<ExperimentSpec>(Strict) ?? throw new OptionsException($"{path}: empty experiment"); }
-        catch (JsonException e) { throw new OptionsException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
+        return CommentedJson.Bind<ExperimentSpec>(obj, path);
     }
 
     /// <summary><see cref="Load"/> then <see cref="Validate"/>: a spec ready to run.</summary>
@@ -45,9 +21,7 @@ public static class ExperimentFile
         return spec;
     }
 
-    public static string Serialize(ExperimentSpec spec) => JsonSerializer.Serialize(spec, Strict);
-
-    static string Field(string? jsonPath) => string.IsNullOrEmpty(jsonPath) ? "(root)" : jsonPath.TrimStart('$', '.');
+    public static string Serialize(ExperimentSpec spec) => JsonSerializer.Serialize(spec, CommentedJson.Strict);
 
     /// <summary>Range checks of the host's own fields; plugins check their own options.</summary>
     public static void Validate(ExperimentSpec s, string path)
