@@ -16,3 +16,6 @@ public class DataException(string message, Exception? inner = null) : UserInputE
 
 /// <summary>A checkpoint or weights file that cannot be used; the message names the file and, where one is at fault, the key.</summary>
 public class CheckpointException(string message, Exception? inner = null) : UserInputException(message, inner);
+
+/// <summary>Training went non-finite (NaN or ∞ loss): the options (learning rate, warmup) are the user's to change.</summary>
+public class TrainingDivergedException(string message) : UserInputException(message);

@@ -10,19 +10,19 @@ namespace PluginGpt.Core.Tests;
 
 public class PretrainTests
 {
-    sealed class Synchronous(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    internal sealed class Synchronous(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
     }
 
-    static string SmallCorpus(TempDir dir)
+    internal static string SmallCorpus(TempDir dir)
     {
         var path = dir["corpus.txt"];
         File.WriteAllText(path, File.ReadAllText(RepoPaths.Data("corpus", "tinyshakespeare.txt"))[..60_000]);
         return path;
     }
 
-    static PretrainOptions Options(TempDir dir, string corpus, string name, int steps) => new()
+    internal static PretrainOptions Options(TempDir dir, string corpus, string name, int steps) => new()
     {
         Preset = "tiny",
         Corpus = [corpus],
@@ -39,7 +39,7 @@ public class PretrainTests
         Precision = "fp32",   // exact comparisons; bf16 has its own test
     };
 
-    static double[] Losses(string runDir) => File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
+    internal static double[] Losses(string runDir) => File.ReadAllLines(Path.Combine(runDir, "metrics.jsonl"))
         .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("loss").GetDouble()).ToArray();
 
     [Fact]

@@ -5,7 +5,7 @@ namespace PluginGpt.Host.Tests;
 
 public class CliTests
 {
-    static void OneLineError(CliRunner.Result r, string mustContain)
+    internal static void OneLineError(CliRunner.Result r, string mustContain)
     {
         Assert.Equal(2, r.ExitCode);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

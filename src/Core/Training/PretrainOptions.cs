@@ -28,6 +28,8 @@ public sealed record PretrainOptions
     /// <summary><c>fp32</c>, <c>bf16</c> or <c>auto</c> (see <see cref="PrecisionSelector"/>); weights and checkpoints stay fp32.</summary>
     public string Precision { get; init; } = "auto";
     public bool Resume { get; init; }
+    /// <summary>Start afresh in an output folder that already holds something, emptying it first (never implied).</summary>
+    public bool Overwrite { get; init; }
     /// <summary>Continued (domain) pre-training: start from this model folder's weights, shape and tokenizer (PluginGpt's or a
     /// Hugging Face GPT-2 folder) instead of a preset; the preset and tokenizer options do not apply.</summary>
     public string? InitFrom { get; init; }
@@ -37,9 +39,12 @@ public sealed record PretrainOptions
         void Positive(int v, string n) { if (v <= 0) throw new OptionsException($"{n} must be positive, got {v}"); }
         Positive(MaxSteps, "max-steps"); Positive(BatchSize, "batch-size"); Positive(EvalInterval, "eval-interval");
         Positive(EvalBatches, "eval-batches"); Positive(CheckpointInterval, "checkpoint-interval");
+        if (WarmupSteps < 0) throw new OptionsException($"warmup-steps must be ≥ 0, got {WarmupSteps}");
+        if (Dropout is < 0 or >= 1) throw new OptionsException($"dropout must be in [0, 1), got {Dropout}");
+        if (WeightDecay < 0 || GradClip < 0) throw new OptionsException($"weight-decay and grad-clip must be ≥ 0");
         if (BlockSize < 0) throw new OptionsException($"block-size must be ≥ 0, got {BlockSize}");
-        if (LearningRate <= 0 || MinLearningRate < 0 || MinLearningRate > LearningRate)
-            throw new OptionsException($"need 0 ≤ min-lr ≤ lr and lr > 0, got lr {LearningRate}, min-lr {MinLearningRate}");
+        if (LearningRate is <= 0 or >= 1 || MinLearningRate < 0 || MinLearningRate > LearningRate)
+            throw new OptionsException($"lr must be in (0, 1) and 0 ≤ min-lr ≤ lr, got lr {LearningRate}, min-lr {MinLearningRate}");
         if (ValidationFraction is <= 0 or >= 0.5)
             throw new OptionsException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
         if (Corpus.Count == 0) throw new OptionsException("corpus: at least one text file is needed");

@@ -27,21 +27,23 @@ public static class Pretrainer
         o.Validate();
         var dir = Path.GetFullPath(o.OutputDirectory);
         var checkpoint = Path.Combine(dir, CheckpointDir);
-        bool resuming = o.Resume && Directory.Exists(checkpoint);
-        if (o.Resume && !resuming) throw new OptionsException($"--resume: {checkpoint} not found; nothing to resume");
-        if (!o.Resume && Directory.Exists(checkpoint))
-            throw new OptionsException($"out: {dir} already holds a checkpoint; pass --resume to continue it or choose another --out");
         if (o.InitFrom is not null && o.Resume)
             throw new OptionsException("--init-from starts a new run from a model, --resume continues a run: give one of them");
+        if (o.Resume && o.Overwrite) throw new OptionsException("--overwrite starts afresh, --resume continues: give one of them");
         var init = o.InitFrom is null ? null : Path.GetFullPath(o.InitFrom);
         if (init is not null && !Directory.Exists(init)) throw new UserInputException($"--init-from: {init} not found");
-        Directory.CreateDirectory(dir);
+        // The folder is this process's alone until the run ends: a second pretrain into it is refused, not interleaved.
+        using var claim = OutputLock.Acquire(dir, "--out", note => progress?.Report(TrainingProgress.Note(o.MaxSteps, note)));
+        bool recovered = AtomicDirectory.Recover(checkpoint);   // a crash between the checkpoint swap's renames
+        bool resuming = o.Resume && Directory.Exists(checkpoint);
+        if (o.Resume && !resuming) throw new OptionsException($"--resume: {checkpoint} not found; nothing to resume");
+        if (!o.Resume) ClaimFresh(dir, o.Overwrite, recovered);
+        if (resuming) o = ResumedOptions(checkpoint, o);
         var device = DeviceSelector.Parse(o.Device);
         var precision = PrecisionSelector.Resolve(o.Precision, device);
         // Matmuls in bf16 with fp32 master weights, optimizer state and losses (see Autocast); checkpoints stay fp32.
         using var region = Autocast.Use(precision.ComputeType);
-        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0,
-            Message: $"precision {precision.Name} ({precision.Reason})"));
+        progress?.Report(TrainingProgress.Note(o.MaxSteps, $"precision {precision.Name} ({precision.Reason})"));
 
         var tokenizer = resuming ? GptTokenizer.Load(dir)
             : init is not null ? GptTokenizer.Load(init)
@@ -65,21 +67,16 @@ public static class Pretrainer
         if (resuming)
         {
             GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
-            var statePath = Path.Combine(checkpoint, StateFile);
-            try
-            {
-                startStep = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath))?.Step ?? throw new JsonException("empty");
-            }
-            catch (Exception e) when (e is JsonException or IOException)
-            {
-                throw new CheckpointException($"{statePath}: unreadable trainer state ({e.Message})");
-            }
+            startStep = ReadState(checkpoint).Step;
+            if (startStep < 1 || startStep > o.MaxSteps)
+                throw new CheckpointException($"{Path.Combine(checkpoint, StateFile)}: Step must be a step of this run " +
+                    $"(1 to {o.MaxSteps}), got {startStep}");
         }
         model.to(device);
         var parameters = TrainableTensor.Defaults(model.named_parameters());
         var schedule = new LearningRateSchedule(o.LearningRate, o.MinLearningRate, o.WarmupSteps, o.MaxSteps);
         using var optimizer = new OptimizerStep(parameters, schedule, o.WeightDecay, o.GradClip);
-        if (resuming) optimizer.Optimizer.load_state_dict(Path.Combine(checkpoint, OptimizerFile));
+        if (resuming) LoadOptimizer(optimizer, Path.Combine(checkpoint, OptimizerFile));
         using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
 
@@ -106,8 +103,12 @@ public static class Pretrainer
                 var (x, y) = data.Batch(false, step, o.BatchSize, block, o.Seed, device);
                 var loss = model.LanguageModelLoss(x, y);
                 loss.backward();
-                lr = optimizer.Step(step);
                 lastLoss = loss.item<float>();
+                // A non-finite loss would poison the weights and every later step: stop, keep the last good checkpoint.
+                if (!double.IsFinite(lastLoss))
+                    throw new TrainingDivergedException($"step {step + 1}: the training loss is {lastLoss} (training diverged); " +
+                        $"lower --lr (was {o.LearningRate}) or raise --warmup-steps; {dir} keeps its last checkpoint");
+                lr = optimizer.Step(step);
             }
             double seconds = watch.Elapsed.TotalSeconds;
             tokensSeen += (long)o.BatchSize * block;
@@ -130,9 +131,9 @@ public static class Pretrainer
                 ValidationLoss = validation,
             });
             progress?.Report(new TrainingProgress(step + 1, o.MaxSteps, lastLoss, lr, tokensPerSecond, seconds, validation));
-            if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1);
+            if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1, o);
         }
-        if (cancel.IsCancellationRequested && step > startStep) SaveCheckpoint(model, optimizer, dir, step);
+        if (cancel.IsCancellationRequested && step > startStep) SaveCheckpoint(model, optimizer, dir, step, o);
         return new PretrainResult(dir, step, lastLoss, lastValidation, curve, tokensPerSecond);
     }
 
@@ -152,16 +153,97 @@ public static class Pretrainer
         return sum / o.EvalBatches;
     }
 
-    sealed record TrainerState(int Step);
+    /// <summary><c>trainer_state.json</c>: the step reached and the options the run was started with (what --resume uses).</summary>
+    sealed record TrainerState(int Step, PretrainOptions? Options = null);
+
+    static TrainerState ReadState(string checkpoint)
+    {
+        var path = Path.Combine(checkpoint, StateFile);
+        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path)) ?? throw new JsonException("empty"); }
+        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
+        {
+            throw new CheckpointException($"{path}: unreadable trainer state ({e.Message.Split(" Path:")[0]})");
+        }
+    }
+
+    static void LoadOptimizer(OptimizerStep optimizer, string path)
+    {
+        try { optimizer.Optimizer.load_state_dict(path); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new CheckpointException($"{path}: unreadable optimizer state ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    /// <summary>A fresh run's folder must be new or empty (its lock aside); <c>--overwrite</c> empties it first.</summary>
+    static void ClaimFresh(string dir, bool overwrite, bool recovered)
+    {
+        var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => Path.GetFileName(e) != OutputLock.FileName).ToList();
+        if (entries.Count == 0) return;
+        if (!overwrite)
+        {
+            bool checkpoint = recovered || Directory.Exists(Path.Combine(dir, CheckpointDir));
+            throw new OptionsException(checkpoint
+                ? $"--out: {dir} already holds a checkpoint; pass --resume to continue it, --overwrite to start afresh, or another --out"
+                : $"--out: {dir} already exists and is not empty; choose a new folder (or pass --overwrite to replace what it holds)");
+        }
+        foreach (var entry in entries)
+        {
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
+    }
+
+    /// <summary>The options a run was started with, for <c>--resume</c>; a different value for one that shapes the run is
+    /// refused (a resumed run is the same run). Intervals, device and precision may change.</summary>
+    static PretrainOptions ResumedOptions(string checkpoint, PretrainOptions given)
+    {
+        if (ReadState(checkpoint).Options is not { } stored) return given;   // a checkpoint from before options were stored
+        foreach (var (flag, value) in Shaping)
+        {
+            string before = value(stored), now = value(given);
+            if (before != now)
+                throw new OptionsException($"{flag}: this run was started with {before}, not {now}; --resume continues it with its " +
+                    "own options (leave it out; --eval-interval, --checkpoint-interval, --device and --precision may change)");
+        }
+        return given;
+    }
+
+    static readonly (string Flag, Func<PretrainOptions, string> Value)[] Shaping =
+    [
+        ("--preset", o => o.Preset), ("--tokenizer", o => o.Tokenizer),
+        ("--corpus", o => string.Join(", ", o.Corpus.Select(Path.GetFullPath))), ("--max-steps", o => Text(o.MaxSteps)),
+        ("--batch-size", o => Text(o.BatchSize)), ("--block-size", o => Text(o.BlockSize)), ("--lr", o => Text(o.LearningRate)),
+        ("--min-lr", o => Text(o.MinLearningRate)), ("--warmup-steps", o => Text(o.WarmupSteps)),
+        ("--weight-decay", o => Text(o.WeightDecay)), ("--grad-clip", o => Text(o.GradClip)), ("--dropout", o => Text(o.Dropout)),
+        ("--eval-batches", o => Text(o.EvalBatches)), ("--validation-fraction", o => Text(o.ValidationFraction)),
+        ("--seed", o => Text(o.Seed)),
+    ];
+
+    static string Text(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The options as stored beside a checkpoint (the folder's own, intervals and device included), or null.</summary>
+    public static PretrainOptions? StoredOptions(string directory)
+    {
+        var checkpoint = Path.Combine(Path.GetFullPath(directory), CheckpointDir);
+        AtomicDirectory.Recover(checkpoint);
+        return Directory.Exists(checkpoint) ? ReadState(checkpoint).Options : null;
+    }
 
     /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
-    static void SaveCheckpoint(Decoder model, OptimizerStep optimizer, string dir, int step)
+    static void SaveCheckpoint(Decoder model, OptimizerStep optimizer, string dir, int step, PretrainOptions options)
     {
         AtomicDirectory.Replace(Path.Combine(dir, CheckpointDir), fresh =>
         {
             GptCheckpoint.Save(model, fresh);
             optimizer.Optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
-            File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step)));
+            File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step, options with
+            {
+                OutputDirectory = dir,
+                Corpus = [.. options.Corpus.Select(Path.GetFullPath)],
+                Resume = false,
+                Overwrite = false,
+            })));
         });
         GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
     }
@@ -169,8 +251,7 @@ public static class Pretrainer
     static GptTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
     {
         if (o.Tokenizer != "bpe") return GptTokenizer.Load(o.Tokenizer);
-        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0,
-            Message: $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
+        progress?.Report(TrainingProgress.Note(o.MaxSteps, $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
         return BpeTrainer.Train(o.Corpus.Select(File.ReadAllText), Presets.Get(o.Preset).Vocab, dir);
     }
 
@@ -178,8 +259,9 @@ public static class Pretrainer
         IProgress<TrainingProgress>? progress)
     {
         var path = Path.Combine(dir, TokensFile);
-        if (resuming && File.Exists(path)) return TokenDataset.LoadTokens(path);
-        progress?.Report(new TrainingProgress(0, o.MaxSteps, double.NaN, 0, 0, 0, Message: "tokenising the corpus"));
+        if (resuming && TokenDataset.TryLoadTokens(path) is { } cached) return cached;
+        progress?.Report(TrainingProgress.Note(o.MaxSteps, resuming && File.Exists(path)
+            ? $"{path} does not match its length and checksum; tokenising the corpus again" : "tokenising the corpus"));
         var tokens = new List<int>();
         foreach (var file in o.Corpus) { tokens.AddRange(tokenizer.Encode(File.ReadAllText(file))); tokens.Add(tokenizer.EndOfText); }
         var array = tokens.ToArray();

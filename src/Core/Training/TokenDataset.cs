@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Security.Cryptography;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -46,9 +48,25 @@ public sealed class TokenDataset
         return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
     }
 
-    public static void SaveTokens(string path, int[] tokens) =>
-        AtomicFile.Write(path, s => s.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.AsSpan())));
+    /// <summary>Writes the token cache and, beside it, its length and SHA-256 (<c>.sha256</c>), so a truncated or damaged cache
+    /// is noticed instead of trained on.</summary>
+    public static void SaveTokens(string path, int[] tokens)
+    {
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(tokens.AsSpan()).ToArray();
+        AtomicFile.Write(path, s => s.Write(bytes));
+        AtomicFile.WriteAllText(path + ".sha256", $"{tokens.Length} {Convert.ToHexString(SHA256.HashData(bytes))}");
+    }
 
-    public static int[] LoadTokens(string path) =>
-        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(File.ReadAllBytes(path)).ToArray();
+    /// <summary>The cached tokens, or null when the cache or its check file is missing or they disagree.</summary>
+    public static int[]? TryLoadTokens(string path)
+    {
+        var check = path + ".sha256";
+        if (!File.Exists(path) || !File.Exists(check)) return null;
+        var bytes = File.ReadAllBytes(path);
+        var expected = File.ReadAllText(check).Trim().Split(' ');
+        bool whole = bytes.Length % sizeof(int) == 0 && expected.Length == 2
+            && expected[0] == (bytes.Length / sizeof(int)).ToString(CultureInfo.InvariantCulture);
+        if (!whole || !expected[1].Equals(Convert.ToHexString(SHA256.HashData(bytes)), StringComparison.Ordinal)) return null;
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(bytes).ToArray();
+    }
 }

@@ -5,4 +5,7 @@ public sealed record TrainingProgress(int Step, int TotalSteps, double Loss, dou
     double? ValidationLoss = null, string? Message = null, string ThroughputUnit = "tok/s")
 {
     public double? Perplexity => ValidationLoss is { } v ? Math.Exp(v) : null;
+
+    /// <summary>A line of text before or between steps (a phase that starts, something taken over).</summary>
+    public static TrainingProgress Note(int totalSteps, string message) => new(0, totalSteps, double.NaN, 0, 0, 0, Message: message);
 }

@@ -24,7 +24,14 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         };
         var maxSteps = new Option<int>("--max-steps") { Description = "optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
         var output = new Option<string>("--out") { Description = "output model folder", Required = true };
-        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out exactly where it stopped" };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "continue the checkpoint in --out exactly where it stopped, with the options it was started with",
+        };
+        var overwrite = new Option<bool>("--overwrite")
+        {
+            Description = "start afresh in an --out that already holds something, emptying it",
+        };
         var tokenizer = new Option<string>("--tokenizer")
         {
             Description = "'bpe' trains one on the corpus; or a folder with vocab.json + merges.txt",
@@ -53,34 +60,41 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
         {
             preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval,
-            seed, device, precision, initFrom,
+            seed, device, precision, initFrom, overwrite,
         };
         command.SetAction((parse, cancel) =>
         {
-            var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : ShippedData.DefaultCorpus();
+            // --resume starts from the options stored with the checkpoint; only what is given explicitly is compared with them.
+            var stored = parse.GetValue(resume) ? Pretrainer.StoredOptions(parse.GetValue(output)!) : null;
+            T Pick<T>(Option<T> option, T before) => stored is null || parse.GetResult(option) is { Implicit: false }
+                ? parse.GetValue(option)! : before;
+            var start = stored ?? defaults;
+            var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : stored?.Corpus.ToArray() ?? ShippedData.DefaultCorpus();
             // The model folder brings its own shape and tokenizer: a preset or tokenizer given beside it would be ignored.
             var ignored = new Option[] { preset, tokenizer }.FirstOrDefault(opt => parse.GetResult(opt) is { Implicit: false });
             if (parse.GetValue(initFrom) is not null && ignored is not null)
                 throw new OptionsException($"{ignored.Name}: not used with --init-from (the model folder brings its shape and tokenizer)");
-            var options = defaults with
+            double rate = Pick(lr, start.LearningRate);
+            var options = start with
             {
-                Preset = parse.GetValue(preset)!,
+                Preset = Pick(preset, start.Preset),
                 Corpus = files,
-                MaxSteps = parse.GetValue(maxSteps),
+                MaxSteps = Pick(maxSteps, start.MaxSteps),
                 OutputDirectory = parse.GetValue(output)!,
                 Resume = parse.GetValue(resume),
-                Tokenizer = parse.GetValue(tokenizer)!,
-                BatchSize = parse.GetValue(batch),
-                BlockSize = parse.GetValue(block),
-                LearningRate = parse.GetValue(lr),
-                MinLearningRate = parse.GetValue(lr) / 10,
-                WarmupSteps = parse.GetValue(warmup),
-                Dropout = parse.GetValue(dropout),
-                EvalInterval = parse.GetValue(evalInterval),
-                CheckpointInterval = parse.GetValue(checkpointInterval),
-                Seed = parse.GetValue(seed),
-                Device = parse.GetValue(device)!,
-                Precision = parse.GetValue(precision)!,
+                Overwrite = parse.GetValue(overwrite),
+                Tokenizer = Pick(tokenizer, start.Tokenizer),
+                BatchSize = Pick(batch, start.BatchSize),
+                BlockSize = Pick(block, start.BlockSize),
+                LearningRate = rate,
+                MinLearningRate = stored is not null && rate == stored.LearningRate ? stored.MinLearningRate : rate / 10,
+                WarmupSteps = Pick(warmup, start.WarmupSteps),
+                Dropout = Pick(dropout, start.Dropout),
+                EvalInterval = Pick(evalInterval, start.EvalInterval),
+                CheckpointInterval = Pick(checkpointInterval, start.CheckpointInterval),
+                Seed = Pick(seed, start.Seed),
+                Device = Pick(device, start.Device),
+                Precision = Pick(precision, start.Precision),
                 InitFrom = parse.GetValue(initFrom),
             };
             var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));

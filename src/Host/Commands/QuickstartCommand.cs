@@ -51,12 +51,18 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
             if (IsPretrained(model, pretrainSteps)) console.MarkupLineInterpolated($"[grey]reusing the pre-trained model in {model}[/]");
             else
             {
+                // The model folder is the quickstart's own cache: an interrupted pre-training of the same length goes on, anything
+                // else there (another length, a run that never reached its first checkpoint) is replaced.
+                var stored = Pretrainer.StoredOptions(model);
+                bool resume = Directory.Exists(Path.Combine(model, Pretrainer.CheckpointDir))
+                    && (stored is null || stored.MaxSteps == pretrainSteps);
                 var options = new PretrainOptions
                 {
                     OutputDirectory = model,
                     Corpus = ShippedData.DefaultCorpus(),
                     MaxSteps = pretrainSteps,
-                    Resume = Directory.Exists(Path.Combine(model, Pretrainer.CheckpointDir)),
+                    Resume = resume,
+                    Overwrite = !resume && Directory.Exists(model),
                 };
                 TrainingDisplay.Run(console, "pretrain small", pretrainSteps, progress => Pretrainer.Run(options, progress, cancel));
                 LossReport.Write(model);

@@ -20,11 +20,18 @@ public sealed class TokenizerCommand : ICliCommand
             DefaultValueFactory = _ => 4096,
         };
         var output = new Option<string>("--out") { Description = "folder for vocab.json + merges.txt", Required = true };
-        var train = new Command("train", "Learn a byte-level BPE (GPT-2 file format).") { corpus, size, output };
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace the vocab.json + merges.txt already in --out" };
+        var train = new Command("train", "Learn a byte-level BPE (GPT-2 file format).") { corpus, size, output, overwrite };
         train.SetAction((parse, cancel) =>
         {
             var files = parse.GetValue(corpus)!;
             foreach (var f in files) if (!File.Exists(f)) throw new UserInputException($"--corpus: {f} not found");
+            // A model folder's tokenizer is part of the model: replacing it silently would make its weights read other tokens.
+            var existing = new[] { "vocab.json", "merges.txt" }.Select(f => Path.Combine(parse.GetValue(output)!, f))
+                .FirstOrDefault(File.Exists);
+            if (existing is not null && !parse.GetValue(overwrite))
+                throw new OptionsException(
+                    $"--out: {existing} exists (a tokenizer, perhaps a model's); choose another --out or pass --overwrite");
             var tokenizer = BpeTrainer.Train(files.Select(File.ReadAllText), parse.GetValue(size), parse.GetValue(output)!, cancel: cancel);
             Console.WriteLine($"{tokenizer.VocabSize} tokens written to {Path.GetFullPath(parse.GetValue(output)!)}");
             return Task.FromResult(0);

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
+using TorchSharp;
+using static PluginGpt.Core.Tests.PretrainTests;
+
+namespace PluginGpt.Core.Tests;
+
+/// <summary>What pre-training must never do to the user's work: write into a folder it does not own, share one with another
+/// process, resume as a different run, lose a checkpoint to a crash mid-swap, train on a damaged cache, or finish
+/// "successfully" after diverging.</summary>
+public class PretrainSafetyTests
+{
+    [Fact]
+    public void A_folder_that_holds_something_else_is_refused_and_replaced_only_with_overwrite()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        var foreign = dir["hf-model"];
+        Directory.CreateDirectory(foreign);
+        File.WriteAllText(Path.Combine(foreign, "model.safetensors"), "someone's weights");
+        var e = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "hf-model", 2)));
+        Assert.Contains("--overwrite", e.Message);
+        Assert.Equal("someone's weights", File.ReadAllText(Path.Combine(foreign, "model.safetensors")));
+        Assert.Equal(["model.safetensors"], Directory.EnumerateFileSystemEntries(foreign).Select(Path.GetFileName));   // nor the lock
+
+        Pretrainer.Run(Options(dir, corpus, "hf-model", 2) with { Overwrite = true });
+        Assert.True(File.Exists(Path.Combine(foreign, Pretrainer.CheckpointDir, "trainer_state.json")));
+        Assert.NotEqual("someone's weights", File.ReadAllText(Path.Combine(foreign, "model.safetensors")));
+    }
+
+    [Fact]
+    public void A_folder_in_use_is_refused_and_a_dead_processs_lock_is_reported_and_taken_over()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        using (OutputLock.Acquire(dir["busy"], "--out"))
+        {
+            var e = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "busy", 2)));
+            Assert.Contains($"pid {Environment.ProcessId}", e.Message);
+        }
+
+        using var finished = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
+        finished.WaitForExit();
+        Directory.CreateDirectory(dir["stale"]);
+        File.WriteAllText(Path.Combine(dir["stale"], OutputLock.FileName), $"{finished.Id} 1");
+        var notes = new List<string>();
+        Pretrainer.Run(Options(dir, corpus, "stale", 2), new Synchronous(p => { if (p.Message is { } m) notes.Add(m); }));
+        Assert.Contains(notes, n => n.Contains($"lock of process {finished.Id}") && n.Contains("no longer runs"));
+        Assert.False(File.Exists(Path.Combine(dir["stale"], OutputLock.FileName)));
+    }
+
+    [Fact]
+    public void Resume_survives_a_crash_mid_swap_a_torn_metrics_line_and_a_truncated_token_cache_and_stays_exact()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        Pretrainer.Run(Options(dir, corpus, "straight", 8));
+        using var cancel = new CancellationTokenSource();
+        Pretrainer.Run(Options(dir, corpus, "resumed", 8) with { CheckpointInterval = 2 },
+            new Synchronous(p => { if (p.Step == 4) cancel.Cancel(); }), cancel.Token);
+        var run = dir["resumed"];
+        var checkpoint = Path.Combine(run, Pretrainer.CheckpointDir);
+        // The crash came between the swap's two renames: the old checkpoint moved aside, the complete new one not yet in place.
+        Directory.Move(checkpoint, checkpoint + ".new");
+        File.WriteAllText(Path.Combine(checkpoint + ".new", ".complete"), "");
+        Directory.CreateDirectory(checkpoint + ".old");
+        File.AppendAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\": 5, \"lo");   // torn by the crash
+        var tokens = Path.Combine(run, "tokens.bin");
+        File.WriteAllBytes(tokens, File.ReadAllBytes(tokens)[..1000]);   // truncated cache
+
+        // A fresh run must not take the folder (nor delete the checkpoint it holds).
+        var fresh = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "resumed", 8)));
+        Assert.Contains("--resume", fresh.Message);
+        Assert.True(Directory.Exists(checkpoint));
+
+        var notes = new List<string>();
+        Pretrainer.Run(Options(dir, corpus, "resumed", 8) with { Resume = true, CheckpointInterval = 2 },
+            new Synchronous(p => { if (p.Message is { } m) notes.Add(m); }));
+        Assert.Contains(notes, n => n.Contains("checksum"));
+        var straight = Losses(dir["straight"]);
+        var resumed = Losses(run);
+        Assert.Equal(8, resumed.Length);
+        for (int i = 0; i < 8; i++) Assert.Equal(straight[i], resumed[i], 6);
+        Assert.False(Directory.Exists(checkpoint + ".old"));
+        Assert.False(Directory.Exists(checkpoint + ".new"));
+    }
+
+    [Fact]
+    public void Resume_keeps_the_runs_own_options_and_refuses_different_ones()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        using var cancel = new CancellationTokenSource();
+        Pretrainer.Run(Options(dir, corpus, "run", 6), new Synchronous(p => { if (p.Step == 3) cancel.Cancel(); }), cancel.Token);
+        var stored = Pretrainer.StoredOptions(dir["run"])!;
+        Assert.Equal(3e-3, stored.LearningRate);
+        Assert.Equal(6, stored.MaxSteps);
+        var e = Assert.Throws<OptionsException>(() =>
+            Pretrainer.Run(Options(dir, corpus, "run", 6) with { Resume = true, LearningRate = 1e-2 }));
+        Assert.StartsWith("--lr: this run was started with 0.003, not 0.01", e.Message);
+        Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "run", 12) with { Resume = true }));
+        // Intervals may change: the resumed run is the same run.
+        var result = Pretrainer.Run(Options(dir, corpus, "run", 6) with { Resume = true, EvalInterval = 2 });
+        Assert.Equal(6, result.Steps);
+    }
+
+    [Fact]
+    public void Training_that_goes_non_finite_stops_with_the_step_named()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        Pretrainer.Run(Options(dir, corpus, "base", 1));
+        var path = Path.Combine(dir["base"], GptCheckpoint.WeightsFile);
+        using (var model = new Decoder(GptCheckpoint.ReadConfig(dir["base"])))
+        {
+            GptCheckpoint.LoadWeights(model, path);
+            using (torch.no_grad()) model.named_parameters().First(p => p.name.StartsWith("ln_f")).parameter.fill_(double.NaN);
+            GptCheckpoint.Save(model, dir["base"]);
+        }
+        var e = Assert.Throws<TrainingDivergedException>(() =>
+            Pretrainer.Run(Options(dir, corpus, "nan", 4) with { InitFrom = dir["base"] }));
+        Assert.StartsWith("step 1: the training loss is NaN", e.Message);
+        Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "lr", 4) with { LearningRate = 100 }));
+        Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "warmup", 4) with { WarmupSteps = -1 }));
+    }
+}
