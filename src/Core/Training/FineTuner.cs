@@ -72,7 +72,12 @@ public static class FineTuner
                 var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => job.Data.Train[i]).ToList();
                 var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
                 loss.backward();
-                lossSum += Autocast.Float(loss).item<float>() * t.GradientAccumulation;
+                double batchLoss = Autocast.Float(loss).item<float>();
+                // A non-finite loss poisons the weights and every later step: stop, with the step named.
+                if (!double.IsFinite(batchLoss))
+                    throw new TrainingDivergedException($"step {step + 1} (epoch {epoch}): the training loss is {batchLoss} " +
+                        $"(training diverged); lower training.lr (was {t.LearningRate}) or raise training.warmup");
+                lossSum += batchLoss * t.GradientAccumulation;
                 if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
 
                 double lr = optimizer.Step(step);
@@ -90,7 +95,8 @@ public static class FineTuner
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
                     ThroughputUnit: "ex/s"));
             }
-            bool finalEpoch = epoch == t.Epochs || step >= totalSteps || cancel.IsCancellationRequested;
+            if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
+            bool finalEpoch = epoch == t.Epochs || step >= totalSteps;
             if (t.KeepsLast && !finalEpoch) continue;   // the dev set is looked at once, after training
             var scores = Evaluate(job, epoch, metrics);
             double score = t.KeepsLast ? double.PositiveInfinity : scores[job.Data.PrimaryMetric];
@@ -118,9 +124,14 @@ public static class FineTuner
     /// <summary>Optimizer steps of a run: an epoch's last, partial accumulation still makes a step; <c>max_steps</c> caps it.</summary>
     public static int TotalSteps(int examples, TrainingSpec t)
     {
-        int batches = (examples + t.BatchSize - 1) / t.BatchSize;
-        int perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
-        return t.MaxSteps > 0 ? Math.Min(t.MaxSteps, perEpoch * t.Epochs) : perEpoch * t.Epochs;
+        long batches = (examples + (long)t.BatchSize - 1) / t.BatchSize;
+        long perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
+        long total = perEpoch * t.Epochs;
+        if (t.MaxSteps > 0) return (int)Math.Min(t.MaxSteps, total);
+        if (total > int.MaxValue)
+            throw new OptionsException($"training.epochs: {t.Epochs} epochs of {perEpoch} steps is {total} steps, more than a run can " +
+                "count; use fewer epochs or set training.max_steps");
+        return (int)total;
     }
 
     public static string Describe(IReadOnlyDictionary<string, double> scores) =>

@@ -34,7 +34,7 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
                 checker.Check(ExperimentFile.LoadValid(first.File, first.Overrides));
             var specs = plan.Runs.Select(r => ExperimentFile.LoadValid(r.File, r.Overrides) with { Output = r.Folder }).ToList();
             StudyLedger.CheckUnchanged(dir, plan.Runs, specs);
-            Directory.CreateDirectory(dir);
+            using var held = OutputLock.Acquire(dir, "--out");   // one process per study folder
             File.Copy(path, Path.Combine(dir, Marker), overwrite: true);
             StudyLedger.Write(dir, plan.Runs, specs);
 

@@ -26,8 +26,11 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var specs = combinations.Select(c => (Combination: c, Spec: ExperimentFile.LoadValid(path, [.. shared, .. c]))).ToList();
             var checker = runners.Quiet();
             foreach (var (_, spec) in specs) checker.Check(spec);   // plugin options and data of every combination, before the first run
-            var dir = OutputFolder.EnsureFree(
-                parse.GetValue(output) ?? Path.Combine("runs", $"{specs[0].Spec.Name}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out");
+            var chosen = parse.GetValue(output);
+            using var claim = OutputFolder.Claim(
+                chosen ?? Path.Combine("runs", $"{OutputFolder.SafeName(specs[0].Spec.Name)}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out",
+                unique: chosen is null);
+            var dir = claim.Directory;
 
             var rows = new List<ComparisonRow>();
             for (int i = 0; i < specs.Count && !cancel.IsCancellationRequested; i++)

@@ -30,10 +30,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         if (spec.Recipe is not { Name.Length: > 0 } recipe) return Task.FromResult(Run(spec, null, cancel));
         // A recipe gets its folder (checked and made here, once); its stages run in folders inside it.
         var plugin = catalog.Get<IRecipe>(PluginKind.Recipe, recipe.Name, "recipe.name");
-        var dir = OutputFolder.EnsureFree(spec.Output ?? DefaultFolder(spec), "output");
-        Directory.CreateDirectory(dir);
+        return RunRecipeAsync(plugin, spec, cancel);
+    }
+
+    async Task<RunResult> RunRecipeAsync(IRecipe plugin, ExperimentSpec spec, CancellationToken cancel)
+    {
+        using var claim = OutputFolder.Claim(spec.Output ?? DefaultFolder(spec), "output", unique: spec.Output is null);
         // The recipe reads its own options from spec.Recipe; the stages it runs through RunAsync(spec, data, …) carry none.
-        return plugin.RunAsync(spec with { Output = dir }, this, cancel);
+        return await plugin.RunAsync(spec with { Output = claim.Directory }, this, cancel);
     }
 
     public Task<RunResult> RunAsync(ExperimentSpec spec, TaskData data, CancellationToken cancel)
@@ -50,7 +54,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     ITaskPlugin TaskPlugin(ExperimentSpec spec) => (ITaskPlugin)catalog.Find(PluginKind.Task, spec.Task.Name, "task.name").Instance;
 
-    static string DefaultFolder(ExperimentSpec spec) => Path.Combine("runs", $"{spec.Name}-{DateTime.Now:yyyyMMdd-HHmmss}");
+    /// <summary>runs/NAME-TIME: the name made folder-safe (it stays inside runs/); a taken one gets a suffix when claimed.</summary>
+    static string DefaultFolder(ExperimentSpec spec) =>
+        Path.GetFullPath(Path.Combine("runs", $"{OutputFolder.SafeName(spec.Name)}-{DateTime.Now:yyyyMMdd-HHmmss}"));
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and
     /// objective.</summary>
@@ -113,7 +119,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         using var span = Telemetry.Source.StartActivity("run");
         span?.SetTag("experiment", spec.Name);
         // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
-        var dir = OutputFolder.EnsureFree(spec.Output ?? DefaultFolder(spec), "output");
+        var dir = spec.Output is { } chosen ? OutputFolder.EnsureFree(chosen, "output") : DefaultFolder(spec);
         var watch = Stopwatch.StartNew();
         // The whole run (set-up, calibration, losses, predictions) computes in one precision; config.json records the choice.
         var precision = PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device));
@@ -126,7 +132,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         RunLog? log = null;
         try
         {
-            return Execute(spec, p, dir, watch, cancel, opened =>
+            using var claim = OutputFolder.Claim(dir, "output", unique: spec.Output is null);
+            return Execute(spec, p, claim.Directory, watch, cancel, opened =>
             {
                 log = opened;
                 opened.LogInformation("precision {Precision} ({Reason})", precision.Name, precision.Reason);
@@ -144,9 +151,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     RunResult Execute(ExperimentSpec spec, Prepared p, string dir, Stopwatch watch, CancellationToken cancel, Action<RunLog> opened)
     {
-
-        // Only now, with every input checked, does the run get its folder: bad input leaves no half-made run behind.
-        Directory.CreateDirectory(OutputFolder.EnsureFree(dir, "output"));   // checked again: another run may have taken it meanwhile
+        // The run's folder was claimed only now, with every input checked: bad input leaves no half-made run behind.
         var log = new RunLog(Path.Combine(dir, "run.log"), logger);
         opened(log);
         var provenance = new Dictionary<string, PluginProvenance>
@@ -235,6 +240,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
         var spec = ExperimentFile.Load(config, []);
         if (spec.Recipe is not null) return Reloaded(FinalStage(runDirectory), data, use);
+        // An interrupted run leaves best/ from a completed epoch but no metrics.json: it is not a finished model.
+        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Summary)))
+            throw new UserInputException($"{runDirectory}: the run did not finish (no {RunFiles.Summary}); run it again");
         using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec, data);

@@ -1,16 +1,59 @@
+using System.Text.RegularExpressions;
+using PluginGpt.Core.Training;
+
 namespace PluginGpt.Host.Experiments;
 
-/// <summary>Output folders are never written into twice: a folder must be new or empty.</summary>
-public static class OutputFolder
+/// <summary>Output folders are never written into twice: a folder must be new or empty, and is held by one process.</summary>
+public static partial class OutputFolder
 {
     /// <summary>The full path of <paramref name="path"/>, or an error naming <paramref name="field"/> when it already holds
     /// something.</summary>
     public static string EnsureFree(string path, string field)
     {
         var dir = Path.GetFullPath(path);
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+        if (HoldsSomething(dir))
             throw new OptionsException($"{field}: {dir} already exists and is not empty; " +
                 $"runs are never overwritten, choose another {field.TrimStart('-')}");
         return dir;
+    }
+
+    static bool HoldsSomething(string dir) =>
+        Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(e => Path.GetFileName(e) != OutputLock.FileName);
+
+    /// <summary>A held folder: made, locked, and checked empty once locked. With <paramref name="unique"/> (a default name
+    /// nobody chose) a taken name gets a suffix (<c>-2</c>, <c>-3</c>, …) instead of an error, so two runs started in the same
+    /// second both run.</summary>
+    public static Claimed Claim(string path, string field, bool unique)
+    {
+        var wanted = Path.GetFullPath(path);
+        for (int i = 1; ; i++)
+        {
+            var dir = i == 1 ? wanted : $"{wanted}-{i}";
+            if (!unique) EnsureFree(dir, field);
+            else if (HoldsSomething(dir)) continue;
+            OutputLock held;
+            try { held = OutputLock.Acquire(dir, field); }
+            catch (OptionsException) when (unique) { continue; }
+            if (!HoldsSomething(dir)) return new Claimed(dir, held);
+            held.Dispose();   // another process filled it between the check and the lock
+            if (!unique) EnsureFree(dir, field);
+        }
+    }
+
+    /// <summary>A folder name made of an experiment's name: path separators and other characters become '-', so a name never
+    /// leads outside <c>runs/</c>.</summary>
+    public static string SafeName(string name)
+    {
+        var safe = Unsafe().Replace(name, "-").TrimStart('.', '-');
+        return safe.Length == 0 ? "run" : safe;
+    }
+
+    [GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial Regex Unsafe();
+
+    public sealed class Claimed(string directory, OutputLock held) : IDisposable
+    {
+        public string Directory { get; } = directory;
+        public void Dispose() => held.Dispose();
     }
 }
