@@ -40,6 +40,8 @@ public sealed record GptConfig
         static void Positive(int v, string name) { if (v <= 0) throw new OptionsException($"{name} must be positive, got {v}"); }
         Positive(Layers, "n_layer"); Positive(Heads, "n_head"); Positive(ModelDim, "n_embd");
         Positive(InnerDim, "n_inner"); Positive(Context, "n_positions"); Positive(Vocab, "vocab_size");
+        if (!(LayerNormEpsilon > 0) || !double.IsFinite(LayerNormEpsilon))
+            throw new OptionsException($"layer_norm_epsilon must be a positive number, got {LayerNormEpsilon}");
         if (ModelDim % Heads != 0) throw new OptionsException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
         if (Activation is not ("gelu_new" or "gelu" or "relu"))
             throw new OptionsException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");

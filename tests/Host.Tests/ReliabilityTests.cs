@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json.Nodes;
 using Xunit;
 using static PluginGpt.Host.Tests.CliTests;
 
@@ -80,5 +83,81 @@ public class ReliabilityTests(TinyModelFolder model) : IClassFixture<TinyModelFo
         OneLineError(CliRunner.Run("pretrain", "--preset", "tiny", "--out", dir["new"], "--lr", "100"), "lr");
         OneLineError(CliRunner.Run("pretrain", "--preset", "tiny", "--out", dir["new"], "--warmup-steps", "-1"), "warmup-steps");
         Assert.False(Directory.Exists(dir["new"]));
+    }
+
+    /// <summary>Rewrites a safetensors file's JSON header (the data section stays as it is).</summary>
+    static void RewriteHeader(string path, Action<JsonObject> edit)
+    {
+        var bytes = File.ReadAllBytes(path);
+        int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        var header = JsonNode.Parse(Encoding.UTF8.GetString(bytes, 8, length))!.AsObject();
+        edit(header);
+        var text = Encoding.UTF8.GetBytes(header.ToJsonString());
+        var prefix = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)text.Length);
+        File.WriteAllBytes(path, [.. prefix, .. text, .. bytes[(8 + length)..]]);
+    }
+
+    [Theory]
+    [InlineData("overlap", "overlaps")]
+    [InlineData("dtype", "not a floating-point weight")]
+    [InlineData("shifted", "expected")]
+    public void Weights_are_read_as_strictly_as_safetensors_itself_reads_them(string damage, string expected)
+    {
+        using var dir = new TempDir();
+        var copy = model.CopyTo(dir, "model");
+        var weights = Path.Combine(copy, "model.safetensors");
+        RewriteHeader(weights, header =>
+        {
+            var ln = header["h.0.ln_1.weight"]!.AsObject();
+            switch (damage)
+            {
+                case "overlap": header["h.0.ln_1.bias"]!["data_offsets"] = ln["data_offsets"]!.DeepClone(); break;
+                case "dtype": ln["dtype"] = "I32"; break;
+                default:
+                    var offsets = ln["data_offsets"]!.AsArray();
+                    ln["data_offsets"] = new JsonArray((long)offsets[0]! + 4, (long)offsets[1]! + 4);
+                    break;
+            }
+        });
+        OneLineError(CliRunner.Run("generate", "--model", copy, "--prompt", "the movie", "--max-new-tokens", "2"), expected);
+        OneLineError(CliRunner.Run("inspect", "--model", copy), weights);
+    }
+
+    [Fact]
+    public void A_tokenizer_or_config_that_does_not_fit_the_weights_is_named_at_load_time()
+    {
+        using var dir = new TempDir();
+        var foreign = model.CopyTo(dir, "foreign-tokenizer");
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
+            File.Copy(Path.Combine(CliRunner.RepoRoot, "data", "tokenizers", "gpt2", file), Path.Combine(foreign, file), overwrite: true);
+        OneLineError(CliRunner.Run("generate", "--model", foreign, "--prompt", "Hello world, the zebra"), "belongs to another model");
+
+        var epsilon = model.CopyTo(dir, "epsilon");
+        var config = Path.Combine(epsilon, "config.json");
+        var json = JsonNode.Parse(File.ReadAllText(config))!.AsObject();
+        json["layer_norm_epsilon"] = -1;
+        File.WriteAllText(config, json.ToJsonString());
+        OneLineError(CliRunner.Run("generate", "--model", epsilon, "--prompt", "the movie"), "layer_norm_epsilon");
+    }
+
+    [Theory]
+    [InlineData("""{"runtimeTarget": {}, "targets": {}}""", "runtimeTarget has no name")]
+    [InlineData("""{"runtimeTarget": {"name": "x"}, "targets": {}}""", "targets has no 'x'")]
+    [InlineData("""{"runtimeTarget": "x", "targets": {"x": {"P/1.0": {"runtime": {"P.dll": 3}}}}}""", "is not an object")]
+    [InlineData("""{"runtimeTarget": "x", "targets": {"x": {"P/1.0": {}}}, "libraries": {"P/1.0": {"type": 1}}}""", "no type")]
+    public void A_plugin_with_a_malformed_dependency_manifest_is_skipped_with_one_warning(string manifest, string expected)
+    {
+        using var dir = new TempDir();
+        var plugin = dir["plugins/IA3x"];
+        Directory.CreateDirectory(plugin);
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(CliRunner.RepoRoot, "artifacts", "plugins", "IA3")))
+            File.Copy(file, Path.Combine(plugin, Path.GetFileName(file)));
+        File.WriteAllText(Path.Combine(plugin, "PluginGpt.Plugins.IA3.deps.json"), manifest);
+        var r = CliRunner.Run("--plugins", dir["plugins"], "plugins");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("PluginGpt.Plugins.IA3.deps.json", r.Stderr);
+        Assert.Contains(expected, r.Stderr);
+        Assert.Contains("lora", r.Stdout);   // every other plugin still loads
     }
 }

@@ -75,6 +75,7 @@ public static class Safetensors
             { throw new CheckpointException($"{path}: tensor '{key}' has a malformed header entry"); }
             if (!Dtypes.TryGetValue(entry.Dtype, out var dt))
                 throw new CheckpointException($"{path}: tensor '{key}' has unsupported dtype {entry.Dtype}");
+            if (entry.Shape.Any(d => d < 0)) throw new CheckpointException($"{path}: tensor '{key}' has a negative dimension");
             long expected = entry.Shape.Aggregate(1L, (a, b) => a * b) * dt.Size;
             if (entry.End - entry.Begin != expected || entry.Begin < 0)
                 throw new CheckpointException($"{path}: tensor '{key}' has {entry.End - entry.Begin} bytes " +
@@ -84,7 +85,24 @@ public static class Safetensors
                     $"{path}: truncated: tensor '{key}' ends at byte {entry.End} of a {dataLength}-byte data section");
             entries[key] = entry;
         }
+        CheckLayout(path, entries, dataLength);
         return (entries, metadata, dataStart);
+    }
+
+    /// <summary>As Hugging Face's safetensors validates: the tensors, in offset order, tile the data section exactly — no
+    /// overlap (two tensors sharing bytes), no gap, nothing after the last.</summary>
+    static void CheckLayout(string path, Dictionary<string, Entry> entries, long dataLength)
+    {
+        long next = 0;
+        foreach (var (key, e) in entries.OrderBy(p => p.Value.Begin).ThenBy(p => p.Value.End))
+        {
+            if (e.Begin != next)
+                throw new CheckpointException($"{path}: tensor '{key}' starts at byte {e.Begin}, expected {next} " +
+                    $"({(e.Begin < next ? "it overlaps the tensor before it" : "a gap before it")})");
+            next = e.End;
+        }
+        if (next != dataLength)
+            throw new CheckpointException($"{path}: the tensors cover {next} bytes of a {dataLength}-byte data section");
     }
 
     /// <summary>Loads every tensor (on the CPU, in the file's dtype).</summary>

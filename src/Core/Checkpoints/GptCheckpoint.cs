@@ -88,6 +88,9 @@ public static class GptCheckpoint
                 if (!expected.TryGetValue(key, out var shape))
                     throw new CheckpointException(
                         $"{path}: unexpected key '{rawKey}' (not a weight of this {model.Config.Layers}-layer model)");
+                // Weights are real numbers: an integer dtype of the same width would load and change every value.
+                if (!tensor.is_floating_point())
+                    throw new CheckpointException($"{path}: key '{rawKey}' has dtype {tensor.dtype}, not a floating-point weight");
                 var stored = IsConv1D(key) ? tensor.t() : tensor;
                 if (!stored.shape.SequenceEqual(shape))
                     throw new CheckpointException($"{path}: key '{rawKey}' has shape [{string.Join(", ", tensor.shape)}], " +

@@ -32,7 +32,21 @@ public sealed class GptTokenizer : ITokenizer
         specialIds = SpecialTokens.All.ToDictionary(s => s, s => vocab.TryGetValue(s, out int id) ? id : next++);
         specialById = specialIds.ToDictionary(kv => kv.Value, kv => kv.Key);
         VocabSize = next;
+        OwnVocabSize = vocab.Values.Max() + 1;
         specialSplitter = new Regex("(" + string.Join("|", SpecialTokens.All.Select(Regex.Escape)) + ")");
+    }
+
+    /// <summary>The ids vocab.json itself defines (the special tokens appended after it excluded): a model's embedding must
+    /// have at least as many rows, or this tokenizer belongs to another model.</summary>
+    public int OwnVocabSize { get; }
+
+    /// <summary>Refuses a tokenizer from another model (more tokens of its own than <paramref name="config"/>'s embedding has
+    /// rows), which would index past the embedding inside LibTorch.</summary>
+    public void CheckFits(GptConfig config, string tokenizerFolder)
+    {
+        if (OwnVocabSize > config.Vocab)
+            throw new CheckpointException($"{Path.Combine(tokenizerFolder, "vocab.json")}: the tokenizer has {OwnVocabSize:N0} tokens " +
+                $"but the model has {config.Vocab:N0} (vocab_size); it belongs to another model");
     }
 
     /// <summary>Ids 0 … VocabSize-1, special tokens included.</summary>

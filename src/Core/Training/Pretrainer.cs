@@ -52,6 +52,7 @@ public static class Pretrainer
         var config = resuming ? GptCheckpoint.ReadConfig(dir)
             : init is not null ? GptCheckpoint.ReadConfig(init).WithDropout(o.Dropout)
             : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
+        if (resuming || init is not null) tokenizer.CheckFits(config, resuming ? dir : init!);
         int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
         var data = new TokenDataset(tokens, o.ValidationFraction);
 

@@ -40,6 +40,7 @@ public sealed class GenerateCommand : ICliCommand
         {
             var dir = parse.GetValue(model)!;
             var tokenizer = GptTokenizer.Load(dir);
+            tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
             var target = DeviceSelector.Parse(parse.GetValue(device)!);
             using var decoder = GptCheckpoint.Load(dir, target);
             // Inference needs no fp32 master weights: in bf16 the weights themselves are converted once, so no step casts them.

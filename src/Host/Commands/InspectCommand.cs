@@ -27,7 +27,11 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
         command.SetAction(parse =>
         {
             var name = parse.GetValue(model)!;
+            if (parse.GetValue(method) is null && parse.GetValue(set) is { Length: > 0 })
+                throw new OptionsException("--set: method options need --method (the method they configure)");
             var config = Directory.Exists(name) ? GptCheckpoint.ReadConfig(name) : Presets.Get(name);
+            // A folder's counts are only true of weights that load: read them once (shapes, dtypes, layout), then count.
+            if (Directory.Exists(name)) GptCheckpoint.Load(name).Dispose();
             using var decoder = new Decoder(config, torch.META);
             IAttachedMethod? attached = null;
             if (parse.GetValue(method) is { } methodName)

@@ -27,9 +27,8 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var checker = runners.Quiet();
             foreach (var (_, spec) in specs) checker.Check(spec);   // plugin options and data of every combination, before the first run
             var chosen = parse.GetValue(output);
-            using var claim = OutputFolder.Claim(
-                chosen ?? Path.Combine("runs", $"{OutputFolder.SafeName(specs[0].Spec.Name)}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}"), "--out",
-                unique: chosen is null);
+            var name = $"{OutputFolder.SafeName(specs[0].Spec.Name)}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}";
+            using var claim = OutputFolder.Claim(chosen ?? Path.Combine("runs", name), "--out", unique: chosen is null);
             var dir = claim.Directory;
 
             var rows = new List<ComparisonRow>();

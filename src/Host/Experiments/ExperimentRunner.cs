@@ -82,8 +82,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name", recorded?.GetValueOrDefault("objective"));
         var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
         var device = DeviceSelector.Parse(spec.Device);
-        var tokenizer = GptTokenizer.Load(
-            ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2")));
+        var tokenizerFolder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
+        var tokenizer = GptTokenizer.Load(tokenizerFolder);
+        if (spec.Model.Path is { } modelPath)
+            tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), tokenizerFolder);
         var data = given ?? ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
 
         torch.manual_seed(spec.Seed);

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text.Json;
 using McMaster.NETCore.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -64,7 +63,7 @@ public sealed class PluginDiscovery
             errors.Add(new PluginLoadError(path, message));
             span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
         }
-        if (DepsFileProblem(path[..^".dll".Length] + ".deps.json") is { } problem) { Fail(problem); return; }
+        if (DepsManifest.Problem(path[..^".dll".Length] + ".deps.json") is { } problem) { Fail(problem); return; }
 
         Assembly assembly;
         Type[] found;
@@ -109,19 +108,4 @@ public sealed class PluginDiscovery
         types.AddRange(found.Where(t => Concrete(t) && typeof(IPlugin).IsAssignableFrom(t)).Select(t => new PluginType(t, path, version)));
     }
 
-    /// <summary>The loader aborts the process on a malformed deps.json: check it first, so one bad folder costs one warning.</summary>
-    static string? DepsFileProblem(string depsPath)
-    {
-        try
-        {
-            using var deps = JsonDocument.Parse(File.ReadAllText(depsPath));
-            return deps.RootElement.ValueKind == JsonValueKind.Object && deps.RootElement.TryGetProperty("targets", out var targets)
-                && targets.ValueKind == JsonValueKind.Object && deps.RootElement.TryGetProperty("runtimeTarget", out _)
-                ? null : $"{Path.GetFileName(depsPath)} is not a dependency manifest (no runtimeTarget and targets)";
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-        {
-            return $"{Path.GetFileName(depsPath)} cannot be read: {e.Message}";
-        }
-    }
 }
