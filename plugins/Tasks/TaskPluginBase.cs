@@ -25,6 +25,11 @@ public abstract class TaskPluginBase : ITaskPlugin
         string Resolve(string file) => options.Dataset is null ? file : Path.Combine(context.DataRoot, file);
 
         var trainRows = TableReader.Read(Resolve(dataset.Train), dataset.Format, dataset.HasHeader);
+        bool regression = Format == InputFormat.SymmetricPair && dataset.TrainColumns.ContainsKey("target");
+        // Labels come from the whole training file, before any split: a row's class never depends on which side it falls.
+        var rawLabels = regression || Format == InputFormat.MultipleChoice ? null
+            : dataset.RawLabels ?? InferLabels(trainRows, dataset.TrainColumns.GetValueOrDefault("label") ?? "label");
+        var labelNames = dataset.LabelNames ?? rawLabels ?? [];
         IReadOnlyList<Row> devRows;
         if (dataset.Dev is null)
         {
@@ -36,11 +41,6 @@ public abstract class TaskPluginBase : ITaskPlugin
         }
         else devRows = TableReader.Read(Resolve(dataset.Dev), dataset.Format, dataset.HasHeader);
 
-        bool regression = Format == InputFormat.SymmetricPair && dataset.TrainColumns.ContainsKey("target");
-        var rawLabels = regression || Format == InputFormat.MultipleChoice ? null
-            : dataset.RawLabels ?? trainRows.Select(r => r.Text(dataset.TrainColumns.GetValueOrDefault("label") ?? "label").Trim())
-                .Distinct().Order(StringComparer.Ordinal).ToList();
-        var labelNames = dataset.LabelNames ?? rawLabels ?? [];
 
         Example Build(Row r, bool dev) => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(dev), rawLabels, regression, dataset.Context);
         var drawn = options.BalanceTrain ? Balanced(trainRows, options.MaxTrain, context.Seed, r => Build(r, false).Label)
@@ -80,6 +80,14 @@ public abstract class TaskPluginBase : ITaskPlugin
             if (classes == 2) scores["f1"] = Metrics.F1(p, g, 1);
         }
         return scores;
+    }
+
+    /// <summary>The distinct label values of the training file, sorted; an empty one is a broken row, not a class.</summary>
+    static List<string> InferLabels(IReadOnlyList<Row> rows, string column)
+    {
+        foreach (var row in rows)
+            if (string.IsNullOrWhiteSpace(row.Text(column))) throw row.Error(column, $"empty label in column '{column}'");
+        return rows.Select(r => r.Text(column).Trim()).Distinct().Order(StringComparer.Ordinal).ToList();
     }
 
     static List<Row> Shuffle(IReadOnlyList<Row> rows, int seed)

@@ -7,7 +7,10 @@ public static class CliRunner
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWith([], args);
+
+    /// <summary>As <see cref="Run"/>, with extra environment variables.</summary>
+    public static Result RunWith(Dictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -18,6 +21,7 @@ public static class CliRunner
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("PLUGINGPT_DEBUG");
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

@@ -160,4 +160,16 @@ public class ReliabilityTests(TinyModelFolder model) : IClassFixture<TinyModelFo
         Assert.Contains(expected, r.Stderr);
         Assert.Contains("lora", r.Stdout);   // every other plugin still loads
     }
+
+    [Fact]
+    public void Inputs_that_would_be_ignored_are_refused()
+    {
+        OneLineError(CliRunner.Run("generate", "--model", model.Path, "--prompt", "the movie", "--stop", ""), "--stop");
+        var badTemperature = CliRunner.Run("generate", "--model", model.Path, "--prompt", "the movie", "--temperature", "-1");
+        OneLineError(badTemperature, "temperature");
+        Assert.Equal("", badTemperature.Stdout);   // nothing echoed before the error
+        OneLineError(CliRunner.Run("inspect", "--model", "tiny", "--set", "r=8"), "--method");
+        var env = CliRunner.RunWith(new() { ["PLUGINGPT_PLUGINS"] = "/nonexistent-plugin-folder" }, "plugins");
+        OneLineError(env, "PLUGINGPT_PLUGINS");
+    }
 }

@@ -15,9 +15,9 @@ public static class ExampleBuilder
         switch (format)
         {
             case InputFormat.Single:
-                return new Example([row.Text(Column("text"))], Label: ClassLabel(row, Column("label"), rawLabels));
+                return new Example([NonEmpty(row, Column("text"))], Label: ClassLabel(row, Column("label"), rawLabels));
             case InputFormat.Pair or InputFormat.SymmetricPair:
-                var segments = new[] { row.Text(Column("text_a")), row.Text(Column("text_b")) };
+                var segments = new[] { NonEmpty(row, Column("text_a")), NonEmpty(row, Column("text_b")) };
                 return regression
                     ? new Example(segments, Target: Number(row, Column("target")))
                     : new Example(segments, Label: ClassLabel(row, Column("label"), rawLabels));
@@ -27,6 +27,13 @@ public static class ExampleBuilder
                 return new Example([ctx],
                     Label: OptionLabel(row, Column("label"), options.Count, columns.GetValueOrDefault("option_labels")), Options: options);
         }
+    }
+
+    /// <summary>A text the model reads: an empty one is a broken row, not an example.</summary>
+    static string NonEmpty(Row row, string column)
+    {
+        var text = row.Text(column);
+        return string.IsNullOrWhiteSpace(text) ? throw row.Error(column, $"empty text in column '{column}'") : text;
     }
 
     static int ClassLabel(Row row, string column, IReadOnlyList<string>? rawLabels)

@@ -22,7 +22,9 @@ public static class TableReader
         };
     }
 
-    /// <summary>GLUE's TSVs contain bare quotes inside text, so tabs separate fields and quotes mean nothing.</summary>
+    /// <summary>GLUE's TSVs contain bare quotes inside text, so tabs separate fields and quotes mean nothing. Every row must
+    /// have the header's number of fields (or the first row's): a stray tab, a missing field or an unclosed quote that swallows
+    /// the rows after it would otherwise shift or drop data silently; a repeated header row is refused too.</summary>
     static List<Row> ReadDelimited(string path, string delimiter, bool hasHeader, bool quoted)
     {
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
@@ -30,25 +32,39 @@ public static class TableReader
             Delimiter = delimiter,
             HasHeaderRecord = hasHeader,
             Mode = quoted ? CsvMode.RFC4180 : CsvMode.NoEscape,
-            BadDataFound = null,
+            BadDataFound = bad => throw new DataException($"{path}:{bad.Context.Parser?.RawRow}: malformed quoting ({bad.Field.Trim()})"),
             MissingFieldFound = null,
             DetectColumnCountChanges = false,
         };
         using var reader = new StreamReader(path);
         using var csv = new CsvReader(reader, config);
         string[]? header = null;
-        if (hasHeader && csv.Read()) { csv.ReadHeader(); header = csv.HeaderRecord; }
+        if (hasHeader && csv.Read())
+        {
+            csv.ReadHeader();
+            header = csv.HeaderRecord;
+            if (header?.GroupBy(h => h).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                throw new DataException($"{path}:1: column '{twice.Key}' appears twice in the header");
+        }
         var rows = new List<Row>();
+        int? width = header?.Length;
         while (csv.Read())
         {
             var values = new Dictionary<string, object?>();
             var record = csv.Parser.Record ?? [];
+            int line = csv.Parser.RawRow;
+            width ??= record.Length;
+            if (record.Length != width)
+                throw new DataException($"{path}:{line}: {record.Length} fields where every row has {width} " +
+                    "(a stray or missing delimiter, or an unclosed quote)");
+            if (header is not null && record.SequenceEqual(header))
+                throw new DataException($"{path}:{line}: the header row again (files joined together?)");
             for (int i = 0; i < record.Length; i++)
             {
                 values[i.ToString(CultureInfo.InvariantCulture)] = record[i];
                 if (header is not null && i < header.Length) values[header[i]] = record[i];
             }
-            rows.Add(new Row(path, csv.Parser.RawRow, values));
+            rows.Add(new Row(path, line, values));
         }
         return rows;
     }

@@ -38,6 +38,8 @@ public sealed class GenerateCommand : ICliCommand
         { model, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device, precision };
         command.SetAction(async (parse, cancel) =>
         {
+            if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
+                throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
             var dir = parse.GetValue(model)!;
             var tokenizer = GptTokenizer.Load(dir);
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
@@ -59,6 +61,7 @@ public sealed class GenerateCommand : ICliCommand
                 UseKvCache = !parse.GetValue(noCache),
                 StopTokens = [tokenizer.EndOfText],
             };
+            options.Validate();   // before the prompt is echoed: a bad option prints nothing on stdout
             var stops = parse.GetValue(stop) ?? [];
             var text = parse.GetValue(prompt)!;
             var stdout = Console.Out;

@@ -9,7 +9,13 @@ public static class PluginFolders
     {
         var folders = new List<string>(fromCommandLine ?? []);
         if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env)
-            folders.AddRange(env.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries));
+            foreach (var folder in env.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+            {
+                // A folder the user named and that is not there would silently load nothing from it.
+                if (!Directory.Exists(folder))
+                    throw new OptionsException($"{EnvironmentVariable}: folder {Path.GetFullPath(folder)} not found");
+                folders.Add(folder);
+            }
         if (BuildFolder() is { } build) folders.Add(build);
         return folders.Select(Path.GetFullPath).Distinct().ToList();
     }
