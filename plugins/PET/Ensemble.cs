@@ -21,8 +21,10 @@ public static class Ensemble
     public static double[][] Merge(IReadOnlyList<double[][]> scores, IReadOnlyList<double> weights)
     {
         if (scores.Count == 0 || scores.Count != weights.Count) throw new ArgumentException("one weight per model, at least one model");
+        // Every pattern scoring 0 on T (a tiny T) leaves no preference among them: their votes then count equally.
+        if (weights.Any(w => w < 0)) throw new ArgumentException("weights are accuracies: never negative");
+        if (!(weights.Sum() > 0)) weights = [.. weights.Select(_ => 1.0)];
         double total = weights.Sum();
-        if (!(total > 0)) throw new ArgumentException("the weights sum to zero: every pattern scored 0 on the training set");
         int rows = scores[0].Length, labels = scores[0][0].Length;
         var merged = new double[rows][];
         for (int i = 0; i < rows; i++)

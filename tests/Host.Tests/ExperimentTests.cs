@@ -58,9 +58,15 @@ public class ExperimentTests
         using var dir = new TempDir();
         var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");   // HF files, 512 tokens
         var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={golden}",
-            "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+            "--set", $"model.tokenizer={Experiments.SmallTokenizer(dir)}", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
         Assert.True(r.ExitCode == 0, r.Stderr);
-        Assert.Contains("vocabulary grown from 512 to 4096", File.ReadAllText(Path.Combine(dir["run"], "run.log")));
+        // 510 ids of its own fit the 512 rows; the special tokens it lacks get 3 new ones.
+        Assert.Contains("vocabulary grown from 512 to 515", File.ReadAllText(Path.Combine(dir["run"], "run.log")));
+        // A tokenizer with more ids of its own than the model has rows belongs to another model.
+        var foreign = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={golden}",
+            "--set", $"output={dir["foreign"]}");
+        Assert.Equal(2, foreign.ExitCode);
+        Assert.Contains("belongs to another model", foreign.Stderr);
     }
 
     [Theory]

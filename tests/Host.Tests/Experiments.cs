@@ -23,4 +23,22 @@ public static class Experiments
         """);
         return path;
     }
+
+    /// <summary>en-4k cut to its first 510 ids without the special tokens, so the 512-row golden model fits it and grows by the
+    /// three special tokens that do not fit (the vocabulary-resize path of a Hugging Face model).</summary>
+    public static string SmallTokenizer(TempDir dir)
+    {
+        var source = Path.Combine(CliRunner.RepoRoot, "data", "tokenizers", "en-4k");
+        var text = File.ReadAllText(Path.Combine(source, "vocab.json"));
+        var vocab = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(text)!
+            .Where(kv => kv.Value < 510 && !kv.Key.StartsWith("<|")).ToDictionary();
+        var merges = File.ReadAllLines(Path.Combine(source, "merges.txt")).Skip(1).Select(l => l.Split(' '))
+            .Where(m => m.Length == 2 && vocab.ContainsKey(m[0]) && vocab.ContainsKey(m[1]) && vocab.ContainsKey(m[0] + m[1]))
+            .Select(m => string.Join(' ', m));
+        var folder = dir["small-tokenizer"];
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, "vocab.json"), System.Text.Json.JsonSerializer.Serialize(vocab));
+        File.WriteAllLines(Path.Combine(folder, "merges.txt"), ["#version: 0.2", .. merges]);
+        return folder;
+    }
 }

@@ -33,7 +33,7 @@ public class OwnershipTests
         foreach (var method in new[] { "full", "probe", "lora", "adapters", "prompt", "p-tuning", "prefix" })
             for (int i = 0; i < 2; i++) Run(method);
         Run("probe", "in-context");
-        Run("lora", "classifier-head", "model.preset=null", $"model.path={golden}");
+        Run("lora", "classifier-head", "model.preset=null", $"model.path={golden}", $"model.tokenizer={Experiments.SmallTokenizer(dir)}");
         runner.Evaluate(Run("lora"));
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         // The run's safety-net scope must have had nothing to free: every tensor had its owner.

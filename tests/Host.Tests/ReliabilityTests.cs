@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Xunit;
@@ -171,5 +172,30 @@ public class ReliabilityTests(TinyModelFolder model) : IClassFixture<TinyModelFo
         OneLineError(CliRunner.Run("inspect", "--model", "tiny", "--set", "r=8"), "--method");
         var env = CliRunner.RunWith(new() { ["PLUGINGPT_PLUGINS"] = "/nonexistent-plugin-folder" }, "plugins");
         OneLineError(env, "PLUGINGPT_PLUGINS");
+    }
+
+    [Fact]
+    public async Task A_second_process_is_refused_the_folder_a_running_pretrain_holds()
+    {
+        using var dir = new TempDir();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"), "pretrain", "--preset", "tiny", "--max-steps", "100000",
+            "--batch-size", "2", "--block-size", "16", "--eval-interval", "100000", "--out", dir["model"],
+        })
+            start.ArgumentList.Add(a);
+        using var first = Process.Start(start)!;
+        try
+        {
+            string? line;
+            while ((line = await first.StandardOutput.ReadLineAsync()) is not null && !line.Contains("step 1/")) { }
+            Assert.NotNull(line);
+            // Another process: its own view of the owner's start time must still recognise the owner as alive.
+            var second = CliRunner.Run("pretrain", "--preset", "tiny", "--out", dir["model"], "--overwrite", "--max-steps", "2");
+            OneLineError(second, $"in use by another plugingpt process (pid {first.Id})");
+            Assert.False(first.HasExited);
+        }
+        finally { first.Kill(true); }
     }
 }

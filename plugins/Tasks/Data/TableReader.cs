@@ -27,12 +27,15 @@ public static class TableReader
     /// the rows after it would otherwise shift or drop data silently; a repeated header row is refused too.</summary>
     static List<Row> ReadDelimited(string path, string delimiter, bool hasHeader, bool quoted)
     {
+        // A record starts on the line after the previous one ended: CsvHelper's RawRow is a record's last line, which a quoted
+        // newline (or an unclosed quote that swallows the rest of the file) puts far below where the problem is.
+        int recordStart = 1;
         var config = new CsvConfiguration(CultureInfo.InvariantCulture)
         {
             Delimiter = delimiter,
             HasHeaderRecord = hasHeader,
             Mode = quoted ? CsvMode.RFC4180 : CsvMode.NoEscape,
-            BadDataFound = bad => throw new DataException($"{path}:{bad.Context.Parser?.RawRow}: malformed quoting ({bad.Field.Trim()})"),
+            BadDataFound = bad => throw new DataException($"{path}:{recordStart}: malformed quoting near \"{Excerpt(bad.Field)}\""),
             MissingFieldFound = null,
             DetectColumnCountChanges = false,
         };
@@ -43,6 +46,7 @@ public static class TableReader
         {
             csv.ReadHeader();
             header = csv.HeaderRecord;
+            recordStart = csv.Parser.RawRow + 1;
             if (header?.GroupBy(h => h).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 throw new DataException($"{path}:1: column '{twice.Key}' appears twice in the header");
         }
@@ -52,7 +56,8 @@ public static class TableReader
         {
             var values = new Dictionary<string, object?>();
             var record = csv.Parser.Record ?? [];
-            int line = csv.Parser.RawRow;
+            int line = recordStart;
+            recordStart = csv.Parser.RawRow + 1;
             width ??= record.Length;
             if (record.Length != width)
                 throw new DataException($"{path}:{line}: {record.Length} fields where every row has {width} " +
@@ -67,6 +72,12 @@ public static class TableReader
             rows.Add(new Row(path, line, values));
         }
         return rows;
+    }
+
+    static string Excerpt(string field)
+    {
+        var first = field.Trim().Split('\n')[0];
+        return first.Length <= 60 ? first : first[..60] + "…";
     }
 
     static List<Row> ReadJsonLines(string path)

@@ -4,7 +4,7 @@ namespace PluginGpt.Abstractions;
 /// A crash at any point leaves a whole folder that <see cref="Recover"/> puts back in place.</summary>
 public static class AtomicDirectory
 {
-    const string Complete = ".complete";
+    const string Marker = ".complete";
 
     public static void Replace(string target, Action<string> write)
     {
@@ -14,11 +14,23 @@ public static class AtomicDirectory
         if (Directory.Exists(fresh)) Directory.Delete(fresh, true);
         Directory.CreateDirectory(fresh);
         write(fresh);
-        File.WriteAllText(Path.Combine(fresh, Complete), "");
+        // On disk before the marker says so: after a power loss a "complete" folder must not hold a truncated file.
+        foreach (var file in Directory.EnumerateFiles(fresh, "*", SearchOption.AllDirectories))
+            using (var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite)) stream.Flush(flushToDisk: true);
+        File.WriteAllText(Path.Combine(fresh, Marker), "");
         if (Directory.Exists(old)) Directory.Delete(old, true);
         if (Directory.Exists(target)) Directory.Move(target, old);
         Directory.Move(fresh, target);
         if (Directory.Exists(old)) Directory.Delete(old, true);
+    }
+
+    /// <summary>Where the folder's latest whole version is, without moving anything: the folder itself, or after a crash
+    /// mid-swap its complete <c>.new</c> or its <c>.old</c>; null when there is none.</summary>
+    public static string? Complete(string target)
+    {
+        if (Directory.Exists(target)) return target;
+        if (Directory.Exists(target + ".new") && File.Exists(Path.Combine(target + ".new", Marker))) return target + ".new";
+        return Directory.Exists(target + ".old") ? target + ".old" : null;
     }
 
     /// <summary>After a crash during <see cref="Replace"/>: a complete <c>.new</c> (the crash came between the two renames)
@@ -32,7 +44,7 @@ public static class AtomicDirectory
             if (Directory.Exists(old)) Directory.Delete(old, true);   // the swap finished; only the clean-up was lost
             return false;
         }
-        if (Directory.Exists(fresh) && File.Exists(Path.Combine(fresh, Complete)))
+        if (Directory.Exists(fresh) && File.Exists(Path.Combine(fresh, Marker)))
         {
             Directory.Move(fresh, target);
             if (Directory.Exists(old)) Directory.Delete(old, true);

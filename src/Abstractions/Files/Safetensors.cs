@@ -60,7 +60,8 @@ public static class Safetensors
         {
             if (key == "__metadata__")
             {
-                foreach (var (mk, mv) in node!.AsObject()) metadata[mk] = mv?.ToString() ?? "";
+                if (node is not JsonObject meta) throw new CheckpointException($"{path}: __metadata__ is not an object");
+                foreach (var (mk, mv) in meta) metadata[mk] = mv?.ToString() ?? "";
                 continue;
             }
             Entry entry;
@@ -76,7 +77,9 @@ public static class Safetensors
             if (!Dtypes.TryGetValue(entry.Dtype, out var dt))
                 throw new CheckpointException($"{path}: tensor '{key}' has unsupported dtype {entry.Dtype}");
             if (entry.Shape.Any(d => d < 0)) throw new CheckpointException($"{path}: tensor '{key}' has a negative dimension");
-            long expected = entry.Shape.Aggregate(1L, (a, b) => a * b) * dt.Size;
+            long expected;
+            try { expected = checked(entry.Shape.Aggregate(1L, (a, b) => a * b) * dt.Size); }
+            catch (OverflowException) { throw new CheckpointException($"{path}: tensor '{key}' has an impossible shape"); }
             if (entry.End - entry.Begin != expected || entry.Begin < 0)
                 throw new CheckpointException($"{path}: tensor '{key}' has {entry.End - entry.Begin} bytes " +
                     $"but shape [{string.Join(", ", entry.Shape)}] {entry.Dtype} needs {expected}");

@@ -4,14 +4,17 @@ using System.Globalization;
 namespace PluginGpt.Core.Training;
 
 /// <summary>
-/// An exclusive claim on an output folder for as long as a command writes into it: <c>.plugingpt.lock</c>, created with
-/// O_EXCL, holding the owner's process id and start time. A second process is refused with the owner named; a lock left by a
-/// process that no longer runs (killed, power loss) is reported and taken over. Not a kernel lock (flock): the file must
-/// survive the owner to tell the next one what happened, and a lock must read the same on every platform.
+/// An exclusive claim on an output folder for as long as a command writes into it: <c>.plugingpt.lock</c>, holding the owner's
+/// process id and start time, created whole (written beside it, then linked into place without overwriting: atomic). A second
+/// process is refused with the owner named; a lock left by a process that no longer runs (killed, power loss) is reported and
+/// taken over. Not a kernel lock (flock): the file must survive the owner to tell the next one what happened.
 /// </summary>
 public sealed class OutputLock : IDisposable
 {
     public const string FileName = ".plugingpt.lock";
+
+    /// <summary>Whether a folder entry is a lock (or one being made or taken over): it does not make a folder "not empty".</summary>
+    public static bool IsLockFile(string entry) => Path.GetFileName(entry).StartsWith(FileName, StringComparison.Ordinal);
     readonly string path;
 
     OutputLock(string path) => this.path = path;
@@ -23,27 +26,38 @@ public sealed class OutputLock : IDisposable
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, FileName);
         using var self = Process.GetCurrentProcess();
-        var stamp = $"{Environment.ProcessId} {Ticks(self)}";
-        for (int attempt = 0; attempt < 3; attempt++)
+        var mine = path + $".tmp-{Environment.ProcessId}";
+        try { File.WriteAllText(mine, $"{Environment.ProcessId} {Ticks(self)}"); }
+        catch (UnauthorizedAccessException) { throw new OptionsException($"{field}: {directory} is not writable"); }
+        try
         {
-            try
+            for (int attempt = 0; attempt < 5; attempt++)
             {
-                using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                using (var writer = new StreamWriter(stream)) writer.Write(stamp);
-                return new OutputLock(path);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                var owner = ReadOwner(path);
-                if (owner is { } o && IsRunning(o.Pid, o.Started))
-                    throw new OptionsException($"{field}: {directory} is in use by another plugingpt process (pid {o.Pid}); " +
+                try
+                {
+                    File.Move(mine, path, overwrite: false);   // fails when a lock is there: never two owners
+                    return new OutputLock(path);
+                }
+                catch (IOException) when (File.Exists(mine)) { }
+                if (ReadOwner(path) is not { } owner) continue;   // released meanwhile: try again
+                if (IsRunning(owner.Pid, owner.Started))
+                    throw new OptionsException($"{field}: {directory} is in use by another plugingpt process (pid {owner.Pid}); " +
                         "wait for it to finish or choose another folder");
-                stale?.Invoke($"{directory}: took over the lock of process {owner?.Pid.ToString(CultureInfo.InvariantCulture) ?? "?"}, " +
-                    "which no longer runs (it was killed or crashed)");
-                try { File.Delete(path); } catch (IOException) { }
+                // Take the dead owner's lock aside by renaming it (only one process can); put it back if it was not that one.
+                var aside = path + $".stale-{Environment.ProcessId}";
+                try { File.Move(path, aside, overwrite: true); }
+                catch (IOException) { continue; }
+                if (ReadOwner(aside) is { } taken && taken != owner && IsRunning(taken.Pid, taken.Started))
+                {
+                    try { File.Move(aside, path, overwrite: false); } catch (IOException) { }
+                    continue;
+                }
+                File.Delete(aside);
+                stale?.Invoke($"{directory}: took over the lock of process {owner.Pid}, which no longer runs (it was killed or crashed)");
             }
+            throw new OptionsException($"{field}: could not lock {directory}; other processes keep claiming it");
         }
-        throw new OptionsException($"{field}: could not lock {directory}; another process keeps claiming it");
+        finally { if (File.Exists(mine)) File.Delete(mine); }
     }
 
     static long Ticks(Process p)
@@ -52,23 +66,27 @@ public sealed class OutputLock : IDisposable
         catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception) { return 0; }
     }
 
+    /// <summary>The owner a lock file names; a file that is gone is null, one that cannot be parsed names no live process.</summary>
     static (int Pid, long Started)? ReadOwner(string path)
     {
-        try
-        {
-            var parts = File.ReadAllText(path).Split(' ');
-            return (int.Parse(parts[0], CultureInfo.InvariantCulture), long.Parse(parts[1], CultureInfo.InvariantCulture));
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException or OverflowException) { return null; }
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (FileNotFoundException) { return null; }
+        catch (IOException) { return (0, 0); }
+        var parts = text.Split(' ');
+        return parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int pid)
+            && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long started) ? (pid, started) : (0, 0);
     }
 
-    /// <summary>Whether the process that wrote the lock still runs (the same pid with the same start time: pids are reused).</summary>
+    /// <summary>Whether the process that wrote the lock still runs: the same pid, started at the same time (pids are reused).
+    /// Start times are compared within a second: on Linux each process derives them from its own reading of the boot time.</summary>
     static bool IsRunning(int pid, long started)
     {
+        if (pid <= 0) return false;
         try
         {
             using var process = Process.GetProcessById(pid);
-            return !process.HasExited && (started == 0 || Ticks(process) == started);
+            return !process.HasExited && (started == 0 || Math.Abs(Ticks(process) - started) < TimeSpan.TicksPerSecond);
         }
         catch (ArgumentException) { return false; }
         catch (InvalidOperationException) { return false; }

@@ -48,6 +48,8 @@ public sealed record PretrainOptions
         if (ValidationFraction is <= 0 or >= 0.5)
             throw new OptionsException($"validation-fraction must be in (0, 0.5), got {ValidationFraction}");
         if (Corpus.Count == 0) throw new OptionsException("corpus: at least one text file is needed");
-        foreach (var file in Corpus) if (!File.Exists(file)) throw new UserInputException($"corpus: {file} not found");
+        // A resumed run reads its token cache; the corpus is needed only if the cache must be rebuilt (checked then).
+        if (!Resume)
+            foreach (var file in Corpus) if (!File.Exists(file)) throw new UserInputException($"corpus: {file} not found");
     }
 }

@@ -37,7 +37,7 @@ public static class Pretrainer
         bool recovered = AtomicDirectory.Recover(checkpoint);   // a crash between the checkpoint swap's renames
         bool resuming = o.Resume && Directory.Exists(checkpoint);
         if (o.Resume && !resuming) throw new OptionsException($"--resume: {checkpoint} not found; nothing to resume");
-        if (!o.Resume) ClaimFresh(dir, o.Overwrite, recovered);
+        if (!o.Resume) ClaimFresh(dir, o.Overwrite, recovered, o);
         if (resuming) o = ResumedOptions(checkpoint, o);
         var device = DeviceSelector.Parse(o.Device);
         var precision = PrecisionSelector.Resolve(o.Precision, device);
@@ -177,10 +177,15 @@ public static class Pretrainer
     }
 
     /// <summary>A fresh run's folder must be new or empty (its lock aside); <c>--overwrite</c> empties it first.</summary>
-    static void ClaimFresh(string dir, bool overwrite, bool recovered)
+    static void ClaimFresh(string dir, bool overwrite, bool recovered, PretrainOptions o)
     {
-        var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => Path.GetFileName(e) != OutputLock.FileName).ToList();
+        var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => !OutputLock.IsLockFile(e)).ToList();
         if (entries.Count == 0) return;
+        // Emptying the folder must never take the run's own inputs with it.
+        var inputs = o.Corpus.Append(o.InitFrom).Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).OfType<string>();
+        if (overwrite && inputs.FirstOrDefault(i => Inside(Path.GetFullPath(i), dir)) is { } input)
+            throw new OptionsException(
+                $"--overwrite: {input} is inside --out {dir}, which --overwrite would empty; move it or choose another --out");
         if (!overwrite)
         {
             bool checkpoint = recovered || Directory.Exists(Path.Combine(dir, CheckpointDir));
@@ -194,6 +199,9 @@ public static class Pretrainer
             else File.Delete(entry);
         }
     }
+
+    static bool Inside(string path, string dir) =>
+        path == dir || path.StartsWith(dir.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     /// <summary>The options a run was started with, for <c>--resume</c>; a different value for one that shapes the run is
     /// refused (a resumed run is the same run). Intervals, device and precision may change.</summary>
@@ -226,9 +234,10 @@ public static class Pretrainer
     /// <summary>The options as stored beside a checkpoint (the folder's own, intervals and device included), or null.</summary>
     public static PretrainOptions? StoredOptions(string directory)
     {
+        // Read only (no recovery moves): another process may be writing this checkpoint right now.
         var checkpoint = Path.Combine(Path.GetFullPath(directory), CheckpointDir);
-        AtomicDirectory.Recover(checkpoint);
-        return Directory.Exists(checkpoint) ? ReadState(checkpoint).Options : null;
+        var complete = AtomicDirectory.Complete(checkpoint);
+        return complete is null ? null : ReadState(complete).Options;
     }
 
     /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
@@ -264,6 +273,8 @@ public static class Pretrainer
         progress?.Report(TrainingProgress.Note(o.MaxSteps, resuming && File.Exists(path)
             ? $"{path} does not match its length and checksum; tokenising the corpus again" : "tokenising the corpus"));
         var tokens = new List<int>();
+        if (o.Corpus.FirstOrDefault(f => !File.Exists(f)) is { } missing)
+            throw new UserInputException($"corpus: {missing} not found (and {path} cannot be used)");
         foreach (var file in o.Corpus) { tokens.AddRange(tokenizer.Encode(File.ReadAllText(file))); tokens.Add(tokenizer.EndOfText); }
         var array = tokens.ToArray();
         TokenDataset.SaveTokens(path, array);

@@ -26,7 +26,7 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
         {
             var path = parse.GetValue(file)!;
             var name = CommentedJson.ReadObject(path, "study file")["name"]?.ToString() ?? "study";
-            var dir = StudyFolder(parse.GetValue(output) ?? Path.Combine("runs", name), path);
+            var dir = StudyFolder(parse.GetValue(output) ?? Path.Combine("runs", OutputFolder.SafeName(name)), path);
             var plan = StudyPlan.Load(path, parse.GetValue(set) ?? [], dir);
             // Every experiment of every group is bound and checked (options, data) before the first run.
             var checker = runners.Quiet();
@@ -51,7 +51,7 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
 
             var scores = Scores(plan);
             if (scores.Count > 0)
-                StudyReport.Write(console, dir, plan.Spec.Name, xLabel, [.. plan.Series.Select(s => s.Name)],
+                StudyReport.Write(console, dir, plan.Spec.Name, xLabel, [.. plan.Series.Select(s => s.Name)], plan.Spec.Seeds.Count,
                     scores, $"{scores.Select(s => s.Run).Distinct().Count()} of {plan.Runs.Count} runs finished; {Note(plan)}");
             console.MarkupLineInterpolated($"study folder: {dir}");
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;

@@ -254,13 +254,15 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return use(spec, p);
     }
 
-    /// <summary>A recipe folder answers with its last stage that trained a model (PET's distilled classifier).</summary>
+    /// <summary>A recipe folder answers with its last stage's model (PET's distilled classifier).</summary>
     static string FinalStage(string recipeDirectory)
     {
         if (!File.Exists(Path.Combine(recipeDirectory, RunFiles.Summary)))
             throw new UserInputException($"{recipeDirectory}: the recipe did not finish (no {RunFiles.Summary})");
-        var stage = RunFiles.ReadSummary(recipeDirectory).Stages?.LastOrDefault(s => s.Directory is not null)
-            ?? throw new UserInputException($"{recipeDirectory}: no stage of this recipe left a model");
+        // The recipe's answer is its last stage (whose metrics it reports); an ensemble there leaves no single model.
+        var stage = RunFiles.ReadSummary(recipeDirectory).Stages?.LastOrDefault() is { Directory: not null } last ? last
+            : throw new UserInputException($"{recipeDirectory}: the recipe's last stage is not one model (e.g. an ensemble without " +
+                "distillation); predict with one of its stage folders");
         // Stage folders are recorded as the recipe ran them; a moved recipe folder still finds them inside itself.
         var inside = Path.Combine(recipeDirectory, Path.GetFileName(stage.Directory!));
         return Directory.Exists(inside) ? inside : stage.Directory!;

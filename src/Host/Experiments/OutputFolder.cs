@@ -18,7 +18,7 @@ public static partial class OutputFolder
     }
 
     static bool HoldsSomething(string dir) =>
-        Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(e => Path.GetFileName(e) != OutputLock.FileName);
+        Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any(e => !OutputLock.IsLockFile(e));
 
     /// <summary>A held folder: made, locked, and checked empty once locked. With <paramref name="unique"/> (a default name
     /// nobody chose) a taken name gets a suffix (<c>-2</c>, <c>-3</c>, …) instead of an error, so two runs started in the same

@@ -11,8 +11,11 @@ public static class StudyLedger
 
     public static void Write(string directory, IReadOnlyList<StudyRun> runs, IReadOnlyList<ExperimentSpec> specs) =>
         AtomicFile.WriteAllText(Path.Combine(directory, File), JsonSerializer.Serialize(
-            runs.Select((r, i) => (Path.GetRelativePath(directory, r.Folder), ExperimentFile.Serialize(specs[i])))
+            runs.Select((r, i) => (Path.GetRelativePath(directory, r.Folder), Settings(specs[i])))
                 .ToDictionary(p => p.Item1, p => p.Item2), new JsonSerializerOptions { WriteIndented = true }));
+
+    /// <summary>A run's settings without its folder, so a study folder that was moved still matches.</summary>
+    static string Settings(ExperimentSpec spec) => ExperimentFile.Serialize(spec with { Output = null });
 
     /// <summary>Refuses when a finished run in <paramref name="directory"/> was made from a different experiment than it would
     /// be now.</summary>
@@ -27,7 +30,7 @@ public static class StudyLedger
         {
             var key = Path.GetRelativePath(directory, runs[i].Folder);
             bool finished = System.IO.File.Exists(Path.Combine(runs[i].Folder, RunFiles.Summary));
-            if (finished && before.TryGetValue(key, out var old) && old != ExperimentFile.Serialize(specs[i]))
+            if (finished && before.TryGetValue(key, out var old) && old != Settings(specs[i]))
                 throw new OptionsException($"--out: {runs[i].Folder} was run with other settings than the study now gives it " +
                     "(an experiment file or --set changed); finish the study in a new --out");
         }

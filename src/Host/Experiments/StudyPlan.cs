@@ -29,11 +29,13 @@ public sealed class StudyPlan
         Check(spec.Groups.Count > 0, "groups", "name at least one group (e.g. a data set and its overrides)");
         Check(spec.Seeds.Count > 0 && spec.Seeds.Distinct().Count() == spec.Seeds.Count, "seeds", "list distinct seeds");
         Check(spec.X.Key.Length > 0, "x.key", "the setting the x axis sweeps, e.g. task.max_train");
-        Check(spec.X.Values.Count > 0, "x.values", "list at least one value");
+        Check(spec.X.Values.Count > 0 && spec.X.Values.Distinct().Count() == spec.X.Values.Count, "x.values",
+            "list distinct values");
         foreach (var (name, group) in spec.Groups)
         {
             Check(SafeName(name), $"groups.{name}", "use letters, digits, '-', '_' or '.' (it names a folder)");
-            Check(group.X is null || group.X.Count > 0, $"groups.{name}.x", "list at least one value, or leave it out");
+            Check(group.X is null || group.X.Count > 0 && group.X.Distinct().Count() == group.X.Count, $"groups.{name}.x",
+                "list distinct values, or leave it out");
         }
 
         var experiments = new Dictionary<string, string>();

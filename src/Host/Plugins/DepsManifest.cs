@@ -40,7 +40,7 @@ public static class DepsManifest
         foreach (var package in packages.EnumerateObject())
         {
             if (package.Value.ValueKind != JsonValueKind.Object) return $"target '{package.Name}' is not an object";
-            foreach (var section in package.Value.EnumerateObject())
+            foreach (var section in package.Value.EnumerateObject().Where(s => AssetSections.Contains(s.Name)))
             {
                 bool stringsOnly = section.Name == "dependencies";
                 if (section.Value.ValueKind != JsonValueKind.Object) return $"'{package.Name}'.{section.Name} is not an object";
@@ -54,6 +54,9 @@ public static class DepsManifest
         }
         return null;
     }
+
+    /// <summary>The parts of a target entry the native host walks (others, e.g. <c>compileOnly: true</c>, it does not).</summary>
+    static readonly HashSet<string> AssetSections = ["dependencies", "runtime", "native", "resources", "runtimeTargets"];
 
     static string? LibraryProblem(JsonElement library)
     {

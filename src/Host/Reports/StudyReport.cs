@@ -42,7 +42,7 @@ public static class StudyReport
         }).ToList();
 
     public static IReadOnlyList<string> Write(IAnsiConsole console, string directory, string title, string xLabel,
-        IReadOnlyList<string> seriesOrder, IReadOnlyList<StudyScore> scores, string? note)
+        IReadOnlyList<string> seriesOrder, int seeds, IReadOnlyList<StudyScore> scores, string? note)
     {
         var cells = Cells(scores);
         var files = new List<string>();
@@ -54,9 +54,10 @@ public static class StudyReport
             var xs = inGroup.Select(c => c.X).Distinct().Order().ToList();
             var series = seriesOrder.Where(s => inGroup.Any(c => c.Series == s)).ToList();
             string metric = inGroup[0].Metric;
-            int seeds = inGroup.Max(c => c.N);
+            // Cells with fewer seeds than planned (an unfinished study) say so; one seed has no spread to show.
             string Cell(string s, double x) => inGroup.FirstOrDefault(c => c.Series == s && c.X == x) is { } c
-                ? string.Create(CultureInfo.InvariantCulture, $"{c.Mean * 100:F1} ± {c.Std * 100:F1}") + (c.N < seeds ? $" (n={c.N})" : "")
+                ? string.Create(CultureInfo.InvariantCulture, $"{c.Mean * 100:F1} ± {(c.N > 1 ? $"{c.Std * 100:F1}" : "–")}")
+                    + (c.N < seeds ? $" (n={c.N})" : "")
                 : "–";
             var headers = xs.Select(x => $"{xLabel} = {x.ToString(CultureInfo.InvariantCulture)}").ToList();
 
