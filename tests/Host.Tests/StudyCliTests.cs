@@ -33,7 +33,7 @@ public class StudyCliTests
           // a comment, as in every project JSON file
           "name": "tiny-study",
           "experiments": ["head.json", "pet.json"],
-          "groups": { "sst2": { "set": ["task.dataset=sst2"] } },
+          "groups": { "sst2": { "set": ["task.dataset=sst2"], "experiments": { "head": ["training.lr=0.002"] } } },
           "x": { "key": "task.max_train", "label": "|T|", "values": [4, 8] },
           "seeds": [1, 2],
           "series": {{series}}
@@ -72,10 +72,13 @@ public class StudyCliTests
         Assert.Equal(4 * 2, cells.Count);   // 4 series × 2 sizes
         foreach (var size in new[] { 4, 8 })
         {
-            // Each run got the cell's |T| and seed.
+            // Each run got the cell's |T| and seed; the group's override for one experiment reached that experiment only.
             var config = Json(Path.Combine(Run(size, 2, "head"), "config.json"));
             Assert.Equal(size, config.GetProperty("task").GetProperty("max_train").GetInt32());
             Assert.Equal(2, config.GetProperty("seed").GetInt32());
+            Assert.Equal(0.002, config.GetProperty("training").GetProperty("lr").GetDouble());
+            var pet = Json(Path.Combine(Run(size, 2, "pet"), "config.json"));
+            Assert.Equal(1e-3, pet.GetProperty("training").GetProperty("lr").GetDouble());
             var expected = new Dictionary<string, double[]>
             {
                 ["head"] = [.. new[] { 1, 2 }.Select(s => Json(Path.Combine(Run(size, s, "head"), "metrics.json"))

@@ -46,6 +46,10 @@ public sealed class StudyPlan
             Check(SafeName(name), $"experiments[{i}]", $"the experiment's name '{name}' must be a folder-safe name");
             Check(experiments.TryAdd(name, file), $"experiments[{i}]", $"two experiments are named '{name}'");
         }
+        foreach (var (name, group) in spec.Groups)
+            foreach (var experiment in group.Experiments.Keys)
+                Check(experiments.ContainsKey(experiment), $"groups.{name}.experiments.{experiment}",
+                    $"none of the experiments ({string.Join(", ", experiments.Keys)})");
         var series = spec.Series ?? experiments.Keys.Select(e => new StudySeries { Name = e, Experiment = e }).ToList();
         for (int i = 0; i < series.Count; i++)
         {
@@ -64,7 +68,8 @@ public sealed class StudyPlan
                     {
                         var value = x.ToString(CultureInfo.InvariantCulture);
                         runs.Add(new StudyRun(group, x, seed, name, file,
-                            [.. spec.Set, .. settings.Set, $"{spec.X.Key}={value}", $"seed={seed}", .. overrides],
+                            [.. spec.Set, .. settings.Set, .. settings.Experiments.GetValueOrDefault(name) ?? [], $"{spec.X.Key}={value}",
+                                $"seed={seed}", .. overrides],
                             Path.Combine(directory, group, $"{axis}={value}", $"seed={seed}", name)));
                     }
         return new StudyPlan(spec, experiments, series, runs);

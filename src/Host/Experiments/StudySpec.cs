@@ -27,6 +27,8 @@ public sealed record StudyGroup
     [JsonPropertyName("set")] public List<string> Set { get; init; } = [];
     /// <summary>This group's x values instead of the axis's (e.g. RTE only at FewGLUE's 32).</summary>
     [JsonPropertyName("x")] public List<double>? X { get; init; }
+    /// <summary>Overrides for one experiment in this group only (e.g. in-context's answer words for this data set).</summary>
+    [JsonPropertyName("experiments")] public Dictionary<string, List<string>> Experiments { get; init; } = [];
 }
 
 /// <summary>The setting swept along the chart's x axis: <c>key</c> is set to each value.</summary>
