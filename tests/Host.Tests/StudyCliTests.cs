@@ -109,6 +109,14 @@ public class StudyCliTests
         Assert.DoesNotContain("[8/8]", again.Stdout);
         Assert.DoesNotContain("[1/8]", again.Stdout);
 
+        // --report-only runs nothing and marks the cells with fewer seeds than planned.
+        File.Delete(Path.Combine(Run(8, 2, "head"), "metrics.json"));
+        var report = CliRunner.Run("study", study, "--out", output, "--report-only");
+        Assert.True(report.ExitCode == 0, report.Stderr + report.Stdout);
+        Assert.False(File.Exists(Path.Combine(Run(8, 2, "head"), "metrics.json")));
+        Assert.Contains("(n=1)", File.ReadAllText(Path.Combine(output, "study.md")));
+        Assert.Contains("7 of 8 runs finished", File.ReadAllText(Path.Combine(output, "study.md")));
+
         // Settings that changed since the finished runs are refused: one mean never mixes two configurations.
         var changed = CliRunner.Run("study", study, "--out", output, "--set", "training.lr=0.01");
         Assert.Equal(2, changed.ExitCode);

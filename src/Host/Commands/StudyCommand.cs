@@ -20,8 +20,12 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
         var file = new Argument<string>("study") { Description = "the study file (experiments, groups, x values, seeds, series)" };
         var set = new Option<string[]>("--set") { Description = "override applied to every run (key=value, repeatable)" };
         var output = new Option<string?>("--out") { Description = "study folder (default runs/<name>); an unfinished study there goes on" };
+        var reportOnly = new Option<bool>("--report-only")
+        {
+            Description = "run nothing: compare the runs that finished (unfinished cells say how many seeds they have)",
+        };
         var command = new Command("study", "Run experiments over data sets, sizes and seeds; compare them as mean ± std.")
-        { file, set, output };
+        { file, set, output, reportOnly };
         command.SetAction(async (parse, cancel) =>
         {
             var path = parse.GetValue(file)!;
@@ -39,7 +43,7 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
             StudyLedger.Write(dir, plan.Runs, specs);
 
             var xLabel = plan.Spec.X.Label ?? plan.Spec.X.Key;
-            for (int i = 0; i < plan.Runs.Count && !cancel.IsCancellationRequested; i++)
+            for (int i = 0; i < plan.Runs.Count && !cancel.IsCancellationRequested && !parse.GetValue(reportOnly); i++)
             {
                 var run = plan.Runs[i];
                 if (File.Exists(Path.Combine(run.Folder, RunFiles.Summary))) continue;
