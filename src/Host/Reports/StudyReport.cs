@@ -68,7 +68,7 @@ public static class StudyReport
             console.Write(table);
 
             md.AppendLine($"## {group} ({metric} ×100, mean ± std over seeds)\n");
-            md.AppendLine("| series | " + string.Join(" | ", headers) + " |");
+            md.AppendLine("| series | " + string.Join(" | ", headers.Select(h => h.Replace("|", "\\|"))) + " |");   // |T| is not a column
             md.AppendLine("|---|" + string.Concat(xs.Select(_ => "---:|")));
             foreach (var s in series) md.AppendLine($"| {s} | " + string.Join(" | ", xs.Select(x => Cell(s, x))) + " |");
             md.AppendLine();
