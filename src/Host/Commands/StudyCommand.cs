@@ -32,11 +32,11 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var name = CommentedJson.ReadObject(path, "study file")["name"]?.ToString() ?? "study";
             var dir = StudyFolder(parse.GetValue(output) ?? Path.Combine("runs", OutputFolder.SafeName(name)), path);
             var plan = StudyPlan.Load(path, parse.GetValue(set) ?? [], dir);
-            // Every experiment of every group is bound and checked (options, data) before the first run.
-            var checker = runners.Quiet();
-            foreach (var first in plan.Runs.GroupBy(r => (r.Group, r.Experiment)).Select(g => g.First()))
-                checker.Check(ExperimentFile.LoadValid(first.File, first.Overrides));
+            // Every run is bound once; every experiment of every group is checked (options, data) before the first run.
             var specs = plan.Runs.Select(r => ExperimentFile.LoadValid(r.File, r.Overrides) with { Output = r.Folder }).ToList();
+            var checker = runners.Quiet();
+            foreach (var first in Enumerable.Range(0, specs.Count).GroupBy(i => (plan.Runs[i].Group, plan.Runs[i].Experiment)))
+                checker.Check(specs[first.First()]);
             StudyLedger.CheckUnchanged(dir, plan.Runs, specs);
             using var held = OutputLock.Acquire(dir, "--out");   // one process per study folder
             File.Copy(path, Path.Combine(dir, Marker), overwrite: true);
@@ -56,7 +56,7 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var scores = Scores(plan);
             if (scores.Count > 0)
                 StudyReport.Write(console, dir, plan.Spec.Name, xLabel, [.. plan.Series.Select(s => s.Name)], plan.Spec.Seeds.Count,
-                    scores, $"{scores.Select(s => s.Run).Distinct().Count()} of {plan.Runs.Count} runs finished; {Note(plan)}");
+                    scores, $"{scores.Select(s => s.Run).Distinct().Count()} of {plan.Runs.Count} runs finished; {Note(plan, specs)}");
             console.MarkupLineInterpolated($"study folder: {dir}");
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
@@ -99,9 +99,9 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
         return scores;
     }
 
-    static string Note(StudyPlan plan)
+    static string Note(StudyPlan plan, IReadOnlyList<ExperimentSpec> specs)
     {
-        var models = plan.Runs.Select(r => ExperimentFile.Load(r.File, r.Overrides).Model).Select(m => m.Path ?? m.Preset).Distinct();
+        var models = specs.Select(s => s.Model.Path ?? s.Model.Preset).Distinct();
         return $"base model: {string.Join(", ", models)}; seeds {string.Join(", ", plan.Spec.Seeds)}.";
     }
 }
