@@ -6,8 +6,10 @@ using static TorchSharp.torch;
 namespace PluginGpt.Plugins.Baselines;
 
 /// <summary>
-/// <c>in-context</c>: no training. k labelled demonstrations go into the prompt; a class is chosen by comparing the
-/// model's next-token scores of the label words, a multiple-choice option by the mean log-probability of its tokens.
+/// <c>in-context</c>: no training. k labelled demonstrations go into the prompt (k = 0: zero-shot, the template alone); a class
+/// is chosen by comparing the model's next-token scores of the label words, a multiple-choice option by the mean
+/// log-probability of its tokens. With <c>chain_of_thought</c> the demonstrations carry rationales and the model writes its own
+/// before answering (<see cref="ChainOfThought"/>).
 /// </summary>
 public sealed class InContext : IObjective
 {
@@ -16,8 +18,18 @@ public sealed class InContext : IObjective
 
     public sealed record Options
     {
-        /// <summary>Demonstrations per prompt (the same seeded, label-balanced set for every example).</summary>
+        /// <summary>Demonstrations per prompt (the same seeded, label-balanced set for every example); 0 is zero-shot.</summary>
         public int K { get; init; } = 4;
+        /// <summary>Hand-written demonstrations instead of k drawn from the training set (chain of thought needs them: they carry
+        /// the rationales).</summary>
+        public List<Demonstration>? Demonstrations { get; init; }
+        /// <summary>Demonstrations show a rationale before the answer; the model generates its own and the answer is read from it.</summary>
+        public bool ChainOfThought { get; init; }
+        /// <summary>Where the answer is in generated text (chain of thought): a regular expression whose first group is the label
+        /// word.</summary>
+        public string AnswerPattern { get; init; } = Baselines.ChainOfThought.DefaultPattern;
+        /// <summary>Most tokens generated per answer (chain of thought).</summary>
+        public int MaxNewTokens { get; init; } = 64;
         /// <summary>One word per label, in label order; default: the task's label names.</summary>
         public List<string>? Verbalizer { get; init; }
         /// <summary>Prompt of one example: {0}, {1} are its texts, {label} the label word (the answer slot).</summary>
@@ -38,12 +50,38 @@ public sealed class InContext : IObjective
         var words = task.Format == InputFormat.MultipleChoice ? [] : o.Verbalizer ?? [.. task.Labels];
         PluginOptions.Require(task.Format == InputFormat.MultipleChoice || words.Count == task.Labels.Count, "objective.options",
             "verbalizer", $"needs one word per label ({task.Labels.Count}: {string.Join(", ", task.Labels)}), got {words.Count}");
-        var template = o.Template ?? (task.Format == InputFormat.Single ? "{0}\nAnswer: {label}"
+        var template = o.Template ?? (o.ChainOfThought ? Baselines.ChainOfThought.DefaultTemplate
+            : task.Format == InputFormat.Single ? "{0}\nAnswer: {label}"
             : task.Format == InputFormat.MultipleChoice ? "{0} {label}"
             : "{0}\nQuestion: {1}?\nAnswer: {label}");
-        PluginOptions.Require(template.EndsWith("{label}"), "objective.options", "template",
+        PluginOptions.Require(o.ChainOfThought || template.EndsWith("{label}"), "objective.options", "template",
             "must end with {label}, the slot the model fills");
-        return new Instance(context, o, words, template);
+        var given = o.Demonstrations?.Select((d, i) => Given(d, i, task, o.ChainOfThought)).ToList();
+        ChainOfThought? reasoning = null;
+        if (o.ChainOfThought)
+        {
+            PluginOptions.Require(task.Format != InputFormat.MultipleChoice, "objective.options", "chain_of_thought",
+                "answers a class with a label word; multiple choice is not supported");
+            PluginOptions.Require(given is not null, "objective.options", "demonstrations",
+                "chain of thought needs hand-written demonstrations with a \"rationale\" each");
+            PluginOptions.Require(o.MaxNewTokens >= 1, "objective.options", "max_new_tokens", $"must be ≥ 1, got {o.MaxNewTokens}");
+            reasoning = Baselines.ChainOfThought.Create(template, words, o.AnswerPattern, "objective.options");
+        }
+        return new Instance(context, o, words, template, given, reasoning);
+    }
+
+    /// <summary>A hand-written demonstration as an example of the task (its label found by name).</summary>
+    static (Example Example, string? Rationale) Given(Demonstration d, int i, TaskData task, bool reasoning)
+    {
+        string field = $"objective.options.demonstrations[{i}]";
+        int segments = task.Format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
+        if (d.Text.Count != segments) throw new OptionsException($"{field}.text: {task.Name} examples have {segments} text(s), got {d.Text.Count}");
+        if (task.Format == InputFormat.MultipleChoice)
+            throw new OptionsException($"{field}: multiple-choice demonstrations are drawn from the training set (k)");
+        int label = task.Labels.ToList().IndexOf(d.Label);
+        if (label < 0) throw new OptionsException($"{field}.label: '{d.Label}' is not a label of {task.Name} ({string.Join(", ", task.Labels)})");
+        if (reasoning && string.IsNullOrWhiteSpace(d.Rationale)) throw new OptionsException($"{field}.rationale: chain of thought needs one");
+        return (new Example(d.Text, label), d.Rationale);
     }
 
     sealed class Instance : IObjectiveInstance
@@ -52,18 +90,25 @@ public sealed class InContext : IObjective
         readonly IReadOnlyList<string> words;
         readonly string template;
         readonly IReadOnlyList<Example> demonstrations;
+        readonly IReadOnlyList<string?> rationales;
+        readonly ChainOfThought? reasoning;
+        readonly int maxNewTokens;
         readonly int[] labelTokens;
         readonly double[]? prior;
 
-        public Instance(ObjectiveContext context, Options options, IReadOnlyList<string> words, string template)
+        public Instance(ObjectiveContext context, Options options, IReadOnlyList<string> words, string template,
+            IReadOnlyList<(Example Example, string? Rationale)>? given, ChainOfThought? reasoning)
         {
             this.context = context;
             this.words = words;
             this.template = template;
-            demonstrations = Balanced(context.Task.Train, options.K, options.Seed);
+            this.reasoning = reasoning;
+            maxNewTokens = options.MaxNewTokens;
+            demonstrations = given?.Select(g => g.Example).ToList() ?? Balanced(context.Task.Train, options.K, options.Seed);
+            rationales = given?.Select(g => g.Rationale).ToList() ?? demonstrations.Select(_ => (string?)null).ToList();
             // A label is scored by the first token of " word" (the template puts a space or newline before it).
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
-            if (labelTokens.Distinct().Count() != labelTokens.Length)
+            if (reasoning is null && labelTokens.Distinct().Count() != labelTokens.Length)
                 throw new OptionsException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; " +
                     "choose words that differ at the start");
             if (options.Calibrate && context.Task.Format != InputFormat.MultipleChoice)
@@ -98,12 +143,16 @@ public sealed class InContext : IObjective
 
         string Answer(Example e) => context.Task.Format == InputFormat.MultipleChoice ? e.Options![e.Label] : words[e.Label];
 
-        /// <summary>Demonstrations + the query without its answer, trimmed from the front to fit the context.</summary>
+        /// <summary>Demonstrations + the query without its answer (with chain of thought: up to its rationale).</summary>
+        public string? PromptText(Example e) => reasoning is null
+            ? string.Concat(demonstrations.Select(d => Fill(d, Answer(d)) + "\n\n")) + Fill(e, "").TrimEnd()
+            : string.Concat(demonstrations.Select((d, i) => reasoning.Demonstration(d.Segments, rationales[i]!, Answer(d)) + "\n\n"))
+                + reasoning.Query(e.Segments);
+
+        /// <summary><see cref="PromptText"/> as tokens, trimmed from the front to fit the context.</summary>
         int[] Prompt(Example e, int reserve)
         {
-            var demos = string.Concat(demonstrations.Select(d => Fill(d, Answer(d)) + "\n\n"));
-            var query = Fill(e, "").TrimEnd();
-            var ids = context.Tokenizer.Encode(demos + query);
+            var ids = context.Tokenizer.Encode(PromptText(e)!);
             int room = context.Model.UsableContext - reserve;
             return ids.Length <= room ? ids : ids[^room..];
         }
@@ -111,7 +160,24 @@ public sealed class InContext : IObjective
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)
         {
             using var _ = torch.no_grad();
+            if (reasoning is not null) return Reasoned(batch);
             return batch.Select(e => context.Task.Format == InputFormat.MultipleChoice ? ScoreOptions(e) : ScoreLabels(e)).ToList();
+        }
+
+        /// <summary>Chain of thought: greedy generation after each query, the answer read from the text.</summary>
+        IReadOnlyList<Prediction> Reasoned(IReadOnlyList<Example> batch)
+        {
+            var prompts = batch.Select(e => Prompt(e, maxNewTokens)).ToList();
+            var generated = TokenBatch.Greedy(context.Model, prompts, maxNewTokens, context.Tokenizer.EndOfText, context.Tokenizer.Pad,
+                context.Model.UsableContext);
+            return generated.Select(ids =>
+            {
+                int label = reasoning!.Extract(context.Tokenizer.Decode(ids));
+                var p = new double[words.Count];
+                if (label < 0) return new Prediction(-1, 0, p, Invalid: true);
+                p[label] = 1;
+                return new Prediction(label, 1, p);
+            }).ToList();
         }
 
         /// <summary>Log-probabilities of the label words (renormalised over the labels) after the prompt for
@@ -160,7 +226,7 @@ public sealed class InContext : IObjective
 
         /// <summary>Nothing trained; the demonstrations used are written down so the run can be reproduced and read.</summary>
         public void Save(string directory) => AtomicFile.WriteAllText(Path.Combine(directory, "demonstrations.json"),
-            JsonSerializer.Serialize(demonstrations.Select(d => new { text = d.Segments, answer = Answer(d) }),
+            JsonSerializer.Serialize(demonstrations.Select((d, i) => new { text = d.Segments, answer = Answer(d), rationale = rationales[i] }),
                 new JsonSerializerOptions { WriteIndented = true }));
     }
 }

@@ -37,7 +37,7 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
         var prefixes = filled.Select(f => f[0].Prefix.Prepend(tokenizer.EndOfText).ToArray()).ToList();
         var (ids, lengths) = Batch(prefixes);
         var hidden = model.Forward(ids);
-        var last = hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);   // [N, C]
+        var last = TokenBatch.Last(hidden, lengths);   // [N, C]
         var logp = Autocast.Float(model.LmHead(last)).log_softmax(1);                                         // [N, V]
         var targets = torch.tensor(filled.SelectMany(f => f.Select(s => (long)s.Answer[0])).ToArray(), [filled.Count, words.Count],
             device: logp.device);
@@ -60,14 +60,5 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
         return (tokenLogp * scored.to(tokenLogp.dtype)).sum(1).view(filled.Count, words.Count);
     }
 
-    /// <summary>Right-padded ids [S, T] and lengths [S]: under the causal mask real tokens never see the padding.</summary>
-    (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences)
-    {
-        int width = sequences.Max(s => s.Length);
-        var ids = new long[sequences.Count * width];
-        Array.Fill(ids, tokenizer.Pad);
-        for (int i = 0; i < sequences.Count; i++) for (int t = 0; t < sequences[i].Length; t++) ids[i * width + t] = sequences[i][t];
-        return (torch.tensor(ids, [sequences.Count, width], device: model.Device),
-            torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: model.Device));
-    }
+    (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model.Device);
 }

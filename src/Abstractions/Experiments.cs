@@ -31,6 +31,19 @@ public sealed record TaskSpec
     public JsonElement OptionsElement() => JsonSerializer.SerializeToElement(Options);
 }
 
+/// <summary>
+/// T5's mixing of several tasks (Raffel et al. 2020, §3.5.2): task m is drawn with probability r_m ∝ min(e_m, K)^(1/T), e_m its
+/// training examples. <c>proportional</c> is T = 1; <c>temperature</c> uses <see cref="Temperature"/>; <c>equal</c> gives every task
+/// the same share. An epoch is Σ min(e_m, K) draws.
+/// </summary>
+public sealed record MixingSpec
+{
+    [JsonPropertyName("strategy")] public string Strategy { get; init; } = "proportional";
+    /// <summary>K, the artificial data set size limit; 0 = no limit.</summary>
+    [JsonPropertyName("limit")] public int Limit { get; init; }
+    [JsonPropertyName("temperature")] public double Temperature { get; init; } = 1;
+}
+
 public sealed record TrainingSpec
 {
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
@@ -56,6 +69,11 @@ public sealed record ExperimentSpec
     [JsonPropertyName("method")] public PluginChoice Method { get; init; } = new() { Name = "full" };
     [JsonPropertyName("objective")] public PluginChoice Objective { get; init; } = new() { Name = "classifier-head" };
     [JsonPropertyName("task")] public TaskSpec Task { get; init; } = new();
+    /// <summary>Several tasks trained together into one model (T5's multi-task training), instead of <see cref="Task"/>: their
+    /// examples are mixed into one stream by <see cref="Mixing"/>, and every task's metrics are reported with their mean.</summary>
+    [JsonPropertyName("tasks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<TaskSpec>? Tasks { get; init; }
+    /// <summary>How <see cref="Tasks"/> are mixed; examples-proportional when not given.</summary>
+    [JsonPropertyName("mixing"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MixingSpec? Mixing { get; init; }
     [JsonPropertyName("training")] public TrainingSpec Training { get; init; } = new();
     [JsonPropertyName("recipe")] public PluginChoice? Recipe { get; init; }
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
@@ -101,8 +119,10 @@ public interface IExperimentRunner
     /// ensemble's).</summary>
     IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);
     /// <summary>Writes a recipe's report into its folder (metrics.json with every stage, stages.md, stages.png) and returns the
-    /// recipe's result: its last stage's metrics.</summary>
-    RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds);
+    /// recipe's result: its last stage's metrics. The chart shows <paramref name="chartMetrics"/> (grouped bars, one colour per
+    /// stage; default: the task's primary metric).</summary>
+    RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
+        IReadOnlyList<string>? chartMetrics = null);
 }
 
 /// <summary>A multi-stage recipe (PET ensemble → distillation, iPET) that drives the runner.</summary>

@@ -30,6 +30,20 @@ public interface IObjectiveInstance : IDisposable
     /// <summary>One prediction per example (no gradient needed; the host calls it inside a dispose scope).</summary>
     IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch);
 
+    /// <summary>Other ways this objective predicts, each scored beside <see cref="Predict"/> and reported as <c>NAME.metric</c>
+    /// (text-to-text: free generation beside the constrained choice), with <c>NAME.invalid_rate</c>. The main predictions pick the
+    /// best epoch. Default: none.</summary>
+    IReadOnlyList<string> Alternatives => [];
+
+    /// <summary>The predictions of alternative <paramref name="name"/> (one of <see cref="Alternatives"/>), as <see cref="Predict"/>.</summary>
+    IReadOnlyList<Prediction> PredictAlternative(string name, IReadOnlyList<Example> batch) =>
+        throw new NotSupportedException($"{GetType().Name} has no alternative predictions");
+
+    /// <summary>The text this objective puts before the model's answer for <paramref name="example"/> (text-to-text: the task prefix,
+    /// the input and the separator), so <c>generate --run --template</c> prompts a trained model as it was trained (after
+    /// <c>&lt;|endoftext|&gt;</c>, as objectives start their sequences); null when the objective has no such text.</summary>
+    string? PromptText(Example example) => null;
+
     /// <summary>How AdamW treats one of <see cref="Parameters"/>; default as for methods.</summary>
     ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);
 

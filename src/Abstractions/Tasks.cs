@@ -33,8 +33,10 @@ public sealed record TaskData(string Name, InputFormat Format, IReadOnlyList<str
     public int OutputSize => Format == InputFormat.MultipleChoice || IsRegression ? 1 : Labels.Count;
 }
 
-/// <summary>A model's answer for one example: the chosen class/option (or -1 for regression), a score, and the distribution.</summary>
-public sealed record Prediction(int Label, double Score, IReadOnlyList<double> Probabilities);
+/// <summary>A model's answer for one example: the chosen class/option (or -1 for regression), a score, and the distribution.
+/// <paramref name="Invalid"/> marks an answer outside the label set (free generation that produced no label): it counts as wrong
+/// (label -1) and the host reports the share of such answers as <c>invalid_rate</c>.</summary>
+public sealed record Prediction(int Label, double Score, IReadOnlyList<double> Probabilities, bool Invalid = false);
 
 /// <summary>
 /// What a task plugin gets to load its data: its options (the experiment's <c>task</c> object without <c>name</c>, bound by
@@ -51,4 +53,12 @@ public interface ITaskPlugin : IPlugin
     TaskData Load(TaskContext context);
     /// <summary>Metric name → value (e.g. accuracy, macro_f1, pearson, spearman).</summary>
     IReadOnlyDictionary<string, double> Score(IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);
+}
+
+/// <summary>How a multi-task run names its tasks in metrics (<c>sst2.accuracy</c>) and folders: by data set name, a name given
+/// twice numbered from its second use (<c>sst2#2</c>).</summary>
+public static class TaskKeys
+{
+    public static IReadOnlyList<string> For(IReadOnlyList<string> datasetNames) =>
+        [.. datasetNames.Select((name, i) => datasetNames.Take(i).Count(o => o == name) is var before and > 0 ? $"{name}#{before + 1}" : name)];
 }

@@ -1,6 +1,4 @@
-using System.Text;
 using System.Text.Json;
-using PluginGpt.Core.Checkpoints;
 using PluginGpt.Plugins.PET;
 using TorchSharp;
 using Decoder = PluginGpt.Core.Model.Decoder;
@@ -10,39 +8,13 @@ namespace PluginGpt.Plugins.Tests;
 /// <summary>PET's cloze scoring, loss and option checks, on the golden PyTorch fixture with a byte-level stand-in tokenizer.</summary>
 public class PetTests
 {
-    /// <summary>One token per byte (ids &lt; 256), specials after them: every id fits the golden model's 512-token vocabulary.</summary>
-    sealed class ByteTokenizer : ITokenizer
-    {
-        public int VocabSize => 261;
-        public int EndOfText => 256;
-        public int Start => 257;
-        public int Delimiter => 258;
-        public int Extract => 259;
-        public int Pad => 260;
-        public int[] Encode(string text) => Encoding.UTF8.GetBytes(text).Select(b => (int)b).ToArray();
-        public string Decode(IEnumerable<int> ids) => Encoding.UTF8.GetString(ids.Where(i => i < 256).Select(i => (byte)i).ToArray());
-    }
-
-    static readonly ByteTokenizer Bytes = new();
-    static Decoder Golden()
-    {
-        var m = GptCheckpoint.Load(Path.Combine(Repo.Root, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2"));
-        m.eval();
-        return m;
-    }
+    static readonly GoldenBytes.ByteTokenizer Bytes = GoldenBytes.Bytes;
+    static Decoder Golden() => GoldenBytes.Model();
     static JsonElement Json(string s) => JsonDocument.Parse(s).RootElement;
     static IReadOnlyDictionary<string, List<string>> Words(params (string Label, string[] Words)[] v) =>
         v.ToDictionary(x => x.Label, x => x.Words.ToList());
 
-    /// <summary>log p(ids[t] | ids[..t]) summed over t ≥ from, one forward pass of the decoder itself.</summary>
-    static double LogLikelihood(Decoder model, int[] ids, int from)
-    {
-        using var _ = torch.no_grad();
-        var logp = model.Logits(torch.tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0))[0].log_softmax(1);
-        double sum = 0;
-        for (int t = from; t < ids.Length; t++) sum += logp[t - 1, ids[t]].item<float>();
-        return sum;
-    }
+    static double LogLikelihood(Decoder model, int[] ids, int from) => GoldenBytes.LogLikelihood(model, ids, from);
 
     static int[] Ids(string text) => Bytes.Encode(text).Prepend(Bytes.EndOfText).ToArray();
 

@@ -35,13 +35,17 @@ public static class GptCheckpoint
     public static IReadOnlyDictionary<string, Tensor> FileLayout(Decoder model) =>
         BaseWeights(model).ToDictionary(kv => kv.Key, kv => IsConv1D(kv.Key) ? kv.Value.t() : kv.Value);
 
-    /// <summary>The model's own weights by GPT-2 name (a tied head once, as <c>wte.weight</c>).</summary>
+    /// <summary>The model's own weights by GPT-2 name (a tied head once, as <c>wte.weight</c>); a Linear a method has wrapped
+    /// (<c>h.0.attn.c_attn.base_layer.weight</c>) counts under its own name, so a merged model saves as a plain one.</summary>
     public static IReadOnlyDictionary<string, Tensor> BaseWeights(Decoder model)
     {
         var expected = ExpectedShapes(model.Config);
         var dict = new Dictionary<string, Tensor>();
         foreach (var (name, p) in model.named_parameters())
-            if (expected.ContainsKey(name)) dict[name] = p;
+        {
+            var own = name.Replace(".base_layer.", ".", StringComparison.Ordinal);
+            if (expected.ContainsKey(own)) dict[own] = p;
+        }
         return dict;
     }
 

@@ -11,6 +11,9 @@ public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObject
 {
     /// <summary>The method's plugin name, for messages.</summary>
     public string MethodName { get; init; } = "method";
+    /// <summary>Epoch e's training examples (1-based), when they change between epochs (a multi-task mixture's draws); the same
+    /// number every epoch. Default: <see cref="TaskData.Train"/>.</summary>
+    public Func<int, IReadOnlyList<Example>>? TrainFor { get; init; }
 }
 
 /// <summary>Result: the best epoch's metrics and where they came from.</summary>
@@ -60,7 +63,8 @@ public static class FineTuner
         {
             using var epochSpan = Telemetry.Source.StartActivity("epoch");
             epochSpan?.SetTag("epoch", epoch);
-            var order = Shuffled(job.Data.Train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
+            var train = job.TrainFor?.Invoke(epoch) ?? job.Data.Train;
+            var order = Shuffled(train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
             job.Model.Module.train();
             double lossSum = 0;
             var watch = Stopwatch.StartNew();
@@ -69,7 +73,7 @@ public static class FineTuner
             {
                 using var scope = torch.NewDisposeScope();
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
-                var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => job.Data.Train[i]).ToList();
+                var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => train[i]).ToList();
                 var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
                 loss.backward();
                 double batchLoss = Autocast.Float(loss).item<float>();
@@ -137,9 +141,10 @@ public static class FineTuner
     public static string Describe(IReadOnlyDictionary<string, double> scores) =>
         string.Join(", ", scores.Select(s => $"{s.Key} {s.Value:F4}"));
 
-    /// <summary>The objective's predictions on <paramref name="examples"/>, in batches, the model in eval mode.</summary>
-    public static IReadOnlyList<Prediction> Predict(
-        IDecoder model, IObjectiveInstance objective, IReadOnlyList<Example> examples, int batch, CancellationToken cancel = default)
+    /// <summary>The objective's predictions on <paramref name="examples"/>, in batches, the model in eval mode; those of one of its
+    /// <see cref="IObjectiveInstance.Alternatives"/> when <paramref name="alternative"/> names it.</summary>
+    public static IReadOnlyList<Prediction> Predict(IDecoder model, IObjectiveInstance objective, IReadOnlyList<Example> examples,
+        int batch, CancellationToken cancel = default, string? alternative = null)
     {
         bool wasTraining = model.Module.training;
         model.Module.eval();
@@ -148,26 +153,39 @@ public static class FineTuner
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            predictions.AddRange(objective.Predict(examples.Skip(i).Take(batch).ToList()));
+            var part = examples.Skip(i).Take(batch).ToList();
+            predictions.AddRange(alternative is null ? objective.Predict(part) : objective.PredictAlternative(alternative, part));
         }
         model.Module.train(wasTraining);
         return predictions;
     }
 
-    /// <summary>Predicts the dev set in batches and scores it with the task's metrics.</summary>
+    /// <summary>Predicts the dev set in batches and scores it with the task's metrics; each of the objective's alternative ways
+    /// to predict is scored too, as <c>NAME.metric</c> with <c>NAME.invalid_rate</c> (answers outside the label set).</summary>
     public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null,
         CancellationToken cancel = default)
     {
         using var span = Telemetry.Source.StartActivity("evaluation");
         if (job.Data.Dev.Count == 0) throw new DataException($"task {job.Data.Name}: the dev set is empty, so there is nothing to score");
-        var predictions = Predict(job.Model, job.Objective, job.Data.Dev, Math.Max(1, job.Training.BatchSize), cancel);
-        var scores = job.Task.Score(predictions, job.Data.Dev);
+        int batch = Math.Max(1, job.Training.BatchSize);
+        var predictions = Predict(job.Model, job.Objective, job.Data.Dev, batch, cancel);
+        var scores = new Dictionary<string, double>(job.Task.Score(predictions, job.Data.Dev));
+        if (predictions.Any(p => p.Invalid)) scores["invalid_rate"] = InvalidRate(predictions);
+        foreach (var alternative in job.Objective.Alternatives)
+        {
+            var other = Predict(job.Model, job.Objective, job.Data.Dev, batch, cancel, alternative);
+            foreach (var (k, v) in job.Task.Score(other, job.Data.Dev)) scores[$"{alternative}.{k}"] = v;
+            scores[$"{alternative}.invalid_rate"] = InvalidRate(other);
+        }
         if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
         span?.SetTag("epoch", epoch);
         foreach (var (k, v) in scores) span?.SetTag("metric." + k, v);
         if (metrics is not null) RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Eval = scores });
         return scores;
     }
+
+    static double InvalidRate(IReadOnlyList<Prediction> predictions) =>
+        predictions.Count == 0 ? 0 : predictions.Count(p => p.Invalid) / (double)predictions.Count;
 
     static void SaveBest(FineTuneJob job)
     {

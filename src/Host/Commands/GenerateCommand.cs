@@ -2,21 +2,30 @@ using System.CommandLine;
 using PluginGpt.Core;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
+using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
+using PluginGpt.Host.Experiments;
 using TorchSharp;
 
 namespace PluginGpt.Host.Commands;
 
-/// <summary><c>plugingpt generate</c>: prints the prompt and its continuation on stdout as tokens arrive.</summary>
-public sealed class GenerateCommand : ICliCommand
+/// <summary><c>plugingpt generate</c>: prints the prompt and its continuation on stdout as tokens arrive, from a model folder or from
+/// a fine-tuning run (the base model with the run's method weights: LoRA, adapters, prompt, prefix).</summary>
+public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliCommand
 {
     public Command Build()
     {
-        var model = new Option<string>("--model")
+        var model = new Option<string?>("--model") { Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)" };
+        var run = new Option<string?>("--run")
         {
-            Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)",
-            Required = true,
+            Description = "a finished run's folder: its base model with its method's best weights (device and precision as it ran)",
         };
+        var template = new Option<bool>("--template")
+        {
+            Description = "with --run: put the prompt into the run's input template (text-to-text: task prefix and separator)",
+        };
+        var task = new Option<string?>("--task") { Description = "with --run --template on a multi-task run: which task's template" };
+        var promptB = new Option<string?>("--prompt-b") { Description = "with --template: the second text of a pair task" };
         var prompt = new Option<string>("--prompt") { Description = "text to continue", Required = true };
         var maxNew = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
         var greedy = new Option<bool>("--greedy") { Description = "always take the most likely token" };
@@ -34,21 +43,16 @@ public sealed class GenerateCommand : ICliCommand
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var precision = GlobalOptions.Precision();
 
-        var command = new Command("generate", "Continue a prompt with a trained model.")
-        { model, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device, precision };
-        command.SetAction(async (parse, cancel) =>
+        var command = new Command("generate", "Continue a prompt with a trained model or a fine-tuning run.")
+        { model, run, template, task, promptB, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device, precision };
+        command.SetAction((parse, cancel) =>
         {
             if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
                 throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
-            var dir = parse.GetValue(model)!;
-            var tokenizer = GptTokenizer.Load(dir);
-            tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
-            var target = DeviceSelector.Parse(parse.GetValue(device)!);
-            using var decoder = GptCheckpoint.Load(dir, target);
-            // Inference needs no fp32 master weights: in bf16 the weights themselves are converted once, so no step casts them.
-            var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
-            if (choice.ComputeType is { } compute) decoder.to(compute);
-            using var region = Autocast.Use(choice.ComputeType);
+            if ((parse.GetValue(model) is null) == (parse.GetValue(run) is null))
+                throw new OptionsException("--model / --run: give exactly one (a model folder, or a finished run's folder)");
+            if (parse.GetValue(run) is null && (parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null))
+                throw new OptionsException("--template: a run's template needs --run");
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),
@@ -59,39 +63,68 @@ public sealed class GenerateCommand : ICliCommand
                 RepetitionPenalty = parse.GetValue(penalty),
                 Seed = parse.GetValue(seed),
                 UseKvCache = !parse.GetValue(noCache),
-                StopTokens = [tokenizer.EndOfText],
             };
             options.Validate();   // before the prompt is echoed: a bad option prints nothing on stdout
             var stops = parse.GetValue(stop) ?? [];
             var text = parse.GetValue(prompt)!;
-            var stdout = Console.Out;
-            await stdout.WriteAsync(text);
-            var generated = new List<int>();
-            string printed = "";
-            bool stopped = false;
-            foreach (int token in TokenGenerator.Generate(decoder, tokenizer.Encode(text), options))
-            {
-                if (cancel.IsCancellationRequested) break;
-                generated.Add(token);
-                var continuation = tokenizer.Decode(generated);
-                var hit = stops.Select(s => continuation.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
-                if (hit >= 0) continuation = continuation[..hit];
-                // Hold back a tail that may yet become a stop text, and a character a token may have cut in half.
-                var ready = hit >= 0 ? continuation : continuation[..^HeldBack(continuation, stops)];
-                if (!ready.EndsWith('\uFFFD') && ready.Length > printed.Length && ready.StartsWith(printed, StringComparison.Ordinal))
+            if (parse.GetValue(run) is { } runDir)
+                return Task.FromResult(runners.Quiet().Open(runDir, opened =>
                 {
-                    await stdout.WriteAsync(ready[printed.Length..]);
-                    printed = ready;
-                }
-                if (hit >= 0) { stopped = true; break; }
-            }
-            var final = tokenizer.Decode(generated);
-            if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal))
-                await stdout.WriteAsync(final[printed.Length..]);
-            await stdout.WriteLineAsync();
-            return 0;
+                    opened.Model.eval();
+                    var input = !parse.GetValue(template) ? text
+                        : opened.Objective(parse.GetValue(task), "--task").PromptText(Example(text, parse.GetValue(promptB)))
+                            ?? throw new OptionsException($"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
+                    return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel, fromEndOfText: parse.GetValue(template));
+                }));
+            var dir = parse.GetValue(model)!;
+            var tokenizer = GptTokenizer.Load(dir);
+            tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
+            var target = DeviceSelector.Parse(parse.GetValue(device)!);
+            using var decoder = GptCheckpoint.Load(dir, target);
+            // Inference needs no fp32 master weights: in bf16 the weights themselves are converted once, so no step casts them.
+            var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
+            if (choice.ComputeType is { } compute) decoder.to(compute);
+            using var region = Autocast.Use(choice.ComputeType);
+            return Task.FromResult(Stream(decoder, tokenizer, text, options, stops, cancel));
         });
         return command;
+    }
+
+    static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
+
+    /// <summary>Writes <paramref name="text"/> and its continuation to stdout as tokens arrive, up to a stop text or the end of text.</summary>
+    /// <param name="fromEndOfText">start the sequence with <c>&lt;|endoftext|&gt;</c>, as objectives build their training sequences.</param>
+    static int Stream(Decoder decoder, GptTokenizer tokenizer, string text, GenerationOptions options, IReadOnlyList<string> stops,
+        CancellationToken cancel, bool fromEndOfText = false)
+    {
+        options = options with { StopTokens = [tokenizer.EndOfText] };
+        var stdout = Console.Out;
+        stdout.Write(text);
+        var generated = new List<int>();
+        string printed = "";
+        bool stopped = false;
+        int[] ids = fromEndOfText ? [tokenizer.EndOfText, .. tokenizer.Encode(text)] : tokenizer.Encode(text);
+        foreach (int token in TokenGenerator.Generate(decoder, ids, options))
+        {
+            if (cancel.IsCancellationRequested) break;
+            generated.Add(token);
+            var continuation = tokenizer.Decode(generated);
+            var hit = stops.Select(s => continuation.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+            if (hit >= 0) continuation = continuation[..hit];
+            // Hold back a tail that may yet become a stop text, and a character a token may have cut in half.
+            var ready = hit >= 0 ? continuation : continuation[..^HeldBack(continuation, stops)];
+            if (!ready.EndsWith('\uFFFD') && ready.Length > printed.Length && ready.StartsWith(printed, StringComparison.Ordinal))
+            {
+                stdout.Write(ready[printed.Length..]);
+                printed = ready;
+            }
+            if (hit >= 0) { stopped = true; break; }
+        }
+        var final = tokenizer.Decode(generated);
+        if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal))
+            stdout.Write(final[printed.Length..]);
+        stdout.WriteLine();
+        return 0;
     }
 
     /// <summary>Length of the longest end of <paramref name="text"/> that begins one of the stop texts.</summary>

@@ -19,7 +19,8 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
             Required = true,
         };
         var output = new Option<string?>("--output") { Description = "write the predictions here (JSON Lines) instead of stdout" };
-        var command = new Command("predict", "Label new examples with a finished run's best weights.") { run, input, output };
+        var task = new Option<string?>("--task") { Description = "for a multi-task run: which of its tasks (a data set's name)" };
+        var command = new Command("predict", "Label new examples with a finished run's best weights.") { run, input, output, task };
         command.SetAction((parse, cancel) =>
         {
             var dir = parse.GetValue(run)!;
@@ -29,10 +30,10 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
             var config = Path.Combine(dir, "config.json");
             if (!File.Exists(config)) throw new OptionsException($"{dir}: not a run folder (no config.json)");
             var runner = runners.Quiet();
-            var task = runner.LoadTask(ExperimentFile.Load(config, []));
-            var examples = PredictionInput.Read(parse.GetValue(input)!, task.Format);
-            var predictions = runner.Predict(dir, examples, cancel);
-            var lines = examples.Zip(predictions, (e, p) => JsonSerializer.Serialize(Line(task, e, p)));
+            var data = runner.LoadTask(ExperimentFile.Load(config, []), parse.GetValue(task), dir);
+            var examples = PredictionInput.Read(parse.GetValue(input)!, data.Format);
+            var predictions = runner.Predict(dir, examples, parse.GetValue(task), cancel);
+            var lines = examples.Zip(predictions, (e, p) => JsonSerializer.Serialize(Line(data, e, p)));
             if (parse.GetValue(output) is { } file)
             {
                 AtomicFile.WriteAllText(file, string.Join("\n", lines) + "\n");
@@ -48,9 +49,10 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
     static Dictionary<string, object?> Line(TaskData task, Example example, Prediction p)
     {
         var line = new Dictionary<string, object?> { ["text"] = example.Segments };
+        if (p.Invalid) line["invalid"] = true;   // a generated answer outside the label set
         if (task.IsRegression) line["value"] = p.Score;
         else if (task.Format == InputFormat.MultipleChoice) line["option"] = p.Label;
-        else line["label"] = task.Labels[p.Label];
+        else line["label"] = p.Label >= 0 ? task.Labels[p.Label] : null;
         line["score"] = p.Score;
         line["probabilities"] = task.Labels.Count == p.Probabilities.Count
             ? task.Labels.Zip(p.Probabilities).ToDictionary(x => x.First, x => x.Second)

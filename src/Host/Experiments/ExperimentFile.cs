@@ -28,7 +28,23 @@ public static class ExperimentFile
     {
         void Check(bool ok, string field, string expectation) { if (!ok) throw new OptionsException($"{path}: {field}: {expectation}"); }
         Check((s.Model.Preset is null) != (s.Model.Path is null), "model", "give exactly one of \"preset\" or \"path\"");
-        Check(s.Task.Name.Length > 0, "task.name", "required (classification, nli, similarity, multiple-choice)");
+        if (s.Tasks is { } tasks)
+        {
+            Check(s.Task.Name.Length == 0 && s.Task.Options.Count == 0, "tasks", "give \"task\" or \"tasks\", not both");
+            Check(tasks.Count >= 1, "tasks", "name at least one task");
+            for (int i = 0; i < tasks.Count; i++)
+                Check(tasks[i].Name.Length > 0, $"tasks[{i}].name", "required (classification, nli, similarity, multiple-choice)");
+            var m = s.Mixing ?? new MixingSpec();
+            Check(m.Strategy is "proportional" or "temperature" or "equal", "mixing.strategy",
+                $"must be \"proportional\", \"temperature\" or \"equal\", got \"{m.Strategy}\"");
+            Check(m.Limit >= 0, "mixing.limit", $"must be ≥ 0 (0 = no limit), got {m.Limit}");
+            Check(m.Temperature > 0, "mixing.temperature", $"must be > 0, got {m.Temperature}");
+        }
+        else
+        {
+            Check(s.Task.Name.Length > 0, "task.name", "required (classification, nli, similarity, multiple-choice)");
+            Check(s.Mixing is null, "mixing", "mixes several tasks; give \"tasks\" or remove it");
+        }
         var t = s.Training;
         Check(t.Epochs >= 1, "training.epochs", $"must be ≥ 1, got {t.Epochs}");
         Check(t.BatchSize >= 1, "training.batch_size", $"must be ≥ 1, got {t.BatchSize}");

@@ -16,6 +16,21 @@ namespace PluginGpt.Host.Experiments;
 /// steps and the work, it runs the work (with a bar or plain lines).</summary>
 public delegate FineTuneResult RunDisplay(string run, int totalSteps, Func<IProgress<TrainingProgress>, FineTuneResult> work);
 
+/// <summary>A finished run, reopened: its experiment, the model with the method loaded, the tokenizer, and per task (by key) its
+/// objective.</summary>
+public sealed record OpenedRun(ExperimentSpec Spec, Decoder Model, GptTokenizer Tokenizer, string MethodName, IAttachedMethod Method,
+    IReadOnlyList<string> TaskKeys, IReadOnlyList<IObjectiveInstance> Objectives)
+{
+    /// <summary>The objective of task <paramref name="key"/> (null: the run's only task).</summary>
+    public IObjectiveInstance Objective(string? key, string field)
+    {
+        if (key is null && TaskKeys.Count == 1) return Objectives[0];
+        if (key is null) throw new OptionsException($"{field}: a multi-task run; name one of its tasks ({string.Join(", ", TaskKeys)})");
+        int i = TaskKeys.ToList().IndexOf(key);
+        return i >= 0 ? Objectives[i] : throw new OptionsException($"{field}: '{key}' is not a task of this run ({string.Join(", ", TaskKeys)})");
+    }
+}
+
 /// <summary>
 /// Runs one experiment: resolves method × objective × task by name, loads model, tokenizer and data, and drives the
 /// core's shared loop. Its run folder holds the resolved config (with the plugins' provenance), metrics.jsonl,
@@ -46,13 +61,43 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return Task.FromResult(Run(spec with { Recipe = null }, data, cancel));
     }
 
-    public TaskData LoadTask(ExperimentSpec spec) =>
-        TaskPlugin(spec).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+    public TaskData LoadTask(ExperimentSpec spec) => Compose(spec, LoadTasks(spec, null)).Data;
 
     public IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions,
-        IReadOnlyList<Example> gold) => TaskPlugin(spec).Score(predictions, gold);
+        IReadOnlyList<Example> gold) => Compose(spec, LoadTasks(spec, null)).Scoring.Score(predictions, gold);
 
-    ITaskPlugin TaskPlugin(ExperimentSpec spec) => (ITaskPlugin)catalog.Find(PluginKind.Task, spec.Task.Name, "task.name").Instance;
+    /// <summary>The experiment's task plugins and their data: <c>task</c>, or each of <c>tasks</c> (a multi-task run).</summary>
+    IReadOnlyList<(LoadedPlugin Plugin, TaskData Data)> LoadTasks(ExperimentSpec spec, TaskData? given)
+    {
+        var recorded = spec.Provenance;
+        TaskData Load(LoadedPlugin plugin, TaskSpec task) =>
+            ((ITaskPlugin)plugin.Instance).Load(new TaskContext(task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        if (spec.Tasks is not { } tasks)
+        {
+            var plugin = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
+            return [(plugin, given ?? Load(plugin, spec.Task))];
+        }
+        if (given is not null) throw new OptionsException("tasks: a multi-task experiment loads its own tasks; run it without given data");
+        return tasks.Select((task, i) =>
+        {
+            var plugin = catalog.Find(PluginKind.Task, task.Name, $"tasks[{i}].name", recorded?.GetValueOrDefault(TaskRole(i)));
+            try { return (plugin, Load(plugin, task)); }
+            catch (OptionsException e) { throw new OptionsException($"tasks[{i}]: {e.Message}"); }
+        }).ToList();
+    }
+
+    static string TaskRole(int i) => $"tasks[{i}]";
+
+    /// <summary>One task as it is, or several as a <see cref="MultiTask"/> (its mixture, its composite scoring).</summary>
+    static (TaskData Data, ITaskPlugin Scoring, MultiTask? Multi) Compose(ExperimentSpec spec,
+        IReadOnlyList<(LoadedPlugin Plugin, TaskData Data)> tasks)
+    {
+        if (spec.Tasks is null) return (tasks[0].Data, (ITaskPlugin)tasks[0].Plugin.Instance, null);
+        var keys = TaskKeys.For([.. tasks.Select(t => t.Data.Name)]);
+        var multi = new MultiTask([.. tasks.Select((t, i) => new TaskMember(keys[i], (ITaskPlugin)t.Plugin.Instance, t.Data))],
+            spec.Mixing ?? new MixingSpec(), spec.Seed);
+        return (multi.Data, multi.Scoring, multi);
+    }
 
     /// <summary>runs/NAME-TIME: the name made folder-safe (it stays inside runs/); a taken one gets a suffix when claimed.</summary>
     static string DefaultFolder(ExperimentSpec spec) =>
@@ -60,10 +105,12 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     /// <summary>Everything an experiment builds before training: plugins, model, tokenizer, data, the attached method and
     /// objective.</summary>
-    sealed record Prepared(ExperimentSpec Spec, LoadedPlugin Method, LoadedPlugin Objective, LoadedPlugin Task, Decoder Model,
-        TaskData Data, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note) : IDisposable
+    sealed record Prepared(ExperimentSpec Spec, LoadedPlugin Method, LoadedPlugin Objective, IReadOnlyList<LoadedPlugin> Tasks,
+        Decoder Model, TaskData Data, ITaskPlugin Scoring, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note,
+        MultiTask? Multi, IReadOnlyList<IObjectiveInstance> PerTask, GptTokenizer Tokenizer) : IDisposable
     {
-        public ITaskPlugin TaskPlugin => (ITaskPlugin)Task.Instance;
+        /// <summary>The task plugin's name, <c>multi-task</c> for several.</summary>
+        public string TaskName => Multi is null ? Tasks[0].Manifest.Name : Scoring.Manifest.Name;
 
         /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the
         /// model.</summary>
@@ -80,18 +127,19 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var recorded = spec.Provenance;
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
         var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name", recorded?.GetValueOrDefault("objective"));
-        var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
         var device = DeviceSelector.Parse(spec.Device);
         var tokenizerFolder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
         var tokenizer = GptTokenizer.Load(tokenizerFolder);
         if (spec.Model.Path is { } modelPath)
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), tokenizerFolder);
-        var data = given ?? ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        var tasks = LoadTasks(spec, given);
+        var (data, scoring, multi) = Compose(spec, tasks);
 
         torch.manual_seed(spec.Seed);
         var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path))
             : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
         IAttachedMethod? attached = null;
+        var perTask = new List<IObjectiveInstance>();
         try
         {
             string? note = null;
@@ -104,12 +152,17 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             }
             model.to(device);
             attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
-            var instance = ((IObjective)objective.Instance)
-                .Create(new ObjectiveContext(model, tokenizer, data, spec.Objective.Options ?? default));
-            return new Prepared(spec, method, objective, task, model, data, attached, instance, note);
+            // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
+            foreach (var (_, own) in tasks)
+                perTask.Add(((IObjective)objective.Instance).Create(new ObjectiveContext(model, tokenizer, multi is null ? data : own,
+                    spec.Objective.Options ?? default)));
+            var instance = multi?.Objective(perTask) ?? perTask[0];
+            return new Prepared(spec, method, objective, [.. tasks.Select(t => t.Plugin)], model, data, scoring, attached, instance, note,
+                multi, perTask, tokenizer);
         }
         catch
         {
+            foreach (var made in perTask) made.Dispose();
             attached?.Dispose();
             model.Dispose();
             throw;
@@ -160,11 +213,11 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         {
             ["method"] = p.Method.Provenance,
             ["objective"] = p.Objective.Provenance,
-            ["task"] = p.Task.Provenance,
         };
+        for (int i = 0; i < p.Tasks.Count; i++) provenance[p.Multi is null ? "task" : TaskRole(i)] = p.Tasks[i].Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name,
-            p.Objective.Manifest.Name, p.Task.Manifest.Name);
+            p.Objective.Manifest.Name, p.TaskName);
         foreach (var (role, plugin) in provenance)
             log.LogInformation("{Role} plugin {Name} {Version} from {Assembly} {AssemblyVersion} in {Folder}", role, plugin.Name,
                 plugin.Version, plugin.Assembly, plugin.AssemblyVersion, plugin.Folder);
@@ -172,9 +225,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         log.LogInformation("data {Data}: {Train} train, {Dev} dev, labels [{Labels}]", p.Data.Name, p.Data.Train.Count, p.Data.Dev.Count,
             string.Join(", ", p.Data.Labels));
 
-        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, dir)
+        if (p.Multi is { } multi)
+            for (int m = 0; m < multi.Members.Count; m++)
+                log.LogInformation("task {Key}: {Train} train, {Dev} dev, mixing rate {Rate:F4}", multi.Members[m].Key,
+                    multi.Members[m].Data.Train.Count, multi.Members[m].Data.Dev.Count, multi.Mixture.Rates[m]);
+        var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Scoring, p.Data, spec.Training, spec.Seed, dir)
         {
             MethodName = p.Method.Manifest.Name,
+            TrainFor = p.Multi is { } mixed ? mixed.TrainFor : null,
         };
         var result = display(spec.Name, FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
             progress => FineTuner.Run(job, new Logged(progress, log), cancel));
@@ -190,7 +248,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             Name = spec.Name,
             Method = p.Method.Manifest.Name,
             Objective = p.Objective.Manifest.Name,
-            Task = p.Task.Manifest.Name,
+            Task = p.TaskName,
             Dataset = p.Data.Name,
             BestEpoch = result.BestEpoch,
             Metrics = result.Metrics,
@@ -204,6 +262,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         };
         RunFiles.WriteSummary(dir, summary);
         if (result.Steps > 0) Reports.LossReport.Write(dir);
+        if (p.Multi is not null) Reports.TaskReport.Write(dir, spec.Name, p.Multi, result.Metrics);
         log.LogInformation("done: {Metrics}", FineTuner.Describe(result.Metrics));
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
     }
@@ -217,8 +276,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     {
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name");
         catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name");
-        var task = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name");
-        ((ITaskPlugin)task.Instance).Load(new TaskContext(spec.Task.OptionsElement(), ShippedData.Path(), spec.Seed));
+        LoadTasks(spec, null);
         var config = shape
             ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
         using var model = new Decoder(config, torch.META);
@@ -228,12 +286,41 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
     public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default) =>
         Reloaded(runDirectory, null, (spec, p) => FineTuner.Evaluate(
-            new FineTuneJob(p.Model, p.Attached, p.Instance, p.TaskPlugin, p.Data, spec.Training, spec.Seed, runDirectory), 0,
+            new FineTuneJob(p.Model, p.Attached, p.Instance, p.Scoring, p.Data, spec.Training, spec.Seed, runDirectory), 0,
             cancel: cancel));
 
     public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel) =>
-        Reloaded(runDirectory, null,
-            (spec, p) => FineTuner.Predict(p.Model, p.Instance, examples, Math.Max(1, spec.Training.BatchSize), cancel));
+        Predict(runDirectory, examples, null, cancel);
+
+    /// <summary>Predictions of a finished run; of its task <paramref name="task"/> (a data set's key) when it is a multi-task run.</summary>
+    public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, string? task, CancellationToken cancel) =>
+        Reloaded(runDirectory, null, (spec, p) =>
+            FineTuner.Predict(p.Model, p.PerTask[MemberIndex(p.Multi, task, runDirectory)], examples, Math.Max(1, spec.Training.BatchSize),
+                cancel));
+
+    /// <summary>The task data of one task of an experiment: its only one, or the multi-task member <paramref name="task"/>.</summary>
+    public TaskData LoadTask(ExperimentSpec spec, string? task, string runDirectory)
+    {
+        var (data, _, multi) = Compose(spec, LoadTasks(spec, null));
+        return multi is null ? data : multi.Members[MemberIndex(multi, task, runDirectory)].Data;
+    }
+
+    static int MemberIndex(MultiTask? multi, string? task, string runDirectory)
+    {
+        if (multi is null) return 0;
+        var keys = multi.Members.Select(t => t.Key).ToList();
+        if (task is null)
+            throw new OptionsException($"--task: {runDirectory} is a multi-task run; name one of its tasks ({string.Join(", ", keys)})");
+        int index = keys.IndexOf(task);
+        return index >= 0 ? index
+            : throw new OptionsException($"--task: '{task}' is not a task of {runDirectory} ({string.Join(", ", keys)})");
+    }
+
+    /// <summary>A finished run rebuilt with its best/ weights, as <c>generate --run</c> and <c>export</c> use it: the base model with the
+    /// method attached and loaded, its tokenizer, and the objective of each of its tasks (by key).</summary>
+    public T Open<T>(string runDirectory, Func<OpenedRun, T> use) => Reloaded(runDirectory, null, (spec, p) =>
+        use(new OpenedRun(spec, p.Model, p.Tokenizer, p.Method.Manifest.Name, p.Attached,
+            p.Multi is { } multi ? [.. multi.Members.Select(t => t.Key)] : [p.Data.Name], p.PerTask)));
 
     /// <summary>A finished run rebuilt from its config.json with its best/ weights, in the precision it recorded.</summary>
     T Reloaded<T>(string runDirectory, TaskData? data, Func<ExperimentSpec, Prepared, T> use)
@@ -268,7 +355,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return Directory.Exists(inside) ? inside : stage.Directory!;
     }
 
-    public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds)
+    public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
+        IReadOnlyList<string>? chartMetrics = null)
     {
         if (stages.Count == 0) throw new InvalidOperationException("a recipe reports at least one stage");
         var last = stages[^1];
@@ -278,7 +366,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             Name = spec.Name,
             Method = spec.Method.Name,
             Objective = spec.Objective.Name,
-            Task = spec.Task.Name,
+            Task = spec.Tasks is null ? spec.Task.Name : "multi-task",
             Dataset = data.Name,
             Metrics = last.Metrics,
             PrimaryMetric = data.PrimaryMetric,
@@ -295,7 +383,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             : null;
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         RunFiles.WriteSummary(directory, summary);
-        Reports.StageReport.Write(directory, spec.Name, stages, data.PrimaryMetric);
+        Reports.StageReport.Write(directory, spec.Name, stages, chartMetrics ?? [data.PrimaryMetric]);
         return new RunResult(directory, last.Metrics, 0, seconds);
     }
 

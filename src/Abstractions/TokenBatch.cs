@@ -1,0 +1,52 @@
+using static TorchSharp.torch;
+
+namespace PluginGpt.Abstractions;
+
+/// <summary>Token sequences of different lengths as one batch, as objectives that score or generate text need.</summary>
+public static class TokenBatch
+{
+    /// <summary>Right-padded ids [S, T] and lengths [S] on <paramref name="device"/>: under the causal mask real tokens never see the
+    /// padding, so a sequence's logits do not depend on what it is batched with.</summary>
+    public static (Tensor Ids, Tensor Lengths) RightPadded(IReadOnlyList<int[]> sequences, int pad, Device device)
+    {
+        int width = sequences.Max(s => s.Length);
+        var ids = new long[sequences.Count * width];
+        Array.Fill(ids, pad);
+        for (int i = 0; i < sequences.Count; i++) for (int t = 0; t < sequences[i].Length; t++) ids[i * width + t] = sequences[i][t];
+        return (tensor(ids, [sequences.Count, width], device: device),
+            tensor(sequences.Select(s => (long)s.Length).ToArray(), device: device));
+    }
+
+    /// <summary>The hidden state [S, C] at each sequence's last real token of <paramref name="hidden"/> [S, T, C].</summary>
+    public static Tensor Last(Tensor hidden, Tensor lengths) =>
+        hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);
+
+    /// <summary>
+    /// Greedy continuations of many prompts at once (no KV cache: each step re-reads the right-padded batch, which is cheap for the
+    /// short answers objectives generate and keeps every sequence's logits independent of the others). Each stops at
+    /// <paramref name="stopToken"/> (not included), after <paramref name="maxNew"/> tokens, or when it fills
+    /// <paramref name="room"/> positions. Call with gradients off.
+    /// </summary>
+    public static IReadOnlyList<int[]> Greedy(IDecoder model, IReadOnlyList<int[]> prompts, int maxNew, int stopToken, int pad, int room)
+    {
+        var sequences = prompts.Select(p => p.ToList()).ToList();
+        var answers = prompts.Select(_ => new List<int>()).ToList();
+        var done = prompts.Select(p => p.Length >= room).ToArray();
+        for (int step = 0; step < maxNew && done.Any(d => !d); step++)
+        {
+            using var scope = NewDisposeScope();
+            var open = Enumerable.Range(0, prompts.Count).Where(i => !done[i]).ToList();
+            var (ids, lengths) = RightPadded([.. open.Select(i => sequences[i].ToArray())], pad, model.Device);
+            var next = Autocast.Float(model.LmHead(Last(model.Forward(ids), lengths))).argmax(1).cpu().data<long>().ToArray();
+            for (int j = 0; j < open.Count; j++)
+            {
+                int i = open[j], token = (int)next[j];
+                if (token == stopToken) { done[i] = true; continue; }
+                sequences[i].Add(token);
+                answers[i].Add(token);
+                if (sequences[i].Count >= room) done[i] = true;
+            }
+        }
+        return [.. answers.Select(a => a.ToArray())];
+    }
+}

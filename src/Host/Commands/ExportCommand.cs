@@ -1,0 +1,56 @@
+using System.CommandLine;
+using System.Text.Json;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Host.Experiments;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary>
+/// <c>plugingpt export RUN_DIR --merged OUT</c>: a finished run as a plain GPT-2 model folder (config.json, model.safetensors with
+/// GPT-2 names, vocab.json, merges.txt) that <c>generate --model</c> and Hugging Face-style loaders read as they are. LoRA and
+/// (IA)³ are merged into the weights; a fully fine-tuned body is written as it is; methods that add computation a GPT-2
+/// checkpoint cannot hold (adapters, prompt, prefix) are refused.
+/// </summary>
+public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
+{
+    public Command Build()
+    {
+        var run = new Argument<string>("run") { Description = "a finished run's folder (or a recipe's: its final model)" };
+        var merged = new Option<string>("--merged") { Description = "new or empty folder for the merged model", Required = true };
+        var command = new Command("export", "Write a run's model, its method merged into the weights, as a plain GPT-2 model folder.")
+        { run, merged };
+        command.SetAction((parse, cancel) =>
+        {
+            var target = OutputFolder.EnsureFree(parse.GetValue(merged)!, "--merged");
+            var dir = parse.GetValue(run)!;
+            var (method, heads) = runners.Quiet().Open(dir, opened =>
+            {
+                var body = GptCheckpoint.BaseWeights(opened.Model).Values.Select(t => t.Handle).ToHashSet();
+                if (opened.Method.CanMerge) opened.Method.Merge();
+                else if (!opened.Method.Trainable.All(p => body.Contains(p.Parameter.Handle)))
+                    throw new OptionsException($"{dir}: method '{opened.MethodName}' adds computation a GPT-2 checkpoint cannot hold " +
+                        "(it cannot be merged into the weights); use generate --run with the run instead");
+                // Written to a fresh folder beside the target and renamed: no half-written model under the target's name.
+                AtomicDirectory.Replace(target, fresh =>
+                {
+                    GptCheckpoint.Save(opened.Model, fresh);
+                    opened.Tokenizer.Save(fresh);
+                    AtomicFile.WriteAllText(Path.Combine(fresh, "export.json"), JsonSerializer.Serialize(new
+                    {
+                        run = Path.GetFullPath(dir),
+                        method = opened.MethodName,
+                        merged = opened.Method.CanMerge,
+                    }, new JsonSerializerOptions { WriteIndented = true }));
+                });
+                return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count));
+            });
+            console.MarkupLineInterpolated($"{method} run exported to {target} (a plain GPT-2 model folder)");
+            if (heads > 0)
+                console.MarkupLineInterpolated(
+                    $"[yellow]note:[/] the run's task head is not part of a GPT-2 checkpoint; it stays in {Path.Combine(dir, "best")}");
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+}
