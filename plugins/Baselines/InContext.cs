@@ -23,7 +23,8 @@ public sealed class InContext : IObjective
         /// <summary>Hand-written demonstrations instead of k drawn from the training set (chain of thought needs them: they carry
         /// the rationales).</summary>
         public List<Demonstration>? Demonstrations { get; init; }
-        /// <summary>Demonstrations show a rationale before the answer; the model generates its own and the answer is read from it.</summary>
+        /// <summary>Demonstrations show a rationale before the answer; the model generates its own and the answer is read from
+        /// it.</summary>
         public bool ChainOfThought { get; init; }
         /// <summary>Where the answer is in generated text (chain of thought): a regular expression whose first group is the label
         /// word.</summary>
@@ -75,12 +76,15 @@ public sealed class InContext : IObjective
     {
         string field = $"objective.options.demonstrations[{i}]";
         int segments = task.Format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
-        if (d.Text.Count != segments) throw new OptionsException($"{field}.text: {task.Name} examples have {segments} text(s), got {d.Text.Count}");
+        if (d.Text.Count != segments)
+            throw new OptionsException($"{field}.text: {task.Name} examples have {segments} text(s), got {d.Text.Count}");
         if (task.Format == InputFormat.MultipleChoice)
             throw new OptionsException($"{field}: multiple-choice demonstrations are drawn from the training set (k)");
         int label = task.Labels.ToList().IndexOf(d.Label);
-        if (label < 0) throw new OptionsException($"{field}.label: '{d.Label}' is not a label of {task.Name} ({string.Join(", ", task.Labels)})");
-        if (reasoning && string.IsNullOrWhiteSpace(d.Rationale)) throw new OptionsException($"{field}.rationale: chain of thought needs one");
+        if (label < 0)
+            throw new OptionsException($"{field}.label: '{d.Label}' is not a label of {task.Name} ({string.Join(", ", task.Labels)})");
+        if (reasoning && string.IsNullOrWhiteSpace(d.Rationale))
+            throw new OptionsException($"{field}.rationale: chain of thought needs one");
         return (new Example(d.Text, label), d.Rationale);
     }
 
@@ -226,7 +230,8 @@ public sealed class InContext : IObjective
 
         /// <summary>Nothing trained; the demonstrations used are written down so the run can be reproduced and read.</summary>
         public void Save(string directory) => AtomicFile.WriteAllText(Path.Combine(directory, "demonstrations.json"),
-            JsonSerializer.Serialize(demonstrations.Select((d, i) => new { text = d.Segments, answer = Answer(d), rationale = rationales[i] }),
+            JsonSerializer.Serialize(
+                demonstrations.Select((d, i) => new { text = d.Segments, answer = Answer(d), rationale = rationales[i] }),
                 new JsonSerializerOptions { WriteIndented = true }));
     }
 }

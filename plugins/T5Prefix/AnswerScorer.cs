@@ -4,7 +4,8 @@ using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.T5Prefix;
 
-/// <summary>One text-to-text sequence: <c>&lt;|endoftext|&gt;</c> + prefixed input + separator, then the answer + <c>&lt;|endoftext|&gt;</c>.</summary>
+/// <summary>One text-to-text sequence: <c>&lt;|endoftext|&gt;</c> + prefixed input + separator, then the answer +
+/// <c>&lt;|endoftext|&gt;</c>.</summary>
 public sealed record AnswerSequence(int[] Prompt, int[] Answer);
 
 /// <summary>
@@ -61,13 +62,15 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
         var logp = logits.log_softmax(2).gather(2, ids[.., 1..].unsqueeze(2)).squeeze(2);
         // Position t predicts token t + 1: the answer's tokens [P, P + A) are predicted at [P - 1, P + A - 1).
         var starts = torch.tensor(batch.Select(s => (long)s.Prompt.Length - 1).ToArray(), device: ids.device).unsqueeze(1);
-        var ends = torch.tensor(batch.Select(s => (long)(s.Prompt.Length + s.Answer.Length - 1)).ToArray(), device: ids.device).unsqueeze(1);
+        var ends = torch.tensor(batch.Select(s => (long)(s.Prompt.Length + s.Answer.Length - 1)).ToArray(), device: ids.device)
+            .unsqueeze(1);
         var positions = torch.arange(ids.shape[1] - 1, device: ids.device).unsqueeze(0);
         var mask = positions.ge(starts).logical_and(positions.lt(ends)).to(logp.dtype);
         return (logp, mask);
     }
 
-    /// <summary>Greedy answers to <paramref name="prompts"/>: at most <paramref name="maxNew"/> tokens each, without the end of text.</summary>
+    /// <summary>Greedy answers to <paramref name="prompts"/>: at most <paramref name="maxNew"/> tokens each, without the end of
+    /// text.</summary>
     public IReadOnlyList<int[]> Greedy(IReadOnlyList<int[]> prompts, int maxNew) =>
         TokenBatch.Greedy(model, prompts, maxNew, tokenizer.EndOfText, tokenizer.Pad, room);
 

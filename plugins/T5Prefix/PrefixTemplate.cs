@@ -22,7 +22,8 @@ public sealed partial class PrefixTemplate
         var slots = Slot().Matches(template).Select(m => m.Groups[1].Value).ToHashSet();
         var known = format == InputFormat.MultipleChoice ? new[] { "context", "text_a", "options" } : ["text_a", "text_b"];
         foreach (var slot in slots.Where(s => !known.Contains(s)))
-            throw new OptionsException($"{field}: unknown slot {{{slot}}}; this task's slots are {string.Join(", ", known.Select(k => "{" + k + "}"))}");
+            throw new OptionsException(
+                $"{field}: unknown slot {{{slot}}}; this task's slots are {string.Join(", ", known.Select(k => "{" + k + "}"))}");
         bool Has(string s) => slots.Contains(s);
         var missing = format switch
         {

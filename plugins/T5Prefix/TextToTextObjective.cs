@@ -47,7 +47,8 @@ public sealed class TextToTextObjective : IObjective
         const string section = "objective.options";
         var o = PluginOptions.Bind<Options>(context.Options, section);
         var task = context.Task;
-        PluginOptions.Require(o.Decoding is "constrained" or "free", section, "decoding", $"must be \"constrained\" or \"free\", got \"{o.Decoding}\"");
+        PluginOptions.Require(o.Decoding is "constrained" or "free", section, "decoding",
+            $"must be \"constrained\" or \"free\", got \"{o.Decoding}\"");
         PluginOptions.Require(o.Grid > 0, section, "grid", $"must be > 0, got {o.Grid}");
         PluginOptions.Require(o.MaxLength >= 0, section, "max_length", $"must be ≥ 0, got {o.MaxLength}");
         var own = o.Tasks?.GetValueOrDefault(task.Name);

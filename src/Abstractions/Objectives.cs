@@ -35,7 +35,8 @@ public interface IObjectiveInstance : IDisposable
     /// best epoch. Default: none.</summary>
     IReadOnlyList<string> Alternatives => [];
 
-    /// <summary>The predictions of alternative <paramref name="name"/> (one of <see cref="Alternatives"/>), as <see cref="Predict"/>.</summary>
+    /// <summary>The predictions of alternative <paramref name="name"/> (one of <see cref="Alternatives"/>), as
+    /// <see cref="Predict"/>.</summary>
     IReadOnlyList<Prediction> PredictAlternative(string name, IReadOnlyList<Example> batch) =>
         throw new NotSupportedException($"{GetType().Name} has no alternative predictions");
 

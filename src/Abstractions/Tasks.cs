@@ -60,5 +60,6 @@ public interface ITaskPlugin : IPlugin
 public static class TaskKeys
 {
     public static IReadOnlyList<string> For(IReadOnlyList<string> datasetNames) =>
-        [.. datasetNames.Select((name, i) => datasetNames.Take(i).Count(o => o == name) is var before and > 0 ? $"{name}#{before + 1}" : name)];
+        [.. datasetNames.Select((name, i) =>
+            datasetNames.Take(i).Count(o => o == name) is var before and > 0 ? $"{name}#{before + 1}" : name)];
 }

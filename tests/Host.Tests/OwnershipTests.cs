@@ -33,6 +33,7 @@ public class OwnershipTests
         foreach (var method in new[] { "full", "probe", "lora", "adapters", "prompt", "p-tuning", "prefix" })
             for (int i = 0; i < 2; i++) Run(method);
         Run("probe", "in-context");
+        Run("lora", "text-to-text");
         Run("lora", "classifier-head", "model.preset=null", $"model.path={golden}", $"model.tokenizer={Experiments.SmallTokenizer(dir)}");
         runner.Evaluate(Run("lora"));
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);

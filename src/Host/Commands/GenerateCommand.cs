@@ -15,7 +15,10 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
 {
     public Command Build()
     {
-        var model = new Option<string?>("--model") { Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)" };
+        var model = new Option<string?>("--model")
+        {
+            Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)",
+        };
         var run = new Option<string?>("--run")
         {
             Description = "a finished run's folder: its base model with its method's best weights (device and precision as it ran)",
@@ -44,14 +47,18 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
         var precision = GlobalOptions.Precision();
 
         var command = new Command("generate", "Continue a prompt with a trained model or a fine-tuning run.")
-        { model, run, template, task, promptB, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device, precision };
+        {
+            model, run, template, task, promptB, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device,
+            precision,
+        };
         command.SetAction((parse, cancel) =>
         {
             if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
                 throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
             if ((parse.GetValue(model) is null) == (parse.GetValue(run) is null))
                 throw new OptionsException("--model / --run: give exactly one (a model folder, or a finished run's folder)");
-            if (parse.GetValue(run) is null && (parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null))
+            bool wantsRun = parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null;
+            if (parse.GetValue(run) is null && wantsRun)
                 throw new OptionsException("--template: a run's template needs --run");
             var options = new GenerationOptions
             {
@@ -73,7 +80,8 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                     opened.Model.eval();
                     var input = !parse.GetValue(template) ? text
                         : opened.Objective(parse.GetValue(task), "--task").PromptText(Example(text, parse.GetValue(promptB)))
-                            ?? throw new OptionsException($"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
+                            ?? throw new OptionsException(
+                                $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
                     return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel, fromEndOfText: parse.GetValue(template));
                 }));
             var dir = parse.GetValue(model)!;
@@ -92,8 +100,10 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
 
     static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
 
-    /// <summary>Writes <paramref name="text"/> and its continuation to stdout as tokens arrive, up to a stop text or the end of text.</summary>
-    /// <param name="fromEndOfText">start the sequence with <c>&lt;|endoftext|&gt;</c>, as objectives build their training sequences.</param>
+    /// <summary>Writes <paramref name="text"/> and its continuation to stdout as tokens arrive, up to a stop text or the end of
+    /// text.</summary>
+    /// <param name="fromEndOfText">start the sequence with <c>&lt;|endoftext|&gt;</c>, as objectives build their training
+    /// sequences.</param>
     static int Stream(Decoder decoder, GptTokenizer tokenizer, string text, GenerationOptions options, IReadOnlyList<string> stops,
         CancellationToken cancel, bool fromEndOfText = false)
     {

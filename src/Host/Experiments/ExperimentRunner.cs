@@ -27,7 +27,8 @@ public sealed record OpenedRun(ExperimentSpec Spec, Decoder Model, GptTokenizer 
         if (key is null && TaskKeys.Count == 1) return Objectives[0];
         if (key is null) throw new OptionsException($"{field}: a multi-task run; name one of its tasks ({string.Join(", ", TaskKeys)})");
         int i = TaskKeys.ToList().IndexOf(key);
-        return i >= 0 ? Objectives[i] : throw new OptionsException($"{field}: '{key}' is not a task of this run ({string.Join(", ", TaskKeys)})");
+        return i >= 0 ? Objectives[i]
+            : throw new OptionsException($"{field}: '{key}' is not a task of this run ({string.Join(", ", TaskKeys)})");
     }
 }
 
@@ -292,8 +293,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel) =>
         Predict(runDirectory, examples, null, cancel);
 
-    /// <summary>Predictions of a finished run; of its task <paramref name="task"/> (a data set's key) when it is a multi-task run.</summary>
-    public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, string? task, CancellationToken cancel) =>
+    /// <summary>Predictions of a finished run; of its task <paramref name="task"/> (a data set's key) when it is a multi-task
+    /// run.</summary>
+    public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, string? task,
+        CancellationToken cancel) =>
         Reloaded(runDirectory, null, (spec, p) =>
             FineTuner.Predict(p.Model, p.PerTask[MemberIndex(p.Multi, task, runDirectory)], examples, Math.Max(1, spec.Training.BatchSize),
                 cancel));

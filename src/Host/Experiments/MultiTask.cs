@@ -48,7 +48,8 @@ public sealed class MultiTask
     int Owner(Example e) => owner.TryGetValue(e, out var m) ? m
         : throw new ArgumentException("an example that belongs to none of the run's tasks");
 
-    /// <summary>Runs <paramref name="each"/> on every task's share of <paramref name="batch"/> and puts the answers back in order.</summary>
+    /// <summary>Runs <paramref name="each"/> on every task's share of <paramref name="batch"/> and puts the answers back in
+    /// order.</summary>
     IReadOnlyList<Prediction> PerTask(IReadOnlyList<Example> batch, Func<int, IReadOnlyList<Example>, IReadOnlyList<Prediction>> each)
     {
         var results = new Prediction[batch.Count];
@@ -118,7 +119,8 @@ public sealed class MultiTask
         }
     }
 
-    /// <summary>Scores each task's share of the predictions with its own plugin; <c>mean</c> is the mean of their primary metrics.</summary>
+    /// <summary>Scores each task's share of the predictions with its own plugin; <c>mean</c> is the mean of their primary
+    /// metrics.</summary>
     sealed class CompositeScoring(MultiTask multi) : ITaskPlugin
     {
         public PluginManifest Manifest { get; } = new("multi-task", PluginKind.Task, "1.0.0", "Several tasks scored together.");
