@@ -34,7 +34,16 @@ public sealed class ChainOfThought(string template, IReadOnlyList<string> words,
         catch (ArgumentException e) { throw new OptionsException($"{section}.answer_pattern: not a regular expression ({e.Message})"); }
         if (regex.GetGroupNumbers().Length < 2)
             throw new OptionsException($"{section}.answer_pattern: needs a group around the answer, e.g. {DefaultPattern}");
-        return new ChainOfThought(template, words, regex);
+        var reasoning = new ChainOfThought(template, words, regex);
+        // Every label must be readable from the template's own wording (the default pattern reads one word: not "Sci/Tech").
+        for (int i = 0; i < words.Count; i++)
+        {
+            var sample = reasoning.Demonstration(["…", "…"], "…", words[i]);
+            if (reasoning.Extract(sample) != i)
+                throw new OptionsException($"{section}.answer_pattern: the label word '{words[i]}' cannot be read back from " +
+                    $"\"{sample.Replace("\n", "\\n")}\"; change answer_pattern or the verbalizer");
+        }
+        return reasoning;
     }
 
     /// <summary>A demonstration written out whole: texts, rationale, label word.</summary>

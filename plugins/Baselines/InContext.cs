@@ -65,8 +65,10 @@ public sealed class InContext : IObjective
                 "answers a class with a label word; multiple choice is not supported");
             PluginOptions.Require(given is not null, "objective.options", "demonstrations",
                 "chain of thought needs hand-written demonstrations with a \"rationale\" each");
-            PluginOptions.Require(o.MaxNewTokens >= 1, "objective.options", "max_new_tokens", $"must be ≥ 1, got {o.MaxNewTokens}");
             reasoning = Baselines.ChainOfThought.Create(template, words, o.AnswerPattern, "objective.options");
+            int room = context.Model.UsableContext;
+            PluginOptions.Require(o.MaxNewTokens >= 1 && o.MaxNewTokens < room - 1, "objective.options", "max_new_tokens",
+                $"must be in [1, {room - 2}] (the model's {room} positions hold the prompt too), got {o.MaxNewTokens}");
         }
         return new Instance(context, o, words, template, given, reasoning);
     }
@@ -125,6 +127,7 @@ public sealed class InContext : IObjective
         }
 
         public bool Trains => false;
+        public bool MayAnswerInvalid => reasoning is not null;
         public Tensor Loss(IReadOnlyList<Example> batch) => throw new NotSupportedException("in-context learning does not train");
 
         /// <summary>Round-robin over labels so every class is shown when k allows.</summary>
@@ -148,15 +151,17 @@ public sealed class InContext : IObjective
         string Answer(Example e) => context.Task.Format == InputFormat.MultipleChoice ? e.Options![e.Label] : words[e.Label];
 
         /// <summary>Demonstrations + the query without its answer (with chain of thought: up to its rationale).</summary>
-        public string? PromptText(Example e) => reasoning is null
+        string PromptText(Example e) => reasoning is null
             ? string.Concat(demonstrations.Select(d => Fill(d, Answer(d)) + "\n\n")) + Fill(e, "").TrimEnd()
             : string.Concat(demonstrations.Select((d, i) => reasoning.Demonstration(d.Segments, rationales[i]!, Answer(d)) + "\n\n"))
                 + reasoning.Query(e.Segments);
 
+        public int[]? PromptTokens(Example example) => Prompt(example, reasoning is null ? 0 : maxNewTokens);
+
         /// <summary><see cref="PromptText"/> as tokens, trimmed from the front to fit the context.</summary>
         int[] Prompt(Example e, int reserve)
         {
-            var ids = context.Tokenizer.Encode(PromptText(e)!);
+            var ids = context.Tokenizer.Encode(PromptText(e));
             int room = context.Model.UsableContext - reserve;
             return ids.Length <= room ? ids : ids[^room..];
         }

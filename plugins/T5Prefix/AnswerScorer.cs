@@ -36,11 +36,7 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
     public int[] AnswerTokens(string answer) => [.. tokenizer.Encode(" " + answer), tokenizer.EndOfText];
 
     /// <summary>Mean cross-entropy over the answers' tokens (prompt tokens are not predicted).</summary>
-    public Tensor Loss(IReadOnlyList<AnswerSequence> batch)
-    {
-        var (logp, mask) = AnswerLogProbabilities(batch);
-        return -(logp * mask).sum() / mask.sum();
-    }
+    public Tensor Loss(IReadOnlyList<AnswerSequence> batch) => -AnswerLogProbabilities(batch).LogP.mean();
 
     /// <summary>Each sequence's answer log-likelihood [S] (the sum over its tokens), in chunks.</summary>
     public Tensor LogLikelihoods(IReadOnlyList<AnswerSequence> sequences)
@@ -48,25 +44,38 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
         var parts = new List<Tensor>();
         for (int i = 0; i < sequences.Count; i += Chunk)
         {
-            var (logp, mask) = AnswerLogProbabilities(sequences.Skip(i).Take(Chunk).ToList());
-            parts.Add((logp * mask).sum(1));
+            var chunk = sequences.Skip(i).Take(Chunk).ToList();
+            var (logp, owner) = AnswerLogProbabilities(chunk);
+            parts.Add(torch.zeros(chunk.Count, logp.dtype, logp.device).index_add(0, owner, logp, 1));
         }
         return torch.cat(parts, 0);
     }
 
-    /// <summary>Log-probabilities [S, T-1] of every next token, and the mask [S, T-1] of positions that predict an answer token.</summary>
-    (Tensor LogP, Tensor Mask) AnswerLogProbabilities(IReadOnlyList<AnswerSequence> batch)
+    /// <summary>The log-probability of every answer token [N] and the sequence it belongs to [N]. Only the positions that
+    /// predict an answer token go through the LM head: a vocabulary-wide softmax at every prompt position would cost gigabytes
+    /// for STS-B's 26 answers a prompt with a GPT-2 vocabulary.</summary>
+    (Tensor LogP, Tensor Owner) AnswerLogProbabilities(IReadOnlyList<AnswerSequence> batch)
     {
-        var (ids, _) = Padded(batch.Select(s => s.Prompt.Concat(s.Answer).ToArray()).ToList());
-        var logits = Autocast.Float(model.LmHead(model.Forward(ids)[.., ..^1]));
-        var logp = logits.log_softmax(2).gather(2, ids[.., 1..].unsqueeze(2)).squeeze(2);
-        // Position t predicts token t + 1: the answer's tokens [P, P + A) are predicted at [P - 1, P + A - 1).
-        var starts = torch.tensor(batch.Select(s => (long)s.Prompt.Length - 1).ToArray(), device: ids.device).unsqueeze(1);
-        var ends = torch.tensor(batch.Select(s => (long)(s.Prompt.Length + s.Answer.Length - 1)).ToArray(), device: ids.device)
-            .unsqueeze(1);
-        var positions = torch.arange(ids.shape[1] - 1, device: ids.device).unsqueeze(0);
-        var mask = positions.ge(starts).logical_and(positions.lt(ends)).to(logp.dtype);
-        return (logp, mask);
+        var sequences = batch.Select(s => s.Prompt.Concat(s.Answer).ToArray()).ToList();
+        var (ids, _) = Padded(sequences);
+        long width = ids.shape[1];
+        var rows = new List<long>();
+        var owners = new List<long>();
+        var targets = new List<long>();
+        for (int s = 0; s < batch.Count; s++)
+            // Position t predicts token t + 1: the answer's tokens [P, P + A) are predicted at [P - 1, P + A - 1).
+            for (int t = batch[s].Prompt.Length - 1; t < sequences[s].Length - 1; t++)
+            {
+                rows.Add(s * width + t);
+                owners.Add(s);
+                targets.Add(sequences[s][t + 1]);
+            }
+        var device = ids.device;
+        var hidden = model.Forward(ids);
+        var picked = hidden.reshape(-1, hidden.shape[2]).index_select(0, torch.tensor(rows.ToArray(), device: device));
+        var logp = Autocast.Float(model.LmHead(picked)).log_softmax(1)
+            .gather(1, torch.tensor(targets.ToArray(), device: device).unsqueeze(1)).squeeze(1);
+        return (logp, torch.tensor(owners.ToArray(), device: device));
     }
 
     /// <summary>Greedy answers to <paramref name="prompts"/>: at most <paramref name="maxNew"/> tokens each, without the end of

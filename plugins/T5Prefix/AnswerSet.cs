@@ -43,7 +43,8 @@ public sealed class LabelAnswers(IReadOnlyList<string> words) : AnswerSet
 /// <summary>Multiple choice: the answer is the right option's text.</summary>
 public sealed class OptionAnswers : AnswerSet
 {
-    public override IReadOnlyList<string> Candidates(Example e) => e.Options!;
+    public override IReadOnlyList<string> Candidates(Example e) =>
+        e.Options ?? throw new OptionsException("a multiple-choice example needs its options (the answers are their texts)");
     public override string Gold(Example e) => e.Options![e.Label];
     public override Prediction Chosen(Example e, int best, double[] probabilities) => new(best, probabilities[best], probabilities);
     public override Prediction Invalid(Example e) => new(-1, 0, new double[e.Options!.Count], Invalid: true);

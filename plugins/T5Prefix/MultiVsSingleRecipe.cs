@@ -17,6 +17,8 @@ public sealed class MultiVsSingleRecipe : IRecipe
 
     sealed record Options;
 
+    public bool AcceptsSeveralTasks => true;
+
     public async Task<RunResult> RunAsync(ExperimentSpec spec, IExperimentRunner runner, CancellationToken cancel)
     {
         var watch = Stopwatch.StartNew();
@@ -26,8 +28,9 @@ public sealed class MultiVsSingleRecipe : IRecipe
         if (spec.Training.MaxSteps <= 0)
             throw new OptionsException("training.max_steps: the multi-vs-single recipe gives every model the same number of steps; set it");
 
-        var multi = await runner.RunAsync(Stage(spec, "multi-task", spec.Training), cancel);
-        var mean = runner.LoadTask(spec with { Recipe = null }).PrimaryMetric;
+        var mixture = runner.LoadTask(spec with { Recipe = null });
+        var multi = await runner.RunAsync(Stage(spec, "multi-task", Budget(spec.Training, mixture.Train.Count)), cancel);
+        var mean = mixture.PrimaryMetric;
         var alone = tasks.Select(t => spec with { Task = t, Tasks = null, Mixing = null, Recipe = null }).ToList();
         var data = alone.Select(runner.LoadTask).ToList();
         var keys = TaskKeys.For([.. data.Select(d => d.Name)]);
@@ -35,12 +38,7 @@ public sealed class MultiVsSingleRecipe : IRecipe
         var primaries = new Dictionary<string, List<double>>();   // by prefix: "" and each alternative's "free." …
         for (int i = 0; i < alone.Count; i++)
         {
-            // As many epochs as the steps need: a small task is seen more often, as in the mixture, never fewer steps.
-            var t = spec.Training;
-            long batches = (data[i].Train.Count + (long)t.BatchSize - 1) / t.BatchSize;
-            long perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
-            int epochs = (int)Math.Max(1, (t.MaxSteps + perEpoch - 1) / perEpoch);
-            var run = await runner.RunAsync(Stage(alone[i], $"single-{keys[i]}", t with { Epochs = epochs }), cancel);
+            var run = await runner.RunAsync(Stage(alone[i], $"single-{keys[i]}", Budget(spec.Training, data[i].Train.Count)), cancel);
             foreach (var (metric, value) in run.Metrics)
             {
                 // The task's own "free.accuracy" is "free.sst2.accuracy" in the mixture's names.
@@ -58,6 +56,15 @@ public sealed class MultiVsSingleRecipe : IRecipe
             new("multi-task", multi.Metrics, multi.Directory),
         };
         return runner.Report(spec.Output!, spec, stages, watch.Elapsed.TotalSeconds, chart);
+    }
+
+    /// <summary>The training settings with as many epochs as <c>max_steps</c> needs on <paramref name="examples"/> an epoch: every
+    /// model, the mixture's and each task's, takes exactly that many steps (a small task is seen more often).</summary>
+    static TrainingSpec Budget(TrainingSpec t, int examples)
+    {
+        long batches = (examples + (long)t.BatchSize - 1) / t.BatchSize;
+        long perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
+        return t with { Epochs = (int)Math.Max(1, (t.MaxSteps + perEpoch - 1) / perEpoch) };
     }
 
     static ExperimentSpec Stage(ExperimentSpec spec, string name, TrainingSpec training) => spec with

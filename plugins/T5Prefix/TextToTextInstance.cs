@@ -14,7 +14,9 @@ public sealed class TextToTextInstance(AnswerScorer scorer, PrefixTemplate templ
 
     public IReadOnlyList<string> Alternatives => [decoding == Free ? Constrained : Free];
 
-    public string? PromptText(Example example) => template.Fill(example) + separator;
+    public bool MayAnswerInvalid => decoding == Free;
+
+    public int[]? PromptTokens(Example example) => scorer.Encode(template.Fill(example), separator, "", Reserve(example)).Prompt;
 
     /// <summary>The training sequence of an example: its prompt and gold answer.</summary>
     public AnswerSequence Sequence(Example e) =>

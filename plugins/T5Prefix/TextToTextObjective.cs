@@ -73,11 +73,16 @@ public sealed class TextToTextObjective : IObjective
             if (targets is not null) throw new OptionsException($"{field}: a regression answer is its score as text; remove targets");
             var values = task.Train.Select(e => e.Target).Where(double.IsFinite).ToList();
             if (values.Count == 0) throw new DataException($"task {task.Name}: no training targets to build the score grid from");
+            double candidates = (Math.Ceiling(values.Max() / grid) - Math.Floor(values.Min() / grid)) + 1;
+            if (candidates > 1000)
+                throw new OptionsException($"objective.options.grid: {grid} over the targets' range " +
+                    $"[{values.Min()}, {values.Max()}] makes {candidates:F0} answers; choose a coarser grid (≤ 1000 answers)");
             return new ScoreAnswers(grid, values);
         }
         foreach (var key in (targets?.Keys ?? Enumerable.Empty<string>()).Where(k => !task.Labels.Contains(k)))
             throw new OptionsException($"{field}: '{key}' is not a label of {task.Name} ({string.Join(", ", task.Labels)})");
-        var words = task.Labels.Select(l => targets?.GetValueOrDefault(l) ?? l).ToList();
+        // Generated answers are compared trimmed: so are the targets.
+        var words = task.Labels.Select(l => (targets?.GetValueOrDefault(l) ?? l).Trim()).ToList();
         if (words.Any(string.IsNullOrWhiteSpace)) throw new OptionsException($"{field}: every label needs a non-empty target text");
         if (words.Distinct().Count() != words.Count)
             throw new OptionsException($"{field}: two labels share the target text ({string.Join(", ", words)})");

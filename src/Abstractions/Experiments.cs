@@ -118,19 +118,27 @@ public interface IExperimentRunner
     /// <summary>The experiment's task's metrics for <paramref name="predictions"/> of <paramref name="gold"/> (say, an
     /// ensemble's).</summary>
     IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions, IReadOnlyList<Example> gold);
-    /// <summary>Writes a recipe's report into its folder (metrics.json with every stage, stages.md, stages.png) and returns the
-    /// recipe's result: its last stage's metrics. The chart shows <paramref name="chartMetrics"/> (grouped bars, one colour per
-    /// stage; default: the task's primary metric).</summary>
+    /// <summary>Writes a recipe's report into its folder (metrics.json with every stage, stages.md, stages.png of the task's
+    /// primary metric) and returns the recipe's result: its last stage's metrics.</summary>
+    RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds);
+
+    /// <summary>As <see cref="Report(string, ExperimentSpec, IReadOnlyList{StageResult}, double)"/>, the chart showing
+    /// <paramref name="chartMetrics"/> (grouped bars, one colour per stage). Since SDK 2.1.</summary>
     RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
-        IReadOnlyList<string>? chartMetrics = null);
+        IReadOnlyList<string> chartMetrics) => Report(directory, spec, stages, seconds);
 }
 
 /// <summary>A multi-stage recipe (PET ensemble → distillation, iPET) that drives the runner.</summary>
 public interface IRecipe : IPlugin
 {
+    /// <summary>Whether the recipe takes an experiment with several <c>tasks</c> (a multi-task mixture); the host refuses such an
+    /// experiment for recipes that do not. Default: no. Since SDK 2.1.</summary>
+    bool AcceptsSeveralTasks => false;
+
     /// <summary>Runs the recipe. <paramref name="spec"/> is the experiment as written, its <c>recipe.options</c> the recipe's
     /// own (bind them with <see cref="PluginOptions.Bind{T}"/> under <c>recipe.options</c>) and its <c>output</c> the recipe's
     /// folder, already made; each stage runs with <see cref="IExperimentRunner.RunAsync(ExperimentSpec, TaskData, CancellationToken)"/>
-    /// in a folder inside it, and <see cref="IExperimentRunner.Report"/> ends the recipe.</summary>
+    /// in a folder inside it, and <see cref="IExperimentRunner.Report(string, ExperimentSpec, IReadOnlyList{StageResult}, double)"/>
+    /// ends the recipe.</summary>
     Task<RunResult> RunAsync(ExperimentSpec spec, IExperimentRunner runner, CancellationToken cancel);
 }

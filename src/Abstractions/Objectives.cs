@@ -30,6 +30,10 @@ public interface IObjectiveInstance : IDisposable
     /// <summary>One prediction per example (no gradient needed; the host calls it inside a dispose scope).</summary>
     IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch);
 
+    /// <summary>Whether <see cref="Predict"/> may answer outside the label set (generated text): the host then always reports
+    /// <c>invalid_rate</c>, also when it is 0. Default: no. Since SDK 2.1.</summary>
+    bool MayAnswerInvalid => false;
+
     /// <summary>Other ways this objective predicts, each scored beside <see cref="Predict"/> and reported as <c>NAME.metric</c>
     /// (text-to-text: free generation beside the constrained choice), with <c>NAME.invalid_rate</c>. The main predictions pick the
     /// best epoch. Default: none.</summary>
@@ -40,10 +44,11 @@ public interface IObjectiveInstance : IDisposable
     IReadOnlyList<Prediction> PredictAlternative(string name, IReadOnlyList<Example> batch) =>
         throw new NotSupportedException($"{GetType().Name} has no alternative predictions");
 
-    /// <summary>The text this objective puts before the model's answer for <paramref name="example"/> (text-to-text: the task prefix,
-    /// the input and the separator), so <c>generate --run --template</c> prompts a trained model as it was trained (after
-    /// <c>&lt;|endoftext|&gt;</c>, as objectives start their sequences); null when the objective has no such text.</summary>
-    string? PromptText(Example example) => null;
+    /// <summary>The tokens this objective feeds the model before its answer for <paramref name="example"/>, exactly as it trains
+    /// and predicts (text-to-text: <c>&lt;|endoftext|&gt;</c>, the prefixed input cut to fit, the separator; in-context: the
+    /// demonstrations and the query), so <c>generate --run --template</c> prompts a trained model as it was trained; null when
+    /// the objective has no such prompt. Since SDK 2.1.</summary>
+    int[]? PromptTokens(Example example) => null;
 
     /// <summary>How AdamW treats one of <see cref="Parameters"/>; default as for methods.</summary>
     ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);

@@ -36,7 +36,15 @@ public sealed record TaskData(string Name, InputFormat Format, IReadOnlyList<str
 /// <summary>A model's answer for one example: the chosen class/option (or -1 for regression), a score, and the distribution.
 /// <paramref name="Invalid"/> marks an answer outside the label set (free generation that produced no label): it counts as wrong
 /// (label -1) and the host reports the share of such answers as <c>invalid_rate</c>.</summary>
-public sealed record Prediction(int Label, double Score, IReadOnlyList<double> Probabilities, bool Invalid = false);
+public sealed record Prediction(int Label, double Score, IReadOnlyList<double> Probabilities, bool Invalid = false)
+{
+    // SDK 2.0's constructor and deconstruction, kept so plugins built against it still load (records have no optional-parameter
+    // binary compatibility).
+    public Prediction(int label, double score, IReadOnlyList<double> probabilities) : this(label, score, probabilities, false) { }
+
+    public void Deconstruct(out int label, out double score, out IReadOnlyList<double> probabilities) =>
+        (label, score, probabilities) = (Label, Score, Probabilities);
+}
 
 /// <summary>
 /// What a task plugin gets to load its data: its options (the experiment's <c>task</c> object without <c>name</c>, bound by

@@ -14,6 +14,11 @@ public class TaskMixtureTests
         double a = Math.Sqrt(1000), b = Math.Sqrt(100), c = Math.Sqrt(10);
         Assert.Equal([a / (a + b + c), b / (a + b + c), c / (a + b + c)], TaskMixture.RatesFor(sizes, "temperature", 0, 2), new Close());
         Assert.Equal([1 / 3.0, 1 / 3.0, 1 / 3.0], TaskMixture.RatesFor(sizes, "equal", 0, 1), new Close());
+        // With a limit and a temperature: min(e, K)^(1/T).
+        double k = Math.Sqrt(100), s = Math.Sqrt(10);
+        Assert.Equal([k / (2 * k + s), k / (2 * k + s), s / (2 * k + s)], TaskMixture.RatesFor(sizes, "temperature", 100, 2), new Close());
+        // T → 0 gives everything to the largest task (no overflow: 1000^100 is not a double).
+        Assert.Equal([1.0, 0.0, 0.0], TaskMixture.RatesFor(sizes, "temperature", 0, 0.01), new Close());
     }
 
     [Theory]

@@ -18,6 +18,8 @@ public sealed class TrainedRuns : IDisposable
     public string Model => model.Path;
     public string Lora { get; }
     public string Prefix { get; }
+    public string Prompt { get; }
+    public const string PromptOptions = """{ "num_virtual_tokens": 4 }""";
     public const string LoraOptions = """{ "r": 4, "target_modules": ["c_attn", "c_fc"] }""";
     public const string PrefixOptions = """{ "num_virtual_tokens": 4 }""";
 
@@ -25,6 +27,7 @@ public sealed class TrainedRuns : IDisposable
     {
         Lora = Train("lora", LoraOptions);
         Prefix = Train("prefix", PrefixOptions);
+        Prompt = Train("prompt", PromptOptions);
     }
 
     string Train(string method, string options)
@@ -109,7 +112,7 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
         var generated = CliRunner.Run("generate", "--run", output, "--template", "--task", "sst2", "--prompt", "a fine film", "--greedy",
             "--max-new-tokens", "3");
         Assert.True(generated.ExitCode == 0, generated.Stderr);
-        Assert.StartsWith("sst2 sentence: a fine film answer:", generated.Stdout);
+        Assert.StartsWith("<|endoftext|>sst2 sentence: a fine film answer:", generated.Stdout);   // exactly what the model reads
         OneLineError(CliRunner.Run("generate", "--run", output, "--template", "--prompt", "x"), "--task");
 
         File.WriteAllText(dir["in.txt"], "a fine film\nan awful mess\n");
@@ -130,6 +133,37 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
         Assert.False(Directory.Exists(dir["run"]));
     }
 
+    [Fact]
+    public void Multi_vs_single_gives_every_model_the_same_steps_and_reports_both_arms_per_task()
+    {
+        using var dir = new TempDir();
+        var output = dir["compare"];
+        var r = CliRunner.Run("run", MultiTask(dir), "--set", $"output={output}", "--set", "recipe={\"name\": \"multi-vs-single\"}",
+            "--set", "training.max_steps=3", "--set", "training.keep=last");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var stage in new[] { "multi-task", "single-sst2", "single-stsb", "single-copa" })
+        {
+            var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, stage, "metrics.json"))).RootElement;
+            Assert.Equal(3, summary.GetProperty("steps").GetInt32());   // the same budget in both arms
+        }
+        var stages = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json"))).RootElement.GetProperty("stages");
+        var single = stages[0].GetProperty("metrics");
+        Assert.Equal("single-task", stages[0].GetProperty("name").GetString());
+        Assert.Equal("multi-task", stages[1].GetProperty("name").GetString());
+        double Single(string key) => single.GetProperty(key).GetDouble();
+        double Alone(string stage, string key) => JsonDocument.Parse(File.ReadAllText(Path.Combine(output, stage, "metrics.json")))
+            .RootElement.GetProperty("metrics").GetProperty(key).GetDouble();
+        Assert.Equal(Alone("single-stsb", "pearson"), Single("stsb.pearson"));
+        Assert.Equal(Alone("single-copa", "free.accuracy"), Single("free.copa.accuracy"));
+        Assert.Equal((Single("sst2.accuracy") + Single("stsb.pearson") + Single("copa.accuracy")) / 3, Single("mean"), 10);
+        Assert.Contains("| multi-task |", File.ReadAllText(Path.Combine(output, "stages.md")));
+        Assert.True(File.Exists(Path.Combine(output, "stages.png")));
+
+        // Other recipes train one task: a multi-task experiment is refused, not half-run.
+        OneLineError(CliRunner.Run("run", MultiTask(dir), "--set", $"output={dir["pet"]}", "--set", "recipe={\"name\": \"pet\"}"),
+            "tasks: the pet recipe trains one task");
+    }
+
     /// <summary>The base model with the run's method attached and its best/ weights loaded, through the plugin itself.</summary>
     (Core.Model.Decoder Model, IAttachedMethod Method) Library(string method, string options, string run)
     {
@@ -145,10 +179,12 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
     [Theory]
     [InlineData("lora", TrainedRuns.LoraOptions)]
     [InlineData("prefix", TrainedRuns.PrefixOptions)]
+    [InlineData("prompt", TrainedRuns.PromptOptions)]
     public void Generate_from_a_run_equals_the_librarys_generation_with_the_methods_weights(string method, string options)
     {
-        var run = method == "lora" ? runs.Lora : runs.Prefix;
-        var cli = CliRunner.Run("generate", "--run", run, "--prompt", "the film is", "--greedy", "--max-new-tokens", "12");
+        var run = method switch { "lora" => runs.Lora, "prefix" => runs.Prefix, _ => runs.Prompt };
+        // 70 new tokens run past the tiny model's 64 positions (60 with 4 virtual tokens): the window slides.
+        var cli = CliRunner.Run("generate", "--run", run, "--prompt", "the film is", "--greedy", "--max-new-tokens", "70");
         Assert.True(cli.ExitCode == 0, cli.Stderr);
 
         var tokenizer = GptTokenizer.Load(runs.Model);
@@ -160,7 +196,7 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
             var tokens = TokenGenerator.Generate(model, ids, new GenerationOptions
             {
                 Greedy = true,
-                MaxNewTokens = 12,
+                MaxNewTokens = 70,
                 StopTokens = [tokenizer.EndOfText],
             }).ToList();
             Assert.Equal("the film is" + tokenizer.Decode(tokens) + "\n", cli.Stdout);
@@ -177,8 +213,18 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
     public void A_merged_export_is_a_plain_model_with_the_unmerged_runs_logits()
     {
         using var dir = new TempDir();
+        // Folders beside the target that an atomic folder swap would use are the user's: they stay as they are.
+        foreach (var sibling in new[] { "merged.old", "merged.new" })
+        {
+            Directory.CreateDirectory(dir[sibling]);
+            File.WriteAllText(Path.Combine(dir[sibling], "keep.txt"), sibling);
+        }
         var r = CliRunner.Run("export", runs.Lora, "--merged", dir["merged"]);
         Assert.True(r.ExitCode == 0, r.Stderr);
+        foreach (var sibling in new[] { "merged.old", "merged.new" })
+            Assert.Equal(sibling, File.ReadAllText(Path.Combine(dir[sibling], "keep.txt")));
+        Assert.True(File.Exists(Path.Combine(dir["merged"], "export.json")));
+        OneLineError(CliRunner.Run("export", runs.Lora, "--merged", dir["merged"]), "already exists");
         using var exported = GptCheckpoint.Load(dir["merged"]);
         Assert.True(GptTokenizer.Exists(dir["merged"]));
         var (model, attached) = Library("lora", TrainedRuns.LoraOptions, runs.Lora);

@@ -30,7 +30,7 @@ public class ChainOfThoughtTests
     {
         using var model = Tiny();
         using var icl = Create(model, """{"k": 0}""");
-        Assert.Equal("what a joy\nAnswer:", icl.PromptText(Sentiment.Dev[0]));
+        Assert.Equal("what a joy\nAnswer:", Tok.Decode(icl.PromptTokens(Sentiment.Dev[0])!));
         Assert.Equal(2, icl.Predict(Sentiment.Dev)[0].Probabilities.Count);
     }
 
@@ -38,10 +38,10 @@ public class ChainOfThoughtTests
     public void Demonstrations_carry_their_rationales_and_the_query_stops_where_the_model_reasons()
     {
         using var model = Tiny();
-        using var icl = Create(model, $$"""{"chain_of_thought": true, {{Demonstrations}} }""");
+        using var icl = Create(model, $$"""{"chain_of_thought": true, "max_new_tokens": 8, {{Demonstrations}} }""");
         Assert.Equal("Q: great fun\nA: Fun is good. So the answer is positive.\n\n" +
             "Q: dull\nA: Dull is bad. So the answer is negative.\n\n" +
-            "Q: what a joy\nA:", icl.PromptText(Sentiment.Dev[0]));
+            "Q: what a joy\nA:", Tok.Decode(icl.PromptTokens(Sentiment.Dev[0])!));
     }
 
     [Theory]
@@ -63,7 +63,7 @@ public class ChainOfThoughtTests
         using var icl = Create(model, $$"""{"chain_of_thought": true, "max_new_tokens": 12, {{Demonstrations}} }""");
         var prediction = icl.Predict(Sentiment.Dev)[0];
         using var _ = torch.no_grad();
-        var prompt = Tok.Encode(icl.PromptText(Sentiment.Dev[0])!);
+        var prompt = icl.PromptTokens(Sentiment.Dev[0])!;
         var generated = TokenBatch.Greedy(model, [prompt], 12, Tok.EndOfText, Tok.Pad, model.Config.Context)[0];
         var reasoning = ChainOfThought.Create(ChainOfThought.DefaultTemplate, ["negative", "positive"], ChainOfThought.DefaultPattern, "o");
         int expected = reasoning.Extract(Tok.Decode(generated));
@@ -78,6 +78,8 @@ public class ChainOfThoughtTests
     [InlineData("""{"chain_of_thought": true, "answer_pattern": "(", DEMOS}""", "not a regular expression")]
     [InlineData("""{"demonstrations": [{ "text": ["x"], "label": "meh" }]}""", "demonstrations[0].label")]
     [InlineData("""{"chain_of_thought": true, "demonstrations": [{ "text": ["x"], "label": "positive" }]}""", "rationale")]
+    [InlineData("""{"chain_of_thought": true, "max_new_tokens": 63, DEMOS}""", "max_new_tokens")]
+    [InlineData("""{"chain_of_thought": true, "verbalizer": ["bad", "Sci/Tech"], DEMOS}""", "'Sci/Tech' cannot be read back")]
     public void Bad_chain_of_thought_options_are_one_line_errors(string options, string message)
     {
         using var model = Tiny();

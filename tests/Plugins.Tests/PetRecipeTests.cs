@@ -56,8 +56,7 @@ public class PetRecipeTests
             IReadOnlyList<Example> gold) =>
             new Dictionary<string, double> { ["accuracy"] = predictions.Zip(gold).Average(x => x.First.Label == x.Second.Label ? 1.0 : 0) };
 
-        public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
-            IReadOnlyList<string>? chartMetrics = null)
+        public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds)
         {
             Reported = stages;
             return new RunResult(directory, stages[^1].Metrics, 0, seconds);

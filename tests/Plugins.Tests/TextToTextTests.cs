@@ -54,17 +54,40 @@ public class TextToTextTests
     }
 
     [Fact]
-    public void Multiple_choice_scores_each_options_text()
+    public void Multiple_choice_scores_each_options_text_for_every_example_of_a_batch()
     {
         using var model = GoldenBytes.Model();
         var mc = new TaskData("toy-mc", InputFormat.MultipleChoice, [], [new Example(["sky"], 0, Options: ["blue", "red car"])],
-            [new Example(["grass"], 1, Options: ["pink", "green leaf"])], "accuracy");
+            [new Example(["grass"], 1, Options: ["pink", "green leaf"]), new Example(["sea"], 2, Options: ["a", "bb", "wet"])],
+            "accuracy");
         using var objective = Create(model, mc, """{"template": "q: {context} {options}", "separator": " ="}""");
-        var prediction = objective.Predict(mc.Dev)[0];
-        var prompt = Ids("q: grass (A) pink (B) green leaf =");
-        double[] byHand = new[] { "pink", "green leaf" }.Select(w =>
-            GoldenBytes.LogLikelihood(model, [.. prompt, .. Bytes.Encode(" " + w), Bytes.EndOfText], prompt.Length)).ToArray();
-        Assert.Equal(Array.IndexOf(byHand, byHand.Max()), prediction.Label);
+        var predictions = objective.Predict(mc.Dev);
+        for (int i = 0; i < mc.Dev.Count; i++)
+        {
+            var e = mc.Dev[i];
+            var prompt = Ids($"q: {e.Segments[0]} {PrefixTemplate.Options(e.Options!)} =");
+            double[] byHand = e.Options!.Select(w =>
+                GoldenBytes.LogLikelihood(model, [.. prompt, .. Bytes.Encode(" " + w), Bytes.EndOfText], prompt.Length)).ToArray();
+            double norm = byHand.Select(Math.Exp).Sum();
+            Assert.Equal(e.Options!.Count, predictions[i].Probabilities.Count);
+            Assert.Equal(Array.IndexOf(byHand, byHand.Max()), predictions[i].Label);
+            for (int j = 0; j < byHand.Length; j++) Assert.Equal(Math.Exp(byHand[j]) / norm, predictions[i].Probabilities[j], 4);
+        }
+    }
+
+    [Fact]
+    public void A_generated_answer_counts_when_it_is_exactly_an_allowed_one()
+    {
+        var labels = new LabelAnswers(["no", "yes"]);
+        var e = new Example(["x"], 1);
+        Assert.Equal((1, false), (labels.FromText(e, " yes").Label, labels.FromText(e, " yes").Invalid));
+        Assert.Equal([0.0, 1.0], labels.FromText(e, "yes").Probabilities);
+        Assert.True(labels.FromText(e, "yes!").Invalid);
+        Assert.Equal(-1, labels.FromText(e, "Yes").Label);   // exact match: case counts
+        var options = new OptionAnswers();
+        var mc = new Example(["c"], 0, Options: ["red car", "blue"]);
+        Assert.Equal(0, options.FromText(mc, "red car").Label);
+        Assert.True(options.FromText(mc, "red").Invalid);
     }
 
     [Fact]

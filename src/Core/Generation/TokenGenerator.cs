@@ -16,7 +16,8 @@ public static class TokenGenerator
         var device = model.Device;
         var rng = new torch.Generator(options.Seed, device);
         var tokens = new List<int>(prompt);
-        int context = model.Config.Context;
+        // Positions left for tokens: virtual tokens a method prepends (prompt tuning) take the rest.
+        int context = ((IDecoder)model).UsableContext;
         KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers) : null;
         try
         {

@@ -170,7 +170,7 @@ public static class FineTuner
         int batch = Math.Max(1, job.Training.BatchSize);
         var predictions = Predict(job.Model, job.Objective, job.Data.Dev, batch, cancel);
         var scores = new Dictionary<string, double>(job.Task.Score(predictions, job.Data.Dev));
-        if (predictions.Any(p => p.Invalid)) scores["invalid_rate"] = InvalidRate(predictions);
+        if (job.Objective.MayAnswerInvalid || predictions.Any(p => p.Invalid)) scores["invalid_rate"] = InvalidRate(predictions);
         foreach (var alternative in job.Objective.Alternatives)
         {
             var other = Predict(job.Model, job.Objective, job.Data.Dev, batch, cancel, alternative);

@@ -43,11 +43,18 @@ public sealed class TaskMixture
         {
             "equal" => sizes.Select(_ => 1.0).ToArray(),
             "proportional" => sizes.Select(n => (double)Capped(n, limit)).ToArray(),
-            "temperature" => sizes.Select(n => Math.Pow(Capped(n, limit), 1 / temperature)).ToArray(),
+            // In log space: min(e, K)^(1/T) overflows for small T (2000^100), where the largest task should take everything.
+            "temperature" => Tempered(sizes.Select(n => Math.Log(Capped(n, limit))).ToArray(), temperature),
             _ => throw new ArgumentException($"unknown mixing strategy '{strategy}'"),
         };
         double total = weights.Sum();
         return [.. weights.Select(w => w / total)];
+    }
+
+    static double[] Tempered(double[] logSizes, double temperature)
+    {
+        double max = logSizes.Max();
+        return [.. logSizes.Select(l => Math.Exp((l - max) / temperature))];
     }
 
     /// <summary>Epoch <paramref name="epoch"/>'s draws (1-based): (task, example index) pairs, the same on every call.</summary>

@@ -10,7 +10,7 @@ namespace PluginGpt.Host.Commands;
 /// <c>plugingpt export RUN_DIR --merged OUT</c>: a finished run as a plain GPT-2 model folder (config.json, model.safetensors with
 /// GPT-2 names, vocab.json, merges.txt) that <c>generate --model</c> and Hugging Face-style loaders read as they are. LoRA and
 /// (IA)³ are merged into the weights; a fully fine-tuned body is written as it is; methods that add computation a GPT-2
-/// checkpoint cannot hold (adapters, prompt, prefix) are refused.
+/// checkpoint cannot hold (adapters, prompt, prefix) are refused. The target must be new or empty; nothing beside it is touched.
 /// </summary>
 public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
@@ -27,22 +27,30 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
             var (method, heads) = runners.Quiet().Open(dir, opened =>
             {
                 var body = GptCheckpoint.BaseWeights(opened.Model).Values.Select(t => t.Handle).ToHashSet();
-                if (opened.Method.CanMerge) opened.Method.Merge();
-                else if (!opened.Method.Trainable.All(p => body.Contains(p.Parameter.Handle)))
+                if (!opened.Method.CanMerge && !opened.Method.Trainable.All(p => body.Contains(p.Parameter.Handle)))
                     throw new OptionsException($"{dir}: method '{opened.MethodName}' adds computation a GPT-2 checkpoint cannot hold " +
                         "(it cannot be merged into the weights); use generate --run with the run instead");
-                // Written to a fresh folder beside the target and renamed: no half-written model under the target's name.
-                AtomicDirectory.Replace(target, fresh =>
+                // The folder is held (locked, checked empty) while it is written, and holds only what this export wrote: a failed
+                // export takes its files away again, and export.json, written last, marks a complete one.
+                using var claim = OutputFolder.Claim(target, "--merged", unique: false);
+                try
                 {
-                    GptCheckpoint.Save(opened.Model, fresh);
-                    opened.Tokenizer.Save(fresh);
-                    AtomicFile.WriteAllText(Path.Combine(fresh, "export.json"), JsonSerializer.Serialize(new
+                    if (opened.Method.CanMerge) opened.Method.Merge();
+                    GptCheckpoint.Save(opened.Model, claim.Directory);
+                    opened.Tokenizer.Save(claim.Directory);
+                    AtomicFile.WriteAllText(Path.Combine(claim.Directory, "export.json"), JsonSerializer.Serialize(new
                     {
                         run = Path.GetFullPath(dir),
                         method = opened.MethodName,
                         merged = opened.Method.CanMerge,
                     }, new JsonSerializerOptions { WriteIndented = true }));
-                });
+                }
+                catch
+                {
+                    foreach (var name in new[] { GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile, "vocab.json", "merges.txt" })
+                        File.Delete(Path.Combine(claim.Directory, name));
+                    throw;
+                }
                 return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count));
             });
             console.MarkupLineInterpolated($"{method} run exported to {target} (a plain GPT-2 model folder)");

@@ -78,11 +78,11 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                 return Task.FromResult(runners.Quiet().Open(runDir, opened =>
                 {
                     opened.Model.eval();
-                    var input = !parse.GetValue(template) ? text
-                        : opened.Objective(parse.GetValue(task), "--task").PromptText(Example(text, parse.GetValue(promptB)))
+                    var input = !parse.GetValue(template) ? opened.Tokenizer.Encode(text)
+                        : opened.Objective(parse.GetValue(task), "--task").PromptTokens(Example(text, parse.GetValue(promptB)))
                             ?? throw new OptionsException(
                                 $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
-                    return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel, fromEndOfText: parse.GetValue(template));
+                    return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
                 }));
             var dir = parse.GetValue(model)!;
             var tokenizer = GptTokenizer.Load(dir);
@@ -93,27 +93,24 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
             var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
             if (choice.ComputeType is { } compute) decoder.to(compute);
             using var region = Autocast.Use(choice.ComputeType);
-            return Task.FromResult(Stream(decoder, tokenizer, text, options, stops, cancel));
+            return Task.FromResult(Stream(decoder, tokenizer, tokenizer.Encode(text), options, stops, cancel));
         });
         return command;
     }
 
     static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
 
-    /// <summary>Writes <paramref name="text"/> and its continuation to stdout as tokens arrive, up to a stop text or the end of
-    /// text.</summary>
-    /// <param name="fromEndOfText">start the sequence with <c>&lt;|endoftext|&gt;</c>, as objectives build their training
-    /// sequences.</param>
-    static int Stream(Decoder decoder, GptTokenizer tokenizer, string text, GenerationOptions options, IReadOnlyList<string> stops,
-        CancellationToken cancel, bool fromEndOfText = false)
+    /// <summary>Writes the prompt <paramref name="ids"/> and its continuation to stdout as tokens arrive, up to a stop text or the end
+    /// of text.</summary>
+    static int Stream(Decoder decoder, GptTokenizer tokenizer, int[] ids, GenerationOptions options, IReadOnlyList<string> stops,
+        CancellationToken cancel)
     {
         options = options with { StopTokens = [tokenizer.EndOfText] };
         var stdout = Console.Out;
-        stdout.Write(text);
+        stdout.Write(tokenizer.Decode(ids));
         var generated = new List<int>();
         string printed = "";
         bool stopped = false;
-        int[] ids = fromEndOfText ? [tokenizer.EndOfText, .. tokenizer.Encode(text)] : tokenizer.Encode(text);
         foreach (int token in TokenGenerator.Generate(decoder, ids, options))
         {
             if (cancel.IsCancellationRequested) break;

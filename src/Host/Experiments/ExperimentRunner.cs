@@ -51,6 +51,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     async Task<RunResult> RunRecipeAsync(IRecipe plugin, ExperimentSpec spec, CancellationToken cancel)
     {
+        if (spec.Tasks is not null && !plugin.AcceptsSeveralTasks)
+            throw new OptionsException($"tasks: the {plugin.Manifest.Name} recipe trains one task; give \"task\"");
         using var claim = OutputFolder.Claim(spec.Output ?? DefaultFolder(spec), "output", unique: spec.Output is null);
         // The recipe reads its own options from spec.Recipe; the stages it runs through RunAsync(spec, data, …) carry none.
         return await plugin.RunAsync(spec with { Output = claim.Directory }, this, cancel);
@@ -82,8 +84,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return tasks.Select((task, i) =>
         {
             var plugin = catalog.Find(PluginKind.Task, task.Name, $"tasks[{i}].name", recorded?.GetValueOrDefault(TaskRole(i)));
-            try { return (plugin, Load(plugin, task)); }
+            TaskData data;
+            try { data = Load(plugin, task); }
             catch (OptionsException e) { throw new OptionsException($"tasks[{i}]: {e.Message}"); }
+            // Every task is mixed into training and scored into the mean: one without either would silently drop out.
+            if (data.Train.Count == 0) throw new DataException($"tasks[{i}]: {data.Name} has no training examples");
+            if (data.Dev.Count == 0) throw new DataException($"tasks[{i}]: {data.Name} has no dev examples to score");
+            return (plugin, data);
         }).ToList();
     }
 
@@ -358,8 +365,11 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return Directory.Exists(inside) ? inside : stage.Directory!;
     }
 
+    public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds) =>
+        Report(directory, spec, stages, seconds, []);
+
     public RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
-        IReadOnlyList<string>? chartMetrics = null)
+        IReadOnlyList<string> chartMetrics)
     {
         if (stages.Count == 0) throw new InvalidOperationException("a recipe reports at least one stage");
         var last = stages[^1];
@@ -386,7 +396,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             : null;
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         RunFiles.WriteSummary(directory, summary);
-        Reports.StageReport.Write(directory, spec.Name, stages, chartMetrics ?? [data.PrimaryMetric]);
+        Reports.StageReport.Write(directory, spec.Name, stages, chartMetrics.Count > 0 ? chartMetrics : [data.PrimaryMetric]);
         return new RunResult(directory, last.Metrics, 0, seconds);
     }
 

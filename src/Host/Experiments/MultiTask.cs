@@ -45,8 +45,11 @@ public sealed class MultiTask
     /// <summary>The composite objective over each task's own instance (in <see cref="Members"/>' order); it owns them.</summary>
     public IObjectiveInstance Objective(IReadOnlyList<IObjectiveInstance> instances) => new CompositeObjective(this, instances);
 
+    /// <summary>The task an example came from. Examples are known by reference: those of another load of the same tasks (a
+    /// recipe that loads its data twice) belong to none.</summary>
     int Owner(Example e) => owner.TryGetValue(e, out var m) ? m
-        : throw new ArgumentException("an example that belongs to none of the run's tasks");
+        : throw new UserInputException("a multi-task run scores only its own tasks' examples (loaded with the run); " +
+            "this one came from elsewhere");
 
     /// <summary>Runs <paramref name="each"/> on every task's share of <paramref name="batch"/> and puts the answers back in
     /// order.</summary>
@@ -67,6 +70,7 @@ public sealed class MultiTask
         readonly string[] alternatives = [.. instances.Select(i => i.Alternatives).Aggregate((a, b) => [.. a.Intersect(b)])];
 
         public bool Trains => instances.All(i => i.Trains);
+        public bool MayAnswerInvalid => instances.Any(i => i.MayAnswerInvalid);
         public IReadOnlyList<string> Alternatives => alternatives;
 
         /// <summary>Each task's head (if any) under its task's key.</summary>
@@ -131,13 +135,12 @@ public sealed class MultiTask
         {
             var scores = new Dictionary<string, double>();
             var primaries = new List<double>();
-            bool anyInvalid = predictions.Any(p => p.Invalid);
             foreach (var group in Enumerable.Range(0, gold.Count).GroupBy(i => multi.Owner(gold[i])).OrderBy(g => g.Key))
             {
                 var member = multi.members[group.Key];
                 var own = member.Plugin.Score([.. group.Select(i => predictions[i])], [.. group.Select(i => gold[i])]);
                 foreach (var (k, v) in own) scores[$"{member.Key}.{k}"] = v;
-                if (anyInvalid) scores[$"{member.Key}.invalid_rate"] = group.Count(i => predictions[i].Invalid) / (double)group.Count();
+                scores[$"{member.Key}.invalid_rate"] = group.Count(i => predictions[i].Invalid) / (double)group.Count();
                 primaries.Add(own[member.Data.PrimaryMetric]);
             }
             return new Dictionary<string, double> { [MeanMetric] = primaries.Average() }.Concat(scores).ToDictionary();
