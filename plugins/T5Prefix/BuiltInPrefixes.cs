@@ -6,7 +6,8 @@ namespace PluginGpt.Plugins.T5Prefix;
 /// T5's input formats for the shipped data sets (Raffel et al. 2020, appendix D): SST-2 and STS-B keep their GLUE prefixes;
 /// RTE, SNLI and CB all use the MNLI format (hypothesis first), so one NLI input serves the three in a mixture (T5 itself
 /// writes RTE as <c>rte sentence1: … sentence2: …</c>; a template option restores that); COPA and CommonsenseQA list their
-/// options; AG News gets <c>topic:</c>. Targets are the label names (<c>not_entailment</c> as T5 writes it), the option's text, or the score.
+/// options; AG News gets <c>topic:</c>. Targets are the label names (<c>not_entailment</c> as T5 writes it), the option's text,
+/// or the score.
 /// </summary>
 public static class BuiltInPrefixes
 {

@@ -17,7 +17,7 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
     {
         var root = new RootCommand("PluginGpt: pre-train, adapt and benchmark GPT-style decoders.")
         {
-            GlobalOptions.Plugins(), GlobalOptions.Telemetry(), GlobalOptions.Otlp(),
+            GlobalOptions.Plugins(), GlobalOptions.Telemetry(), GlobalOptions.Otlp(), GlobalOptions.Results(),
         };
         foreach (var command in commands) root.Add(command.Build());
         var parsed = root.Parse(args);

@@ -51,6 +51,7 @@ public static class Composition
         builder.Services.AddSingleton<PluginCatalog>();
         builder.Services.AddSingleton(sp =>
             new Lazy<PluginCatalog>(sp.GetRequiredService<PluginCatalog>));   // created when a command needs it
+        builder.Services.AddSingleton(globals);
         builder.Services.AddSingleton<ExperimentRunnerFactory>();
         builder.Services.AddPluginGptTelemetry(globals.Telemetry, globals.Otlp);
         builder.Services.AddPluginGptCli(args);
@@ -67,7 +68,7 @@ public static class Composition
                      typeof(PretrainCommand), typeof(GenerateCommand), typeof(InspectCommand), typeof(BenchCommand), typeof(PluginsCommand),
                      typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(PredictCommand),
                      typeof(QuickstartCommand), typeof(SweepCommand), typeof(StudyCommand),
-                     typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand),
+                     typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand), typeof(ResultsCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);
         services.AddSingleton<Cli>();

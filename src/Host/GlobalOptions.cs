@@ -22,16 +22,24 @@ public static class GlobalOptions
         Recursive = true,
     };
 
-    /// <summary>The global options' values, read before the container is built: they decide which plugins and exporters exist.</summary>
-    public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp);
+    public static Option<string?> Results() => new("--results")
+    {
+        Description = $"results database every run is recorded in (default {Host.Results.ResultsStore.DefaultPath}, or " +
+            "PLUGINGPT_RESULTS; 'none' records nothing)",
+        Recursive = true,
+    };
+
+    /// <summary>The global options' values, read before the container is built: they decide which plugins and exporters exist.
+    /// <paramref name="Results"/> is the results database (null: record nothing).</summary>
+    public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp, string? Results = null);
 
     /// <summary>Reads only the global options (everything else is the command tree's, parsed later); bad values are the user's to
     /// fix.</summary>
     public static Values Read(string[] args)
     {
         Option<string[]> plugins = Plugins();
-        Option<string?> telemetry = Telemetry(), otlp = Otlp();
-        var root = new RootCommand { plugins, telemetry, otlp };
+        Option<string?> telemetry = Telemetry(), otlp = Otlp(), results = Results();
+        var root = new RootCommand { plugins, telemetry, otlp, results };
         root.TreatUnmatchedTokensAsErrors = false;
         var parse = root.Parse(args);
         var explicitFolders = parse.GetValue(plugins) ?? [];
@@ -42,7 +50,10 @@ public static class GlobalOptions
         Uri? endpoint = null;
         if (parse.GetValue(otlp) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out endpoint))
             throw new OptionsException($"--otlp: '{url}' is not an absolute URI");
-        return new Values(Host.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint);
+        var database = parse.GetValue(results) ?? Environment.GetEnvironmentVariable("PLUGINGPT_RESULTS")
+            ?? Host.Results.ResultsStore.DefaultPath;
+        if (database.Length == 0) throw new OptionsException("--results: give a database file, or 'none'");
+        return new Values(Host.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint, database == "none" ? null : database);
     }
 
     /// <summary><c>--precision</c> of the commands that compute (pretrain, generate, bench, verify).</summary>

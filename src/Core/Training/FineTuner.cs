@@ -17,7 +17,13 @@ public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObject
 }
 
 /// <summary>Result: the best epoch's metrics and where they came from.</summary>
-public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics, int BestEpoch, long TrainableParameters, int Steps);
+public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics, int BestEpoch, long TrainableParameters, int Steps)
+{
+    /// <summary>Training examples per second over the whole run (evaluations left out); null when nothing trained.</summary>
+    public double? ExamplesPerSecond { get; init; }
+    /// <summary>The matmul peak (GFLOP/s) measured for MFU, in the run's precision; null when nothing trained.</summary>
+    public double? MatmulGFlops { get; init; }
+}
 
 /// <summary>
 /// The one training/evaluation loop every method × objective × task runs through: seeded shuffling, AdamW with warmup +
@@ -58,6 +64,8 @@ public static class FineTuner
         long modelParameters = ParameterSet.Count(job.Model.Module.parameters());
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
         int bestEpoch = 0, step = 0;
+        double trainingSeconds = 0;
+        long examplesSeen = 0;
         double bestScore = double.NegativeInfinity;
         for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested; epoch++)
         {
@@ -74,6 +82,7 @@ public static class FineTuner
                 using var scope = torch.NewDisposeScope();
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
                 var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => train[i]).ToList();
+                examplesSeen += batch.Count;
                 var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
                 loss.backward();
                 double batchLoss = Autocast.Float(loss).item<float>();
@@ -99,6 +108,7 @@ public static class FineTuner
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
                     ThroughputUnit: "ex/s"));
             }
+            trainingSeconds += watch.Elapsed.TotalSeconds;
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
             bool finalEpoch = epoch == t.Epochs || step >= totalSteps;
             if (t.KeepsLast && !finalEpoch) continue;   // the dev set is looked at once, after training
@@ -112,7 +122,11 @@ public static class FineTuner
                 SaveBest(job);
             }
         }
-        return new FineTuneResult(best, bestEpoch, trainableCount, step);
+        return new FineTuneResult(best, bestEpoch, trainableCount, step)
+        {
+            ExamplesPerSecond = trainingSeconds > 0 ? examplesSeen / trainingSeconds : null,
+            MatmulGFlops = peak,
+        };
     }
 
     /// <summary>The method's and the objective's trainable tensors (a shared one once) with the settings each owner declared.</summary>
