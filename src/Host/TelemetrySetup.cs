@@ -13,9 +13,11 @@ public static class TelemetrySetup
 {
     public const string ServiceName = "plugingpt";
 
-    public static IServiceCollection AddPluginGptTelemetry(this IServiceCollection services, string? mode, Uri? otlp)
+    /// <param name="extraTracing">more exporters (tests: the in-memory one), added to the same providers the CLI builds.</param>
+    public static IServiceCollection AddPluginGptTelemetry(this IServiceCollection services, string? mode, Uri? otlp,
+        Action<TracerProviderBuilder>? extraTracing = null, Action<MeterProviderBuilder>? extraMetrics = null)
     {
-        if (mode is null && otlp is null) return services;
+        if (mode is null && otlp is null && extraTracing is null && extraMetrics is null) return services;
         services.AddOpenTelemetry()
             .ConfigureResource(r =>
                 r.AddService(ServiceName, serviceVersion: typeof(TelemetrySetup).Assembly.GetName().Version?.ToString()))
@@ -24,12 +26,14 @@ public static class TelemetrySetup
                 t.AddSource(Core.Telemetry.Name);
                 if (mode == "console") t.AddConsoleExporter();
                 if (otlp is not null) t.AddOtlpExporter(o => o.Endpoint = otlp);
+                extraTracing?.Invoke(t);
             })
             .WithMetrics(m =>
             {
                 m.AddMeter(Core.Telemetry.Name);
                 if (mode == "console") m.AddConsoleExporter();
                 if (otlp is not null) m.AddOtlpExporter(o => o.Endpoint = otlp);
+                extraMetrics?.Invoke(m);
             });
         return services;
     }

@@ -2,6 +2,11 @@ using System.Diagnostics;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
+using Microsoft.Extensions.DependencyInjection;
+using PluginGpt.Core;
+using PluginGpt.Core.Bench;
+using PluginGpt.Core.Generation;
+using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Plugins;
@@ -45,5 +50,52 @@ public class TelemetryTests
         long lossCount = 0;
         foreach (var p in metrics.First(m => m.Name == "plugingpt.train.loss").GetMetricPoints()) lossCount += p.GetHistogramCount();
         Assert.Equal(8, lossCount);   // 64 examples / 16 per batch × 2 epochs
+    }
+
+    [Fact]
+    public async Task Generation_benchmarks_and_evaluation_emit_spans_and_metrics_through_the_CLIs_providers()
+    {
+        using var dir = new TempDir();
+        var spans = new List<Activity>();
+        var metrics = new List<Metric>();
+        var services = new ServiceCollection();
+        services.AddPluginGptTelemetry(null, null, t => t.AddInMemoryExporter(spans), m => m.AddInMemoryExporter(metrics));
+        using (var provider = services.BuildServiceProvider())
+        {
+            var tracer = provider.GetRequiredService<TracerProvider>();
+            var meter = provider.GetRequiredService<MeterProvider>();
+            var resource = tracer.GetResource().Attributes.ToDictionary(a => a.Key, a => a.Value);
+            Assert.Equal(TelemetrySetup.ServiceName, resource["service.name"]);
+            Assert.False(string.IsNullOrEmpty(resource["service.version"] as string));
+
+            var cpu = DeviceSelector.Parse("cpu");
+            var fp32 = PrecisionSelector.Resolve("fp32", cpu);
+            using (var model = new Decoder(Presets.Tiny))
+                Assert.Equal(5, TokenGenerator.Generate(model, [1, 2, 3], new GenerationOptions { Greedy = true, MaxNewTokens = 5 }).Count());
+            Benchmarks.Training(Presets.Tiny, 2, 16, 2, cpu, fp32);
+            Benchmarks.Generation(Presets.Tiny, 4, 3, cpu, fp32);
+            var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)),
+                (_, _, work) => work(new Progress<TrainingProgress>()));
+            var tokenizer = Path.Combine(CliRunner.RepoRoot, "data", "tokenizers", "en-4k");
+            await runner.RunAsync(ExperimentFile.Load(Experiments.Tiny, [$"output={dir["run"]}", $"model.tokenizer={tokenizer}",
+                "training.epochs=1", "task.max_train=16", "task.max_dev=8"]), CancellationToken.None);
+            runner.Evaluate(dir["run"]);
+            tracer.ForceFlush();
+            meter.ForceFlush();
+        }
+        var names = spans.Select(s => s.DisplayName).ToList();
+        foreach (var span in new[] { "generate", "bench.train", "bench.generate", "evaluate" }) Assert.Contains(span, names);
+        var generate = spans.First(s => s.DisplayName == "generate");
+        Assert.Equal(5, generate.GetTagItem("new_tokens"));
+        var evaluate = spans.Single(s => s.DisplayName == "evaluate");
+        Assert.Contains(spans, s => s.DisplayName == "evaluation" && s.ParentSpanId == evaluate.SpanId);
+
+        var units = metrics.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First().Unit);
+        Assert.Equal("{token}/s", units["plugingpt.generate.tokens_per_second"]);
+        Assert.Equal("s", units["plugingpt.generate.token_latency"]);
+        Assert.Equal("{token}/s", units["plugingpt.bench.tokens_per_second"]);
+        Assert.Equal("{example}/s", units["plugingpt.eval.examples_per_second"]);
+        Assert.Contains("plugingpt.bench.mfu", units.Keys);
+        Assert.Contains("plugingpt.eval.score", units.Keys);
     }
 }

@@ -53,6 +53,8 @@ public static class Benchmarks
     public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, PrecisionChoice precision,
         CancellationToken cancel = default)
     {
+        using var span = Telemetry.Source.StartActivity("bench.train");
+        span?.SetTag("precision", precision.Name);
         double peakGFlops = MatmulPeak(device, 1024, 10, precision.MatmulType).GFlops;
         using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
@@ -78,6 +80,11 @@ public static class Benchmarks
         double median = times.Order().ElementAt(times.Count / 2);
         double tokensPerSecond = batch * block / median;
         double gflops = tokensPerSecond * TrainingFlopsPerToken(config, count, block) / 1e9;
+        var tags = new TagList { { "benchmark", "train" }, { "precision", precision.Name } };
+        Telemetry.BenchTokensPerSecond.Record(tokensPerSecond, tags);
+        Telemetry.BenchMfu.Record(gflops / peakGFlops, tags);
+        span?.SetTag("tokens_per_second", tokensPerSecond);
+        span?.SetTag("mfu", gflops / peakGFlops);
         return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name);
     }
 
@@ -104,6 +111,8 @@ public static class Benchmarks
     public static GenerationResult Generation(GptConfig config, int promptTokens, int newTokens, Device device, PrecisionChoice precision,
         CancellationToken cancel = default)
     {
+        using var span = Telemetry.Source.StartActivity("bench.generate");
+        span?.SetTag("precision", precision.Name);
         torch.manual_seed(0);
         using var model = new Decoder(config);
         model.to(device);
@@ -117,7 +126,10 @@ public static class Benchmarks
             TokenGenerator.Generate(model, prompt, options with { MaxNewTokens = 2 }).Count();   // warm-up
             var w = Stopwatch.StartNew();
             int n = TokenGenerator.Generate(model, prompt, options).Count();
-            return n / w.Elapsed.TotalSeconds;
+            double rate = n / w.Elapsed.TotalSeconds;
+            Telemetry.BenchTokensPerSecond.Record(rate,
+                new TagList { { "benchmark", "generate" }, { "precision", precision.Name }, { "kv_cache", cache } });
+            return rate;
         }
         return new GenerationResult(newTokens, Rate(true), Rate(false));
     }

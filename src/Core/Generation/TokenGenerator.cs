@@ -13,6 +13,11 @@ public static class TokenGenerator
         if (prompt.Count == 0) throw new OptionsException("the prompt must hold at least one token");
         bool wasTraining = model.training;
         model.eval();
+        using var span = Telemetry.Source.StartActivity("generate");
+        span?.SetTag("prompt_tokens", prompt.Count);
+        span?.SetTag("kv_cache", options.UseKvCache);
+        var total = System.Diagnostics.Stopwatch.StartNew();
+        int generated = 0;
         var device = model.Device;
         var rng = new torch.Generator(options.Seed, device);
         var tokens = new List<int>(prompt);
@@ -24,6 +29,7 @@ public static class TokenGenerator
             for (int step = 0; step < options.MaxNewTokens; step++)
             {
                 int next;
+                var latency = System.Diagnostics.Stopwatch.StartNew();
                 using (var scope = torch.NewDisposeScope())
                 using (torch.no_grad())
                 {
@@ -36,13 +42,18 @@ public static class TokenGenerator
                     var logits = model.Logits(input, cache)[0, -1].to(ScalarType.Float32);
                     next = Pick(logits, tokens, options, rng);
                 }
+                Telemetry.TokenLatency.Record(latency.Elapsed.TotalSeconds);
                 if (options.StopTokens.Contains(next)) yield break;
                 tokens.Add(next);
+                generated++;
                 yield return next;
             }
         }
         finally
         {
+            // The time the caller spent between tokens counts too: this is the rate a reader of the stream sees.
+            if (generated > 0) Telemetry.GenerateTokensPerSecond.Record(generated / total.Elapsed.TotalSeconds);
+            span?.SetTag("new_tokens", generated);
             cache?.Dispose();
             rng.Dispose();
             model.train(wasTraining);

@@ -182,7 +182,9 @@ public static class FineTuner
         using var span = Telemetry.Source.StartActivity("evaluation");
         if (job.Data.Dev.Count == 0) throw new DataException($"task {job.Data.Name}: the dev set is empty, so there is nothing to score");
         int batch = Math.Max(1, job.Training.BatchSize);
+        var watch = Stopwatch.StartNew();
         var predictions = Predict(job.Model, job.Objective, job.Data.Dev, batch, cancel);
+        Telemetry.EvalExamplesPerSecond.Record(job.Data.Dev.Count / watch.Elapsed.TotalSeconds);
         var scores = new Dictionary<string, double>(job.Task.Score(predictions, job.Data.Dev));
         if (job.Objective.MayAnswerInvalid || predictions.Any(p => p.Invalid)) scores["invalid_rate"] = InvalidRate(predictions);
         foreach (var alternative in job.Objective.Alternatives)

@@ -302,10 +302,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     }
 
     /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
-    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default) =>
-        Reloaded(runDirectory, null, (spec, p) => FineTuner.Evaluate(
+    public IReadOnlyDictionary<string, double> Evaluate(string runDirectory, CancellationToken cancel = default)
+    {
+        using var span = Telemetry.Source.StartActivity("evaluate");
+        span?.SetTag("run", runDirectory);
+        return Reloaded(runDirectory, null, (spec, p) => FineTuner.Evaluate(
             new FineTuneJob(p.Model, p.Attached, p.Instance, p.Scoring, p.Data, spec.Training, spec.Seed, runDirectory), 0,
             cancel: cancel));
+    }
 
     public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, CancellationToken cancel) =>
         Predict(runDirectory, examples, null, cancel);
