@@ -21,15 +21,19 @@ public static class Telemetry
     public static readonly Histogram<double> Mfu =
         Meter.CreateHistogram<double>("plugingpt.train.mfu", description: "achieved FLOP/s over the device's matmul peak (when measured)");
     public static readonly Histogram<double> GenerateTokensPerSecond =
-        Meter.CreateHistogram<double>("plugingpt.generate.tokens_per_second", "{token}/s", "tokens generated per second, one per generation");
+        Meter.CreateHistogram<double>("plugingpt.generate.tokens_per_second", "{token}/s",
+            "tokens generated per second, one per generation");
     public static readonly Histogram<double> TokenLatency =
         Meter.CreateHistogram<double>("plugingpt.generate.token_latency", "s", "wall time to choose one generated token");
     public static readonly Histogram<double> BenchTokensPerSecond =
-        Meter.CreateHistogram<double>("plugingpt.bench.tokens_per_second", "{token}/s", "a benchmark's throughput (tags: benchmark, precision)");
+        Meter.CreateHistogram<double>("plugingpt.bench.tokens_per_second", "{token}/s",
+            "a benchmark's throughput (tags: benchmark, precision)");
     public static readonly Histogram<double> BenchMfu =
-        Meter.CreateHistogram<double>("plugingpt.bench.mfu", description: "a training benchmark's FLOP/s over the matmul peak of its precision");
+        Meter.CreateHistogram<double>("plugingpt.bench.mfu",
+            description: "a training benchmark's FLOP/s over the matmul peak of its precision");
     public static readonly Histogram<double> EvalExamplesPerSecond =
-        Meter.CreateHistogram<double>("plugingpt.eval.examples_per_second", "{example}/s", "examples predicted per second in an evaluation");
+        Meter.CreateHistogram<double>("plugingpt.eval.examples_per_second", "{example}/s",
+            "examples predicted per second in an evaluation");
     public static readonly Histogram<double> EvalScore =
         Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
     /// <summary>

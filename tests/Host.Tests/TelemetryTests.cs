@@ -71,7 +71,10 @@ public class TelemetryTests
             var cpu = DeviceSelector.Parse("cpu");
             var fp32 = PrecisionSelector.Resolve("fp32", cpu);
             using (var model = new Decoder(Presets.Tiny))
-                Assert.Equal(5, TokenGenerator.Generate(model, [1, 2, 3], new GenerationOptions { Greedy = true, MaxNewTokens = 5 }).Count());
+            {
+                var greedy = new GenerationOptions { Greedy = true, MaxNewTokens = 5 };
+                Assert.Equal(5, TokenGenerator.Generate(model, [1, 2, 3], greedy).Count());
+            }
             Benchmarks.Training(Presets.Tiny, 2, 16, 2, cpu, fp32);
             Benchmarks.Generation(Presets.Tiny, 4, 3, cpu, fp32);
             var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)),
