@@ -126,8 +126,19 @@ public sealed class ClassifierHead : IObjective
                 : batch[0].Soft is not null ? Distillation(outputs, batch)
                 : functional.cross_entropy(outputs, torch.tensor(batch.Select(e => (long)e.Label).ToArray(), device: device));
             if (options.LmCoef == 0) return taskLoss;
-            return taskLoss + options.LmCoef * LanguageModelLoss(hidden, ids, lengths);
+            var lm = options.LmCoef * LanguageModelLoss(hidden, ids, lengths);
+            parts = new Dictionary<string, double>
+            {
+                ["task"] = Autocast.Float(taskLoss).item<float>(),
+                ["lm"] = Autocast.Float(lm).item<float>(),
+            };
+            return taskLoss + lm;
         }
+
+        Dictionary<string, double>? parts;
+
+        /// <summary>L3's two terms: the task loss L2 and λ·L1.</summary>
+        public IReadOnlyDictionary<string, double>? LossParts => parts;
 
         /// <summary>
         /// Knowledge distillation on soft targets q (a teacher's softmax at temperature T): T²·KL(q ‖ softmax(z/T)), averaged over

@@ -72,8 +72,21 @@ public sealed class PetObjective : IObjective
             var device = context.Model.Device;
             var labels = torch.tensor(batch.Select(e => (long)e.Label).ToArray(), device: device);
             var ce = functional.cross_entropy(scorer.Scores(batch), labels);
-            return options.LmAlpha == 0 ? ce : (1 - options.LmAlpha) * ce + options.LmAlpha * LanguageModelLoss(batch.Count);
+            if (options.LmAlpha == 0) return ce;
+            var task = (1 - options.LmAlpha) * ce;
+            var lm = options.LmAlpha * LanguageModelLoss(batch.Count);
+            parts = new Dictionary<string, double>
+            {
+                ["task"] = Autocast.Float(task).item<float>(),
+                ["lm"] = Autocast.Float(lm).item<float>(),
+            };
+            return task + lm;
         }
+
+        Dictionary<string, double>? parts;
+
+        /// <summary>PET's two terms: (1 − α)·CE and α·LM.</summary>
+        public IReadOnlyDictionary<string, double>? LossParts => parts;
 
         /// <summary>Next-token loss on as many unlabelled texts (the task's pool, else its training inputs), drawn in a seeded
         /// order.</summary>

@@ -30,6 +30,11 @@ public interface IObjectiveInstance : IDisposable
     /// <summary>One prediction per example (no gradient needed; the host calls it inside a dispose scope).</summary>
     IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch);
 
+    /// <summary>The named terms of the last <see cref="Loss"/> as they add up to it (GPT-1's L3: <c>task</c> and <c>lm</c>, the latter
+    /// already weighted by λ), for the loss chart; null when the loss has one term. Read once after each <see cref="Loss"/>.
+    /// Since SDK 2.1.</summary>
+    IReadOnlyDictionary<string, double>? LossParts => null;
+
     /// <summary>Whether <see cref="Predict"/> may answer outside the label set (generated text): the host then always reports
     /// <c>invalid_rate</c>, also when it is 0. Default: no. Since SDK 2.1.</summary>
     bool MayAnswerInvalid => false;

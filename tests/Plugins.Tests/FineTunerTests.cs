@@ -96,4 +96,48 @@ public class FineTunerTests
     public void Step_count(int examples, int batch, int accumulation, int epochs, int maxSteps, int expected) =>
         Assert.Equal(expected, FineTuner.TotalSteps(examples,
             new TrainingSpec { BatchSize = batch, GradientAccumulation = accumulation, Epochs = epochs, MaxSteps = maxSteps }));
+
+    /// <summary>An objective whose loss is known in advance: each batch's examples' targets, averaged, split into two named
+    /// terms.</summary>
+    sealed class KnownLoss(Decoder model) : IObjectiveInstance
+    {
+        public bool Trains => true;
+        public IReadOnlyDictionary<string, double>? LossParts { get; private set; }
+
+        public torch.Tensor Loss(IReadOnlyList<Example> batch)
+        {
+            double value = batch.Average(e => e.Target);
+            LossParts = new Dictionary<string, double> { ["a"] = value / 4, ["b"] = 3 * value / 4 };
+            // Tied to a weight so that backward has something to do; 0 × weight leaves the value exact.
+            return (model.parameters().First() * 0).sum() + value;
+        }
+
+        public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch) => [.. batch.Select(_ => new Prediction(0, 1, [1.0]))];
+    }
+
+    [Fact]
+    public void Metrics_lines_hold_each_steps_own_loss_and_its_terms_across_epochs()
+    {
+        using var dir = new TempDir();
+        var task = new ClassificationTask();
+        var train = Enumerable.Range(0, 8).Select(i => new Example(["x"], 0, Target: i)).ToList();
+        var data = new TaskData("known", InputFormat.Single, ["a"], train, [new Example(["x"], 0)], "accuracy");
+        using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
+        using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
+        var spec = new TrainingSpec { Epochs = 2, BatchSize = 2, GradientAccumulation = 2, LearningRate = 1e-3, Keep = "last" };
+        FineTuner.Run(new FineTuneJob(model, method, new KnownLoss(model), task, data, spec, 3, dir.Path));
+        var steps = RunFiles.ReadLines(Path.Combine(dir.Path, RunFiles.MetricsLines)).Where(l => l.Step is not null).ToList();
+        Assert.Equal(4, steps.Count);   // 8 examples, 2 a batch, 2 batches a step, 2 epochs
+        // Each epoch's steps together see every example once: their mean is the mean target 3.5, in both epochs, and no step
+        // carries an earlier step's value (a running mean's last step would equal the epoch mean, its first would not).
+        foreach (var epoch in steps.GroupBy(s => s.Epoch))
+            Assert.Equal(3.5, epoch.Average(s => s.Loss!.Value), 6);
+        foreach (var s in steps)
+        {
+            Assert.Equal(s.Loss!.Value, s.Parts!["a"] + s.Parts["b"], 6);
+            Assert.Equal(s.Loss!.Value / 4, s.Parts["a"], 6);
+            Assert.Equal(Math.Round(s.Loss!.Value * 4), s.Loss!.Value * 4, 6);   // the mean of 4 integer targets: a multiple of 1/4
+        }
+        Assert.NotEqual(steps[0].Loss, steps[1].Loss);
+    }
 }

@@ -74,7 +74,9 @@ public static class FineTuner
             var train = job.TrainFor?.Invoke(epoch) ?? job.Data.Train;
             var order = Shuffled(train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
             job.Model.Module.train();
-            double lossSum = 0;
+            double lossSum = 0, stepLoss = 0;
+            int stepBatches = 0;
+            var stepParts = new Dictionary<string, double>();
             var watch = Stopwatch.StartNew();
             long tokensAtStart = decoder?.TokensForwarded ?? 0, sequencesAtStart = decoder?.SequencesForwarded ?? 0;
             for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
@@ -91,6 +93,10 @@ public static class FineTuner
                     throw new TrainingDivergedException($"step {step + 1} (epoch {epoch}): the training loss is {batchLoss} " +
                         $"(training diverged); lower training.lr (was {t.LearningRate}) or raise training.warmup");
                 lossSum += batchLoss * t.GradientAccumulation;
+                stepLoss += batchLoss * t.GradientAccumulation;
+                stepBatches++;
+                foreach (var (name, value) in job.Objective.LossParts ?? new Dictionary<string, double>())
+                    stepParts[name] = stepParts.GetValueOrDefault(name) + value;
                 if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
 
                 double lr = optimizer.Step(step);
@@ -103,8 +109,21 @@ public static class FineTuner
                 long tokens = (decoder?.TokensForwarded ?? 0) - tokensAtStart;
                 long sequences = Math.Max(1, (decoder?.SequencesForwarded ?? 0) - sequencesAtStart);
                 double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
-                Telemetry.RecordStep(meanLoss, seconds / (b + 1), tokens / seconds, flopsPerToken, decoder is null ? 0 : peak);
-                RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Loss = meanLoss, LearningRate = lr });
+                Telemetry.RecordStep(stepLoss / stepBatches, seconds / (b + 1), tokens / seconds, flopsPerToken,
+                    decoder is null ? 0 : peak);
+                // The step's own loss goes to the file (a running mean would restart at every epoch and draw cliffs that are not in
+                // the training); the display shows the epoch's running mean, which reads calmer.
+                RunFiles.Append(metrics, new MetricsLine
+                {
+                    Epoch = epoch,
+                    Step = step,
+                    Loss = stepLoss / stepBatches,
+                    LearningRate = lr,
+                    Parts = stepParts.Count == 0 ? null : stepParts.ToDictionary(p => p.Key, p => p.Value / stepBatches),
+                });
+                stepLoss = 0;
+                stepBatches = 0;
+                stepParts.Clear();
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
                     ThroughputUnit: "ex/s"));
             }

@@ -11,7 +11,11 @@ public sealed record MetricsLine
 {
     [JsonPropertyName("epoch")] public int? Epoch { get; init; }
     [JsonPropertyName("step")] public int? Step { get; init; }
+    /// <summary>Fine-tuning: the optimizer step's own loss (the mean over its accumulated batches); pre-training: the step's
+    /// loss.</summary>
     [JsonPropertyName("loss")] public double? Loss { get; init; }
+    /// <summary>The objective's named loss terms at this step (e.g. <c>task</c> and <c>lm</c>), when it has several.</summary>
+    [JsonPropertyName("parts")] public IReadOnlyDictionary<string, double>? Parts { get; init; }
     [JsonPropertyName("lr")] public double? LearningRate { get; init; }
     [JsonPropertyName("tokens_per_s")] public double? TokensPerSecond { get; init; }
     [JsonPropertyName("step_s")] public double? StepSeconds { get; init; }

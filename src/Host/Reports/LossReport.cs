@@ -5,8 +5,10 @@ using PluginGpt.Core.Training;
 namespace PluginGpt.Host.Reports;
 
 /// <summary>
-/// Turns a run's <c>metrics.jsonl</c> into <c>loss.png</c> and <c>loss.md</c>: for pre-training the train and held-out
-/// loss, for fine-tuning the train loss and each epoch's evaluation metrics.
+/// Turns a run's <c>metrics.jsonl</c> into <c>loss.png</c> and <c>loss.md</c>. The chart draws what happened, step by step: the
+/// loss of every step (faint) under a moving average, the objective's loss terms (L3's task and λ·LM) when it has several, the
+/// held-out loss (pre-training), the dev set's primary metric after each epoch (fine-tuning, right axis) and the learning rate
+/// (its own right axis); <c>loss.md</c> has every epoch's metrics, or the held-out evaluations.
 /// </summary>
 public static class LossReport
 {
@@ -39,12 +41,88 @@ public static class LossReport
                     $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |"));
             }
         }
-        var png = LineChart.Write(Path.Combine(runDirectory, "loss.png"), evals.Count > 0 ? "Fine-tuning loss" : "Pre-training loss",
-            "step", "loss", train,
-            new LineChart.Series("held-out loss", heldOut.Select(r => (double)r.Step!.Value).ToArray(),
-                heldOut.Select(r => r.ValidationLoss!.Value).ToArray(), Points: true));
+        var png = Chart(Path.Combine(runDirectory, "loss.png"), steps, heldOut, evals);
         var mdPath = Path.Combine(runDirectory, "loss.md");
         AtomicFile.WriteAllText(mdPath, md.ToString());
         return (png, mdPath);
+    }
+
+    static string Chart(string path, IReadOnlyList<MetricsLine> steps, IReadOnlyList<MetricsLine> heldOut, IReadOnlyList<MetricsLine> evals)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double[] xs = [.. steps.Select(r => (double)r.Step!.Value)];
+        double[] losses = [.. steps.Select(r => r.Loss!.Value)];
+        var raw = plot.Add.ScatterLine(xs, losses, palette.GetColor(0).WithAlpha(0.25));
+        raw.LegendText = "loss per step";
+        var smooth = plot.Add.ScatterLine(xs, MovingAverage(losses), palette.GetColor(0));
+        smooth.LineWidth = 2;
+        smooth.LegendText = Window(losses.Length) > 1 ? $"loss, mean of {Window(losses.Length)} steps" : "loss";
+        var partNames = steps.Where(r => r.Parts is not null).SelectMany(r => r.Parts!.Keys).Distinct().ToList();
+        for (int i = 0; i < partNames.Count; i++)
+        {
+            var with = steps.Where(r => r.Parts?.ContainsKey(partNames[i]) == true).ToList();
+            double[] partSteps = [.. with.Select(r => (double)r.Step!.Value)];
+            var smoothed = MovingAverage([.. with.Select(r => r.Parts![partNames[i]])]);
+            var part = plot.Add.ScatterLine(partSteps, smoothed, palette.GetColor(2 + i));
+            part.LinePattern = ScottPlot.LinePattern.Dashed;
+            part.LegendText = $"{partNames[i]} term (mean)";
+        }
+        if (heldOut.Count > 0)
+        {
+            double[] heldSteps = [.. heldOut.Select(r => (double)r.Step!.Value)];
+            double[] heldLoss = [.. heldOut.Select(r => r.ValidationLoss!.Value)];
+            var held = plot.Add.Scatter(heldSteps, heldLoss, palette.GetColor(1));
+            held.LegendText = "held-out loss";
+        }
+        plot.YLabel("loss");
+        plot.XLabel("step");
+
+        // The dev metric after each epoch, at the epoch's last step, on the right axis.
+        if (evals.Count > 0 && evals[0].Eval!.Count > 0)
+        {
+            var metric = evals[0].Eval!.Keys.First();
+            var at = evals.Select(e => steps.Where(s => s.Epoch <= e.Epoch).Select(s => (double)s.Step!.Value).DefaultIfEmpty(0).Max())
+                .ToArray();
+            double[] scores = [.. evals.Select(e => e.Eval!.GetValueOrDefault(metric))];
+            var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
+            dev.Axes.YAxis = plot.Axes.Right;
+            dev.MarkerSize = 8;
+            dev.LegendText = $"dev {metric} (right)";
+            plot.Axes.Right.Label.Text = $"dev {metric}";
+            plot.Axes.SetLimitsY(Math.Min(0, scores.Min()), Math.Max(1, scores.Max()), plot.Axes.Right);   // scores in [0, 1] as such
+        }
+        if (steps.Any(r => r.LearningRate is not null))
+        {
+            var lrAxis = plot.Axes.AddRightAxis();
+            lrAxis.LabelText = "learning rate";
+            var withLr = steps.Where(r => r.LearningRate is not null).ToList();
+            double[] lrSteps = [.. withLr.Select(r => (double)r.Step!.Value)], rates = [.. withLr.Select(r => r.LearningRate!.Value)];
+            var lr = plot.Add.ScatterLine(lrSteps, rates, palette.GetColor(7).WithAlpha(0.6));
+            lr.Axes.YAxis = lrAxis;
+            lr.LinePattern = ScottPlot.LinePattern.Dotted;
+            lr.LegendText = "learning rate (far right)";
+        }
+        plot.Title(evals.Count > 0 || heldOut.Count == 0 ? "Fine-tuning" : "Pre-training");
+        plot.ShowLegend(ScottPlot.Edge.Bottom);
+        return LineChart.Save(plot, path, 900, 560);
+    }
+
+    /// <summary>Steps a moving average spans: about a fiftieth of the run, at least 1.</summary>
+    static int Window(int steps) => Math.Clamp(steps / 50, 1, 200);
+
+    /// <summary>The trailing mean over <see cref="Window"/> steps (fewer at the start): smooth, and free of epoch boundaries.</summary>
+    public static double[] MovingAverage(IReadOnlyList<double> values)
+    {
+        int window = Window(values.Count);
+        var result = new double[values.Count];
+        double sum = 0;
+        for (int i = 0; i < values.Count; i++)
+        {
+            sum += values[i];
+            if (i >= window) sum -= values[i - window];
+            result[i] = sum / Math.Min(i + 1, window);
+        }
+        return result;
     }
 }
