@@ -38,8 +38,12 @@ public static class ComparisonReport
                 $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Metric} | {r.Value:P1} | {r.Seconds:F0} |"));
         var markdown = Path.Combine(directory, stem + ".md");
         AtomicFile.WriteAllText(markdown, md.ToString());
-        var png = MethodChart.Write(Path.Combine(directory, stem + ".png"), rows.Select(r => (r.Method, r.Value)).ToList(),
-            baseline?.Value, title);
+        // Each bar says what it cost: trainable parameters and time, under the method's name.
+        var png = MethodChart.Write(Path.Combine(directory, stem + ".png"),
+            rows.Select(r => (Label(r), r.Value)).ToList(), baseline?.Value, title);
         return [json, markdown, png];
     }
+
+    static string Label(ComparisonRow r) =>
+        string.Create(CultureInfo.InvariantCulture, $"{r.Method}\n{r.TrainableParameters:N0} trained\n{r.Seconds:F0} s");
 }

@@ -19,6 +19,6 @@ public static class MethodChart
         plot.YLabel("score (%)");
         plot.Title(title);
         plot.ShowLegend(ScottPlot.Alignment.LowerRight);
-        return LineChart.Save(plot, path, 700, 450);
+        return LineChart.Save(plot, path, Math.Max(700, 130 * bars.Count), 480);
     }
 }
