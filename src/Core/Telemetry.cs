@@ -29,8 +29,8 @@ public static class Telemetry
         Meter.CreateHistogram<double>("plugingpt.bench.tokens_per_second", "{token}/s",
             "a benchmark's throughput (tags: benchmark, precision)");
     public static readonly Histogram<double> BenchMfu =
-        Meter.CreateHistogram<double>("plugingpt.bench.mfu",
-            description: "a training benchmark's FLOP/s over the matmul peak of its precision");
+        Meter.CreateHistogram<double>("plugingpt.bench.mfu", "1",
+            "a training benchmark's FLOP/s over the matmul peak of its precision");
     public static readonly Histogram<double> EvalExamplesPerSecond =
         Meter.CreateHistogram<double>("plugingpt.eval.examples_per_second", "{example}/s",
             "examples predicted per second in an evaluation");

@@ -50,7 +50,8 @@ public static class GlobalOptions
         Uri? endpoint = null;
         if (parse.GetValue(otlp) is { } url && !Uri.TryCreate(url, UriKind.Absolute, out endpoint))
             throw new OptionsException($"--otlp: '{url}' is not an absolute URI");
-        var database = parse.GetValue(results) ?? Environment.GetEnvironmentVariable("PLUGINGPT_RESULTS")
+        var fromEnvironment = Environment.GetEnvironmentVariable("PLUGINGPT_RESULTS");
+        var database = parse.GetValue(results) ?? (string.IsNullOrEmpty(fromEnvironment) ? null : fromEnvironment)
             ?? Host.Results.ResultsStore.DefaultPath;
         if (database.Length == 0) throw new OptionsException("--results: give a database file, or 'none'");
         return new Values(Host.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint, database == "none" ? null : database);

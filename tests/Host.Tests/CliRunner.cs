@@ -21,6 +21,9 @@ public static class CliRunner
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "plugingpt.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("PLUGINGPT_DEBUG");
+        // Runs are recorded in this test process's own results database, never in the repository's runs/results.db (tests
+        // that check recording pass --results, which wins).
+        start.Environment["PLUGINGPT_RESULTS"] = TestResults;
         foreach (var (name, value) in environment) start.Environment[name] = value;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
@@ -30,4 +33,7 @@ public static class CliRunner
     }
 
     public static string RepoRoot => PluginGpt.TestSupport.RepoPaths.Root;
+
+    static readonly string TestResults =
+        Path.Combine(Path.GetTempPath(), $"plugingpt-tests-{Environment.ProcessId}", "results.db");
 }

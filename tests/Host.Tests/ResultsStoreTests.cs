@@ -126,6 +126,10 @@ public class ResultsStoreTests
         Assert.True(new FileInfo(dir["chart.png"]).Length > 1000);
 
         OneLineError(CliRunner.Run("results", "--results", dir["missing.db"]), "not found");
+        Directory.CreateDirectory(dir["folder.db"]);
+        OneLineError(CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["refused"]}", "--results", dir["folder.db"]),
+            "a folder, not a results database");
+        Assert.False(Directory.Exists(dir["refused"]));
         OneLineError(CliRunner.Run("results", "--results", db, "--since", "yesterday-ish"), "--since");
     }
 }

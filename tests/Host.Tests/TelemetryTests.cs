@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using Microsoft.Extensions.DependencyInjection;
 using PluginGpt.Core;
 using PluginGpt.Core.Bench;
 using PluginGpt.Core.Generation;

@@ -42,6 +42,7 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
             var runs = store.Query(new ResultsFilter(parse.GetValue(task), parse.GetValue(method), from));
             if (parse.GetValue(plot) is { Length: 2 } wanted)
             {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(wanted[1]))!);
                 var png = ScoreVsParametersChart.Write(wanted[1], runs);
                 console.MarkupLineInterpolated($"chart of {runs.Count} runs: {png}");
                 return Task.FromResult(0);

@@ -195,15 +195,15 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         // Owners free what they made (the objective, the method, the model); this scope is a safety net for temporaries a
         // plugin leaves outside one (set-up, calibration, saves): they are freed when the run ends, not by the GC, and counted.
         using var temporaries = torch.NewDisposeScope();
-        // Opened before the slow work: a database that cannot be used is reported before training, not after it.
-        using var results = ResultsPath is null ? null : ResultsStore.Open(ResultsPath);
+        // Checked before the slow work (a newer or broken database is refused now, not after training); reopened to record.
+        if (ResultsPath is not null) ResultsStore.Open(ResultsPath).Dispose();
         var started = DateTime.UtcNow;
         var p = Prepare(spec, data);
         RunLog? log = null;
         try
         {
             using var claim = OutputFolder.Claim(dir, "output", unique: spec.Output is null);
-            return Execute(spec, p, claim.Directory, watch, cancel, results, started, opened =>
+            return Execute(spec, p, claim.Directory, watch, cancel, started, opened =>
             {
                 log = opened;
                 opened.LogInformation("precision {Precision} ({Reason})", precision.Name, precision.Reason);
@@ -219,8 +219,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    RunResult Execute(ExperimentSpec spec, Prepared p, string dir, Stopwatch watch, CancellationToken cancel, ResultsStore? results,
-        DateTime started, Action<RunLog> opened)
+    RunResult Execute(ExperimentSpec spec, Prepared p, string dir, Stopwatch watch, CancellationToken cancel, DateTime started,
+        Action<RunLog> opened)
     {
         // The run's folder was claimed only now, with every input checked: bad input leaves no half-made run behind.
         var log = new RunLog(Path.Combine(dir, "run.log"), logger);
@@ -277,10 +277,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             Precision = spec.Precision,
         };
         RunFiles.WriteSummary(dir, summary);
+        Record(dir, summary, started, result.Steps > 0 ? result.ExamplesPerSecond : null, result.MatmulGFlops, log);
         if (result.Steps > 0) Reports.LossReport.Write(dir);
         if (p.Multi is not null) Reports.TaskReport.Write(dir, spec.Name, p.Multi, result.Metrics);
-        if (results is not null)
-            Record(results, dir, summary, started, result.Steps > 0 ? result.ExamplesPerSecond : null, result.MatmulGFlops, log);
         log.LogInformation("done: {Metrics}", FineTuner.Describe(result.Metrics));
         return new RunResult(dir, result.Metrics, result.TrainableParameters, watch.Elapsed.TotalSeconds);
     }
@@ -410,22 +409,19 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             : null;
         AtomicFile.WriteAllText(Path.Combine(directory, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         RunFiles.WriteSummary(directory, summary);
-        if (ResultsPath is not null)
-        {
-            using var results = ResultsStore.Open(ResultsPath);
-            Record(results, directory, summary, DateTime.UtcNow - TimeSpan.FromSeconds(seconds), null, null, logger);
-        }
+        Record(directory, summary, DateTime.UtcNow - TimeSpan.FromSeconds(seconds), null, null, logger);
         Reports.StageReport.Write(directory, spec.Name, stages, chartMetrics.Count > 0 ? chartMetrics : [data.PrimaryMetric]);
         return new RunResult(directory, last.Metrics, 0, seconds);
     }
 
     /// <summary>Adds a finished run to the results database. The run's own files are its record: a database that fails now (full
     /// disk, another program's lock) costs the row, with a warning, never the run.</summary>
-    void Record(ResultsStore results, string dir, RunSummary summary, DateTime started, double? examplesPerSecond, double? peak,
-        ILogger log)
+    void Record(string dir, RunSummary summary, DateTime started, double? examplesPerSecond, double? peak, ILogger log)
     {
+        if (ResultsPath is null) return;
         try
         {
+            using var results = ResultsStore.Open(ResultsPath);
             results.Record(new RunRecord
             {
                 Id = Guid.NewGuid().ToString("N"),
@@ -450,9 +446,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
                 Metrics = summary.Metrics,
             });
         }
-        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UserInputException)
+        catch (Exception e)   // best effort, whatever went wrong: the run's own folder is complete
         {
-            log.LogWarning("run {Name} finished but was not recorded in {Database}: {Message}", summary.Name, results.Path, e.Message);
+            log.LogWarning("run {Name} finished but was not recorded in {Database}: {Message}", summary.Name, ResultsPath, e.Message);
         }
     }
 

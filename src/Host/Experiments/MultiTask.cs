@@ -87,13 +87,21 @@ public sealed class MultiTask
         public Tensor Loss(IReadOnlyList<Example> batch)
         {
             Tensor? total = null;
+            var parts = new Dictionary<string, double>();
             foreach (var group in batch.GroupBy(multi.Owner))
             {
-                var part = instances[group.Key].Loss([.. group]) * (group.Count() / (double)batch.Count);
+                double share = group.Count() / (double)batch.Count;
+                var part = instances[group.Key].Loss([.. group]) * share;
                 total = total is null ? part : total + part;
+                foreach (var (name, value) in instances[group.Key].LossParts ?? new Dictionary<string, double>())
+                    parts[name] = parts.GetValueOrDefault(name) + value * share;
             }
+            LossParts = parts.Count > 0 ? parts : null;
             return total!;
         }
+
+        /// <summary>The members' loss terms, weighted as their losses are.</summary>
+        public IReadOnlyDictionary<string, double>? LossParts { get; private set; }
 
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch) => multi.PerTask(batch, (m, b) => instances[m].Predict(b));
 

@@ -28,8 +28,8 @@ public static class LossReport
             var names = evals[0].Eval!.Keys.ToList();
             md.AppendLine("| epoch | " + string.Join(" | ", names) + " |").AppendLine("|---:|" + string.Concat(names.Select(_ => "---:|")));
             foreach (var e in evals)
-                md.AppendLine($"| {e.Epoch} | "
-                    + string.Join(" | ", names.Select(n => e.Eval![n].ToString("F4", CultureInfo.InvariantCulture))) + " |");
+                md.AppendLine($"| {e.Epoch} | " + string.Join(" | ", names.Select(n =>
+                    e.Eval!.TryGetValue(n, out var v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "–")) + " |");
         }
         else
         {
@@ -41,23 +41,30 @@ public static class LossReport
                     $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |"));
             }
         }
-        var png = Chart(Path.Combine(runDirectory, "loss.png"), steps, heldOut, evals);
+        // The dev metric drawn is the run's primary one (metrics.json is written before this report).
+        var summary = Path.Combine(runDirectory, RunFiles.Summary);
+        string? primary = File.Exists(summary) ? RunFiles.ReadSummary(runDirectory).PrimaryMetric : null;
+        var png = Chart(Path.Combine(runDirectory, "loss.png"), steps, heldOut, evals, primary);
         var mdPath = Path.Combine(runDirectory, "loss.md");
         AtomicFile.WriteAllText(mdPath, md.ToString());
         return (png, mdPath);
     }
 
-    static string Chart(string path, IReadOnlyList<MetricsLine> steps, IReadOnlyList<MetricsLine> heldOut, IReadOnlyList<MetricsLine> evals)
+    static string Chart(string path, IReadOnlyList<MetricsLine> steps, IReadOnlyList<MetricsLine> heldOut,
+        IReadOnlyList<MetricsLine> evals, string? primary)
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
         double[] xs = [.. steps.Select(r => (double)r.Step!.Value)];
         double[] losses = [.. steps.Select(r => r.Loss!.Value)];
-        var raw = plot.Add.ScatterLine(xs, losses, palette.GetColor(0).WithAlpha(0.25));
-        raw.LegendText = "loss per step";
-        var smooth = plot.Add.ScatterLine(xs, MovingAverage(losses), palette.GetColor(0));
-        smooth.LineWidth = 2;
-        smooth.LegendText = Window(losses.Length) > 1 ? $"loss, mean of {Window(losses.Length)} steps" : "loss";
+        if (steps.Count > 0)   // a run cancelled before its first step has none
+        {
+            var raw = plot.Add.ScatterLine(xs, losses, palette.GetColor(0).WithAlpha(0.25));
+            raw.LegendText = "loss per step";
+            var smooth = plot.Add.ScatterLine(xs, MovingAverage(losses), palette.GetColor(0));
+            smooth.LineWidth = 2;
+            smooth.LegendText = Window(losses.Length) > 1 ? $"loss, mean of {Window(losses.Length)} steps" : "loss";
+        }
         var partNames = steps.Where(r => r.Parts is not null).SelectMany(r => r.Parts!.Keys).Distinct().ToList();
         for (int i = 0; i < partNames.Count; i++)
         {
@@ -79,12 +86,13 @@ public static class LossReport
         plot.XLabel("step");
 
         // The dev metric after each epoch, at the epoch's last step, on the right axis.
-        if (evals.Count > 0 && evals[0].Eval!.Count > 0)
+        var metric = primary ?? evals.FirstOrDefault()?.Eval!.Keys.FirstOrDefault();
+        var scored = evals.Where(e => metric is not null && e.Eval!.ContainsKey(metric)).ToList();   // an epoch without it: no point
+        if (scored.Count > 0)
         {
-            var metric = evals[0].Eval!.Keys.First();
-            var at = evals.Select(e => steps.Where(s => s.Epoch <= e.Epoch).Select(s => (double)s.Step!.Value).DefaultIfEmpty(0).Max())
+            var at = scored.Select(e => steps.Where(s => s.Epoch <= e.Epoch).Select(s => (double)s.Step!.Value).DefaultIfEmpty(0).Max())
                 .ToArray();
-            double[] scores = [.. evals.Select(e => e.Eval!.GetValueOrDefault(metric))];
+            double[] scores = [.. scored.Select(e => e.Eval![metric!])];
             var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
             dev.Axes.YAxis = plot.Axes.Right;
             dev.MarkerSize = 8;

@@ -4,7 +4,14 @@ namespace PluginGpt.Host.Results;
 /// program is needed, and a folder outside any repository has none.</summary>
 public static class GitCommit
 {
+    /// <summary>The commit, or null when there is none or it cannot be read (a run is recorded without it then).</summary>
     public static string? Find(string directory)
+    {
+        try { return Search(directory); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
+    }
+
+    static string? Search(string directory)
     {
         for (var dir = new DirectoryInfo(directory); dir is not null; dir = dir.Parent)
         {
@@ -27,13 +34,19 @@ public static class GitCommit
             var head = File.ReadAllText(Path.Combine(git, "HEAD")).Trim();
             if (!head.StartsWith("ref:", StringComparison.Ordinal)) return head;   // detached: the commit itself
             var reference = head["ref:".Length..].Trim();
-            var loose = Path.Combine(git, reference);
-            if (File.Exists(loose)) return File.ReadAllText(loose).Trim();
-            var packed = Path.Combine(git, "packed-refs");
+            // A worktree keeps its HEAD but shares refs with the main repository, named in its commondir file.
+            var commonFile = Path.Combine(git, "commondir");
+            var common = File.Exists(commonFile) ? Path.GetFullPath(File.ReadAllText(commonFile).Trim(), git) : git;
+            foreach (var root in new[] { git, common })
+            {
+                var loose = Path.Combine(root, reference);
+                if (File.Exists(loose)) return File.ReadAllText(loose).Trim();
+            }
+            var packed = Path.Combine(common, "packed-refs");
             if (!File.Exists(packed)) return null;
             return File.ReadLines(packed).Select(l => l.Split(' '))
                 .FirstOrDefault(parts => parts.Length == 2 && parts[1] == reference)?[0];
         }
-        catch (IOException) { return null; }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return null; }
     }
 }

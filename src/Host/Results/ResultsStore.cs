@@ -27,7 +27,12 @@ public sealed class ResultsStore : IDisposable
     public static ResultsStore Open(string path, int? version = null)
     {
         var full = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        if (Directory.Exists(full)) throw new DataException($"{full}: a folder, not a results database file");
+        try { Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DataException($"{full}: cannot make its folder ({e.Message})");
+        }
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
         try
         {

@@ -21,7 +21,7 @@ public sealed record RunRecord
     public double? Throughput { get; init; }
     public string? ThroughputUnit { get; init; }
     public int? Cores { get; init; }
-    public double? MatmulGFlops { get; init; }
+    [System.Text.Json.Serialization.JsonPropertyName("matmul_gflops")] public double? MatmulGFlops { get; init; }
     public required string PrimaryMetric { get; init; }
     public required IReadOnlyDictionary<string, double> Metrics { get; init; }
 
