@@ -96,7 +96,7 @@ public static class LossReport
             var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
             dev.Axes.YAxis = plot.Axes.Right;
             dev.MarkerSize = 8;
-            dev.LegendText = $"dev {metric} (right)";
+            dev.LegendText = $"dev {metric} (first right axis)";
             plot.Axes.Right.Label.Text = $"dev {metric}";
             plot.Axes.SetLimitsY(Math.Min(0, scores.Min()), Math.Max(1, scores.Max()), plot.Axes.Right);   // scores in [0, 1] as such
         }
@@ -109,7 +109,18 @@ public static class LossReport
             var lr = plot.Add.ScatterLine(lrSteps, rates, palette.GetColor(7).WithAlpha(0.6));
             lr.Axes.YAxis = lrAxis;
             lr.LinePattern = ScottPlot.LinePattern.Dotted;
-            lr.LegendText = "learning rate (far right)";
+            lr.LegendText = "learning rate (right)";
+        }
+        var withRate = steps.Where(r => r.TokensPerSecond is > 0).ToList();   // pre-training's throughput
+        if (withRate.Count > 0)
+        {
+            var rateAxis = plot.Axes.AddRightAxis();
+            rateAxis.LabelText = "tokens/s";
+            double[] rateSteps = [.. withRate.Select(r => (double)r.Step!.Value)];
+            var rate = plot.Add.ScatterLine(rateSteps, MovingAverage([.. withRate.Select(r => r.TokensPerSecond!.Value)]),
+                palette.GetColor(5).WithAlpha(0.7));
+            rate.Axes.YAxis = rateAxis;
+            rate.LegendText = "tokens/s (farthest right)";
         }
         plot.Title(evals.Count > 0 || heldOut.Count == 0 ? "Fine-tuning" : "Pre-training");
         plot.ShowLegend(ScottPlot.Edge.Bottom);
