@@ -126,6 +126,9 @@ public class ResultsStoreTests
         Assert.True(new FileInfo(dir["chart.png"]).Length > 1000);
 
         OneLineError(CliRunner.Run("results", "--results", dir["missing.db"]), "not found");
+        Directory.CreateDirectory(dir["charts"]);
+        OneLineError(CliRunner.Run("results", "--results", db, "--plot", "score-vs-params", dir["charts"]), "a folder");
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp.png"));
         Directory.CreateDirectory(dir["folder.db"]);
         OneLineError(CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir["refused"]}", "--results", dir["folder.db"]),
             "a folder, not a results database");

@@ -247,6 +247,9 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
     public void A_method_that_cannot_merge_is_refused_and_nothing_is_written()
     {
         using var dir = new TempDir();
+        File.WriteAllText(dir["a-file"], "mine");
+        OneLineError(CliRunner.Run("export", runs.Lora, "--merged", dir["a-file"]), "is a file");
+        Assert.Equal("mine", File.ReadAllText(dir["a-file"]));
         OneLineError(CliRunner.Run("export", runs.Prefix, "--merged", dir["merged"]), "cannot be merged");
         Assert.False(Directory.Exists(dir["merged"]));
     }

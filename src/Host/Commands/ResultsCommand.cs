@@ -36,6 +36,9 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
             if (parse.GetValue(plot) is { Length: 2 } chart && chart[0] != "score-vs-params")
                 throw new OptionsException($"--plot: unknown chart '{chart[0]}'; known: score-vs-params");
             var database = globals.Results ?? throw new OptionsException("--results: 'none' records nothing, so there is nothing to list");
+            if (parse.GetValue(json) && parse.GetValue(md)) throw new OptionsException("--json / --md: choose one");
+            if (Directory.Exists(database))
+                throw new OptionsException($"--results: {Path.GetFullPath(database)} is a folder, not a database");
             if (!File.Exists(database))
                 throw new OptionsException($"--results: {Path.GetFullPath(database)} not found (no run has been recorded there yet)");
             using var store = ResultsStore.Open(database);

@@ -11,6 +11,7 @@ public static partial class OutputFolder
     public static string EnsureFree(string path, string field)
     {
         var dir = Path.GetFullPath(path);
+        if (File.Exists(dir)) throw new OptionsException($"{field}: {dir} is a file; give a folder (new or empty)");
         if (HoldsSomething(dir))
             throw new OptionsException($"{field}: {dir} already exists and is not empty; " +
                 $"runs are never overwritten, choose another {field.TrimStart('-')}");

@@ -23,9 +23,18 @@ public static class LineChart
     /// <summary>Writes the PNG beside the target and renames it over, so a reader never sees half a chart.</summary>
     public static string Save(ScottPlot.Plot plot, string path, int width, int height)
     {
+        if (Directory.Exists(path)) throw new OptionsException($"{path}: a folder; a chart needs a file name (….png)");
         var tmp = path + ".tmp.png";
-        plot.SavePng(tmp, width, height);
-        File.Move(tmp, path, overwrite: true);
+        try
+        {
+            plot.SavePng(tmp, width, height);
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(tmp);   // no half chart left beside the target
+            throw;
+        }
         return path;
     }
 }
