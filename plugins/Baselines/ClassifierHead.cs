@@ -127,18 +127,12 @@ public sealed class ClassifierHead : IObjective
                 : functional.cross_entropy(outputs, torch.tensor(batch.Select(e => (long)e.Label).ToArray(), device: device));
             if (options.LmCoef == 0) return taskLoss;
             var lm = options.LmCoef * LanguageModelLoss(hidden, ids, lengths);
-            parts = new Dictionary<string, double>
-            {
-                ["task"] = Autocast.Float(taskLoss).item<float>(),
-                ["lm"] = Autocast.Float(lm).item<float>(),
-            };
+            LossParts = LossTerms.Read(("task", taskLoss), ("lm", lm));
             return taskLoss + lm;
         }
 
-        Dictionary<string, double>? parts;
-
         /// <summary>L3's two terms: the task loss L2 and λ·L1.</summary>
-        public IReadOnlyDictionary<string, double>? LossParts => parts;
+        public IReadOnlyDictionary<string, double>? LossParts { get; private set; }
 
         /// <summary>
         /// Knowledge distillation on soft targets q (a teacher's softmax at temperature T): T²·KL(q ‖ softmax(z/T)), averaged over

@@ -75,18 +75,12 @@ public sealed class PetObjective : IObjective
             if (options.LmAlpha == 0) return ce;
             var task = (1 - options.LmAlpha) * ce;
             var lm = options.LmAlpha * LanguageModelLoss(batch.Count);
-            parts = new Dictionary<string, double>
-            {
-                ["task"] = Autocast.Float(task).item<float>(),
-                ["lm"] = Autocast.Float(lm).item<float>(),
-            };
+            LossParts = LossTerms.Read(("task", task), ("lm", lm));
             return task + lm;
         }
 
-        Dictionary<string, double>? parts;
-
         /// <summary>PET's two terms: (1 − α)·CE and α·LM.</summary>
-        public IReadOnlyDictionary<string, double>? LossParts => parts;
+        public IReadOnlyDictionary<string, double>? LossParts { get; private set; }
 
         /// <summary>Next-token loss on as many unlabelled texts (the task's pool, else its training inputs), drawn in a seeded
         /// order.</summary>
