@@ -48,20 +48,13 @@ public sealed class ChainOfThought(string template, IReadOnlyList<string> words,
 
     /// <summary>A demonstration written out whole: texts, rationale, label word.</summary>
     public string Demonstration(IReadOnlyList<string> texts, string rationale, string word) =>
-        Fill(texts).Replace("{rationale}", rationale).Replace("{label}", word);
+        PromptSlots.Fill(template, texts).Replace("{rationale}", rationale).Replace("{label}", word);
 
     /// <summary>The query up to where the model starts its rationale.</summary>
     public string Query(IReadOnlyList<string> texts)
     {
-        var filled = Fill(texts);
+        var filled = PromptSlots.Fill(template, texts);
         return filled[..filled.IndexOf("{rationale}", StringComparison.Ordinal)].TrimEnd();
-    }
-
-    string Fill(IReadOnlyList<string> texts)
-    {
-        var text = template;
-        for (int i = 0; i < texts.Count; i++) text = text.Replace("{" + i + "}", texts[i]);
-        return text;
     }
 
     /// <summary>The label the generated text answers with, or -1: the pattern's first match, its group compared to the words

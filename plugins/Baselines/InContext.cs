@@ -141,12 +141,7 @@ public sealed class InContext : IObjective
             return picked.OrderBy(_ => rng.Next()).ToList();
         }
 
-        string Fill(Example e, string answer)
-        {
-            var text = template.Replace("{label}", answer);
-            for (int i = 0; i < e.Segments.Count; i++) text = text.Replace("{" + i + "}", e.Segments[i]);
-            return text;
-        }
+        string Fill(Example e, string answer) => PromptSlots.Fill(template.Replace("{label}", answer), e.Segments);
 
         string Answer(Example e) => context.Task.Format == InputFormat.MultipleChoice ? e.Options![e.Label] : words[e.Label];
 

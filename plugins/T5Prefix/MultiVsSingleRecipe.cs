@@ -62,8 +62,7 @@ public sealed class MultiVsSingleRecipe : IRecipe
     /// model, the mixture's and each task's, takes exactly that many steps (a small task is seen more often).</summary>
     static TrainingSpec Budget(TrainingSpec t, int examples)
     {
-        long batches = (examples + (long)t.BatchSize - 1) / t.BatchSize;
-        long perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
+        long perEpoch = t.StepsPerEpoch(examples);
         return t with { Epochs = (int)Math.Max(1, (t.MaxSteps + perEpoch - 1) / perEpoch) };
     }
 

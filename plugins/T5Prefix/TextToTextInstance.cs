@@ -46,9 +46,10 @@ public sealed class TextToTextInstance(AnswerScorer scorer, PrefixTemplate templ
         var sequences = new List<AnswerSequence>();
         foreach (var e in batch)
         {
-            int reserve = Reserve(e);
-            var prompt = scorer.Encode(template.Fill(e), separator, "", reserve).Prompt;
-            sequences.AddRange(answers.Candidates(e).Select(c => new AnswerSequence(prompt, scorer.AnswerTokens(c))));
+            // Each candidate encoded once: its tokens also give the room the prompt must leave.
+            var candidates = answers.Candidates(e).Select(scorer.AnswerTokens).ToList();
+            var prompt = scorer.Encode(template.Fill(e), separator, "", candidates.Max(c => c.Length)).Prompt;
+            sequences.AddRange(candidates.Select(c => new AnswerSequence(prompt, c)));
         }
         var scores = scorer.LogLikelihoods(sequences).to(ScalarType.Float64).cpu().data<double>().ToArray();
         var predictions = new List<Prediction>();
@@ -69,8 +70,9 @@ public sealed class TextToTextInstance(AnswerScorer scorer, PrefixTemplate templ
     /// <summary>Greedy generation after the prompt, read back by exact match.</summary>
     IReadOnlyList<Prediction> FreePredictions(IReadOnlyList<Example> batch)
     {
-        var prompts = batch.Select(e => scorer.Encode(template.Fill(e), separator, "", Reserve(e)).Prompt).ToList();
-        int maxNew = batch.Max(Reserve);   // the longest allowed answer with its end of text; longer is wrong anyway
+        var reserves = batch.Select(Reserve).ToList();
+        var prompts = batch.Select((e, i) => scorer.Encode(template.Fill(e), separator, "", reserves[i]).Prompt).ToList();
+        int maxNew = reserves.Max();   // the longest allowed answer with its end of text; longer is wrong anyway
         var generated = scorer.Greedy(prompts, maxNew);
         return batch.Select((e, i) => answers.FromText(e, scorer.Decode(generated[i]))).ToList();
     }

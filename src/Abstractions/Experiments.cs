@@ -59,6 +59,14 @@ public sealed record TrainingSpec
     [JsonPropertyName("keep")] public string Keep { get; init; } = "best";
 
     [JsonIgnore] public bool KeepsLast => Keep == "last";
+
+    /// <summary>Optimizer steps one epoch of <paramref name="examples"/> makes: an epoch's last, partial accumulation still makes a
+    /// step. Since SDK 2.1.</summary>
+    public long StepsPerEpoch(int examples)
+    {
+        long batches = (examples + (long)BatchSize - 1) / BatchSize;
+        return Math.Max(1, (batches + GradientAccumulation - 1) / GradientAccumulation);
+    }
 }
 
 /// <summary>One experiment file: model, method, objective, task, data, training and evaluation, seed, device.</summary>

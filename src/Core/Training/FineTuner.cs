@@ -161,8 +161,7 @@ public static class FineTuner
     /// <summary>Optimizer steps of a run: an epoch's last, partial accumulation still makes a step; <c>max_steps</c> caps it.</summary>
     public static int TotalSteps(int examples, TrainingSpec t)
     {
-        long batches = (examples + (long)t.BatchSize - 1) / t.BatchSize;
-        long perEpoch = Math.Max(1, (batches + t.GradientAccumulation - 1) / t.GradientAccumulation);
+        long perEpoch = t.StepsPerEpoch(examples);
         long total = perEpoch * t.Epochs;
         if (t.MaxSteps > 0) return (int)Math.Min(t.MaxSteps, total);
         if (total > int.MaxValue)

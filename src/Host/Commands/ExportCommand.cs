@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Tokenization;
 using PluginGpt.Host.Experiments;
 using Spectre.Console;
 
@@ -47,7 +48,8 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                 }
                 catch
                 {
-                    foreach (var name in new[] { GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile, "vocab.json", "merges.txt" })
+                    foreach (var name in new[]
+                             { GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile, GptTokenizer.VocabFile, GptTokenizer.MergesFile })
                         File.Delete(Path.Combine(claim.Directory, name));
                     throw;
                 }

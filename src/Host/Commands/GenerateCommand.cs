@@ -79,7 +79,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                 {
                     opened.Model.eval();
                     var input = !parse.GetValue(template) ? opened.Tokenizer.Encode(text)
-                        : opened.Objective(parse.GetValue(task), "--task").PromptTokens(Example(text, parse.GetValue(promptB)))
+                        : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
                             ?? throw new OptionsException(
                                 $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
                     return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);

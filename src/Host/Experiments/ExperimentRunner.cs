@@ -19,18 +19,11 @@ public delegate FineTuneResult RunDisplay(string run, int totalSteps, Func<IProg
 
 /// <summary>A finished run, reopened: its experiment, the model with the method loaded, the tokenizer, and per task (by key) its
 /// objective.</summary>
-public sealed record OpenedRun(ExperimentSpec Spec, Decoder Model, GptTokenizer Tokenizer, string MethodName, IAttachedMethod Method,
-    IReadOnlyList<string> TaskKeys, IReadOnlyList<IObjectiveInstance> Objectives)
+public sealed record OpenedRun(string Directory, ExperimentSpec Spec, Decoder Model, GptTokenizer Tokenizer, string MethodName,
+    IAttachedMethod Method, IReadOnlyList<string> TaskKeys, IReadOnlyList<IObjectiveInstance> Objectives)
 {
-    /// <summary>The objective of task <paramref name="key"/> (null: the run's only task).</summary>
-    public IObjectiveInstance Objective(string? key, string field)
-    {
-        if (key is null && TaskKeys.Count == 1) return Objectives[0];
-        if (key is null) throw new OptionsException($"{field}: a multi-task run; name one of its tasks ({string.Join(", ", TaskKeys)})");
-        int i = TaskKeys.ToList().IndexOf(key);
-        return i >= 0 ? Objectives[i]
-            : throw new OptionsException($"{field}: '{key}' is not a task of this run ({string.Join(", ", TaskKeys)})");
-    }
+    /// <summary>The objective of task <paramref name="key"/> (<c>--task</c>; null: the run's only task).</summary>
+    public IObjectiveInstance Objective(string? key) => Objectives[ExperimentRunner.TaskIndex(TaskKeys, key, Directory)];
 }
 
 /// <summary>
@@ -123,6 +116,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     {
         /// <summary>The task plugin's name, <c>multi-task</c> for several.</summary>
         public string TaskName => Multi is null ? Tasks[0].Manifest.Name : Scoring.Manifest.Name;
+        /// <summary>The tasks' keys, in <see cref="PerTask"/>'s order (one task: its data set's name).</summary>
+        public IReadOnlyList<string> TaskKeys => Multi is null ? [Data.Name] : [.. Multi.Members.Select(t => t.Key)];
 
         /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the
         /// model.</summary>
@@ -318,23 +313,25 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, string? task,
         CancellationToken cancel) =>
         Reloaded(runDirectory, null, (spec, p) =>
-            FineTuner.Predict(p.Model, p.PerTask[MemberIndex(p.Multi, task, runDirectory)], examples, Math.Max(1, spec.Training.BatchSize),
+            FineTuner.Predict(p.Model, p.PerTask[TaskIndex(p.TaskKeys, task, runDirectory)], examples, Math.Max(1, spec.Training.BatchSize),
                 cancel));
 
     /// <summary>The task data of one task of an experiment: its only one, or the multi-task member <paramref name="task"/>.</summary>
     public TaskData LoadTask(ExperimentSpec spec, string? task, string runDirectory)
     {
         var (data, _, multi) = Compose(spec, LoadTasks(spec, null));
-        return multi is null ? data : multi.Members[MemberIndex(multi, task, runDirectory)].Data;
+        int index = TaskIndex(multi is null ? [data.Name] : [.. multi.Members.Select(t => t.Key)], task, runDirectory);
+        return multi is null ? data : multi.Members[index].Data;
     }
 
-    static int MemberIndex(MultiTask? multi, string? task, string runDirectory)
+    /// <summary>Which of a run's tasks <c>--task</c> names: the only one when it names none, else its key's; errors list the keys.
+    /// </summary>
+    public static int TaskIndex(IReadOnlyList<string> keys, string? task, string runDirectory)
     {
-        if (multi is null) return 0;
-        var keys = multi.Members.Select(t => t.Key).ToList();
+        if (task is null && keys.Count == 1) return 0;
         if (task is null)
             throw new OptionsException($"--task: {runDirectory} is a multi-task run; name one of its tasks ({string.Join(", ", keys)})");
-        int index = keys.IndexOf(task);
+        int index = keys.ToList().IndexOf(task);
         return index >= 0 ? index
             : throw new OptionsException($"--task: '{task}' is not a task of {runDirectory} ({string.Join(", ", keys)})");
     }
@@ -342,8 +339,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// <summary>A finished run rebuilt with its best/ weights, as <c>generate --run</c> and <c>export</c> use it: the base model with the
     /// method attached and loaded, its tokenizer, and the objective of each of its tasks (by key).</summary>
     public T Open<T>(string runDirectory, Func<OpenedRun, T> use) => Reloaded(runDirectory, null, (spec, p) =>
-        use(new OpenedRun(spec, p.Model, p.Tokenizer, p.Method.Manifest.Name, p.Attached,
-            p.Multi is { } multi ? [.. multi.Members.Select(t => t.Key)] : [p.Data.Name], p.PerTask)));
+        use(new OpenedRun(runDirectory, spec, p.Model, p.Tokenizer, p.Method.Manifest.Name, p.Attached, p.TaskKeys, p.PerTask)));
 
     /// <summary>A finished run rebuilt from its config.json with its best/ weights, in the precision it recorded.</summary>
     T Reloaded<T>(string runDirectory, TaskData? data, Func<ExperimentSpec, Prepared, T> use)
