@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Xunit;
 
@@ -14,12 +13,11 @@ public class SamplePluginTests
     public void BitFit_sample_builds_from_a_copy_outside_the_repo_against_the_packed_SDK_and_trains_only_biases()
     {
         using var dir = new TempDir();
-        // A package version of its own per test run, so NuGet's global cache never serves an older SDK build.
-        var version = $"2.0.{DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000}";
-        Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"],
+        var version = DotnetCli.UniqueVersion(2, 0);
+        DotnetCli.Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"],
             $"-p:PackageVersion={version}");
-        CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "BitFit"), dir["BitFit"]);
-        Dotnet(dir["BitFit"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={dir["feed"]}");
+        DotnetCli.CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "BitFit"), dir["BitFit"]);
+        DotnetCli.Dotnet(dir["BitFit"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={dir["feed"]}");
         Assert.True(File.Exists(dir["out/PluginGpt.Samples.BitFit.dll"]));
         foreach (var hostOwned in new[] { "TorchSharp.dll", "PluginGpt.Abstractions.dll", "libtorch.so" })
             Assert.False(File.Exists(Path.Combine(dir["out"], hostOwned)),
@@ -55,32 +53,5 @@ public class SamplePluginTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement
             .GetProperty("trainable_parameters").GetInt64();
-    }
-
-    static void Dotnet(string workingDirectory, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = workingDirectory,
-        };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var errors = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"dotnet {string.Join(' ', args)}\n{output.Result}\n{errors.Result}");
-    }
-
-    static void CopyTree(string from, string to)
-    {
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var relative = Path.GetRelativePath(from, file);
-            if (relative.Split(Path.DirectorySeparatorChar)[0] is "bin" or "obj") continue;
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
-            File.Copy(file, Path.Combine(to, relative));
-        }
     }
 }

@@ -8,7 +8,7 @@ public static class ExperimentFile
 {
     public static ExperimentSpec Load(string path, IEnumerable<string> overrides)
     {
-        var obj = CommentedJson.ReadObject(path, "experiment file");
+        var obj = CommentedJson.ReadObject(ShippedData.ExperimentFile(path), "experiment file");
         foreach (var o in overrides) JsonOverrides.Apply(obj, o);
         return CommentedJson.Bind<ExperimentSpec>(obj, path);
     }

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary>Runs the .NET SDK (<c>dotnet pack</c>, <c>build</c>, <c>new</c>, <c>tool install</c>) or any program as a user would
+/// in a shell, failing the test with everything it printed when it does not exit with 0.</summary>
+public static class DotnetCli
+{
+    public static string Dotnet(string workingDirectory, params string[] args) => Program("dotnet", workingDirectory, args);
+
+    public static string Program(string program, string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory,
+        };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment.Remove("PLUGINGPT_DEBUG");
+        using var p = Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(10))) { p.Kill(true); throw new TimeoutException($"{program} {string.Join(' ', args)}"); }
+        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)} exited with {p.ExitCode}\n{output.Result}\n{errors.Result}");
+        return output.Result;
+    }
+
+    /// <summary>A package version of its own per test run, so NuGet's global cache never serves an older build.</summary>
+    public static string UniqueVersion(int major, int minor) =>
+        $"{major}.{minor}.{DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000}";
+
+    public static void CopyTree(string from, string to)
+    {
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            if (relative.Split(Path.DirectorySeparatorChar)[0] is "bin" or "obj") continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(to, relative))!);
+            File.Copy(file, Path.Combine(to, relative));
+        }
+    }
+}

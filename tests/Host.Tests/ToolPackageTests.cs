@@ -1,0 +1,62 @@
+using System.Text.Json;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary>
+/// The .NET way in: the host packed as a dotnet tool (plugins, data and experiment files inside), the SDK and the
+/// <c>dotnet new</c> template packed beside it into a local folder feed; the tool installed from that feed with
+/// <c>dotnet tool install --tool-path</c>; a project made from the template, built against the packed SDK and loaded,
+/// verified and trained by the installed tool, all outside the repository.
+/// </summary>
+public class ToolPackageTests
+{
+    [Fact]
+    public void Packed_tool_installs_lists_its_plugins_and_loads_a_method_made_from_the_template()
+    {
+        using var dir = new TempDir();
+        var feed = dir["feed"];
+        var toolVersion = DotnetCli.UniqueVersion(0, 5);
+        var sdkVersion = DotnetCli.UniqueVersion(2, 1);
+        var repo = CliRunner.RepoRoot;
+        DotnetCli.Dotnet(repo, "pack", "src/Host", "-c", "Release", "--no-build", "-o", feed, $"-p:PackageVersion={toolVersion}");
+        DotnetCli.Dotnet(repo, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", feed, $"-p:PackageVersion={sdkVersion}");
+        DotnetCli.Dotnet(repo, "pack", "templates", "-c", "Release", "-o", feed, $"-p:PackageVersion={sdkVersion}");
+
+        DotnetCli.Dotnet(dir.Path, "tool", "install", "plugingpt", "--version", toolVersion, "--tool-path", dir["tool"], "--add-source", feed);
+        var tool = dir["tool/plugingpt"];
+        var listed = JsonDocument.Parse(DotnetCli.Program(tool, dir.Path, "plugins", "--json")).RootElement.GetProperty("plugins")
+            .EnumerateArray().ToList();
+        foreach (var name in new[] { "lora", "ia3", "adapters", "prefix", "pet", "text-to-text", "classification" })
+            Assert.Contains(listed, p => p.GetProperty("name").GetString() == name);
+        Assert.All(listed, p => Assert.StartsWith(dir["tool"], p.GetProperty("path").GetString()));   // its own plugins, not the repo's
+
+        // The template, from an isolated template cache (never the user's).
+        var hive = dir["hive"];
+        DotnetCli.Dotnet(dir.Path, "new", "install", Path.Combine(feed, $"PluginGpt.Templates.{sdkVersion}.nupkg"), "--debug:custom-hive", hive);
+        DotnetCli.Dotnet(dir.Path, "new", "plugingpt-method", "-n", "LayerNormTune", "-o", dir["LayerNormTune"], "--debug:custom-hive", hive);
+        DotnetCli.Dotnet(dir["LayerNormTune"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={feed}");
+        Assert.True(File.Exists(dir["out/LayerNormTune.dll"]));
+        Assert.False(File.Exists(dir["out/PluginGpt.Abstractions.dll"]), "the SDK belongs to the host and must not be copied");
+
+        var withPlugin = DotnetCli.Program(tool, dir.Path, "plugins", "--json", "--plugins", dir["out"]);
+        var method = JsonDocument.Parse(withPlugin).RootElement.GetProperty("plugins").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == "layernormtune");
+        Assert.Equal("method", method.GetProperty("kind").GetString());
+        DotnetCli.Program(tool, dir.Path, "verify", "--method", "layernormtune", "--plugins", dir["out"]);
+
+        // Trained by the installed tool from an unrelated folder, on the experiment file and data shipped inside the tool.
+        // Tiny preset (d = 32, 2 blocks): LayerNorms 2 · 2 · 64 + ln_f 64 = 320, plus the 2-class head 32 · 2 + 2 = 66.
+        Assert.Equal(320 + 66, TrainedParameters(tool, dir, "all"));
+        Assert.Equal(64 + 66, TrainedParameters(tool, dir, "final", "--set", "method.options.norms=[\"ln_f\"]"));
+    }
+
+    static long TrainedParameters(string tool, TempDir dir, string run, params string[] extra)
+    {
+        DotnetCli.Program(tool, dir.Path, ["run", "experiments/full-sst2-tiny.json", "--plugins", dir["out"], "--results", "none",
+            "--set", "method.name=layernormtune", "--set", "training.epochs=1", "--set", "task.max_train=200", "--set", "task.max_dev=50",
+            "--set", $"output={dir[run]}", .. extra]);
+        return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement
+            .GetProperty("trainable_parameters").GetInt64();
+    }
+}
