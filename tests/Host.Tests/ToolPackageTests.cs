@@ -23,7 +23,8 @@ public class ToolPackageTests
         DotnetCli.Dotnet(repo, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", feed, $"-p:PackageVersion={sdkVersion}");
         DotnetCli.Dotnet(repo, "pack", "templates", "-c", "Release", "-o", feed, $"-p:PackageVersion={sdkVersion}");
 
-        DotnetCli.Dotnet(dir.Path, "tool", "install", "plugingpt", "--version", toolVersion, "--tool-path", dir["tool"], "--add-source", feed);
+        DotnetCli.Dotnet(dir.Path, "tool", "install", "plugingpt", "--version", toolVersion, "--tool-path", dir["tool"],
+            "--add-source", feed);
         var tool = dir["tool/plugingpt"];
         var listed = JsonDocument.Parse(DotnetCli.Program(tool, dir.Path, "plugins", "--json")).RootElement.GetProperty("plugins")
             .EnumerateArray().ToList();
@@ -33,8 +34,10 @@ public class ToolPackageTests
 
         // The template, from an isolated template cache (never the user's).
         var hive = dir["hive"];
-        DotnetCli.Dotnet(dir.Path, "new", "install", Path.Combine(feed, $"PluginGpt.Templates.{sdkVersion}.nupkg"), "--debug:custom-hive", hive);
-        DotnetCli.Dotnet(dir.Path, "new", "plugingpt-method", "-n", "LayerNormTune", "-o", dir["LayerNormTune"], "--debug:custom-hive", hive);
+        var templates = Path.Combine(feed, $"PluginGpt.Templates.{sdkVersion}.nupkg");
+        DotnetCli.Dotnet(dir.Path, "new", "install", templates, "--debug:custom-hive", hive);
+        DotnetCli.Dotnet(dir.Path, "new", "plugingpt-method", "-n", "LayerNormTune", "-o", dir["LayerNormTune"],
+            "--debug:custom-hive", hive);
         DotnetCli.Dotnet(dir["LayerNormTune"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={feed}");
         Assert.True(File.Exists(dir["out/LayerNormTune.dll"]));
         Assert.False(File.Exists(dir["out/PluginGpt.Abstractions.dll"]), "the SDK belongs to the host and must not be copied");

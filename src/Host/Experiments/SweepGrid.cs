@@ -36,6 +36,13 @@ public static class SweepGrid
 
     /// <summary>A folder-safe label of one combination: <c>lr=0.001_r=8</c>.</summary>
     public static string Label(IReadOnlyList<string> assignments) =>
-        assignments.Count == 0 ? "base" : string.Join("_", assignments.Select(a => a.Split('.')[^1]))
+        assignments.Count == 0 ? "base" : string.Join("_", assignments.Select(ShortAssignment))
             .Select(c => char.IsLetterOrDigit(c) || c is '=' or '.' or '-' or '_' ? c : '-').Aggregate("", (s, c) => s + c);
+
+    /// <summary><c>training.lr=0.01</c> → <c>lr=0.01</c>: the key's last part, the value whole (it may hold dots).</summary>
+    static string ShortAssignment(string assignment)
+    {
+        int eq = assignment.IndexOf('=');
+        return assignment[..eq].Split('.')[^1] + assignment[eq..];
+    }
 }
