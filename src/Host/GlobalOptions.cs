@@ -31,7 +31,20 @@ public static class GlobalOptions
 
     /// <summary>The global options' values, read before the container is built: they decide which plugins and exporters exist.
     /// <paramref name="Results"/> is the results database (null: record nothing).</summary>
-    public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp, string? Results = null);
+    public sealed record Values(IReadOnlyList<string> PluginFolders, string? Telemetry, Uri? Otlp, string? Results = null)
+    {
+        /// <summary>These values as command-line arguments that <see cref="Read"/> turns back into them, for a process started
+        /// elsewhere (a Slurm array task): paths absolute, every plugin folder named, no results database as <c>none</c>.</summary>
+        public IReadOnlyList<string> ToArguments()
+        {
+            var args = new List<string>();
+            foreach (var folder in PluginFolders) args.AddRange(["--plugins", Path.GetFullPath(folder)]);
+            args.AddRange(["--results", Results is { } db ? Path.GetFullPath(db) : "none"]);
+            if (Telemetry is { } mode) args.AddRange(["--telemetry", mode]);
+            if (Otlp is { } endpoint) args.AddRange(["--otlp", endpoint.ToString()]);
+            return args;
+        }
+    }
 
     /// <summary>Reads only the global options (everything else is the command tree's, parsed later); bad values are the user's to
     /// fix.</summary>

@@ -1,35 +1,37 @@
 namespace PluginGpt.Host;
 
-/// <summary>Finds the repository's <c>data/</c> folder: under the working directory, else above the program's own folder.</summary>
+/// <summary>
+/// Finds what the program ships (<c>data/</c>, <c>experiments/</c>): beside or above the program first (the repository of a build,
+/// the folder of a publish or an installed tool), so an unrelated <c>data/</c> in the working folder does not hide it; then the
+/// working folder.
+/// </summary>
 public static class ShippedData
 {
     public static string Path(params string[] parts)
     {
         var relative = System.IO.Path.Combine(["data", .. parts]);
-        return Find(relative) ?? throw new UserInputException(
-            $"shipped data '{relative}' not found under {Environment.CurrentDirectory} or above {AppContext.BaseDirectory}");
+        return BesideProgram(relative) ?? (Exists(relative) ? System.IO.Path.GetFullPath(relative) : null) ?? throw new UserInputException(
+            $"shipped data '{relative}' not found above {AppContext.BaseDirectory} or under {Environment.CurrentDirectory}");
     }
 
-    static string? Find(string relative)
+    static bool Exists(string path) => File.Exists(path) || Directory.Exists(path);
+
+    static string? BesideProgram(string relative)
     {
-        if (File.Exists(relative) || Directory.Exists(relative)) return System.IO.Path.GetFullPath(relative);
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var candidate = System.IO.Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+            if (Exists(candidate)) return candidate;
         }
         return null;
     }
 
-    /// <summary>A repository-relative path (like <c>experiments/quickstart</c>) found from the working directory or above the
-    /// program.</summary>
+    /// <summary>A path the user gave (a model, tokenizer or experiment file): as given when it exists, else the shipped one of
+    /// that name (<c>data/tokenizers/en-4k</c>, <c>experiments/quickstart</c>), else as given.</summary>
     public static string RepoPath(string relative)
     {
-        if (File.Exists(relative) || Directory.Exists(relative) || System.IO.Path.IsPathRooted(relative))
-            return System.IO.Path.GetFullPath(relative);
-        if (Find("data") is not { } dataRoot) return System.IO.Path.GetFullPath(relative);
-        var candidate = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(dataRoot)!, relative);
-        return File.Exists(candidate) || Directory.Exists(candidate) ? candidate : System.IO.Path.GetFullPath(relative);
+        if (Exists(relative) || System.IO.Path.IsPathRooted(relative)) return System.IO.Path.GetFullPath(relative);
+        return BesideProgram(relative) ?? System.IO.Path.GetFullPath(relative);
     }
 
     /// <summary>An experiment file as given, else the shipped one of that name (<c>experiments/lora-sst2-tiny.json</c> from an

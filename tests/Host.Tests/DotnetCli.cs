@@ -9,7 +9,20 @@ public static class DotnetCli
 {
     public static string Dotnet(string workingDirectory, params string[] args) => Program("dotnet", workingDirectory, args);
 
+    /// <summary>What <see cref="Start"/> saw: the exit code and everything printed.</summary>
+    public sealed record Outcome(int ExitCode, string Stdout, string Stderr);
+
+    /// <summary>Runs <paramref name="program"/> and returns its standard output, failing the test unless it exits with 0.</summary>
     public static string Program(string program, string workingDirectory, params string[] args)
+    {
+        var r = Start(program, workingDirectory, new Dictionary<string, string>(), args);
+        Assert.True(r.ExitCode == 0, $"{program} {string.Join(' ', args)} exited with {r.ExitCode}\n{r.Stdout}\n{r.Stderr}");
+        return r.Stdout;
+    }
+
+    /// <summary>Runs <paramref name="program"/> with extra environment variables, up to 10 minutes, whatever its exit code.</summary>
+    public static Outcome Start(string program, string workingDirectory, IReadOnlyDictionary<string, string> environment,
+        params string[] args)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -19,12 +32,12 @@ public static class DotnetCli
         };
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment.Remove("PLUGINGPT_DEBUG");
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         using var p = Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var errors = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(TimeSpan.FromMinutes(10))) { p.Kill(true); throw new TimeoutException($"{program} {string.Join(' ', args)}"); }
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)} exited with {p.ExitCode}\n{output.Result}\n{errors.Result}");
-        return output.Result;
+        return new Outcome(p.ExitCode, output.Result, errors.Result);
     }
 
     /// <summary>A package version of its own per test run, so NuGet's global cache never serves an older build.</summary>

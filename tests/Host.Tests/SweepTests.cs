@@ -37,8 +37,9 @@ public class SweepTests
     {
         using var dir = new TempDir();
         var sweep = dir["sweep"];
+        const string name = "it's $HOME \"quoted\" `date` & more";   // reaches the run exactly through the script's quoting
         var r = CliRunner.Run("sweep", Experiments.Tiny, "--grid", "training.lr=1e-3,3e-3,0.01", "--set", "training.epochs=1",
-            "--slurm", "--time", "5", "--cpus", "1", "--partition", "cpu", "--out", sweep);
+            "--set", $"name={name}", "--slurm", "--time", "5", "--cpus", "1", "--partition", "cpu", "--out", sweep);
         Assert.True(r.ExitCode == 0, r.Stderr);
         var script = File.ReadAllText(Path.Combine(sweep, "sweep.sbatch"));
         foreach (var directive in new[] { "--array=0-2", "--time=5", "--cpus-per-task=1", "--partition=cpu",
@@ -48,6 +49,9 @@ public class SweepTests
 
         // Array tasks as Slurm starts them (SLURM_ARRAY_TASK_ID set, output into slurm/%a.out), here without a scheduler.
         Assert.Equal(0, ArrayTask(sweep, 0));
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(sweep, "01-lr=1e-3", "config.json"))).RootElement;
+        Assert.Equal(name, config.GetProperty("name").GetString());
+        Assert.Equal(0.001, config.GetProperty("training").GetProperty("lr").GetDouble());
         File.Move(Path.Combine(sweep, "experiment.json"), dir["moved.json"]);   // task 1 now fails as a run fails: exit 2, one line
         Assert.Equal(2, ArrayTask(sweep, 1));
         Assert.Contains("experiment file not found", File.ReadAllText(Path.Combine(sweep, "slurm", "1.out")));
@@ -64,6 +68,28 @@ public class SweepTests
         // The task that finished was recorded in the results store the sweep named in the script (this test's database).
         var results = CliRunner.Run("results", "--json");
         Assert.Contains(Path.Combine(sweep, "01-lr=1e-3"), results.Stdout);
+        // A database that lacks it (the task's write failed, or tasks recorded nothing) gets it from --collect, once.
+        for (int i = 0; i < 2; i++) Assert.Equal(3, CliRunner.Run("sweep", "--collect", sweep, "--results", dir["other.db"]).ExitCode);
+        var other = JsonDocument.Parse(CliRunner.Run("results", "--json", "--results", dir["other.db"]).Stdout).RootElement;
+        Assert.Equal([Path.Combine(sweep, "01-lr=1e-3")], other.EnumerateArray().Select(x => x.GetProperty("folder").GetString()));
+    }
+
+    [Fact]
+    public void Global_options_reach_an_array_task_unchanged()
+    {
+        var plugins = Path.Combine(CliRunner.RepoRoot, "artifacts", "plugins");
+        foreach (var args in new[]
+        {
+            new[] { "--plugins", plugins, "--results", "runs/x.db", "--telemetry", "console", "--otlp", "http://localhost:4317/" },
+            ["--results", "none"],
+        })
+        {
+            var values = GlobalOptions.Read(args);
+            var again = GlobalOptions.Read([.. values.ToArguments()]);
+            Assert.Equal(values.PluginFolders, again.PluginFolders);
+            Assert.Equal(values.Results is null ? null : Path.GetFullPath(values.Results), again.Results);
+            Assert.Equal((values.Telemetry, values.Otlp), (again.Telemetry, again.Otlp));
+        }
     }
 
     [Fact]
@@ -87,6 +113,16 @@ public class SweepTests
         var noPlan = CliRunner.Run("sweep", "--collect", dir.Path);
         Assert.Equal(2, noPlan.ExitCode);
         Assert.Contains("not a sweep folder", noPlan.Stderr);
+        const string head = """{ "name": "x", "source": "x.json", "created": "2026-11-26T00:00:00Z", "runs": """;
+        File.WriteAllText(dir["sweep-plan.json"], head + "[null] }");
+        var badPlan = CliRunner.Run("sweep", "--collect", dir.Path);
+        Assert.Equal(2, badPlan.ExitCode);
+        Assert.Contains("sweep-plan.json: runs[0]: missing", badPlan.Stderr);
+        File.WriteAllText(dir["sweep-plan.json"], head + """[{ "index": 0, "label": "a", "folder": "../a", "overrides": [] }] }""");
+        Assert.Contains("runs[0].folder", CliRunner.Run("sweep", "--collect", dir.Path).Stderr);
+        var mixed = CliRunner.Run("sweep", "--collect", dir.Path, "--cpus", "2");
+        Assert.Equal(2, mixed.ExitCode);
+        Assert.Contains("give only the sweep folder", mixed.Stderr);
 
         // No scheduler on PATH: --submit says so in one line and leaves the script to submit by hand.
         var noSbatch = CliRunner.RunWith(new() { ["PATH"] = dir["empty"] }, [.. sweep, "--slurm", "--submit"]);
@@ -95,22 +131,51 @@ public class SweepTests
         Assert.True(File.Exists(Path.Combine(dir["sweep"], "sweep.sbatch")));
     }
 
-    static int ArrayTask(string sweep, int index)
+    [Fact]
+    public void A_cancelled_array_task_records_exit_130_and_collect_calls_it_cancelled()
     {
-        var start = new ProcessStartInfo("bash")
+        using var dir = new TempDir();
+        var sweep = dir["sweep"];
+        var r = CliRunner.Run("sweep", Experiments.Tiny, "--grid", "training.epochs=400", "--slurm", "--out", sweep);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        // As Slurm does at the time limit or on scancel: SIGTERM to every process of the task (here its own process group).
+        var start = new ProcessStartInfo("setsid") { WorkingDirectory = CliRunner.RepoRoot, RedirectStandardOutput = true };
+        foreach (var a in new[] { "bash", Path.Combine(sweep, "sweep.sbatch") }) start.ArgumentList.Add(a);
+        start.Environment["SLURM_ARRAY_TASK_ID"] = "0";
+        using var task = Process.Start(start)!;
+        var log = Path.Combine(sweep, "01-epochs=400", "metrics.jsonl");
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (!(File.Exists(log) && new FileInfo(log).Length > 0) && DateTime.UtcNow < deadline) Thread.Sleep(100);
+        Assert.True(File.Exists(log), "the run never started training");
+        DotnetCli.Program("kill", CliRunner.RepoRoot, "-TERM", "--", $"-{task.Id}");
+        Assert.True(task.WaitForExit(TimeSpan.FromMinutes(2)), "the task did not stop on SIGTERM");
+        Assert.Equal("130", File.ReadAllText(Path.Combine(sweep, "slurm", "0.exit")).Trim());
+
+        var collected = CliRunner.Run("sweep", "--collect", sweep);
+        Assert.Equal(3, collected.ExitCode);
+        Assert.Contains("cancelled (exit 130", collected.Stdout);
+        var said = string.Join(' ', collected.Stdout.Split('\n').Select(l => l.Trim()));
+        Assert.Contains($"sbatch --array=0 {Path.Combine(sweep, "sweep.sbatch")}", said);
+
+        // Submitted again, the task moves the unfinished run aside and starts it afresh.
+        Assert.Equal(0, ArrayTask(sweep, 0, "training.epochs=1"));
+        Assert.Single(Directory.GetDirectories(sweep, "01-epochs=400.unfinished-*"));
+    }
+
+    static int ArrayTask(string sweep, int index, string? extraOverride = null)
+    {
+        var script = Path.Combine(sweep, "sweep.sbatch");
+        if (extraOverride is not null)   // after the plan's overrides, so it wins
         {
-            WorkingDirectory = CliRunner.RepoRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(sweep, "sweep.sbatch"));
-        start.Environment["SLURM_ARRAY_TASK_ID"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["SLURM_CPUS_PER_TASK"] = "1";
-        using var p = Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var errors = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        File.WriteAllText(Path.Combine(sweep, "slurm", $"{index}.out"), output.Result + errors);
-        return p.ExitCode;
+            const string output = "--set \"output=$folder\"";
+            File.WriteAllText(script, File.ReadAllText(script).Replace(output, $"--set '{extraOverride}' {output}"));
+        }
+        var r = DotnetCli.Start("bash", CliRunner.RepoRoot, new Dictionary<string, string>
+        {
+            ["SLURM_ARRAY_TASK_ID"] = index.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["SLURM_CPUS_PER_TASK"] = "1",
+        }, script);
+        File.WriteAllText(Path.Combine(sweep, "slurm", $"{index}.out"), r.Stdout + r.Stderr);
+        return r.ExitCode;
     }
 }

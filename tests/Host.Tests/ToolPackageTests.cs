@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text.Json;
 using Xunit;
 
@@ -22,6 +23,10 @@ public class ToolPackageTests
         DotnetCli.Dotnet(repo, "pack", "src/Host", "-c", "Release", "--no-build", "-o", feed, $"-p:PackageVersion={toolVersion}");
         DotnetCli.Dotnet(repo, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", feed, $"-p:PackageVersion={sdkVersion}");
         DotnetCli.Dotnet(repo, "pack", "templates", "-c", "Release", "-o", feed, $"-p:PackageVersion={sdkVersion}");
+        CheckToolPackage(Path.Combine(feed, $"plugingpt.{toolVersion}.nupkg"));
+        // An unrelated data/ folder where the user works must not hide the data shipped in the tool.
+        Directory.CreateDirectory(dir["data/sst2"]);
+        File.WriteAllText(dir["data/sst2/notes.txt"], "not a data set");
 
         DotnetCli.Dotnet(dir.Path, "tool", "install", "plugingpt", "--version", toolVersion, "--tool-path", dir["tool"],
             "--add-source", feed);
@@ -52,6 +57,23 @@ public class ToolPackageTests
         // Tiny preset (d = 32, 2 blocks): LayerNorms 2 · 2 · 64 + ln_f 64 = 320, plus the 2-class head 32 · 2 + 2 = 66.
         Assert.Equal(320 + 66, TrainedParameters(tool, dir, "all"));
         Assert.Equal(64 + 66, TrainedParameters(tool, dir, "final", "--set", "method.options.norms=[\"ln_f\"]"));
+    }
+
+    /// <summary>The package holds the program, its plugins (one folder per in-tree plugin, nothing stale), the shipped data and
+    /// experiments, and native files for linux-x64 only (LibTorch's platform).</summary>
+    static void CheckToolPackage(string package)
+    {
+        using var zip = ZipFile.OpenRead(package);
+        const string root = "tools/net10.0/any/";
+        var names = zip.Entries.Select(e => e.FullName).Where(n => n.StartsWith(root)).Select(n => n[root.Length..]).ToList();
+        Assert.Contains("plugingpt.dll", names);
+        Assert.Contains("runtimes/linux-x64/native/libtorch_cpu.so", names);
+        Assert.Contains("data/tokenizers/en-4k/vocab.json", names);
+        Assert.Contains("experiments/full-sst2-tiny.json", names);
+        Assert.All(names.Where(n => n.StartsWith("runtimes/")), n => Assert.StartsWith("runtimes/linux-x64/", n));
+        var pluginFolders = names.Where(n => n.StartsWith("plugins/")).Select(n => n.Split('/')[1]).Distinct().Order();
+        var inTree = Directory.GetDirectories(Path.Combine(CliRunner.RepoRoot, "plugins")).Select(Path.GetFileName).Order();
+        Assert.Equal(inTree, pluginFolders);
     }
 
     static long TrainedParameters(string tool, TempDir dir, string run, params string[] extra)

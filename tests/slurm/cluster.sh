@@ -1,19 +1,38 @@
 #!/usr/bin/env bash
 # A real single-node Slurm cluster for tests: slurmctld and slurmd on this machine, from Debian's slurm-wlm and munge
-# (installed here when missing; that needs root or passwordless sudo). Nothing is assumed to be running.
-#   cluster.sh start STATE_DIR   installs if needed, starts munged (unless one answers) and both Slurm daemons on their own
-#                                ports with their own config in STATE_DIR; prints `export SLURM_CONF=…` for the client commands
-#   cluster.sh stop STATE_DIR    stops what start started (by pid)
+# (installed here when missing; that needs root or passwordless sudo). Nothing is assumed to be running, and nothing of the
+# machine's own is touched: munged runs with a key and socket of its own, Slurm on ports of its own, all under STATE_DIR.
+#   cluster.sh start STATE_DIR   prints `export SLURM_CONF=…` for the client commands (sbatch, squeue) once the node is idle
+#   cluster.sh stop STATE_DIR    cancels the cluster's jobs, stops its daemons and waits for them to exit
 # A cluster that does not come up fails with the scheduler's own words (the tail of its logs), never a skip.
 set -euo pipefail
 action="${1:?usage: cluster.sh start|stop STATE_DIR}"
 state="$(mkdir -p "${2:?usage: cluster.sh start|stop STATE_DIR}" && cd "$2" && pwd)"
+export PATH="$PATH:/usr/sbin:/sbin"   # the daemons live in sbin, outside a normal user's PATH
+export SLURM_CONF="$state/slurm.conf"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
+stop_daemon() {   # by its pid file; waits up to 20 s for it to exit
+  local pidfile="$1" pid
+  [ -s "$pidfile" ] || return 0
+  pid="$(cat "$pidfile")"
+  as_root kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do as_root kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  as_root kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
 stop() {
-  for pidfile in "$state/slurmd.pid" "$state/slurmctld.pid" "$state/munged.pid"; do
-    if [ -s "$pidfile" ]; then as_root kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f "$pidfile"; fi
-  done
+  if [ -f "$SLURM_CONF" ] && [ -s "$state/slurmctld.pid" ]; then
+    squeue -h -o %A 2>/dev/null | sort -u | xargs -r scancel --full 2>/dev/null || true
+    for _ in $(seq 1 30); do [ -z "$(squeue -h 2>/dev/null)" ] && break; sleep 1; done
+  fi
+  stop_daemon "$state/slurmd.pid"
+  stop_daemon "$state/slurmctld.pid"
+  if [ -s "$state/munge-dir" ]; then
+    stop_daemon "$(cat "$state/munge-dir")/munged.pid"
+    as_root rm -rf "$(cat "$state/munge-dir")"
+  fi
 }
 
 start() {
@@ -22,30 +41,31 @@ start() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >&2
   fi
-  # munge: Slurm's authentication. Use the machine's daemon if one answers; else start one with a key of our own.
-  if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
-    if [ ! -s /etc/munge/munge.key ]; then
-      as_root mkdir -p /etc/munge
-      as_root dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
-    fi
-    as_root chown munge:munge /etc/munge/munge.key && as_root chmod 400 /etc/munge/munge.key
-    as_root mkdir -p /run/munge /var/log/munge /var/lib/munge
-    as_root chown munge:munge /run/munge /var/log/munge /var/lib/munge
-    as_root runuser -u munge -- munged >&2 || as_root munged --force >&2
-    pgrep -x -n munged > "$state/munged.pid"
+  # munged insists on a private key folder and a socket in a folder every user can reach (each folder above it too).
+  mkdir -p "$state/munge-key" "$state/ctld" "$state/d"
+  chmod 700 "$state/munge-key"
+  local sockets
+  sockets="$(mktemp -d /tmp/plugingpt-munge.XXXXXX)"; chmod 755 "$sockets"; echo "$sockets" > "$state/munge-dir"
+  if [ ! -s "$state/munge-key/munge.key" ]; then
+    dd if=/dev/urandom of="$state/munge-key/munge.key" bs=1024 count=1 status=none
+    chmod 400 "$state/munge-key/munge.key"
   fi
+  as_root munged --key-file="$state/munge-key/munge.key" --socket="$sockets/munge.sock" \
+    --pid-file="$sockets/munged.pid" --log-file="$state/munge-key/munged.log" --seed-file="$state/munge-key/munged.seed" >&2 \
+    || { tail -n 5 "$state/munge-key/munged.log" >&2; exit 1; }
 
   local host cpus
   host="$(hostname -s)"; cpus="$(nproc)"
-  mkdir -p "$state/ctld" "$state/d"
-  # Own ports, so a machine that already runs Slurm is not disturbed; no cgroup.conf (22.05 refuses CgroupPlugin=disabled).
-  cat > "$state/slurm.conf" <<CONF
+  # No cgroup.conf: 22.05 refuses CgroupPlugin=disabled, and proctrack/linuxproc + task/none need none.
+  cat > "$SLURM_CONF" <<CONF
 ClusterName=plugingpt-test
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=16817
 SlurmdPort=16818
 SlurmUser=$(id -un)
 AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$sockets/munge.sock
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -61,12 +81,11 @@ SlurmctldLogFile=$state/slurmctld.log
 SlurmdLogFile=$state/slurmd.log
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
-NodeName=$host CPUs=$cpus State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-  export SLURM_CONF="$state/slurm.conf"
-  as_root env SLURM_CONF="$SLURM_CONF" slurmctld -i || { tail -n 20 "$state/slurmctld.log" >&2; exit 1; }
-  as_root env SLURM_CONF="$SLURM_CONF" slurmd || { tail -n 20 "$state/slurmd.log" >&2; exit 1; }
+  as_root env SLURM_CONF="$SLURM_CONF" slurmctld -i >&2 || { tail -n 20 "$state/slurmctld.log" >&2; exit 1; }
+  as_root env SLURM_CONF="$SLURM_CONF" slurmd >&2 || { tail -n 20 "$state/slurmd.log" >&2; exit 1; }
   for _ in $(seq 1 60); do
     if [ "$(sinfo -h -o %t 2>/dev/null | head -n 1)" = "idle" ]; then echo "export SLURM_CONF=$SLURM_CONF"; return 0; fi
     sleep 1

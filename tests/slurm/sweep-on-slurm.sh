@@ -7,9 +7,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 work="$(mktemp -d)"
 fail() { echo "slurm sweep: FAILED: $*"; exit 1; }
-cleanup() { "$repo/tests/slurm/cluster.sh" stop "$work/cluster" >/dev/null 2>&1 || true; rm -rf "$work"; }
+cleanup() { "$repo/tests/slurm/cluster.sh" stop "$work/cluster" >/dev/null 2>&1 || true; rm -rf "$work" || true; }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'echo "slurm sweep: FAILED: interrupted (timed out?)"; exit 1' INT TERM
 host=(dotnet "$repo/src/Host/bin/Release/net10.0/plugingpt.dll")
 [ -f "${host[1]}" ] || fail "${host[1]} not built"
 
@@ -20,7 +20,7 @@ eval "$started"   # export SLURM_CONF=… for sbatch and squeue, here and in plu
 cd "$work"
 job="$("${host[@]}" sweep experiments/full-sst2-tiny.json --grid training.lr=3e-3,1e-3 --grid objective.options.lm_coef=0,0.5 \
   --set training.epochs=1 --set task.max_train=200 --set task.max_dev=50 \
-  --slurm --submit --cpus 1 --time 10 --out "$work/sweep" --results "$work/results.db" | tail -n 1)" \
+  --slurm --submit --partition test --cpus 1 --time 10 --out "$work/sweep" --results "$work/results.db" | tail -n 1)" \
   || fail "sweep --slurm --submit did not submit"
 [[ "$job" =~ ^[0-9]+$ ]] || fail "sweep --submit printed '$job', not a job id"
 grep -q -- '--array=0-3' "$work/sweep/sweep.sbatch" || fail "sweep.sbatch has no 4-task array"

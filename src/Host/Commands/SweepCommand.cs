@@ -36,8 +36,10 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
         {
             if (parse.GetValue(collect) is { } collected)
             {
-                if (parse.GetValue(file) is not null || parse.GetValue(grid) is { Length: > 0 } || parse.GetValue(slurm))
-                    throw new OptionsException("--collect DIR: give only the sweep folder (no experiment, --grid or --slurm)");
+                Option[] sweepOnly = [grid, set, output, slurm, partition, time, cpus, submit];
+                if (parse.GetValue(file) is not null || sweepOnly.Any(o => parse.GetResult(o) is { Implicit: false }))
+                    throw new OptionsException(
+                        "--collect DIR: give only the sweep folder (no experiment, --grid, --set, --out or Slurm options)");
                 return Collect(collected);
             }
             var path = parse.GetValue(file) ?? throw new OptionsException("sweep: give the experiment file (or --collect DIR)");
@@ -70,7 +72,7 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
                 var runner = runners.Create($"[{i + 1}/{specs.Count}] {run.Label}");
                 await runner.RunAsync(specs[i] with { Output = Path.Combine(dir, run.Folder) }, cancel);
             }
-            SweepCollection.Report(console, dir, plan);
+            SweepCollection.Report(console, dir, plan, null);
             return cancel.IsCancellationRequested ? Cli.Cancelled : 0;
         });
         return command;
@@ -78,7 +80,7 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
 
     int Slurm(string dir, SweepPlan plan, SlurmSettings settings, bool submit)
     {
-        var script = SlurmJob.Write(dir, plan, settings, SlurmJob.HostCommand(), RunArguments());
+        var script = SlurmJob.Write(dir, plan, settings, SlurmJob.HostCommand(), globals.ToArguments());
         console.MarkupLineInterpolated($"wrote {script}: {plan.Runs.Count} array tasks (one per combination)");
         if (!submit)
         {
@@ -94,24 +96,12 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
         return 0;
     }
 
-    /// <summary>What every array task passes to <c>plugingpt run</c> besides its overrides: this process's plugin folders, results
-    /// store (absolute: the task may start elsewhere) and telemetry.</summary>
-    IReadOnlyList<string> RunArguments()
-    {
-        var args = new List<string>();
-        foreach (var folder in globals.PluginFolders) args.AddRange(["--plugins", folder]);
-        args.AddRange(["--results", globals.Results is { } db ? Path.GetFullPath(db) : "none"]);
-        if (globals.Telemetry is { } mode) args.AddRange(["--telemetry", mode]);
-        if (globals.Otlp is { } endpoint) args.AddRange(["--otlp", endpoint.ToString()]);
-        return args;
-    }
-
     /// <summary><c>--collect DIR</c>: exit code 0 when every run finished, 3 (a check did not pass) when some failed or are
-    /// missing.</summary>
+    /// missing. Finished runs the results database lacks (a task whose write failed) are recorded now.</summary>
     int Collect(string directory)
     {
         var dir = Path.GetFullPath(directory);
-        var statuses = SweepCollection.Report(console, dir, SweepPlan.Read(dir));
+        var statuses = SweepCollection.Report(console, dir, SweepPlan.Read(dir), globals.Results);
         return statuses.All(s => s.State == SweepRunState.Finished) ? 0 : 3;
     }
 }

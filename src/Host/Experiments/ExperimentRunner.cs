@@ -418,29 +418,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         try
         {
             using var results = ResultsStore.Open(ResultsPath);
-            results.Record(new RunRecord
-            {
-                Id = Guid.NewGuid().ToString("N"),
-                Started = started,
-                GitCommit = GitCommit.Find(Directory.GetCurrentDirectory()),
-                Name = summary.Name,
-                Folder = dir,
-                Config = File.ReadAllText(Path.Combine(dir, "config.json")),
-                Method = summary.Method,
-                Objective = summary.Objective,
-                Task = summary.Task,
-                Dataset = summary.Dataset,
-                TrainableParameters = summary.TrainableParameters,
-                TotalParameters = summary.TotalParameters,
-                Precision = summary.Precision,
-                Seconds = summary.Seconds,
-                Throughput = examplesPerSecond,
-                ThroughputUnit = examplesPerSecond is null ? null : "examples/s",
-                Cores = Environment.ProcessorCount,
-                MatmulGFlops = peak,
-                PrimaryMetric = summary.PrimaryMetric,
-                Metrics = summary.Metrics,
-            });
+            results.Record(RunRecord.Of(dir, summary, started, examplesPerSecond, peak));
         }
         catch (Exception e)   // best effort, whatever went wrong: the run's own folder is complete
         {

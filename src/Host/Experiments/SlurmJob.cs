@@ -27,12 +27,13 @@ public static partial class SlurmJob
         if (s.Cpus is < 1) throw new OptionsException($"--cpus: expected at least 1, got {s.Cpus}");
     }
 
-    /// <summary>#SBATCH lines are split at white space: a sweep folder or working folder with a space cannot be written there.</summary>
+    /// <summary>#SBATCH lines are split at white space and read quotes, '#' and '\'; '%' in <c>--output</c> is a file-name pattern
+    /// (%j, %u, …): a sweep folder or working folder with any of these cannot be written there.</summary>
     public static void CheckPaths(string sweepDirectory)
     {
         foreach (var (path, what) in new[] { (Environment.CurrentDirectory, "the working folder"), (sweepDirectory, "the sweep folder") })
-            if (path.Any(char.IsWhiteSpace))
-                throw new OptionsException($"--slurm: {what} '{path}' has white space, which #SBATCH lines cannot hold; use another");
+            if (path.FirstOrDefault(c => char.IsWhiteSpace(c) || c is '%' or '\\' or '"' or '\'' or '#') is var bad && bad != default)
+                throw new OptionsException($"--slurm: {what} '{path}' holds '{bad}', which #SBATCH lines cannot hold; use another");
     }
 
     /// <summary>Writes <c>sweep.sbatch</c> into the sweep folder and returns its path. <paramref name="hostCommand"/> starts this
@@ -57,8 +58,8 @@ public static partial class SlurmJob
         if (settings.Time is { } t) s.AppendLine(CultureInfo.InvariantCulture, $"#SBATCH --time={t}");
         if (settings.Cpus is { } cpus) s.AppendLine(CultureInfo.InvariantCulture, $"#SBATCH --cpus-per-task={cpus}");
         s.AppendLine("set -u");
-        if (settings.Cpus is not null)
-            s.AppendLine("export OMP_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\"   # LibTorch's threads: the CPUs Slurm gave this task");
+        // Without --cpus-per-task Slurm gives a task one CPU; on clusters that do not pin CPUs LibTorch would take every core.
+        s.AppendLine("export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"   # LibTorch's threads: the CPUs Slurm gave this task");
         s.AppendLine("case \"$SLURM_ARRAY_TASK_ID\" in");
         foreach (var run in plan.Runs)
         {
@@ -68,6 +69,11 @@ public static partial class SlurmJob
         }
         s.AppendLine("  *) echo \"no combination $SLURM_ARRAY_TASK_ID in this sweep\" >&2; exit 2 ;;");
         s.AppendLine("esac");
+        // Submitted again (a retry of failed runs, or Slurm's requeue): a finished run is kept, an unfinished one moved aside.
+        s.AppendLine(CultureInfo.InvariantCulture, $"exit_file={Quote(logs)}/\"$SLURM_ARRAY_TASK_ID.exit\"");
+        s.AppendLine("rm -f \"$exit_file\"");
+        s.AppendLine("if [ -f \"$folder/metrics.json\" ]; then echo \"$folder: finished before\"; echo 0 > \"$exit_file\"; exit 0; fi");
+        s.AppendLine("if [ -e \"$folder\" ]; then mv \"$folder\" \"$folder.unfinished-$(date +%Y%m%d-%H%M%S)\"; fi");
         // Slurm sends SIGTERM at the time limit or on scancel: the run stops cleanly (exit 130) and the status is still written.
         s.AppendLine("trap 'echo \"plugingpt sweep: SIGTERM from Slurm (time limit or scancel)\" >&2' TERM");
         var command = string.Join(' ', hostCommand.Select(Quote));
@@ -75,7 +81,7 @@ public static partial class SlurmJob
         var experiment = Quote(Path.Combine(sweepDirectory, SweepPlan.ExperimentCopy));
         s.AppendLine(CultureInfo.InvariantCulture, $"{command} run {experiment} \"${{overrides[@]}}\" --set \"output=$folder\" {global}");
         s.AppendLine("status=$?");
-        s.AppendLine(CultureInfo.InvariantCulture, $"echo \"$status\" > {Quote(logs)}/\"$SLURM_ARRAY_TASK_ID.exit\"");
+        s.AppendLine("echo \"$status\" > \"$exit_file\"");
         s.AppendLine("exit \"$status\"");
 
         var path = Path.Combine(sweepDirectory, ScriptName);

@@ -1,5 +1,6 @@
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Reports;
+using PluginGpt.Host.Results;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Experiments;
@@ -37,8 +38,8 @@ public static class SweepCollection
             0 => new(run, folder, SweepRunState.Failed, $"exited 0 but wrote no {RunFiles.Summary}{said}", null),
             130 => new(run, folder, SweepRunState.Failed, $"cancelled (exit 130: time limit, scancel or Ctrl+C){said}", null),
             { } failed => new(run, folder, SweepRunState.Failed, $"exit {failed}{said}", null),
-            null when File.Exists(log) => new(run, folder, SweepRunState.Missing,
-                $"started but recorded no exit status: still running, or killed{said}", null),
+            null when File.Exists(log) || Directory.Exists(folder) => new(run, folder, SweepRunState.Missing,
+                $"started, not finished: still running, or stopped before it recorded an exit status{said}", null),
             null => new(run, folder, SweepRunState.Missing, "not run yet (queued, or the sweep stopped before it)", null),
         };
     }
@@ -50,10 +51,12 @@ public static class SweepCollection
         return line is null ? null : line.Length > 200 ? line[..200] + "…" : line;
     }
 
-    /// <summary>Writes the comparison of the finished runs and lists the others; returns the statuses.</summary>
-    public static IReadOnlyList<SweepRunStatus> Report(IAnsiConsole console, string sweepDirectory, SweepPlan plan)
+    /// <summary>Writes the comparison of the finished runs, records in <paramref name="results"/> (when given) the finished runs it
+    /// lacks, and lists the others with the command that runs them again; returns the statuses.</summary>
+    public static IReadOnlyList<SweepRunStatus> Report(IAnsiConsole console, string sweepDirectory, SweepPlan plan, string? results)
     {
         var statuses = Inspect(sweepDirectory, plan);
+        if (results is not null) RecordMissingRows(console, statuses, results);
         var rows = statuses.Where(s => s.Summary is not null).Select(s => Row(s.Run.Label, s.Summary!, s.Folder)).ToList();
         if (rows.Count > 0)
             ComparisonReport.Write(console, sweepDirectory, "sweep", rows, null, $"{plan.Name}: {rows[0].Metric} by setting");
@@ -61,7 +64,27 @@ public static class SweepCollection
             console.MarkupLineInterpolated($"[yellow]{s.State.ToString().ToLowerInvariant()}[/]: {s.Run.Folder}: {s.Detail}");
         console.MarkupLineInterpolated(
             $"{rows.Count} of {statuses.Count} runs finished; sweep folder: {sweepDirectory}");
+        var again = statuses.Where(s => s.State != SweepRunState.Finished).Select(s => s.Run.Index).ToList();
+        var script = Path.Combine(sweepDirectory, SlurmJob.ScriptName);
+        if (again.Count > 0 && File.Exists(script))
+            console.MarkupLineInterpolated(
+                $"run them again (once none is queued or running): sbatch --array={string.Join(',', again)} {script}");
         return statuses;
+    }
+
+    /// <summary>Array tasks record their own rows; one whose write failed (a busy or unreachable database), or a sweep submitted
+    /// with <c>--results none</c>, is recorded here, once.</summary>
+    static void RecordMissingRows(IAnsiConsole console, IReadOnlyList<SweepRunStatus> statuses, string results)
+    {
+        using var store = ResultsStore.Open(results);
+        int recorded = 0;
+        foreach (var s in statuses.Where(s => s.Summary is not null && !store.Holds(s.Folder)))
+        {
+            var finished = File.GetLastWriteTimeUtc(Path.Combine(s.Folder, RunFiles.Summary));
+            store.Record(RunRecord.Of(s.Folder, s.Summary!, finished - TimeSpan.FromSeconds(s.Summary!.Seconds)));
+            recorded++;
+        }
+        if (recorded > 0) console.MarkupLineInterpolated($"recorded {recorded} finished runs missing from {results}");
     }
 
     static ComparisonRow Row(string label, RunSummary m, string folder) =>

@@ -46,7 +46,22 @@ public sealed record SweepPlan(
         try
         {
             var plan = JsonSerializer.Deserialize<SweepPlan>(File.ReadAllText(path));
-            if (plan?.Runs is null || plan.Runs.Count == 0) throw new DataException($"{path}: no runs");
+            if (plan?.Runs is null || plan.Runs.Count == 0) throw new DataException($"{path}: runs: none");
+            for (int i = 0; i < plan.Runs.Count; i++)
+            {
+                void Check(bool ok, string field, string expectation)
+                {
+                    if (!ok) throw new DataException($"{path}: runs[{i}]{field}: {expectation}");
+                }
+                var run = plan.Runs[i];
+                Check(run is not null, "", "missing");
+                Check(run!.Index == i, ".index", $"expected {i}");
+                Check(run.Label is { Length: > 0 }, ".label", "missing");
+                Check(run.Overrides is not null, ".overrides", "missing");
+                // A run folder stays inside the sweep folder.
+                Check(run.Folder is { Length: > 0 } f && !Path.IsPathRooted(f) && !f.Split('/', '\\').Contains(".."), ".folder",
+                    "expected a folder name inside the sweep folder");
+            }
             return plan;
         }
         catch (JsonException e) { throw new DataException($"{path}: not a sweep plan ({e.Message.Split(" Path:")[0]})"); }

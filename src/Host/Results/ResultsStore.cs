@@ -56,6 +56,20 @@ public sealed class ResultsStore : IDisposable
         }
     }
 
+    /// <summary>Whether a run in <paramref name="folder"/> is recorded.</summary>
+    public bool Holds(string folder)
+    {
+        var found = false;
+        Retry(() =>
+        {
+            using var query = connection.CreateCommand();
+            query.CommandText = "SELECT 1 FROM runs WHERE folder = $folder LIMIT 1";
+            query.Parameters.AddWithValue("$folder", folder);
+            found = query.ExecuteScalar() is not null;
+        });
+        return found;
+    }
+
     /// <summary>Adds a run and its metrics in one transaction (all or nothing).</summary>
     public void Record(RunRecord r) => Retry(() =>
     {

@@ -26,4 +26,31 @@ public sealed record RunRecord
     public required IReadOnlyDictionary<string, double> Metrics { get; init; }
 
     public double? PrimaryScore => Metrics.TryGetValue(PrimaryMetric, out var v) ? v : null;
+
+    /// <summary>The row of the finished run in <paramref name="folder"/>: its <c>metrics.json</c> summary and <c>config.json</c>.
+    /// </summary>
+    public static RunRecord Of(string folder, PluginGpt.Core.Training.RunSummary summary, DateTime started,
+        double? examplesPerSecond = null, double? matmulGFlops = null) => new()
+        {
+            Id = Guid.NewGuid().ToString("N"),
+            Started = started,
+            GitCommit = PluginGpt.Host.Results.GitCommit.Find(Directory.GetCurrentDirectory()),
+            Name = summary.Name,
+            Folder = folder,
+            Config = File.ReadAllText(System.IO.Path.Combine(folder, "config.json")),
+            Method = summary.Method,
+            Objective = summary.Objective,
+            Task = summary.Task,
+            Dataset = summary.Dataset,
+            TrainableParameters = summary.TrainableParameters,
+            TotalParameters = summary.TotalParameters,
+            Precision = summary.Precision,
+            Seconds = summary.Seconds,
+            Throughput = examplesPerSecond,
+            ThroughputUnit = examplesPerSecond is null ? null : "examples/s",
+            Cores = Environment.ProcessorCount,
+            MatmulGFlops = matmulGFlops,
+            PrimaryMetric = summary.PrimaryMetric,
+            Metrics = summary.Metrics,
+        };
 }
