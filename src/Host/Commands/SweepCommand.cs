@@ -53,7 +53,10 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var shared = parse.GetValue(set) ?? [];
             var combinations = SweepGrid.Combinations(grids);
             // Every combination is bound and validated before the first run starts (or the job is submitted).
-            var specs = combinations.Select(c => ExperimentFile.LoadValid(path, [.. shared, .. c])).ToList();
+            // One reading of the file is checked, run here and copied for the array tasks.
+            var source = ShippedData.ExperimentFile(path);
+            var text = File.Exists(source) ? File.ReadAllText(source) : null;
+            var specs = combinations.Select(c => ExperimentFile.LoadValid(path, [.. shared, .. c], text)).ToList();
             var checker = runners.Quiet();
             foreach (var spec in specs) checker.Check(spec);   // plugin options and data of every combination
             var chosen = parse.GetValue(output);
@@ -62,8 +65,8 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             if (onSlurm) SlurmJob.CheckPaths(Path.GetFullPath(folder));
             using var claim = OutputFolder.Claim(folder, "--out", unique: chosen is null);
             var dir = claim.Directory;
-            var plan = SweepPlan.Create(specs[0].Name, ShippedData.ExperimentFile(path), combinations, shared);
-            plan.Write(dir);
+            var plan = SweepPlan.Create(specs[0].Name, source, combinations, shared);
+            plan.Write(dir, text!);
 
             if (onSlurm) return Slurm(dir, plan, settings, parse.GetValue(submit));
             for (int i = 0; i < specs.Count && !cancel.IsCancellationRequested; i++)

@@ -16,14 +16,15 @@ public static class CommentedJson
         WriteIndented = true,
     };
 
-    /// <summary>The top-level object of <paramref name="path"/> (a <paramref name="kind"/>, named in the errors).</summary>
-    public static JsonObject ReadObject(string path, string kind)
+    /// <summary>The top-level object of <paramref name="path"/> (a <paramref name="kind"/>, named in the errors), or of
+    /// <paramref name="text"/> read from it before.</summary>
+    public static JsonObject ReadObject(string path, string kind, string? text = null)
     {
-        if (!File.Exists(path)) throw new UserInputException($"{path}: {kind} not found");
+        if (text is null && !File.Exists(path)) throw new UserInputException($"{path}: {kind} not found");
         JsonNode root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path),
+            root = JsonNode.Parse(text ?? File.ReadAllText(path),
                     documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
                 ?? throw new OptionsException($"{path}: empty file");
         }

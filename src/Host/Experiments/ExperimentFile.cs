@@ -6,17 +6,19 @@ namespace PluginGpt.Host.Experiments;
 /// <summary>Reads an experiment JSON file, applies <c>--set key=value</c> overrides, and binds it strictly.</summary>
 public static class ExperimentFile
 {
-    public static ExperimentSpec Load(string path, IEnumerable<string> overrides)
+    /// <summary>The experiment in <paramref name="path"/> with <paramref name="overrides"/> applied; <paramref name="text"/> is the
+    /// file's text when the caller read it already (a sweep checks and copies exactly one reading of the file).</summary>
+    public static ExperimentSpec Load(string path, IEnumerable<string> overrides, string? text = null)
     {
-        var obj = CommentedJson.ReadObject(ShippedData.ExperimentFile(path), "experiment file");
+        var obj = CommentedJson.ReadObject(ShippedData.ExperimentFile(path), "experiment file", text);
         foreach (var o in overrides) JsonOverrides.Apply(obj, o);
         return CommentedJson.Bind<ExperimentSpec>(obj, path);
     }
 
     /// <summary><see cref="Load"/> then <see cref="Validate"/>: a spec ready to run.</summary>
-    public static ExperimentSpec LoadValid(string path, IEnumerable<string> overrides)
+    public static ExperimentSpec LoadValid(string path, IEnumerable<string> overrides, string? text = null)
     {
-        var spec = Load(path, overrides);
+        var spec = Load(path, overrides, text);
         Validate(spec, path);
         return spec;
     }

@@ -31,11 +31,11 @@ public sealed record SweepPlan(
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>Writes the plan and a copy of the experiment file into <paramref name="directory"/>, so the runs use the file as
-    /// it was checked even if it is edited while they wait in a queue.</summary>
-    public void Write(string directory)
+    /// <summary>Writes the plan and the experiment file's <paramref name="text"/> (as it was checked) into
+    /// <paramref name="directory"/>, so the runs use it even if the file is edited while they wait in a queue.</summary>
+    public void Write(string directory, string text)
     {
-        AtomicFile.WriteAllText(Path.Combine(directory, ExperimentCopy), File.ReadAllText(Source));
+        AtomicFile.WriteAllText(Path.Combine(directory, ExperimentCopy), text);
         AtomicFile.WriteAllText(Path.Combine(directory, FileName), JsonSerializer.Serialize(this, Json));
     }
 
