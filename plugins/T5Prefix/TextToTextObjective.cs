@@ -51,6 +51,8 @@ public sealed class TextToTextObjective : IObjective
             $"must be \"constrained\" or \"free\", got \"{o.Decoding}\"");
         PluginOptions.Require(o.Grid > 0, section, "grid", $"must be > 0, got {o.Grid}");
         PluginOptions.Require(o.MaxLength >= 0, section, "max_length", $"must be ≥ 0, got {o.MaxLength}");
+        foreach (var key in (o.Tasks?.Keys ?? Enumerable.Empty<string>()).Where(k => !context.RunTasks.Contains(k)))
+            throw new OptionsException($"{section}.tasks.{key}: not a task of this run ({string.Join(", ", context.RunTasks)})");
         var own = o.Tasks?.GetValueOrDefault(task.Name);
         string field = own?.Template is not null ? $"{section}.tasks.{task.Name}.template" : $"{section}.template";
         var template = PrefixTemplate.Parse(own?.Template ?? o.Template ?? BuiltInPrefixes.For(task), task.Format, field);

@@ -5,7 +5,12 @@ using static TorchSharp.torch;
 namespace PluginGpt.Abstractions;
 
 /// <summary>What an objective gets to build itself: the model, its tokenizer, the task and its options.</summary>
-public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, TaskData Task, JsonElement Options);
+public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, TaskData Task, JsonElement Options)
+{
+    /// <summary>The names of every task of the run (since SDK 2.2): a multi-task run builds its objective once per task, and options
+    /// keyed by task name can be checked against all of them. Default: <see cref="Task"/>'s name alone.</summary>
+    public IReadOnlyList<string> RunTasks { get; init; } = [Task.Name];
+}
 
 /// <summary>How a labelled example becomes logits and a loss (classifier head, cloze, text-to-text, in-context).</summary>
 public interface IObjective : IPlugin

@@ -162,10 +162,20 @@ public class TextToTextTests
     [InlineData("""{"targets": {"neg": "same", "pos": "same"}}""", "share the target text")]
     [InlineData("""{"decoding": "beam"}""", "decoding")]
     [InlineData("""{"tasks": {"toy": {"template": "{text_b}"}}}""", "objective.options.tasks.toy.template")]
+    [InlineData("""{"tasks": {"toys": {"template": "s: {text_a}"}}}""", "objective.options.tasks.toys: not a task of this run (toy)")]
     public void Bad_options_are_one_line_errors(string options, string message)
     {
         using var model = GoldenBytes.Model();
         var e = Assert.Throws<OptionsException>(() => Create(model, Toy, options));
         Assert.Contains(message, e.Message);
+    }
+
+    [Fact]
+    public void Per_task_options_may_name_any_task_of_a_multi_task_run()
+    {
+        using var model = GoldenBytes.Model();
+        var options = JsonDocument.Parse("""{"tasks": {"rte": {"template": "r: {text_a} {text_b}"}}}""").RootElement;
+        using var toy = new TextToTextObjective().Create(new ObjectiveContext(model, Bytes, Toy, options) { RunTasks = ["toy", "rte"] });
+        Assert.True(toy.Trains);
     }
 }

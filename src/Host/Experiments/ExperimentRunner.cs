@@ -160,9 +160,15 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             model.to(device);
             attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
             // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
+            string[] runTasks = [.. tasks.Select(t => t.Data.Name)];
             foreach (var (_, own) in tasks)
-                perTask.Add(((IObjective)objective.Instance).Create(new ObjectiveContext(model, tokenizer, multi is null ? data : own,
-                    spec.Objective.Options ?? default)));
+            {
+                var context = new ObjectiveContext(model, tokenizer, multi is null ? data : own, spec.Objective.Options ?? default)
+                {
+                    RunTasks = runTasks,
+                };
+                perTask.Add(((IObjective)objective.Instance).Create(context));
+            }
             var instance = multi?.Objective(perTask) ?? perTask[0];
             return new Prepared(spec, method, objective, [.. tasks.Select(t => t.Plugin)], model, data, scoring, attached, instance, note,
                 multi, perTask, tokenizer);
