@@ -78,6 +78,8 @@ public static class FineTuner
             int stepBatches = 0;
             var stepParts = new Dictionary<string, double>();
             var watch = Stopwatch.StartNew();
+            double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
+            int epochSteps = 0;
             long tokensAtStart = decoder?.TokensForwarded ?? 0, sequencesAtStart = decoder?.SequencesForwarded ?? 0;
             for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
             {
@@ -101,15 +103,17 @@ public static class FineTuner
 
                 double lr = optimizer.Step(step);
                 step++;
+                epochSteps++;
                 double meanLoss = lossSum / (b + 1);
-                double seconds = watch.Elapsed.TotalSeconds;
+                double seconds = watch.Elapsed.TotalSeconds, stepSeconds = seconds - lastStepEnd;
+                lastStepEnd = seconds;
                 double examplesPerSecond = (b + 1.0) * t.BatchSize / seconds;
                 Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
                 // Tokens/s and MFU need the decoder's token counters; loss and step time are recorded for any model.
                 long tokens = (decoder?.TokensForwarded ?? 0) - tokensAtStart;
                 long sequences = Math.Max(1, (decoder?.SequencesForwarded ?? 0) - sequencesAtStart);
                 double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
-                Telemetry.RecordStep(stepLoss / stepBatches, seconds / (b + 1), tokens / seconds, flopsPerToken,
+                Telemetry.RecordStep(stepLoss / stepBatches, stepSeconds, tokens / seconds, flopsPerToken,
                     decoder is null ? 0 : peak);
                 // The step's own loss goes to the file (a running mean would restart at every epoch and draw cliffs that are not in
                 // the training); the display shows the epoch's running mean, which reads calmer.
@@ -124,7 +128,7 @@ public static class FineTuner
                 stepLoss = 0;
                 stepBatches = 0;
                 stepParts.Clear();
-                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / (b + 1),
+                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / epochSteps,
                     ThroughputUnit: "ex/s"));
             }
             trainingSeconds += watch.Elapsed.TotalSeconds;
