@@ -30,6 +30,11 @@ public class SweepTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("training.lr", r.Stderr);
         Assert.False(Directory.Exists(dir["sweep"]));
+        // The objective is built for every combination too, before the first run (here: its second one's option).
+        var objective = CliRunner.Run("sweep", Experiments.Tiny, "--grid", "objective.options.pooling=last,middle", "--out", dir["sweep"]);
+        Assert.Equal(2, objective.ExitCode);
+        Assert.Contains("objective.options.pooling", objective.Stderr);
+        Assert.False(Directory.Exists(dir["sweep"]));
     }
 
     [Fact]

@@ -129,16 +129,33 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
+    static GptTokenizer LoadTokenizer(ExperimentSpec spec)
+    {
+        var folder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
+        var tokenizer = GptTokenizer.Load(folder);
+        if (spec.Model.Path is { } modelPath) tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), folder);
+        return tokenizer;
+    }
+
+    /// <summary>What the objective is built from, once per task of the run (one for a single-task run).</summary>
+    static IEnumerable<ObjectiveContext> ObjectiveContexts(ExperimentSpec spec, IDecoder model, ITokenizer tokenizer, TaskData data,
+        MultiTask? multi, IReadOnlyList<(LoadedPlugin Plugin, TaskData Data)> tasks)
+    {
+        string[] runTasks = [.. tasks.Select(t => t.Data.Name)];
+        foreach (var (_, own) in tasks)
+            yield return new ObjectiveContext(model, tokenizer, multi is null ? data : own, spec.Objective.Options ?? default)
+            {
+                RunTasks = runTasks,
+            };
+    }
+
     Prepared Prepare(ExperimentSpec spec, TaskData? given = null)
     {
         var recorded = spec.Provenance;
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
         var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name", recorded?.GetValueOrDefault("objective"));
         var device = DeviceSelector.Parse(spec.Device);
-        var tokenizerFolder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
-        var tokenizer = GptTokenizer.Load(tokenizerFolder);
-        if (spec.Model.Path is { } modelPath)
-            tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), tokenizerFolder);
+        var tokenizer = LoadTokenizer(spec);
         var tasks = LoadTasks(spec, given);
         var (data, scoring, multi) = Compose(spec, tasks);
 
@@ -160,15 +177,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             model.to(device);
             attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
             // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
-            string[] runTasks = [.. tasks.Select(t => t.Data.Name)];
-            foreach (var (_, own) in tasks)
-            {
-                var context = new ObjectiveContext(model, tokenizer, multi is null ? data : own, spec.Objective.Options ?? default)
-                {
-                    RunTasks = runTasks,
-                };
+            foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
                 perTask.Add(((IObjective)objective.Instance).Create(context));
-            }
             var instance = multi?.Objective(perTask) ?? perTask[0];
             return new Prepared(spec, method, objective, [.. tasks.Select(t => t.Plugin)], model, data, scoring, attached, instance, note,
                 multi, perTask, tokenizer);
@@ -293,12 +303,21 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     public void Check(ExperimentSpec spec, GptConfig? shape = null)
     {
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name");
-        catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name");
-        LoadTasks(spec, null);
+        var objective = (IObjective)catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name").Instance;
+        var tasks = LoadTasks(spec, null);
+        var (data, _, multi) = Compose(spec, tasks);
+        var tokenizer = LoadTokenizer(spec);
         var config = shape
             ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
-        using var model = new Decoder(config, torch.META);
+        using var model = new Decoder(config with { Vocab = Math.Max(config.Vocab, tokenizer.VocabSize) }, torch.META);
         using var attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+        foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
+        {
+            // The objective is built on the weightless model so its options are checked now; one that computes while it is built
+            // (it needs real weights for that) has its remaining checks when its run starts.
+            try { objective.Create(context).Dispose(); }
+            catch (Exception e) when (e is not UserInputException) { }
+        }
     }
 
     /// <summary>Rebuilds a finished run from its config.json, loads its best/ weights, and scores the dev set again.</summary>
