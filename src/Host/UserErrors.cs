@@ -15,8 +15,15 @@ public static class UserErrors
         UnauthorizedAccessException => e.Message,
         // ENOSPC on Linux; ERROR_DISK_FULL and ERROR_HANDLE_DISK_FULL on Windows.
         IOException io when (io.HResult & 0xFFFF) is 28 or 112 or 39 => $"disk full: {io.Message}",
+        // TorchSharp's type initializer fails (and keeps failing) when LibTorch cannot be loaded on this machine: the machine's
+        // to fix (another platform, a missing system library), not a bug.
+        TypeInitializationException { TypeName: "TorchSharp.torch", InnerException: { } cause } => NoLibTorch(cause),
         _ => null,
     };
+
+    static string NoLibTorch(Exception cause) =>
+        $"LibTorch could not be loaded on this machine ({System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier}; " +
+        $"PluginGpt carries LibTorch's linux-x64 build): {cause.Message.Split('\n')[0].Trim()}";
 
     /// <summary>Writes the exception with the command line to a crash log and returns its path.</summary>
     public static string WriteCrashLog(Exception e, string[] args)

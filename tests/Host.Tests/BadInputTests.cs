@@ -100,4 +100,26 @@ public class BadInputTests
         Assert.Contains("ThrowsOnAttachMethod.Attach", File.ReadAllText(log));
         Assert.False(Directory.Exists(dir["run"]), "a run that failed to start leaves no folder");
     }
+
+    [Fact]
+    public void A_machine_where_LibTorch_cannot_load_gets_one_line_not_a_crash()
+    {
+        // The program without LibTorch's native files: what a machine of another platform, or one missing a system library, sees.
+        using var dir = new TempDir();
+        var from = AppContext.BaseDirectory;
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(from, file);
+            var name = Path.GetFileName(file);
+            if (name.StartsWith("libtorch") || name.StartsWith("libc10") || name.StartsWith("libLibTorchSharp")) continue;
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir["host"], relative))!);
+            File.Copy(file, Path.Combine(dir["host"], relative));
+        }
+        var r = DotnetCli.Start("dotnet", dir.Path, new Dictionary<string, string>(), dir["host/plugingpt.dll"],
+            "inspect", "--model", "tiny");
+        Assert.Equal(2, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("error: LibTorch could not be loaded on this machine (linux-x64; PluginGpt carries LibTorch's linux-x64 build): ",
+            line);
+    }
 }
