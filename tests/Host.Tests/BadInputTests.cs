@@ -115,8 +115,9 @@ public class BadInputTests
             Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(dir["host"], relative))!);
             File.Copy(file, Path.Combine(dir["host"], relative));
         }
-        var r = DotnetCli.Start("dotnet", dir.Path, new Dictionary<string, string>(), dir["host/plugingpt.dll"],
-            "inspect", "--model", "tiny");
+        // TorchSharp's fallback would copy LibTorch out of the NuGet cache: point it at an empty one.
+        var r = DotnetCli.Start("dotnet", dir.Path, new Dictionary<string, string> { ["NUGET_PACKAGES"] = dir["no-packages"] },
+            dir["host/plugingpt.dll"], "inspect", "--model", "tiny");
         Assert.Equal(2, r.ExitCode);
         var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("error: LibTorch could not be loaded on this machine (linux-x64; PluginGpt carries LibTorch's linux-x64 build): ",
