@@ -96,9 +96,27 @@ public class TelemetryTests
         var units = metrics.GroupBy(m => m.Name).ToDictionary(g => g.Key, g => g.First().Unit);
         Assert.Equal("{token}/s", units["plugingpt.generate.tokens_per_second"]);
         Assert.Equal("s", units["plugingpt.generate.token_latency"]);
+        // The user's one generation and the benchmark's four (a warm-up and a measured one, with and without the cache) apart.
+        var rates = new Dictionary<string, long>();
+        // The last export holds the cumulative counts (the providers export at the flush and again when disposed).
+        foreach (var point in Points(metrics.Last(m => m.Name == "plugingpt.generate.tokens_per_second")))
+        {
+            var tags = new Dictionary<string, object?>();
+            foreach (var tag in point.Tags) tags[tag.Key] = tag.Value;
+            var key = $"{tags["source"]}/{tags["kv_cache"]}";
+            rates[key] = rates.GetValueOrDefault(key) + point.GetHistogramCount();
+        }
+        Assert.Equal(new Dictionary<string, long> { ["generate/True"] = 1, ["bench/True"] = 2, ["bench/False"] = 2 }, rates);
         Assert.Equal("{token}/s", units["plugingpt.bench.tokens_per_second"]);
         Assert.Equal("{example}/s", units["plugingpt.eval.examples_per_second"]);
         Assert.Contains("plugingpt.bench.mfu", units.Keys);
         Assert.Contains("plugingpt.eval.score", units.Keys);
+    }
+
+    static List<MetricPoint> Points(Metric metric)
+    {
+        var points = new List<MetricPoint>();
+        foreach (ref readonly var point in metric.GetMetricPoints()) points.Add(point);
+        return points;
     }
 }

@@ -122,7 +122,7 @@ public static class Benchmarks
         double Rate(bool cache)
         {
             cancel.ThrowIfCancellationRequested();
-            var options = new GenerationOptions { Greedy = true, MaxNewTokens = newTokens, UseKvCache = cache };
+            var options = new GenerationOptions { Greedy = true, MaxNewTokens = newTokens, UseKvCache = cache, Source = "bench" };
             TokenGenerator.Generate(model, prompt, options with { MaxNewTokens = 2 }).Count();   // warm-up
             var w = Stopwatch.StartNew();
             int n = TokenGenerator.Generate(model, prompt, options).Count();

@@ -16,6 +16,9 @@ public sealed record GenerationOptions
     public bool UseKvCache { get; init; } = true;
     /// <summary>Token ids that end generation (not emitted), e.g. end-of-text.</summary>
     public IReadOnlyList<int> StopTokens { get; init; } = [];
+    /// <summary>Who generates, tagged on the <c>plugingpt.generate.*</c> measurements (with <c>kv_cache</c>) so a benchmark's
+    /// generations are not mistaken for a user's: <c>generate</c> (default) or <c>bench</c>.</summary>
+    public string Source { get; init; } = "generate";
 
     public void Validate()
     {

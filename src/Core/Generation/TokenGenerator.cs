@@ -17,6 +17,7 @@ public static class TokenGenerator
         span?.SetTag("prompt_tokens", prompt.Count);
         span?.SetTag("kv_cache", options.UseKvCache);
         var total = System.Diagnostics.Stopwatch.StartNew();
+        var tags = new System.Diagnostics.TagList { { "source", options.Source }, { "kv_cache", options.UseKvCache } };
         int generated = 0;
         var device = model.Device;
         var rng = new torch.Generator(options.Seed, device);
@@ -42,7 +43,7 @@ public static class TokenGenerator
                     var logits = model.Logits(input, cache)[0, -1].to(ScalarType.Float32);
                     next = Pick(logits, tokens, options, rng);
                 }
-                Telemetry.TokenLatency.Record(latency.Elapsed.TotalSeconds);
+                Telemetry.TokenLatency.Record(latency.Elapsed.TotalSeconds, tags);
                 if (options.StopTokens.Contains(next)) yield break;
                 tokens.Add(next);
                 generated++;
@@ -52,7 +53,7 @@ public static class TokenGenerator
         finally
         {
             // The time the caller spent between tokens counts too: this is the rate a reader of the stream sees.
-            if (generated > 0) Telemetry.GenerateTokensPerSecond.Record(generated / total.Elapsed.TotalSeconds);
+            if (generated > 0) Telemetry.GenerateTokensPerSecond.Record(generated / total.Elapsed.TotalSeconds, tags);
             span?.SetTag("new_tokens", generated);
             cache?.Dispose();
             rng.Dispose();
