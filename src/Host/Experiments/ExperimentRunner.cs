@@ -306,11 +306,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var objective = (IObjective)catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name").Instance;
         var tasks = LoadTasks(spec, null);
         var (data, _, multi) = Compose(spec, tasks);
-        var tokenizer = LoadTokenizer(spec);
+        // A model still to be made (the quickstart's, given by its shape) has no tokenizer yet: its objective is checked at run time.
+        var tokenizer = shape is null ? LoadTokenizer(spec) : null;
         var config = shape
             ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
-        using var model = new Decoder(config with { Vocab = Math.Max(config.Vocab, tokenizer.VocabSize) }, torch.META);
+        using var model = new Decoder(config with { Vocab = Math.Max(config.Vocab, tokenizer?.VocabSize ?? 0) }, torch.META);
         using var attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+        if (tokenizer is null) return;
         foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
         {
             // The objective is built on the weightless model so its options are checked now; one that computes while it is built
