@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using PluginGpt.Abstractions;
 
 namespace PluginGpt.Plugins.T5Prefix;
@@ -33,6 +35,7 @@ public sealed class MultiVsSingleRecipe : IRecipe
         var mean = mixture.PrimaryMetric;
         var alone = tasks.Select(t => spec with { Task = t, Tasks = null, Mixing = null, Recipe = null }).ToList();
         var data = alone.Select(runner.LoadTask).ToList();
+        alone = [.. alone.Select((s, i) => s with { Objective = OwnTaskOptions(s.Objective, data[i].Name) })];
         var keys = TaskKeys.For([.. data.Select(d => d.Name)]);
         var single = new Dictionary<string, double>();
         var primaries = new Dictionary<string, List<double>>();   // by prefix: "" and each alternative's "free." …
@@ -73,4 +76,19 @@ public sealed class MultiVsSingleRecipe : IRecipe
         Recipe = null,
         Training = training,
     };
+
+    /// <summary>A single-task stage's objective: per-task options (<c>objective.options.tasks</c>) cut to its own task's, since
+    /// the mixture's other tasks are not tasks of that run.</summary>
+    static PluginChoice OwnTaskOptions(PluginChoice objective, string dataset)
+    {
+        if (objective.Options is not { ValueKind: JsonValueKind.Object } options
+            || !options.TryGetProperty("tasks", out var perTask) || perTask.ValueKind != JsonValueKind.Object)
+            return objective;
+        var trimmed = JsonNode.Parse(options.GetRawText())!.AsObject();
+        var own = new JsonObject();
+        if (perTask.TryGetProperty(dataset, out var mine)) own[dataset] = JsonNode.Parse(mine.GetRawText());
+        trimmed["tasks"] = own;
+        using var document = JsonDocument.Parse(trimmed.ToJsonString());
+        return objective with { Options = document.RootElement.Clone() };
+    }
 }

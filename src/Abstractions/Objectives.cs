@@ -9,7 +9,13 @@ public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, Task
 {
     /// <summary>The names of every task of the run (since SDK 2.2): a multi-task run builds its objective once per task, and options
     /// keyed by task name can be checked against all of them. Default: <see cref="Task"/>'s name alone.</summary>
-    public IReadOnlyList<string> RunTasks { get; init; } = [Task.Name];
+    public IReadOnlyList<string> RunTasks
+    {
+        get => runTasks ?? (Task is null ? [] : [Task.Name]);
+        init => runTasks = value;
+    }
+
+    readonly IReadOnlyList<string>? runTasks;
 }
 
 /// <summary>How a labelled example becomes logits and a loss (classifier head, cloze, text-to-text, in-context).</summary>

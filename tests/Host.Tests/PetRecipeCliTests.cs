@@ -121,4 +121,18 @@ public class PetRecipeCliTests
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("nothing.txt", missing.Stderr);
     }
+
+    [Fact]
+    public void A_sweep_of_PET_with_its_own_patterns_is_checked_as_the_recipe_will_run_it()
+    {
+        // SNLI has no built-in patterns: the recipe's own ones reach the objective per stage, so the up-front check leaves the
+        // objective to the stages (checking the bare options would refuse a valid experiment).
+        using var dir = new TempDir();
+        var path = Write(dir, "pet", """{"patterns": ["{text_a}? {answer}, {text_b}"], "models_per_pattern": 1}""");
+        var r = CliRunner.Run("sweep", path, "--grid", "seed=1,2", "--set", "task={\"name\": \"nli\", \"dataset\": \"snli\"}",
+            "--set", "objective.options.verbalizer={\"entailment\": [\"Yes\"], \"neutral\": [\"Maybe\"], \"contradiction\": [\"No\"]}",
+            "--slurm", "--out", dir["sweep"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.True(File.Exists(Path.Combine(dir["sweep"], "sweep.sbatch")));
+    }
 }

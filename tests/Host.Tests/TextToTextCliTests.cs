@@ -138,9 +138,17 @@ public class TextToTextCliTests(TrainedRuns runs) : IClassFixture<TrainedRuns>
     {
         using var dir = new TempDir();
         var output = dir["compare"];
+        // Per-task options name two of the mixture's tasks; each single-task stage gets its own task's alone.
+        const string perTask =
+            """{"tasks": {"sst2": {"template": "review: {text_a}"}, "stsb": {"template": "pair: {text_a} | {text_b}"}}}""";
         var r = CliRunner.Run("run", MultiTask(dir), "--set", $"output={output}", "--set", "recipe={\"name\": \"multi-vs-single\"}",
-            "--set", "training.max_steps=3", "--set", "training.keep=last");
+            "--set", "training.max_steps=3", "--set", "training.keep=last", "--set", $"objective.options={perTask}");
         Assert.True(r.ExitCode == 0, r.Stderr);
+        JsonElement TasksOptions(string stage) => JsonDocument.Parse(File.ReadAllText(Path.Combine(output, stage, "config.json")))
+            .RootElement.GetProperty("objective").GetProperty("options").GetProperty("tasks");
+        Assert.Equal(["sst2"], TasksOptions("single-sst2").EnumerateObject().Select(p => p.Name));
+        Assert.Empty(TasksOptions("single-copa").EnumerateObject());
+        Assert.Equal(2, TasksOptions("multi-task").EnumerateObject().Count());
         foreach (var stage in new[] { "multi-task", "single-sst2", "single-stsb", "single-copa" })
         {
             var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, stage, "metrics.json"))).RootElement;

@@ -297,8 +297,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     /// <summary>
     /// What can be checked of an experiment in a second, before any long work (a sweep's first run, the quickstart's
-    /// pre-training): its plugins exist, the task reads its data with its options, and the method attaches with its options to
-    /// a shape-only model (<paramref name="shape"/>, or the experiment's own). The objective is checked when its run starts.
+    /// pre-training): its plugins exist, the task reads its data with its options, the method attaches with its options to a
+    /// shape-only model (<paramref name="shape"/>, or the experiment's own), and the objective is built on it with its options.
     /// </summary>
     public void Check(ExperimentSpec spec, GptConfig? shape = null)
     {
@@ -310,9 +310,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var tokenizer = shape is null ? LoadTokenizer(spec) : null;
         var config = shape
             ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
-        using var model = new Decoder(config with { Vocab = Math.Max(config.Vocab, tokenizer?.VocabSize ?? 0) }, torch.META);
+        // The vocabulary the run will have (as Prepare makes it): a preset's is the tokenizer's, a model folder's grows to fit it.
+        int vocab = tokenizer is null ? config.Vocab
+            : spec.Model.Path is null && shape is null ? tokenizer.VocabSize : Math.Max(config.Vocab, tokenizer.VocabSize);
+        using var model = new Decoder(config with { Vocab = vocab }, torch.META);
         using var attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
-        if (tokenizer is null) return;
+        // A recipe shapes the objective's options per stage (PET's patterns, …): its stages are checked when they start.
+        if (tokenizer is null || spec.Recipe is { Name.Length: > 0 }) return;
+        using var scope = torch.NewDisposeScope();
         foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
         {
             // The objective is built on the weightless model so its options are checked now; one that computes while it is built
