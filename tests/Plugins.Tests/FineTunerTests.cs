@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Text.Json;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
@@ -8,6 +9,11 @@ using TorchSharp;
 
 namespace PluginGpt.Plugins.Tests;
 
+/// <summary>Alone: a MeterListener (the step-time test) hears every training loop of the process.</summary>
+[CollectionDefinition(nameof(FineTunerTests), DisableParallelization = true)]
+public sealed class FineTunerCollection;
+
+[Collection(nameof(FineTunerTests))]
 public class FineTunerTests
 {
     static readonly GptTokenizer Tok = GptTokenizer.Load(Path.Combine(Repo.Data, "tokenizers", "en-4k"));
@@ -139,5 +145,37 @@ public class FineTunerTests
             Assert.Equal(Math.Round(s.Loss!.Value * 4), s.Loss!.Value * 4, 6);   // the mean of 4 integer targets: a multiple of 1/4
         }
         Assert.NotEqual(steps[0].Loss, steps[1].Loss);
+    }
+
+    [Fact]
+    public void Step_time_is_one_optimizer_step_with_all_its_accumulated_micro_batches()
+    {
+        using var dir = new TempDir();
+        var task = new ClassificationTask();
+        var data = task.LoadBuiltIn("sst2", 64, 8);
+        using var model = new Decoder(Presets.Tiny with { Vocab = Tok.VocabSize });
+        using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
+        using var objective = new ClassifierHead().Create(
+            new ObjectiveContext(model, Tok, data, JsonDocument.Parse("""{"lm_coef": 0}""").RootElement));
+        var spec = new TrainingSpec { Epochs = 2, BatchSize = 4, GradientAccumulation = 4, LearningRate = 1e-3 };
+
+        var stepTimes = new List<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "plugingpt.train.step_time") l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, value, _, _) => { lock (stepTimes) stepTimes.Add(value); });
+        listener.Start();
+        var result = FineTuner.Run(new FineTuneJob(model, method, objective, task, data, spec, 3, dir.Path));
+        listener.Dispose();
+
+        // 64 examples, 4 per micro-batch, 4 micro-batches per step: 4 steps an epoch.
+        Assert.Equal(8, result.Steps);
+        Assert.Equal(8, stepTimes.Count);
+        // The steps tile each epoch's training time: their sum is the training time (less the last step's bookkeeping), not a
+        // quarter of it as a per-micro-batch time would be.
+        double trainingSeconds = 2 * 64 / result.ExamplesPerSecond!.Value;
+        Assert.InRange(stepTimes.Sum(), 0.7 * trainingSeconds, 1.0001 * trainingSeconds);
     }
 }
