@@ -9,7 +9,7 @@ public static class DotnetCli
 {
     public static string Dotnet(string workingDirectory, params string[] args) => Program("dotnet", workingDirectory, args);
 
-    /// <summary>What <see cref="Start"/> saw: the exit code and everything printed.</summary>
+    /// <summary>What a started program did: the exit code and everything printed.</summary>
     public sealed record Outcome(int ExitCode, string Stdout, string Stderr);
 
     /// <summary>Runs <paramref name="program"/> and returns its standard output, failing the test unless it exits with 0.</summary>
@@ -22,7 +22,12 @@ public static class DotnetCli
 
     /// <summary>Runs <paramref name="program"/> with extra environment variables, up to 10 minutes, whatever its exit code.</summary>
     public static Outcome Start(string program, string workingDirectory, IReadOnlyDictionary<string, string> environment,
-        params string[] args)
+        params string[] args) => Start(program, workingDirectory, environment, TimeSpan.FromMinutes(10), args);
+
+    /// <summary>Runs <paramref name="program"/> with extra environment variables, up to <paramref name="timeout"/>, whatever its
+    /// exit code.</summary>
+    public static Outcome Start(string program, string workingDirectory, IReadOnlyDictionary<string, string> environment,
+        TimeSpan timeout, IReadOnlyList<string> args)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -36,7 +41,7 @@ public static class DotnetCli
         using var p = Process.Start(start)!;
         var output = p.StandardOutput.ReadToEndAsync();
         var errors = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(10))) { p.Kill(true); throw new TimeoutException($"{program} {string.Join(' ', args)}"); }
+        if (!p.WaitForExit(timeout)) { p.Kill(true); throw new TimeoutException($"{program} {string.Join(' ', args)}"); }
         return new Outcome(p.ExitCode, output.Result, errors.Result);
     }
 

@@ -117,7 +117,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         /// <summary>The task plugin's name, <c>multi-task</c> for several.</summary>
         public string TaskName => Multi is null ? Tasks[0].Manifest.Name : Scoring.Manifest.Name;
         /// <summary>The tasks' keys, in <see cref="PerTask"/>'s order (one task: its data set's name).</summary>
-        public IReadOnlyList<string> TaskKeys => Multi is null ? [Data.Name] : [.. Multi.Members.Select(t => t.Key)];
+        public IReadOnlyList<string> TaskKeys => KeysOf(Data, Multi);
 
         /// <summary>Owners in reverse order of creation: the objective's head, the method's modules (restoring the base), the
         /// model.</summary>
@@ -352,9 +352,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     public TaskData LoadTask(ExperimentSpec spec, string? task, string runDirectory)
     {
         var (data, _, multi) = Compose(spec, LoadTasks(spec, null));
-        int index = TaskIndex(multi is null ? [data.Name] : [.. multi.Members.Select(t => t.Key)], task, runDirectory);
+        int index = TaskIndex(KeysOf(data, multi), task, runDirectory);
         return multi is null ? data : multi.Members[index].Data;
     }
+
+    /// <summary>A run's task keys, in the order its objectives are built: one task's data set name, or each member's key.</summary>
+    static IReadOnlyList<string> KeysOf(TaskData data, MultiTask? multi) =>
+        multi is null ? [data.Name] : [.. multi.Members.Select(t => t.Key)];
 
     /// <summary>Which of a run's tasks <c>--task</c> names: the only one when it names none, else its key's; errors list the keys.
     /// </summary>

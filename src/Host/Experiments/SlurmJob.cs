@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
+using PluginGpt.Core.Training;
 
 namespace PluginGpt.Host.Experiments;
 
@@ -72,7 +73,8 @@ public static partial class SlurmJob
         // Submitted again (a retry of failed runs, or Slurm's requeue): a finished run is kept, an unfinished one moved aside.
         s.AppendLine(CultureInfo.InvariantCulture, $"exit_file={Quote(logs)}/\"$SLURM_ARRAY_TASK_ID.exit\"");
         s.AppendLine("rm -f \"$exit_file\"");
-        s.AppendLine("if [ -f \"$folder/metrics.json\" ]; then echo \"$folder: finished before\"; echo 0 > \"$exit_file\"; exit 0; fi");
+        s.AppendLine(CultureInfo.InvariantCulture,
+            $"if [ -f \"$folder/{RunFiles.Summary}\" ]; then echo \"$folder: finished before\"; echo 0 > \"$exit_file\"; exit 0; fi");
         s.AppendLine("if [ -e \"$folder\" ]; then mv \"$folder\" \"$folder.unfinished-$(date +%Y%m%d-%H%M%S)\"; fi");
         // Slurm sends SIGTERM at the time limit or on scancel: the run stops cleanly (exit 130) and the status is still written.
         s.AppendLine("trap 'echo \"plugingpt sweep: SIGTERM from Slurm (time limit or scancel)\" >&2' TERM");
