@@ -19,8 +19,8 @@ public sealed class Ia3Method : IAdaptationMethod
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<Ia3Options>(options, "method.options");
-        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, Ia3Options.DefaultTargets);
-        var feedforward = Feedforward(targets, o.FeedforwardModules);
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, model.LinearNames(Ia3Options.DefaultRoles));
+        var feedforward = Feedforward(targets, o.FeedforwardModules, model.LinearNames(Ia3Options.DefaultFeedforwardRoles));
         var wrapped = LinearWrapper.WrapAll(model, targets,
             (path, inner) => new Ia3Linear(inner, feedforward.Contains(path), o.InitIa3Weights));
         return new Attached(model, wrapped, o);
@@ -28,7 +28,7 @@ public sealed class Ia3Method : IAdaptationMethod
 
     /// <summary>PEFT's rule for <c>feedforward_modules</c>: list entries match as plain suffixes (<c>c_proj</c> matches
     /// <c>attn.c_proj</c> and <c>mlp.c_proj</c>), a string as a full regex; they must be a subset of the targets.</summary>
-    static HashSet<string> Feedforward(IReadOnlyList<string> targets, JsonElement? spec)
+    static HashSet<string> Feedforward(IReadOnlyList<string> targets, JsonElement? spec, IReadOnlyList<string> defaults)
     {
         const string field = "method.options.feedforward_modules";
         if (spec is { ValueKind: JsonValueKind.String } s)
@@ -37,7 +37,7 @@ public sealed class Ia3Method : IAdaptationMethod
             return targets.Where(t => regex.IsMatch(t)).ToHashSet();
         }
         var suffixes = spec is null || spec.Value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined
-            ? Ia3Options.DefaultFeedforward : TargetModules.Names(spec.Value, field);
+            ? defaults : TargetModules.Names(spec.Value, field);
         foreach (var suffix in suffixes)
             PluginOptions.Require(targets.Any(t => t.EndsWith(suffix, StringComparison.Ordinal)), "method.options", "feedforward_modules",
                 $"'{suffix}' is not among the target modules (feedforward modules must be a subset of target_modules)");
@@ -49,7 +49,7 @@ public sealed class Ia3Method : IAdaptationMethod
     {
         /// <summary>PEFT's key: <c>base_model.model.transformer.h.0.attn.c_attn.ia3_l</c>.</summary>
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.Select(l => ($"base_model.model.transformer.{l.Path}.ia3_l", l.Wrapper.Vector)).ToList();
+            layers.Select(l => ($"base_model.model.{model.HuggingFaceName(l.Path)}.ia3_l", l.Wrapper.Vector)).ToList();
 
         /// <summary>The vectors are [out, 1] or [1, in]: two-dimensional, but weight decay would pull them to zero, not to one.</summary>
         public override ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.NoDecay;
@@ -61,8 +61,8 @@ public sealed class Ia3Method : IAdaptationMethod
             ["peft_type"] = "IA3",
             ["task_type"] = "FEATURE_EXTRACTION",
             ["init_ia3_weights"] = options.InitIa3Weights,
-            // HF's GPT-2 stores these layers as Conv1D; the vectors keep PEFT's shapes either way.
-            ["fan_in_fan_out"] = true,
+            // HF's GPT-2 stores these layers as Conv1D, Llama as Linear; the vectors keep PEFT's shapes either way.
+            ["fan_in_fan_out"] = Model.StoresConv1D,
             ["inference_mode"] = true,
             // Full module names: PEFT resolves exactly the modules this run adapted.
             ["target_modules"] = Names(Layers.Select(l => l.Path)),
@@ -70,6 +70,6 @@ public sealed class Ia3Method : IAdaptationMethod
             ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
         };
 
-        static JsonArray Names(IEnumerable<string> paths) => new(TargetModules.PeftNames(paths).Select(n => (JsonNode)n).ToArray());
+        JsonArray Names(IEnumerable<string> paths) => new(TargetModules.PeftNames(Model, paths).Select(n => (JsonNode)n).ToArray());
     }
 }

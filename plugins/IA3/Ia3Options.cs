@@ -1,8 +1,9 @@
 using System.Text.Json;
+using PluginGpt.Abstractions;
 
 namespace PluginGpt.Plugins.IA3;
 
-/// <summary>(IA)³'s options, named as PEFT's <c>IA3Config</c> (snake_case in JSON); the defaults are PEFT's for GPT-2.</summary>
+/// <summary>(IA)³'s options, named as PEFT's <c>IA3Config</c> (snake_case in JSON); the defaults are PEFT's for the model's family.</summary>
 public sealed record Ia3Options
 {
     /// <summary>Linear layers that get a learned vector: a list of names matched as path suffixes, or a regex over whole paths.</summary>
@@ -13,6 +14,9 @@ public sealed record Ia3Options
     /// <summary>Start every vector at 1 (the base model exactly); false draws N(0, 1) as PEFT does.</summary>
     public bool InitIa3Weights { get; init; } = true;
 
-    public static readonly string[] DefaultTargets = ["c_attn", "mlp.c_proj"];
-    public static readonly string[] DefaultFeedforward = ["mlp.c_proj"];
+    /// <summary>PEFT's defaults: keys, values and the MLP's down projection (GPT-2: <c>c_attn</c>, <c>mlp.c_proj</c>; Llama:
+    /// <c>k_proj</c>, <c>v_proj</c>, <c>down_proj</c>), the down projection as feed-forward (peft/utils/constants.py,
+    /// TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING and _FEEDFORWARD_MODULES_MAPPING).</summary>
+    public static readonly LinearRole[] DefaultRoles = [LinearRole.Key, LinearRole.Value, LinearRole.MlpDown];
+    public static readonly LinearRole[] DefaultFeedforwardRoles = [LinearRole.MlpDown];
 }

@@ -21,7 +21,7 @@ public sealed class LoraMethod : IAdaptationMethod
         PluginOptions.Require(o.R >= 1, "method.options", "r", $"must be ≥ 1, got {o.R}");
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
-        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, LoraOptions.DefaultTargets);
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, model.LinearNames(LoraOptions.DefaultRoles));
         return new Attached(model,
             LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
     }
@@ -29,11 +29,13 @@ public sealed class LoraMethod : IAdaptationMethod
     sealed class Attached(IDecoder model, IReadOnlyList<(string Path, LoraLinear Wrapper)> layers, LoraOptions options)
         : WrappedLinears<LoraLinear>(model, layers)
     {
-        /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>.</summary>
-        static string Key(string path, string matrix) => $"base_model.model.transformer.{path}.{matrix}.weight";
+        /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>
+        /// (<c>base_model.model.transformer.h.0.attn.c_attn.lora_A.weight</c>).</summary>
+        static string Key(IDecoder model, string path, string matrix) => $"base_model.model.{model.HuggingFaceName(path)}.{matrix}.weight";
 
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.SelectMany(l => new[] { (Key(l.Path, "lora_A"), l.Wrapper.A), (Key(l.Path, "lora_B"), l.Wrapper.B) }).ToList();
+            layers.SelectMany(l => new[] { (Key(model, l.Path, "lora_A"), l.Wrapper.A), (Key(model, l.Path, "lora_B"), l.Wrapper.B) })
+                .ToList();
 
         /// <summary>B starts at zero: the base output is unchanged.</summary>
         public override bool IsIdentityAtInit => true;
@@ -47,10 +49,10 @@ public sealed class LoraMethod : IAdaptationMethod
             ["lora_dropout"] = options.LoraDropout,
             ["use_rslora"] = options.UseRsLora,
             ["bias"] = "none",
-            // HF's GPT-2 stores these layers as Conv1D ([in, out]); A and B keep PEFT's shapes either way.
-            ["fan_in_fan_out"] = true,
+            // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; A and B keep PEFT's shapes either way.
+            ["fan_in_fan_out"] = Model.StoresConv1D,
             // Full module names: PEFT resolves exactly these (a leaf name such as c_proj would match attention and MLP alike).
-            ["target_modules"] = new JsonArray(TargetModules.PeftNames(Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
+            ["target_modules"] = new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
             ["inference_mode"] = true,
             ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
         };

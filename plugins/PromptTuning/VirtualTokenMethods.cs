@@ -129,11 +129,16 @@ public sealed class PrefixTuningMethod : VirtualTokenMethod
         if (model.KeyValuePrefix is not null)
             throw new InvalidOperationException("the model's key/value prefix hook is taken by another method");
         long hidden = o.EncoderHiddenSize == 0 ? c.ModelDim : o.EncoderHiddenSize;
-        var start = o.PrefixProjection ? Start(model, o) : Random(model, o.NumVirtualTokens, c.Layers * 2L * c.ModelDim);
+        // Keys and values per key-value head: under grouped-query attention a layer's prefix is 2 × kv heads × head dim wide, as PEFT
+        // sizes it (token_dim = hidden / heads × kv heads); GPT-2 and Llama without GQA get 2 × n_embd.
+        long keyValueDim = (long)c.KeyValueHeads * c.HeadDim;
+        var start = o.PrefixProjection ? Start(model, o) : Random(model, o.NumVirtualTokens, c.Layers * 2L * keyValueDim);
         var encoder = new PrefixEncoder(start, c, hidden, o.PrefixProjection, model.Device);
         model.AttachModule("prefix_encoder", encoder);
         model.KeyValuePrefix = encoder;
         config["prefix_projection"] = o.PrefixProjection;
+        config["token_dim"] = keyValueDim;
+        config["num_attention_heads"] = c.KeyValueHeads;
         return new Attached(encoder.Named(), config, () =>
         {
             if (ReferenceEquals(model.KeyValuePrefix, encoder)) model.KeyValuePrefix = null;

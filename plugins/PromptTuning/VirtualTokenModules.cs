@@ -58,7 +58,7 @@ sealed class PrefixEncoder : nn.Module, IKeyValuePrefixProvider
     {
         this.config = config;
         embedding = new Parameter(start);
-        long width = config.Layers * 2L * config.ModelDim;
+        long width = config.Layers * 2L * config.KeyValueHeads * config.HeadDim;   // keys and values of every key-value head
         if (projection)
             transform = Sequential(("0", Linear(config.ModelDim, hidden, device: device)), ("1", Tanh()),
                 ("2", Linear(hidden, width, device: device)));
@@ -71,8 +71,8 @@ sealed class PrefixEncoder : nn.Module, IKeyValuePrefixProvider
     public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batch)
     {
         var rows = transform is null ? embedding : transform.forward(embedding);
-        // [P, L, 2, H, D] → this layer's keys and values as [B, H, P, D]
-        var kv = rows.view(rows.shape[0], config.Layers, 2, config.Heads, config.HeadDim)[.., layer].permute(1, 2, 0, 3);
+        // [P, L, 2, Hkv, D] → this layer's keys and values as [B, Hkv, P, D]
+        var kv = rows.view(rows.shape[0], config.Layers, 2, config.KeyValueHeads, config.HeadDim)[.., layer].permute(1, 2, 0, 3);
         return (kv[0].unsqueeze(0).expand(batch, -1, -1, -1), kv[1].unsqueeze(0).expand(batch, -1, -1, -1));
     }
 }

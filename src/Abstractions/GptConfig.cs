@@ -9,9 +9,17 @@ public enum NormPlacement { Post, Pre }
 /// <summary>
 /// Shape and behaviour of a decoder. JSON names follow Hugging Face's GPT-2 config, so a HF
 /// <c>config.json</c> binds as is; <c>norm</c> is PluginGpt's own (GPT-1 = post, GPT-2 = pre).
+/// <c>model_type</c> picks the family: <c>gpt2</c> (GPT-1 and GPT-2) or the Llama family (<c>llama</c>, <c>qwen2</c>: RMSNorm,
+/// rotary positions, SwiGLU, grouped-query attention). A Llama <c>config.json</c> uses Llama's own names (<c>hidden_size</c>, …);
+/// the core's checkpoint reader maps them onto this record. Plugins read shapes from here but never branch on the family: the
+/// decoder's <see cref="IDecoder.LinearNames"/> says which modules play which role.
 /// </summary>
 public sealed record GptConfig
 {
+    /// <summary>The families the core builds.</summary>
+    public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", "llama", "qwen2"];
+
+    [JsonPropertyName("model_type")] public string ModelType { get; init; } = "gpt2";
     [JsonPropertyName("n_layer")] public int Layers { get; init; } = 2;
     [JsonPropertyName("n_head")] public int Heads { get; init; } = 2;
     [JsonPropertyName("n_embd")] public int ModelDim { get; init; } = 32;
@@ -31,8 +39,22 @@ public sealed record GptConfig
     /// it trained in.</summary>
     [JsonPropertyName("torch_dtype")] public string TorchDtype { get; init; } = "float32";
 
+    /// <summary>Grouped-query attention: heads of keys and values, each shared by n_head / this many query heads; null = n_head.
+    /// Llama family only.</summary>
+    [JsonPropertyName("num_key_value_heads"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? KeyValueHeadCount { get; init; }
+    /// <summary>Base of the rotary position frequencies (Llama family).</summary>
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000;
+    /// <summary>Biases on the q/k/v projections (Qwen2); Llama has none.</summary>
+    [JsonPropertyName("attention_bias"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool AttentionBias { get; init; }
+
     [JsonIgnore] public int InnerDim => FeedForwardDim ?? 4 * ModelDim;
     [JsonIgnore] public int HeadDim => ModelDim / Heads;
+    [JsonIgnore] public int KeyValueHeads => KeyValueHeadCount ?? Heads;
+    /// <summary>RMSNorm, rotary positions, SwiGLU and grouped-query attention instead of GPT-2's LayerNorm, learned positions and
+    /// GELU MLP.</summary>
+    [JsonIgnore] public bool IsLlamaFamily => ModelType is "llama" or "qwen2";
 
     /// <summary>Throws with the field's JSON name when a value is out of range.</summary>
     public void Validate()
@@ -40,14 +62,27 @@ public sealed record GptConfig
         static void Positive(int v, string name) { if (v <= 0) throw new OptionsException($"{name} must be positive, got {v}"); }
         Positive(Layers, "n_layer"); Positive(Heads, "n_head"); Positive(ModelDim, "n_embd");
         Positive(InnerDim, "n_inner"); Positive(Context, "n_positions"); Positive(Vocab, "vocab_size");
+        if (!ModelTypes.Contains(ModelType))
+            throw new OptionsException($"model_type must be one of {string.Join(", ", ModelTypes)}, got '{ModelType}'");
         if (!(LayerNormEpsilon > 0) || !double.IsFinite(LayerNormEpsilon))
             throw new OptionsException($"layer_norm_epsilon must be a positive number, got {LayerNormEpsilon}");
         if (ModelDim % Heads != 0) throw new OptionsException($"n_embd ({ModelDim}) must be divisible by n_head ({Heads})");
-        if (Activation is not ("gelu_new" or "gelu" or "relu"))
+        if (IsLlamaFamily) ValidateLlama();
+        else if (Activation is not ("gelu_new" or "gelu" or "relu"))
             throw new OptionsException($"activation_function must be gelu_new, gelu or relu, got '{Activation}'");
         var dropouts = new[] { (EmbeddingDropout, "embd_pdrop"), (AttentionDropout, "attn_pdrop"), (ResidualDropout, "resid_pdrop") };
         foreach (var (p, name) in dropouts)
             if (p is < 0 or >= 1) throw new OptionsException($"{name} must be in [0, 1), got {p}");
+    }
+
+    void ValidateLlama()
+    {
+        if (Activation != "silu") throw new OptionsException($"hidden_act must be silu for model_type {ModelType}, got '{Activation}'");
+        if (KeyValueHeads <= 0 || Heads % KeyValueHeads != 0)
+            throw new OptionsException($"num_key_value_heads ({KeyValueHeads}) must divide num_attention_heads ({Heads})");
+        if (HeadDim % 2 != 0) throw new OptionsException($"head dimension {HeadDim} must be even for rotary positions");
+        if (!(RopeTheta > 1) || !double.IsFinite(RopeTheta)) throw new OptionsException($"rope_theta must be > 1, got {RopeTheta}");
+        if (Norm != NormPlacement.Pre) throw new OptionsException($"norm must be pre for model_type {ModelType}");
     }
 
     /// <summary>Same config with every dropout probability set to <paramref name="p"/>.</summary>

@@ -15,7 +15,8 @@ public interface IInputEmbeddingHook
 }
 
 /// <summary>
-/// Hook point 3: extra keys and values [B, H, P, D] that every query of a layer may attend
+/// Hook point 3: extra keys and values [B, Hkv, P, D] (Hkv = the config's key-value heads: n_head unless grouped-query attention)
+/// that every query of a layer may attend
 /// to (prefix tuning). They take no positions and are never written into the generation KV cache.
 /// </summary>
 public interface IKeyValuePrefixProvider

@@ -25,8 +25,19 @@ public interface IDecoder
     /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>
     Tensor EmbedTokens(Tensor inputIds);
 
-    /// <summary>Hook point 1: dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …, <c>h.{L-1}.mlp.c_proj</c>).</summary>
+    /// <summary>Hook point 1: dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …, <c>h.{L-1}.mlp.c_proj</c>;
+    /// Llama: <c>layers.0.self_attn.q_proj</c>, …, <c>layers.{L-1}.mlp.down_proj</c>).</summary>
     IReadOnlyList<string> LinearPaths();
+    /// <summary>The in-block names (<c>attn.c_attn</c>, <c>self_attn.q_proj</c>) of the Linears that play any of
+    /// <paramref name="roles"/>, each once, in block order: a method's per-architecture defaults without branching on the family
+    /// (GPT-2 answers Query and Value both with <c>attn.c_attn</c>). Since SDK 2.3.</summary>
+    IReadOnlyList<string> LinearNames(params LinearRole[] roles);
+    /// <summary>The Hugging Face module name of a hook point 1 path (<c>transformer.h.0.attn.c_attn</c>,
+    /// <c>model.layers.0.self_attn.q_proj</c>): what PEFT's adapter files and <c>target_modules</c> use. Since SDK 2.3.</summary>
+    string HuggingFaceName(string path);
+    /// <summary>Whether Hugging Face's files hold the projections transposed, as GPT-2's Conv1D ([in, out]): PEFT's
+    /// <c>fan_in_fan_out</c>. Since SDK 2.3.</summary>
+    bool StoresConv1D { get; }
     /// <summary>The module now at <paramref name="path"/>: a TorchSharp <c>Linear</c> (weight [out, in], on <see cref="Device"/>,
     /// frozen) unless a method has wrapped it. Unknown paths throw <see cref="OptionsException"/> listing the valid ones.</summary>
     Module<Tensor, Tensor> GetLinear(string path);

@@ -70,9 +70,10 @@ public interface IAttachedMethod : IDisposable
 public sealed record ParameterSettings(bool WeightDecay, double LearningRateScale = 1.0)
 {
     /// <summary>The host's default: weight decay on tensors with two or more dimensions, except embeddings (a name ending in
-    /// <c>wte.weight</c> or <c>wpe.weight</c>, or containing <c>embedding</c>); biases, norms and vectors are not decayed.</summary>
+    /// <c>wte.weight</c>, <c>wpe.weight</c> or <c>embed_tokens.weight</c>, or containing <c>embedding</c>); biases, norms and vectors
+    /// are not decayed.</summary>
     public static ParameterSettings Default(string name, Parameter parameter) =>
-        new(parameter.dim() >= 2 && !name.EndsWith("wte.weight") && !name.EndsWith("wpe.weight")
+        new(parameter.dim() >= 2 && !name.EndsWith("wte.weight") && !name.EndsWith("wpe.weight") && !name.EndsWith("embed_tokens.weight")
             && !name.Contains("embedding", StringComparison.Ordinal));
 
     /// <summary>No weight decay at all (learned vectors and prompts, which decay would pull towards zero).</summary>

@@ -16,8 +16,7 @@ public static class TargetModules
     public static IReadOnlyList<string> Resolve(IReadOnlyList<string> paths, JsonElement? spec, IReadOnlyList<string> defaults,
         string field = "method.options.target_modules")
     {
-        var valid = "valid: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj " +
-            $"(suffixes of h.0.attn.c_attn … h.{paths.Count / 4 - 1}.mlp.c_proj)";
+        var valid = $"valid: {string.Join(", ", InBlockNames(paths))} (suffixes of {paths[0]} … {paths[^1]})";
         if (spec is { ValueKind: JsonValueKind.String } s)
         {
             var regex = Pattern(s.GetString()!, field);
@@ -50,7 +49,16 @@ public static class TargetModules
         catch (ArgumentException e) { throw new OptionsException($"{field}: '{pattern}' is not a regular expression ({e.Message})"); }
     }
 
-    /// <summary>Module names as Hugging Face's GPT-2 model names them (<c>transformer.h.0.attn.c_attn</c>): what an
-    /// <c>adapter_config.json</c> lists so that PEFT resolves exactly these modules and no others.</summary>
+    /// <summary>The distinct in-block names of <paramref name="paths"/> (<c>h.3.attn.c_attn</c> → <c>attn.c_attn</c>), in order.</summary>
+    public static IReadOnlyList<string> InBlockNames(IEnumerable<string> paths) =>
+        paths.Select(p => p.Split('.', 3) is [_, var layer, var rest] && int.TryParse(layer, out _) ? rest : p).Distinct().ToList();
+
+    /// <summary>Module names as Hugging Face's GPT-2 model names them (<c>transformer.h.0.attn.c_attn</c>). GPT-2 only: use the
+    /// overload that takes the decoder, which knows its family's names.</summary>
     public static IReadOnlyList<string> PeftNames(IEnumerable<string> paths) => paths.Select(p => "transformer." + p).ToList();
+
+    /// <summary>Module names as Hugging Face names them in <paramref name="model"/>'s family (<c>transformer.h.0.attn.c_attn</c>,
+    /// <c>model.layers.0.self_attn.q_proj</c>): what an <c>adapter_config.json</c> lists so that PEFT resolves exactly these modules
+    /// and no others. Since SDK 2.3.</summary>
+    public static IReadOnlyList<string> PeftNames(IDecoder model, IEnumerable<string> paths) => paths.Select(model.HuggingFaceName).ToList();
 }

@@ -13,6 +13,9 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
 {
     List<(string Path, T Wrapper)> wrapped = [.. layers];
 
+    /// <summary>The decoder the wrappers sit in (its Hugging Face names give PEFT's keys). Since SDK 2.3.</summary>
+    protected IDecoder Model => model;
+
     /// <summary>The wrappers by path, in the model's order.</summary>
     protected IReadOnlyList<(string Path, T Wrapper)> Layers => wrapped;
 

@@ -18,9 +18,12 @@ public sealed class GoldenFixture
     public int[] GreedyPrompt { get; }
     public int[] GreedyNext16 { get; }
 
-    public GoldenFixture()
+    public GoldenFixture() : this(Directory) { }
+
+    /// <summary>A fixture of the same layout elsewhere (the Llama fixtures in Fixtures/llama/).</summary>
+    public GoldenFixture(string directory)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, "expected.json")));
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "expected.json")));
         var r = doc.RootElement;
         long[][] Matrix(string n) =>
             r.GetProperty(n).EnumerateArray().Select(row => row.EnumerateArray().Select(e => e.GetInt64()).ToArray()).ToArray();

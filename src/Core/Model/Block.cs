@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace PluginGpt.Core.Model;
 
 /// <summary>One transformer block; GPT-1 normalises after each residual add, GPT-2 before each sub-layer.</summary>
-public sealed class Block : Module
+public sealed class Block : DecoderBlock
 {
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     internal readonly LayerNorm ln_1;
@@ -27,10 +27,10 @@ public sealed class Block : Module
         RegisterComponents();
     }
 
-    public CausalSelfAttention Attention => attn;
-    public Mlp FeedForward => mlp;
+    public override ReplaceableChildren Attention => attn;
+    public override ReplaceableChildren FeedForward => mlp;
 
-    internal Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
+    internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
     {
         if (norm == NormPlacement.Pre)
         {

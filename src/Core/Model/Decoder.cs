@@ -1,3 +1,4 @@
+using PluginGpt.Core.Model.Llama;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -6,19 +7,25 @@ using static TorchSharp.torch.nn;
 namespace PluginGpt.Core.Model;
 
 /// <summary>
-/// A GPT decoder whose parameter names are GPT-2's (<c>wte</c>, <c>wpe</c>, <c>h.{i}.attn.c_attn</c>, …, <c>ln_f</c>).
-/// The LM head is <c>wte</c> itself when tied, otherwise <c>lm_head</c>. GPT-1 (post-LN) has no <c>ln_f</c>.
+/// A decoder of the family its config names. GPT-2 (and GPT-1, post-LN, without <c>ln_f</c>) with GPT-2's parameter names
+/// (<c>wte</c>, <c>wpe</c>, <c>h.{i}.attn.c_attn</c>, …, <c>ln_f</c>); the Llama family with Hugging Face's (<c>embed_tokens</c>,
+/// <c>layers.{i}.self_attn.q_proj</c>, …, <c>norm</c>). The LM head is the token embedding itself when tied, otherwise
+/// <c>lm_head</c>. Everything outside the blocks — hooks, cache, padding, the head — is shared by both.
 /// </summary>
 public sealed class Decoder : Module, IDecoder
 {
-#pragma warning disable IDE1006 // GPT-2 state-dict names
-    readonly Embedding wte;
-    readonly Embedding wpe;
-    readonly Dropout drop;
-    readonly ModuleList<Block> h;
+#pragma warning disable IDE1006 // GPT-2 / Hugging Face state-dict names; each family leaves the other's fields null
+    readonly Embedding? wte;
+    readonly Embedding? wpe;
+    readonly Dropout? drop;
+    readonly ModuleList<DecoderBlock>? h;
     readonly LayerNorm? ln_f;
+    readonly Embedding? embed_tokens;
+    readonly ModuleList<DecoderBlock>? layers;
+    readonly RmsNorm? norm;
     readonly Linear? lm_head;
 #pragma warning restore IDE1006
+    readonly DecoderFamily family;
 
     public GptConfig Config { get; private set; }
 
@@ -34,17 +41,31 @@ public sealed class Decoder : Module, IDecoder
     {
         config.Validate();
         Config = config;
-        wte = Embedding(config.Vocab, config.ModelDim, device: device);
-        wpe = Embedding(config.Context, config.ModelDim, device: device);
-        drop = Dropout(config.EmbeddingDropout);
-        h = new ModuleList<Block>(Enumerable.Range(0, config.Layers).Select(i => new Block(config, i, device)).ToArray());
-        if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
+        family = DecoderFamily.Of(config);
+        var blocks = Enumerable.Range(0, config.Layers)
+            .Select(i => config.IsLlamaFamily ? (DecoderBlock)new LlamaBlock(config, i, device) : new Block(config, i, device)).ToArray();
+        if (config.IsLlamaFamily)
+        {
+            embed_tokens = Embedding(config.Vocab, config.ModelDim, device: device);
+            layers = new ModuleList<DecoderBlock>(blocks);
+            norm = new RmsNorm(config.ModelDim, config.LayerNormEpsilon, device);
+        }
+        else
+        {
+            wte = Embedding(config.Vocab, config.ModelDim, device: device);
+            wpe = Embedding(config.Context, config.ModelDim, device: device);
+            drop = Dropout(config.EmbeddingDropout);
+            h = new ModuleList<DecoderBlock>(blocks);
+            if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
+        }
         if (!config.TiedHead) lm_head = Linear(config.ModelDim, config.Vocab, hasBias: false, device: device);
         RegisterComponents();
         Initializer.Apply(this);
     }
 
-    public IReadOnlyList<Block> Blocks => h.ToArray();
+    ModuleList<DecoderBlock> BlockList => (h ?? layers)!;
+    Embedding Tokens => (wte ?? embed_tokens)!;
+    public IReadOnlyList<DecoderBlock> Blocks => BlockList.ToArray();
     /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput
     /// telemetry.</summary>
     public long TokensForwarded { get; private set; }
@@ -55,13 +76,14 @@ public sealed class Decoder : Module, IDecoder
     public Device Device => TokenWeight.device;
     /// <summary><c>wte</c>'s weight as registered in the module tree. TorchSharp's <c>Embedding.weight</c> getter makes a new
     /// wrapper on every call (one more tensor for someone to dispose), so the decoder never uses it.</summary>
-    Parameter TokenWeight => wte.get_parameter("weight")!;
+    Parameter TokenWeight => Tokens.get_parameter("weight")!;
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask, List<Tensor> layerStates) =>
         Forward(inputIds, null, keyPaddingMask, layerStates);
-    public Tensor EmbedTokens(Tensor inputIds) => wte.forward(inputIds);
-    public Embedding TokenEmbedding => wte;
-    public Embedding PositionEmbedding => wpe;
+    public Tensor EmbedTokens(Tensor inputIds) => Tokens.forward(inputIds);
+    public Embedding TokenEmbedding => Tokens;
+    /// <summary>GPT-2's learned positions; null in the Llama family (rotary positions live in the attention).</summary>
+    public Embedding? PositionEmbedding => wpe;
 
     /// <summary>
     /// Hidden states [B, T, C] after the last block (and <c>ln_f</c>) for token ids [B, T].
@@ -74,7 +96,7 @@ public sealed class Decoder : Module, IDecoder
         if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
         long steps = inputIds.shape[1];
         long past = cache?.Length ?? 0;
-        var x = wte.forward(inputIds);
+        var x = Tokens.forward(inputIds);
         long virtualTokens = 0;
         if (InputEmbeddingHook is not null && past == 0)
         {
@@ -88,17 +110,20 @@ public sealed class Decoder : Module, IDecoder
         if (total > Config.Context)
             throw new ArgumentException($"sequence of {total} positions exceeds the model's context of {Config.Context} (n_positions)");
         var positions = torch.arange(past, total, dtype: ScalarType.Int64, device: inputIds.device);
-        x = drop.forward(x + wpe.forward(positions));
+        (Tensor, Tensor)? rotary = null;
+        if (wpe is not null) x = drop!.forward(x + wpe.forward(positions));
+        else rotary = RotaryEmbedding.Table(positions, Config.HeadDim, Config.RopeTheta);
 
-        var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask);
+        var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary);
         Tensor Real(Tensor t) => virtualTokens > 0 ? t[.., (int)virtualTokens..] : t;   // virtual tokens are not the caller's
         layerStates?.Add(Real(x));
-        foreach (var block in h)
+        foreach (var block in BlockList)
         {
             x = block.Forward(x, context, BlockOutputHook);
             layerStates?.Add(Real(x));
         }
         if (ln_f is not null) x = ln_f.forward(x);
+        if (norm is not null) x = norm.forward(x);
         return Real(x);
     }
 
@@ -111,7 +136,7 @@ public sealed class Decoder : Module, IDecoder
         if (vocab < Config.Vocab) throw new ArgumentException($"vocab_size: cannot shrink the vocabulary from {Config.Vocab} to {vocab}");
         if (vocab == Config.Vocab) return;
         var oldTokens = TokenWeight;
-        wte.weight = Grow(oldTokens, vocab);
+        Tokens.weight = Grow(oldTokens, vocab);
         oldTokens.Dispose();   // replaced in the tree: the decoder owned it
         if (lm_head is not null) lm_head.weight = Grow(lm_head.weight!, vocab);   // Linear's setter disposes the weight it replaces
         Config = Config with { Vocab = vocab };
@@ -172,10 +197,19 @@ public sealed class Decoder : Module, IDecoder
     /// <summary>Names of the modules methods have attached (empty for the bare model).</summary>
     public IReadOnlyCollection<string> AttachedModules => attachedNames;
 
-    /// <summary>Dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, …) — hook point 1.</summary>
+    /// <summary>Dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, <c>layers.0.self_attn.q_proj</c>, …) — hook
+    /// point 1.</summary>
     public IReadOnlyList<string> LinearPaths() =>
-        h.SelectMany((b, i) => b.Attention.ReplaceableNames.Select(n => $"h.{i}.attn.{n}")
-            .Concat(b.FeedForward.ReplaceableNames.Select(n => $"h.{i}.mlp.{n}"))).ToArray();
+        BlockList.SelectMany((b, i) => b.Attention.ReplaceableNames.Select(n => $"{family.Blocks}.{i}.{family.Attention}.{n}")
+            .Concat(b.FeedForward.ReplaceableNames.Select(n => $"{family.Blocks}.{i}.mlp.{n}"))).ToArray();
+
+    public IReadOnlyList<string> LinearNames(params LinearRole[] roles) =>
+        family.Roles.Where(r => roles.Contains(r.Role)).Select(r => r.Name).Distinct().ToArray();
+
+    public string HuggingFaceName(string path) => family.ModulePrefix + path;
+
+    /// <summary>Whether Hugging Face's files hold this family's projections transposed (GPT-2's Conv1D, [in, out]).</summary>
+    public bool StoresConv1D => family.StoresConv1D;
 
     /// <summary>Wraps the Linear at <paramref name="path"/> (e.g. <c>h.3.attn.c_attn</c>); unknown paths list the valid ones.</summary>
     public void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap)
@@ -190,12 +224,14 @@ public sealed class Decoder : Module, IDecoder
     (ReplaceableChildren Owner, string Child) Resolve(string path)
     {
         var parts = path.Split('.');
-        if (parts.Length == 4 && parts[0] == "h" && int.TryParse(parts[1], out int layer) && layer >= 0 && layer < h.Count)
+        var blocks = BlockList;
+        if (parts.Length == 4 && parts[0] == family.Blocks && int.TryParse(parts[1], out int layer) && layer >= 0 && layer < blocks.Count)
         {
-            ReplaceableChildren? owner = parts[2] switch { "attn" => h[layer].Attention, "mlp" => h[layer].FeedForward, _ => null };
+            ReplaceableChildren? owner = parts[2] == family.Attention ? blocks[layer].Attention
+                : parts[2] == "mlp" ? blocks[layer].FeedForward : null;
             if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
         }
         throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … " +
-            $"(h.0–h.{h.Count - 1} × attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)");
+            $"({family.Blocks}.0–{family.Blocks}.{blocks.Count - 1} × {string.Join(", ", family.Roles.Select(r => r.Name).Distinct())})");
     }
 }

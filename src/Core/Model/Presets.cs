@@ -46,12 +46,45 @@ public static class Presets
         ResidualDropout = 0.1,
     };
 
+    /// <summary>Llama family, 2 layers, d=32, 4 query heads sharing 2 key-value heads, untied head: unit tests.</summary>
+    public static readonly GptConfig LlamaTiny = new()
+    {
+        ModelType = "llama",
+        Layers = 2,
+        Heads = 4,
+        KeyValueHeadCount = 2,
+        ModelDim = 32,
+        FeedForwardDim = 64,
+        Context = 64,
+        Vocab = 512,
+        Activation = "silu",
+        TiedHead = false,
+    };
+
+    /// <summary>The Llama-family counterpart of <see cref="Small"/> for 2 CPU cores: 4 layers, d=192, 6 query heads over 2 key-value
+    /// heads, SwiGLU width 512 (≈ 8/3·d, Llama's ratio), tied embeddings as small Llama-style models (SmolLM2) have.</summary>
+    public static readonly GptConfig LlamaSmall = new()
+    {
+        ModelType = "llama",
+        Layers = 4,
+        Heads = 6,
+        KeyValueHeadCount = 2,
+        ModelDim = 192,
+        FeedForwardDim = 512,
+        Context = 128,
+        Vocab = 4096,
+        Activation = "silu",
+        TiedHead = true,
+    };
+
     public static readonly IReadOnlyDictionary<string, GptConfig> All = new Dictionary<string, GptConfig>(StringComparer.OrdinalIgnoreCase)
     {
         ["tiny"] = Tiny,
         ["small"] = Small,
         ["gpt1"] = Gpt1,
         ["gpt2-small"] = Gpt2Small,
+        ["llama-tiny"] = LlamaTiny,
+        ["llama-small"] = LlamaSmall,
     };
 
     public static GptConfig Get(string name) => All.TryGetValue(name, out var c) ? c

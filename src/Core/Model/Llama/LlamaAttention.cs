@@ -1,0 +1,70 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace PluginGpt.Core.Model.Llama;
+
+/// <summary>
+/// Causal self-attention with rotary positions and grouped-query attention (Ainslie et al. 2023): n_head query heads share
+/// num_key_value_heads heads of keys and values. The KV cache and prefix tuning hold the key/value heads (the small tensors);
+/// they are repeated to every query head only for the product, as Hugging Face's <c>repeat_kv</c> does.
+/// </summary>
+public sealed class LlamaAttention : ReplaceableChildren
+{
+#pragma warning disable IDE1006 // Hugging Face state-dict names
+    internal Module<Tensor, Tensor> q_proj;
+    internal Module<Tensor, Tensor> k_proj;
+    internal Module<Tensor, Tensor> v_proj;
+    internal Module<Tensor, Tensor> o_proj;
+#pragma warning restore IDE1006
+    readonly int layer, heads, keyValueHeads, headDim;
+    readonly double attnDropout;
+
+    public LlamaAttention(GptConfig config, int layer, Device? device = null) : base(nameof(LlamaAttention))
+    {
+        this.layer = layer;
+        heads = config.Heads; keyValueHeads = config.KeyValueHeads; headDim = config.HeadDim;
+        attnDropout = config.AttentionDropout;
+        q_proj = Linear(config.ModelDim, heads * headDim, hasBias: config.AttentionBias, device: device);
+        k_proj = Linear(config.ModelDim, keyValueHeads * headDim, hasBias: config.AttentionBias, device: device);
+        v_proj = Linear(config.ModelDim, keyValueHeads * headDim, hasBias: config.AttentionBias, device: device);
+        o_proj = Linear(heads * headDim, config.ModelDim, hasBias: false, device: device);
+        RegisterComponents();
+    }
+
+    internal Tensor Forward(Tensor x, AttentionContext context)
+    {
+        long batch = x.shape[0], steps = x.shape[1];
+        // [B, T, H·D] → [B, H, T, D]
+        Tensor Heads(Tensor t, int count) => t.view(batch, steps, count, headDim).transpose(1, 2);
+        var (cos, sin) = context.Rotary!.Value;
+        var q = RotaryEmbedding.Apply(Heads(Project(q_proj, x), heads), cos, sin);
+        var k = RotaryEmbedding.Apply(Heads(Project(k_proj, x), keyValueHeads), cos, sin);
+        var v = Heads(Project(v_proj, x), keyValueHeads);
+
+        long past = context.Past;   // read once per forward: the cache grows layer by layer
+        if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
+
+        long prefixLength = 0;
+        if (context.Prefix?.GetPrefix(layer, batch) is var (pk, pv))
+        {
+            // Prefix keys take no position (no rotation), as past key/values in Hugging Face's cache are not rotated again.
+            prefixLength = pk.shape[2];
+            k = torch.cat([pk.to(k.dtype), k], 2);
+            v = torch.cat([pv.to(v.dtype), v], 2);
+        }
+        if (keyValueHeads != heads)
+        {
+            k = k.repeat_interleave(heads / keyValueHeads, 1);
+            v = v.repeat_interleave(heads / keyValueHeads, 1);
+        }
+
+        double p = training ? attnDropout : 0.0;
+        Tensor y = prefixLength == 0 && past == 0 && context.KeyPaddingMask is null
+            ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
+            : functional.scaled_dot_product_attention(q, k, v,
+                AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
+        y = y.transpose(1, 2).contiguous().view(batch, steps, heads * headDim);
+        return Project(o_proj, y);
+    }
+}
