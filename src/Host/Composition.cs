@@ -68,7 +68,7 @@ public static class Composition
                      typeof(PretrainCommand), typeof(GenerateCommand), typeof(InspectCommand), typeof(BenchCommand), typeof(PluginsCommand),
                      typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(PredictCommand),
                      typeof(QuickstartCommand), typeof(SweepCommand), typeof(StudyCommand),
-                     typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand), typeof(ResultsCommand),
+                     typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand), typeof(ResultsCommand), typeof(ConvertCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);
         services.AddSingleton<Cli>();

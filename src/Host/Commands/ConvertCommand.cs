@@ -1,0 +1,37 @@
+using System.CommandLine;
+using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Tokenization;
+using PluginGpt.Host.Experiments;
+using Spectre.Console;
+
+namespace PluginGpt.Host.Commands;
+
+/// <summary>
+/// <c>plugingpt convert llama2c MODEL.bin --tokenizer TOK.bin --out DIR</c>: a llama2.c model and its tokenizer as a Hugging Face
+/// Llama folder (config.json, model.safetensors with q/k rows in Hugging Face's rotate_half layout, tokenizer.json) that
+/// <c>generate --model</c>, experiments and Hugging Face-style loaders read as they are.
+/// </summary>
+public sealed class ConvertCommand(IAnsiConsole console) : ICliCommand
+{
+    public Command Build()
+    {
+        var model = new Argument<string>("model") { Description = "llama2.c model file (version 0, e.g. stories260K.bin)" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "llama2.c tokenizer file (e.g. tok512.bin)", Required = true };
+        var output = new Option<string>("--out") { Description = "new or empty folder for the Hugging Face Llama model", Required = true };
+        var llama2c = new Command("llama2c", "Convert a llama2.c model and tokenizer into a Hugging Face Llama folder.") { model, tokenizer, output };
+        llama2c.SetAction((parse, cancel) =>
+        {
+            var target = OutputFolder.EnsureFree(parse.GetValue(output)!, "--out");
+            var tokenizerFile = parse.GetValue(tokenizer)!;
+            if (!File.Exists(tokenizerFile)) throw new UserInputException($"{tokenizerFile}: file not found (--tokenizer)");
+            using var decoder = Llama2cCheckpoint.Read(parse.GetValue(model)!);
+            using var claim = OutputFolder.Claim(target, "--out", unique: false);
+            GptCheckpoint.Save(decoder, claim.Directory);
+            Llama2cTokenizerFile.ConvertToHuggingFace(tokenizerFile, decoder.Config.Vocab, claim.Directory);
+            console.MarkupLineInterpolated(
+                $"{decoder.Config.Layers}-layer Llama model ({ParameterSet.Count(decoder.parameters()):N0} parameters) written to {target}");
+            return Task.FromResult(0);
+        });
+        return new Command("convert", "Convert models from other formats into Hugging Face folders.") { llama2c };
+    }
+}
