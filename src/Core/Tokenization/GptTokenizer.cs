@@ -11,7 +11,7 @@ namespace PluginGpt.Core.Tokenization;
 /// its CodeGenTokenizer is not exact: it maps runs of spaces and tabs to CodeGen's extra ids). This class adds the
 /// special tokens of <see cref="SpecialTokens"/>, appending any the vocabulary lacks after its last id.
 /// </summary>
-public sealed class GptTokenizer : ITokenizer
+public sealed class GptTokenizer : IModelTokenizer
 {
     public const string VocabFile = "vocab.json";
     public const string MergesFile = "merges.txt";
@@ -87,6 +87,8 @@ public sealed class GptTokenizer : ITokenizer
 
         void Flush() { if (run.Count > 0) { text.Append(bpe.Decode(run)); run.Clear(); } }
     }
+
+    public IReadOnlyList<string> Files => [VocabFile, MergesFile];
 
     public void Save(string directory)
     {

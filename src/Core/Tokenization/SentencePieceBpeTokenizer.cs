@@ -27,7 +27,7 @@ namespace PluginGpt.Core.Tokenization;
 /// and <c>Decode(Encode(text)) == text</c> (but for text that starts with a space under the Metaspace pre-tokenizer, which
 /// puts no ▁ before it: its first space is dropped, as in Hugging Face).</para>
 /// </remarks>
-public sealed class SentencePieceBpeTokenizer : ITokenizer
+public sealed class SentencePieceBpeTokenizer : IModelTokenizer
 {
     public const string TokenizerFile = "tokenizer.json";
     public const string ConfigFile = "tokenizer_config.json";
@@ -153,6 +153,8 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
             run.Clear();
         }
     }
+
+    public IReadOnlyList<string> Files => [TokenizerFile, ConfigFile];
 
     /// <summary>Writes tokenizer.json and tokenizer_config.json (as read, or with the settings in use when there was none).</summary>
     public void Save(string directory)

@@ -45,8 +45,8 @@ public static class Pretrainer
         using var region = Autocast.Use(precision.ComputeType);
         progress?.Report(TrainingProgress.Note(o.MaxSteps, $"precision {precision.Name} ({precision.Reason})"));
 
-        var tokenizer = resuming ? GptTokenizer.Load(dir)
-            : init is not null ? GptTokenizer.Load(init)
+        var tokenizer = resuming ? ModelTokenizer.Load(dir)
+            : init is not null ? ModelTokenizer.Load(init)
             : PrepareTokenizer(o, dir, progress);
         var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
         var config = resuming ? GptCheckpoint.ReadConfig(dir)
@@ -258,14 +258,14 @@ public static class Pretrainer
         GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
     }
 
-    static GptTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
+    static IModelTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
     {
-        if (o.Tokenizer != "bpe") return GptTokenizer.Load(o.Tokenizer);
+        if (o.Tokenizer != "bpe") return ModelTokenizer.Load(o.Tokenizer);
         progress?.Report(TrainingProgress.Note(o.MaxSteps, $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
         return BpeTrainer.Train(o.Corpus.Select(File.ReadAllText), Presets.Get(o.Preset).Vocab, dir);
     }
 
-    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, GptTokenizer tokenizer, bool resuming,
+    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, IModelTokenizer tokenizer, bool resuming,
         IProgress<TrainingProgress>? progress)
     {
         var path = Path.Combine(dir, TokensFile);

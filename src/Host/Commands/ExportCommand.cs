@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
-using PluginGpt.Core.Tokenization;
 using PluginGpt.Host.Experiments;
 using Spectre.Console;
 
@@ -48,8 +47,7 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                 }
                 catch
                 {
-                    foreach (var name in new[]
-                             { GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile, GptTokenizer.VocabFile, GptTokenizer.MergesFile })
+                    foreach (var name in new[] { GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile }.Concat(opened.Tokenizer.Files))
                         File.Delete(Path.Combine(claim.Directory, name));
                     throw;
                 }

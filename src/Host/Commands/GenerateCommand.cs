@@ -85,7 +85,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                     return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
                 }));
             var dir = parse.GetValue(model)!;
-            var tokenizer = GptTokenizer.Load(dir);
+            var tokenizer = ModelTokenizer.Load(dir);
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
             var target = DeviceSelector.Parse(parse.GetValue(device)!);
             using var decoder = GptCheckpoint.Load(dir, target);
@@ -102,7 +102,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
 
     /// <summary>Writes the prompt <paramref name="ids"/> and its continuation to stdout as tokens arrive, up to a stop text or the end
     /// of text.</summary>
-    static int Stream(Decoder decoder, GptTokenizer tokenizer, int[] ids, GenerationOptions options, IReadOnlyList<string> stops,
+    static int Stream(Decoder decoder, ITokenizer tokenizer, int[] ids, GenerationOptions options, IReadOnlyList<string> stops,
         CancellationToken cancel)
     {
         options = options with { StopTokens = [tokenizer.EndOfText] };

@@ -42,7 +42,7 @@ public sealed class TokenizerCommand : ICliCommand
         var encode = new Command("encode", "Print the token ids of a text.") { folder, text };
         encode.SetAction(parse =>
         {
-            Console.WriteLine(string.Join(" ", GptTokenizer.Load(parse.GetValue(folder)!).Encode(parse.GetValue(text)!)));
+            Console.WriteLine(string.Join(" ", ModelTokenizer.Load(parse.GetValue(folder)!).Encode(parse.GetValue(text)!)));
             return 0;
         });
         return new Command("tokenizer", "Train or apply a byte-level BPE tokenizer.") { train, encode };

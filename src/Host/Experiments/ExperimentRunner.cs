@@ -19,7 +19,7 @@ public delegate FineTuneResult RunDisplay(string run, int totalSteps, Func<IProg
 
 /// <summary>A finished run, reopened: its experiment, the model with the method loaded, the tokenizer, and per task (by key) its
 /// objective.</summary>
-public sealed record OpenedRun(string Directory, ExperimentSpec Spec, Decoder Model, GptTokenizer Tokenizer, string MethodName,
+public sealed record OpenedRun(string Directory, ExperimentSpec Spec, Decoder Model, IModelTokenizer Tokenizer, string MethodName,
     IAttachedMethod Method, IReadOnlyList<string> TaskKeys, IReadOnlyList<IObjectiveInstance> Objectives)
 {
     /// <summary>The objective of task <paramref name="key"/> (<c>--task</c>; null: the run's only task).</summary>
@@ -112,7 +112,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// objective.</summary>
     sealed record Prepared(ExperimentSpec Spec, LoadedPlugin Method, LoadedPlugin Objective, IReadOnlyList<LoadedPlugin> Tasks,
         Decoder Model, TaskData Data, ITaskPlugin Scoring, IAttachedMethod Attached, IObjectiveInstance Instance, string? Note,
-        MultiTask? Multi, IReadOnlyList<IObjectiveInstance> PerTask, GptTokenizer Tokenizer) : IDisposable
+        MultiTask? Multi, IReadOnlyList<IObjectiveInstance> PerTask, IModelTokenizer Tokenizer) : IDisposable
     {
         /// <summary>The task plugin's name, <c>multi-task</c> for several.</summary>
         public string TaskName => Multi is null ? Tasks[0].Manifest.Name : Scoring.Manifest.Name;
@@ -129,10 +129,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    static GptTokenizer LoadTokenizer(ExperimentSpec spec)
+    static IModelTokenizer LoadTokenizer(ExperimentSpec spec)
     {
         var folder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
-        var tokenizer = GptTokenizer.Load(folder);
+        var tokenizer = ModelTokenizer.Load(folder);
         if (spec.Model.Path is { } modelPath) tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), folder);
         return tokenizer;
     }
