@@ -92,7 +92,8 @@ public class HubTests
         Assert.Equal("hf_env", options.Token);
         Assert.False(options.Offline);
 
-        var defaults = HubOptions.FromEnvironment(_ => null);
+        // HF_TOKEN set, so not even the default token file under ~/.cache is looked at.
+        var defaults = HubOptions.FromEnvironment(n => n == "HF_TOKEN" ? "hf_env" : null);
         var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
         Assert.Equal(Path.Combine(home, ".cache", "huggingface", "hub"), defaults.CacheDir);
         Assert.Equal("https://huggingface.co", defaults.Endpoint);
