@@ -222,6 +222,38 @@ public class LlamaTokenizerTests
             Assert.Throws<CheckpointException>(() => SentencePieceBpeTokenizer.FromJson(json, null)).Message;
     }
 
+    [Fact]
+    public void Merge_loop_agrees_with_Microsoft_ML_Tokenizers_BPE_where_no_byte_fallback_is_needed()
+    {
+        // Microsoft's BpeTokenizer, given Llama's normalizer and the whole text as one word, merges as ByteFallbackBpe does;
+        // it has no byte fallback (why ByteFallbackBpe exists): a character without a piece becomes <unk>, not its bytes.
+        var model = JsonNode.Parse(Files.TokenizerJson)!["model"]!;
+        var library = Microsoft.ML.Tokenizers.BpeTokenizer.Create(new(
+            model["vocab"]!.AsObject().Select(kv => new KeyValuePair<string, int>(kv.Key, (int)kv.Value!)))
+        {
+            Merges = [.. model["merges"]!.AsArray().Select(m => $"{m![0]} {m[1]}")],
+            UnknownToken = "<unk>",
+            Normalizer = new LlamaNormalizer(),
+            PreTokenizer = new WholeText(),
+        });
+        var lines = File.ReadAllLines(RepoPaths.Data("corpus", "tinyshakespeare.txt")).Where(l => l.Length > 0).Take(2000);
+        foreach (var text in Texts.Concat(lines).Where(t => !Tok.Encode(t).Any(id => id is >= 3 and < 259)))
+            Assert.Equal(Tok.Encode(text)[1..], library.EncodeToIds(text));
+        Assert.Equal(new[] { 410, 0 }, library.EncodeToIds("🤖"));
+    }
+
+    sealed class LlamaNormalizer : Microsoft.ML.Tokenizers.Normalizer
+    {
+        public override string Normalize(string original) => original.Length == 0 ? "" : "▁" + original.Replace(' ', '▁');
+        public override string Normalize(ReadOnlySpan<char> original) => Normalize(original.ToString());
+    }
+
+    sealed class WholeText : Microsoft.ML.Tokenizers.PreTokenizer
+    {
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => text.Length == 0 ? [] : [(0, text.Length)];
+        public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => PreTokenize(text.ToString());
+    }
+
     static SentencePieceBpeTokenizer Modified(Action<JsonObject>? json = null, Action<JsonObject>? config = null)
     {
         var j = JsonNode.Parse(Files.TokenizerJson)!.AsObject();

@@ -9,10 +9,14 @@ namespace PluginGpt.Core.Tokenization;
 /// is in the merges list, the pair of lowest rank (earliest in the list) merges, the leftmost on equal ranks.
 /// </summary>
 /// <remarks>
-/// Written here rather than taken from Microsoft.ML.Tokenizers 2.0.1: its <c>BpeTokenizer</c>/<c>BpeOptions</c> has no
-/// byte fallback (a character outside the vocabulary becomes the unknown token, one id, never its UTF-8 bytes), and its
-/// <c>SentencePieceTokenizer</c>/<c>LlamaTokenizer</c> read only a SentencePiece <c>.model</c> protobuf (piece scores),
-/// not a <c>tokenizer.json</c>'s vocabulary and merges list.
+/// Written here rather than taken from Microsoft.ML.Tokenizers 2.0.1. Its <c>BpeTokenizer.Create(BpeOptions)</c>, given
+/// a custom <c>Normalizer</c> (Llama's ▁ prefix and spaces → ▁) and a <c>PreTokenizer</c> returning the whole text as one
+/// word, merges exactly as this class does (LlamaTokenizerTests checks it), but <c>BpeOptions</c> has no byte fallback:
+/// a character without a piece (🤖, or a newline in stories260K's vocabulary) becomes one unknown-token id, never the
+/// <c>&lt;0xNN&gt;</c> pieces of its UTF-8 bytes, so Llama's ids cannot be reproduced. (Left null, its pre-tokenizer
+/// also cuts ▁ off the word, so no ▁-prefixed piece ever forms.) Its <c>SentencePieceTokenizer</c>/<c>LlamaTokenizer</c>
+/// do have byte fallback but read only a SentencePiece <c>.model</c> protobuf (pieces with scores), not a
+/// <c>tokenizer.json</c>'s vocabulary and merges list.
 /// </remarks>
 sealed class ByteFallbackBpe
 {
