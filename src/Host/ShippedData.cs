@@ -34,6 +34,11 @@ public static class ShippedData
         return BesideProgram(relative) ?? System.IO.Path.GetFullPath(relative);
     }
 
+    /// <summary>A model folder the user named: a Hugging Face hub reference (<c>hf:ORG/NAME[@REVISION]</c>) resolved in the
+    /// Hugging Face cache (downloading what is missing unless HF_HUB_OFFLINE=1), else <see cref="RepoPath"/>.</summary>
+    public static string ModelPath(string path) =>
+        Core.Hub.HubModel.IsHubReference(path) ? Core.Hub.HubModel.Resolve(path) : RepoPath(path);
+
     /// <summary>An experiment file as given, else the shipped one of that name (<c>experiments/lora-sst2-tiny.json</c> from an
     /// installed tool, in any folder).</summary>
     public static string ExperimentFile(string path)

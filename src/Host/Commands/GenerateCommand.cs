@@ -84,7 +84,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                                 $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
                     return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
                 }));
-            var dir = parse.GetValue(model)!;
+            var dir = ShippedData.ModelPath(parse.GetValue(model)!);
             var tokenizer = ModelTokenizer.Load(dir);
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
             var target = DeviceSelector.Parse(parse.GetValue(device)!);

@@ -17,7 +17,7 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
     {
         var model = new Option<string>("--model")
         {
-            Description = "a preset name (tiny, small, gpt1, gpt2-small) or a model folder",
+            Description = "a preset name (tiny, small, gpt1, gpt2-small, llama-tiny, llama-small), a model folder or hf:ORG/NAME",
             Required = true,
         };
         var json = new Option<bool>("--json") { Description = "print {\"totalParameters\": N, \"trainableParameters\": M, ...}" };
@@ -27,6 +27,7 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
         command.SetAction(parse =>
         {
             var name = parse.GetValue(model)!;
+            if (Core.Hub.HubModel.IsHubReference(name)) name = ShippedData.ModelPath(name);
             if (parse.GetValue(method) is null && parse.GetValue(set) is { Length: > 0 })
                 throw new OptionsException("--set: method options need --method (the method they configure)");
             var config = Directory.Exists(name) ? GptCheckpoint.ReadConfig(name) : Presets.Get(name);
@@ -56,8 +57,10 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
                 }, new JsonSerializerOptions { WriteIndented = true }));
                 return 0;
             }
-            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, {config.Heads} heads, " +
-                $"context {config.Context}, vocab {config.Vocab}, {config.Norm}-LN");
+            var shape = config.IsLlamaFamily
+                ? $"{config.ModelType}: RMSNorm, rotary, SwiGLU, {config.Heads} query / {config.KeyValueHeads} key-value heads"
+                : $"{config.ModelType}: {config.Norm}-LN, {config.Heads} heads";
+            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, context {config.Context}, vocab {config.Vocab}, {shape}");
             var table = new Table()
                 .AddColumn("group").AddColumn(new TableColumn("total").RightAligned())
                 .AddColumn(new TableColumn("trainable").RightAligned());

@@ -131,9 +131,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     static IModelTokenizer LoadTokenizer(ExperimentSpec spec)
     {
-        var folder = ShippedData.RepoPath(spec.Model.Tokenizer ?? spec.Model.Path ?? ShippedData.Path("tokenizers", "gpt2"));
+        var folder = spec.Model.Tokenizer is { } own ? ShippedData.RepoPath(own)
+            : spec.Model.Path is { } model ? ShippedData.ModelPath(model) : ShippedData.RepoPath(ShippedData.Path("tokenizers", "gpt2"));
         var tokenizer = ModelTokenizer.Load(folder);
-        if (spec.Model.Path is { } modelPath) tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.RepoPath(modelPath)), folder);
+        if (spec.Model.Path is { } modelPath) tokenizer.CheckFits(GptCheckpoint.ReadConfig(ShippedData.ModelPath(modelPath)), folder);
         return tokenizer;
     }
 
@@ -160,7 +161,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var (data, scoring, multi) = Compose(spec, tasks);
 
         torch.manual_seed(spec.Seed);
-        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.RepoPath(path))
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.ModelPath(path))
             : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
         IAttachedMethod? attached = null;
         var perTask = new List<IObjectiveInstance>();
@@ -309,7 +310,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         // A model still to be made (the quickstart's, given by its shape) has no tokenizer yet: its objective is checked at run time.
         var tokenizer = shape is null ? LoadTokenizer(spec) : null;
         var config = shape
-            ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.RepoPath(path)) : Presets.Get(spec.Model.Preset!));
+            ?? (spec.Model.Path is { } path ? GptCheckpoint.ReadConfig(ShippedData.ModelPath(path)) : Presets.Get(spec.Model.Preset!));
         // The vocabulary the run will have (as Prepare makes it): a preset's is the tokenizer's, a model folder's grows to fit it.
         int vocab = tokenizer is null ? config.Vocab
             : spec.Model.Path is null && shape is null ? tokenizer.VocabSize : Math.Max(config.Vocab, tokenizer.VocabSize);
