@@ -21,7 +21,9 @@ public sealed class GoldenFixture
     public GoldenFixture() : this(Directory) { }
 
     /// <summary>A fixture of the same layout elsewhere (the Llama fixtures in Fixtures/llama/).</summary>
-    public GoldenFixture(string directory)
+    public static GoldenFixture From(string directory) => new(directory);
+
+    GoldenFixture(string directory)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "expected.json")));
         var r = doc.RootElement;

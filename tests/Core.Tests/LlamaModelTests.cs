@@ -2,6 +2,7 @@ using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,7 +23,7 @@ public class LlamaModelTests
     public void Loss_logits_and_greedy_tokens_equal_PyTorchs(string name)
     {
         var dir = Fixture(name);
-        var golden = new GoldenFixture(dir);
+        var golden = GoldenFixture.From(dir);
         using var model = GptCheckpoint.Load(dir);
         Assert.Equal(golden.TotalParameters, ParameterSet.Count(model.parameters()));
         model.eval();
@@ -123,6 +124,45 @@ public class LlamaModelTests
             }).ToArray();
             Assert.Equal(expected, generated);
         }
+    }
+
+    [Fact]
+    public void A_converted_llama2c_file_equals_the_hugging_face_folder_and_its_tokenizer_encodes_as_run_c()
+    {
+        using var temp = new TempDir();
+        using (var converted = Llama2cCheckpoint.Read(Fixture("stories260K", "stories260K.bin")))
+        {
+            GptCheckpoint.Save(converted, temp.Path);
+            Llama2cTokenizerFile.ConvertToHuggingFace(Fixture("stories260K", "tok512.bin"), converted.Config.Vocab, temp.Path);
+        }
+        using var model = GptCheckpoint.Load(temp.Path);
+        using var hf = GptCheckpoint.Load(Fixture("stories260K", "hf"));
+        Assert.Equal(hf.Config, model.Config);
+        using (torch.no_grad())
+        {
+            // The hf/ folder was converted by Hugging Face's script in PyTorch: the same permutation, so the same floats.
+            foreach (var (name, p) in hf.named_parameters())
+                Assert.True((p - model.get_parameter(name)!).abs().max().item<float>() == 0, name);
+        }
+        var tokenizer = ModelTokenizer.Load(temp.Path);
+        tokenizer.CheckFits(model.Config, temp.Path);
+        using var reference = JsonDocument.Parse(File.ReadAllText(Fixture("stories260K-runc.json")));
+        var first = reference.RootElement.GetProperty("prompts")[0];
+        var prompt = tokenizer.Encode(first.GetProperty("prompt").GetString()!);
+        Assert.Equal(first.GetProperty("prompt_token_ids").EnumerateArray().Select(e => e.GetInt32()), prompt);
+        var generated = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 30 }).ToArray();
+        Assert.StartsWith(tokenizer.Decode(generated), first.GetProperty("printed_text").GetString()![first.GetProperty("prompt").GetString()!.Length..]);
+    }
+
+    [Fact]
+    public void A_llama2c_file_of_the_wrong_size_is_named()
+    {
+        using var temp = new TempDir();
+        var bytes = File.ReadAllBytes(Fixture("stories260K", "stories260K.bin"));
+        File.WriteAllBytes(temp["cut.bin"], bytes[..(bytes.Length - 100)]);
+        var e = Assert.Throws<CheckpointException>(() => Llama2cCheckpoint.Read(temp["cut.bin"]));
+        Assert.Contains("cut.bin", e.Message);
+        Assert.Contains("bytes", e.Message);
     }
 
     [Fact]
