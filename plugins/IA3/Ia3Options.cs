@@ -3,7 +3,8 @@ using PluginGpt.Abstractions;
 
 namespace PluginGpt.Plugins.IA3;
 
-/// <summary>(IA)³'s options, named as PEFT's <c>IA3Config</c> (snake_case in JSON); the defaults are PEFT's for the model's family.</summary>
+/// <summary>(IA)³'s options, named as PEFT's <c>IA3Config</c> (snake_case in JSON); the defaults are PEFT's for the model's
+/// family.</summary>
 public sealed record Ia3Options
 {
     /// <summary>Linear layers that get a learned vector: a list of names matched as path suffixes, or a regex over whole paths.</summary>

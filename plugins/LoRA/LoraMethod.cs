@@ -52,7 +52,8 @@ public sealed class LoraMethod : IAdaptationMethod
             // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; A and B keep PEFT's shapes either way.
             ["fan_in_fan_out"] = Model.StoresConv1D,
             // Full module names: PEFT resolves exactly these (a leaf name such as c_proj would match attention and MLP alike).
-            ["target_modules"] = new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
+            ["target_modules"] =
+                new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
             ["inference_mode"] = true,
             ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
         };

@@ -49,7 +49,8 @@ public static class TargetModules
         catch (ArgumentException e) { throw new OptionsException($"{field}: '{pattern}' is not a regular expression ({e.Message})"); }
     }
 
-    /// <summary>The distinct in-block names of <paramref name="paths"/> (<c>h.3.attn.c_attn</c> → <c>attn.c_attn</c>), in order.</summary>
+    /// <summary>The distinct in-block names of <paramref name="paths"/> (<c>h.3.attn.c_attn</c> → <c>attn.c_attn</c>), in
+    /// order.</summary>
     public static IReadOnlyList<string> InBlockNames(IEnumerable<string> paths) =>
         paths.Select(p => p.Split('.', 3) is [_, var layer, var rest] && int.TryParse(layer, out _) ? rest : p).Distinct().ToList();
 
@@ -60,5 +61,6 @@ public static class TargetModules
     /// <summary>Module names as Hugging Face names them in <paramref name="model"/>'s family (<c>transformer.h.0.attn.c_attn</c>,
     /// <c>model.layers.0.self_attn.q_proj</c>): what an <c>adapter_config.json</c> lists so that PEFT resolves exactly these modules
     /// and no others. Since SDK 2.3.</summary>
-    public static IReadOnlyList<string> PeftNames(IDecoder model, IEnumerable<string> paths) => paths.Select(model.HuggingFaceName).ToList();
+    public static IReadOnlyList<string> PeftNames(IDecoder model, IEnumerable<string> paths) =>
+        paths.Select(model.HuggingFaceName).ToList();
 }

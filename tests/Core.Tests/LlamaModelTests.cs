@@ -55,7 +55,8 @@ public class LlamaModelTests
         var ids = torch.tensor(new long[] { 5, 17, 3, 90, 44, 12, 7, 61, 33, 2 }).unsqueeze(0);
         var full = model.Logits(ids);
         using var cache = new KvCache(model.Config.Layers);
-        var stepwise = torch.cat([model.Logits(ids[.., ..6], cache), .. Enumerable.Range(6, 4).Select(t => model.Logits(ids[.., t..(t + 1)], cache))], 1);
+        var steps = Enumerable.Range(6, 4).Select(t => model.Logits(ids[.., t..(t + 1)], cache));
+        var stepwise = torch.cat([model.Logits(ids[.., ..6], cache), .. steps], 1);
         Assert.True((full - stepwise).abs().max().item<float>() < 1e-5);
     }
 
@@ -151,7 +152,8 @@ public class LlamaModelTests
         var prompt = tokenizer.Encode(first.GetProperty("prompt").GetString()!);
         Assert.Equal(first.GetProperty("prompt_token_ids").EnumerateArray().Select(e => e.GetInt32()), prompt);
         var generated = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 30 }).ToArray();
-        Assert.StartsWith(tokenizer.Decode(generated), first.GetProperty("printed_text").GetString()![first.GetProperty("prompt").GetString()!.Length..]);
+        var printed = first.GetProperty("printed_text").GetString()!;
+        Assert.StartsWith(tokenizer.Decode(generated), printed[first.GetProperty("prompt").GetString()!.Length..]);
     }
 
     [Fact]
@@ -207,7 +209,8 @@ public class LlamaModelTests
         Assert.Contains(Path.GetFileName(shard), e.Message);
         Assert.Contains(GptCheckpoint.IndexFile, e.Message);
 
-        var config = File.ReadAllText(Path.Combine(Fixture("gqa-untied"), "config.json")).Replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 4");
+        var config = File.ReadAllText(Path.Combine(Fixture("gqa-untied"), "config.json"))
+            .Replace("\"num_key_value_heads\": 2", "\"num_key_value_heads\": 4");
         Directory.CreateDirectory(temp["shapes"]);
         File.WriteAllText(Path.Combine(temp["shapes"], "config.json"), config);
         File.Copy(Path.Combine(Fixture("gqa-untied"), "model.safetensors"), Path.Combine(temp["shapes"], "model.safetensors"));

@@ -34,8 +34,10 @@ public static class GptCheckpoint
             ScalarType.Float16 => "float16",
             _ => throw new ArgumentException($"cannot save weights as {options.Dtype}"),
         };
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), ModelConfigFile.Serialize(model.Config with { TorchDtype = dtypeName }));
-        var tensors = FileLayout(model).ToDictionary(kv => kv.Key, kv => kv.Value.dtype == options.Dtype ? kv.Value : kv.Value.to(options.Dtype));
+        var config = ModelConfigFile.Serialize(model.Config with { TorchDtype = dtypeName });
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), config);
+        var tensors = FileLayout(model)
+            .ToDictionary(kv => kv.Key, kv => kv.Value.dtype == options.Dtype ? kv.Value : kv.Value.to(options.Dtype));
         var metadata = new Dictionary<string, string> { ["format"] = "pt" };
         if (options.MaxShardBytes <= 0) { Safetensors.Save(Path.Combine(directory, WeightsFile), tensors, metadata); return; }
         SaveShards(directory, tensors, options.MaxShardBytes, metadata);
@@ -98,7 +100,8 @@ public static class GptCheckpoint
         return model;
     }
 
-    /// <summary>The weight files of a model directory: the shards its index names (each must exist), else <c>model.safetensors</c>.</summary>
+    /// <summary>The weight files of a model directory: the shards its index names (each must exist), else
+    /// <c>model.safetensors</c>.</summary>
     public static IReadOnlyList<string> WeightFiles(string directory)
     {
         var index = Path.Combine(directory, IndexFile);
@@ -109,14 +112,18 @@ public static class GptCheckpoint
                 : throw new CheckpointException($"{single}: file not found (a model directory needs {WeightsFile} or {IndexFile})");
         }
         JsonObject map;
-        try { map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject ?? throw new JsonException("no weight_map object"); }
+        try
+        {
+            map = JsonNode.Parse(File.ReadAllText(index))?["weight_map"] as JsonObject ?? throw new JsonException("no weight_map object");
+        }
         catch (JsonException e) { throw new CheckpointException($"{index}: weight_map: {e.Message}"); }
         var files = new List<string>();
         foreach (var (key, file) in map)
         {
             var name = file?.GetValueKind() == JsonValueKind.String ? file.GetValue<string>() : null;
             if (name is null || name.Contains('/') || name.Contains('\\') || name.StartsWith('.'))
-                throw new CheckpointException($"{index}: weight_map.{key}: expected a file name beside the index, got {file?.ToJsonString()}");
+                throw new CheckpointException(
+                    $"{index}: weight_map.{key}: expected a file name beside the index, got {file?.ToJsonString()}");
             var path = Path.Combine(directory, name);
             if (!File.Exists(path)) throw new CheckpointException($"{index}: weight_map.{key}: shard '{name}' not found");
             if (!files.Contains(path)) files.Add(path);
@@ -146,7 +153,8 @@ public static class GptCheckpoint
                 if (names.IsIgnorable(key)) continue;
                 if (!expected.TryGetValue(key, out var shape))
                     throw new CheckpointException(
-                        $"{path}: unexpected key '{rawKey}' (not a weight of this {model.Config.Layers}-layer {model.Config.ModelType} model)");
+                        $"{path}: unexpected key '{rawKey}' " +
+                        $"(not a weight of this {model.Config.Layers}-layer {model.Config.ModelType} model)");
                 // Weights are real numbers: an integer dtype of the same width would load and change every value.
                 if (!tensor.is_floating_point())
                     throw new CheckpointException($"{path}: key '{rawKey}' has dtype {tensor.dtype}, not a floating-point weight");

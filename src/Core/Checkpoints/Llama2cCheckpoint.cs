@@ -69,7 +69,8 @@ public static class Llama2cCheckpoint
             void PerLayer(string name, long rows, long cols, Func<Tensor, Tensor>? map = null)
             {
                 var all = Next(layers, rows, cols);
-                for (int i = 0; i < layers; i++) p[$"layers.{i}.{name}"].copy_((map ?? (t => t))(all[i]).view(p[$"layers.{i}.{name}"].shape));
+                for (int i = 0; i < layers; i++)
+                    p[$"layers.{i}.{name}"].copy_((map ?? (t => t))(all[i]).view(p[$"layers.{i}.{name}"].shape));
             }
             p["embed_tokens.weight"].copy_(Next(vocab, dim));
             PerLayer("input_layernorm.weight", 1, dim);

@@ -40,11 +40,13 @@ public static class ModelConfigFile
         T Required<T>(string name) => node[name] is { } value ? value.GetValue<T>() : throw new OptionsException($"{name} is missing");
         T Optional<T>(string name, T fallback) => node[name] is { } value ? value.GetValue<T>() : fallback;
         if (node["rope_scaling"] is JsonObject scaling)
-            throw new OptionsException($"rope_scaling ({scaling["rope_type"] ?? scaling["type"]}) is not supported; only plain rotary positions");
+            throw new OptionsException(
+                $"rope_scaling ({scaling["rope_type"] ?? scaling["type"]}) is not supported; only plain rotary positions");
         int heads = Required<int>("num_attention_heads");
         if (node["head_dim"] is { } headDim && headDim.GetValue<int>() * heads != Required<int>("hidden_size"))
             throw new OptionsException($"head_dim ({headDim}) × num_attention_heads must equal hidden_size");
-        if (Optional("use_sliding_window", false)) throw new OptionsException("use_sliding_window: sliding-window attention is not supported");
+        if (Optional("use_sliding_window", false))
+            throw new OptionsException("use_sliding_window: sliding-window attention is not supported");
         return new GptConfig
         {
             ModelType = type,

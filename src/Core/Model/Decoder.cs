@@ -232,6 +232,7 @@ public sealed class Decoder : Module, IDecoder
             if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
         }
         throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … " +
-            $"({family.Blocks}.0–{family.Blocks}.{blocks.Count - 1} × {string.Join(", ", family.Roles.Select(r => r.Name).Distinct())})");
+            $"({family.Blocks}.0–{family.Blocks}.{blocks.Count - 1} × " +
+            $"{string.Join(", ", family.Roles.Select(r => r.Name).Distinct())})");
     }
 }

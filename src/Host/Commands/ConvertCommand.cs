@@ -18,7 +18,8 @@ public sealed class ConvertCommand(IAnsiConsole console) : ICliCommand
         var model = new Argument<string>("model") { Description = "llama2.c model file (version 0, e.g. stories260K.bin)" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "llama2.c tokenizer file (e.g. tok512.bin)", Required = true };
         var output = new Option<string>("--out") { Description = "new or empty folder for the Hugging Face Llama model", Required = true };
-        var llama2c = new Command("llama2c", "Convert a llama2.c model and tokenizer into a Hugging Face Llama folder.") { model, tokenizer, output };
+        var llama2c = new Command("llama2c", "Convert a llama2.c model and tokenizer into a Hugging Face Llama folder.")
+        { model, tokenizer, output };
         llama2c.SetAction((parse, cancel) =>
         {
             var target = OutputFolder.EnsureFree(parse.GetValue(output)!, "--out");
@@ -28,8 +29,8 @@ public sealed class ConvertCommand(IAnsiConsole console) : ICliCommand
             using var claim = OutputFolder.Claim(target, "--out", unique: false);
             GptCheckpoint.Save(decoder, claim.Directory);
             Llama2cTokenizerFile.ConvertToHuggingFace(tokenizerFile, decoder.Config.Vocab, claim.Directory);
-            console.MarkupLineInterpolated(
-                $"{decoder.Config.Layers}-layer Llama model ({ParameterSet.Count(decoder.parameters()):N0} parameters) written to {target}");
+            long parameters = ParameterSet.Count(decoder.parameters());
+            console.MarkupLineInterpolated($"{decoder.Config.Layers}-layer Llama model ({parameters:N0} parameters) written to {target}");
             return Task.FromResult(0);
         });
         return new Command("convert", "Convert models from other formats into Hugging Face folders.") { llama2c };

@@ -60,7 +60,8 @@ public sealed class InspectCommand(IAnsiConsole console, Lazy<PluginCatalog> plu
             var shape = config.IsLlamaFamily
                 ? $"{config.ModelType}: RMSNorm, rotary, SwiGLU, {config.Heads} query / {config.KeyValueHeads} key-value heads"
                 : $"{config.ModelType}: {config.Norm}-LN, {config.Heads} heads";
-            console.WriteLine($"{name}: {config.Layers} layers, d={config.ModelDim}, context {config.Context}, vocab {config.Vocab}, {shape}");
+            console.WriteLine(
+                $"{name}: {config.Layers} layers, d={config.ModelDim}, context {config.Context}, vocab {config.Vocab}, {shape}");
             var table = new Table()
                 .AddColumn("group").AddColumn(new TableColumn("total").RightAligned())
                 .AddColumn(new TableColumn("trainable").RightAligned());
