@@ -75,6 +75,10 @@ public interface ITokenizer
     int Delimiter { get; }
     int Extract { get; }
     int Pad { get; }
+    /// <summary>Ids of <paramref name="text"/> alone: no token a whole sequence starts or ends with.</summary>
     int[] Encode(string text);
     string Decode(IEnumerable<int> ids);
+    /// <summary>The id a whole sequence starts with when the model was trained so (Llama's <c>&lt;s&gt;</c>); null for GPT-2. Since
+    /// SDK 2.3.</summary>
+    int? BeginningOfSequence => null;
 }

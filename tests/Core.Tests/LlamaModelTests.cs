@@ -149,11 +149,11 @@ public class LlamaModelTests
         tokenizer.CheckFits(model.Config, temp.Path);
         using var reference = JsonDocument.Parse(File.ReadAllText(Fixture("stories260K-runc.json")));
         var first = reference.RootElement.GetProperty("prompts")[0];
-        var prompt = tokenizer.Encode(first.GetProperty("prompt").GetString()!);
+        int[] prompt = [tokenizer.BeginningOfSequence!.Value, .. tokenizer.Encode(first.GetProperty("prompt").GetString()!)];
         Assert.Equal(first.GetProperty("prompt_token_ids").EnumerateArray().Select(e => e.GetInt32()), prompt);
         var generated = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 30 }).ToArray();
         var printed = first.GetProperty("printed_text").GetString()!;
-        Assert.StartsWith(tokenizer.Decode(generated), printed[first.GetProperty("prompt").GetString()!.Length..]);
+        Assert.StartsWith(tokenizer.Decode([.. prompt, .. generated]), printed);
     }
 
     [Fact]

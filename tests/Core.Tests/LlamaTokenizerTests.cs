@@ -46,20 +46,20 @@ public class LlamaTokenizerTests
 
     [Theory]
     [MemberData(nameof(Sentences))]
-    public void Encodes_as_llama2c_run_c_does(string text) => Assert.Equal(RunC(text), Tok.Encode(text));
+    public void Encodes_as_llama2c_run_c_does(string text) => Assert.Equal(RunC(text), Tok.EncodeWithSpecialTokens(text));
 
     [Fact]
     public void Encodes_as_run_c_does_on_corpus_lines()
     {
         var lines = File.ReadAllLines(RepoPaths.Data("corpus", "tinyshakespeare.txt")).Where(l => l.Length > 0).Take(400);
-        foreach (var line in lines) Assert.Equal(RunC(line), Tok.Encode(line));
+        foreach (var line in lines) Assert.Equal(RunC(line), Tok.EncodeWithSpecialTokens(line));
     }
 
     [Fact]
     public void Known_ids_of_Once_upon_a_time()
     {
         // BOS, "▁Once" (403), "▁upon" (407), "▁a" (261), "▁time" (378): the pieces tok512.bin holds for these words.
-        Assert.Equal(new[] { 1, 403, 407, 261, 378 }, Tok.Encode("Once upon a time"));
+        Assert.Equal(new[] { 1, 403, 407, 261, 378 }, Tok.EncodeWithSpecialTokens("Once upon a time"));
         Assert.Equal("▁Once", Tok.Piece(403));
     }
 
@@ -74,7 +74,7 @@ public class LlamaTokenizerTests
     [InlineData("Ünïcödé ✓ ∑ 𝔘 — \u00a0nbsp")]
     public void Round_trips(string text)
     {
-        Assert.Equal(text, Tok.Decode(Tok.Encode(text)));
+        Assert.Equal(text, Tok.Decode(Tok.EncodeWithSpecialTokens(text)));
         Assert.Equal(text, Tok.Decode(RunC(text)));   // decodes what run.c would feed the model, too
     }
 
@@ -82,8 +82,8 @@ public class LlamaTokenizerTests
     public void Characters_without_a_piece_fall_back_to_their_UTF8_bytes()
     {
         // 🤖 = F0 9F A4 96; byte b is piece <0xBB> at id b + 3.
-        Assert.Equal(new[] { 1, 410, 0xF0 + 3, 0x9F + 3, 0xA4 + 3, 0x96 + 3 }, Tok.Encode("🤖"));
-        Assert.Equal(new[] { 1, 410, 0x0A + 3 }, Tok.Encode("\n"));
+        Assert.Equal(new[] { 1, 410, 0xF0 + 3, 0x9F + 3, 0xA4 + 3, 0x96 + 3 }, Tok.EncodeWithSpecialTokens("🤖"));
+        Assert.Equal(new[] { 1, 410, 0x0A + 3 }, Tok.EncodeWithSpecialTokens("\n"));
         Assert.Equal("<0x0A>", Tok.Piece(13));
     }
 
@@ -92,33 +92,37 @@ public class LlamaTokenizerTests
     {
         Assert.True(Tok.AddsBeginningOfText);
         Assert.Equal(1, Tok.BeginningOfText);
-        Assert.Equal(new[] { 1 }, Tok.Encode(""));
-        var prompt = Tok.Encode("Once upon a time");
-        var continuation = Tok.Encode("there was")[1..];   // "▁there", "▁was"
-        // A continuation decoded alone keeps its leading space (no BOS before it), so printing prompt then continuation
-        // gives the text; so does decoding them together.
-        Assert.Equal(" there was", Tok.Decode(continuation));
+        Assert.Equal(new[] { 1 }, Tok.EncodeWithSpecialTokens(""));
+        var prompt = Tok.EncodeWithSpecialTokens("Once upon a time");
+        var continuation = Tok.EncodeWithSpecialTokens("there was")[1..];   // "▁there", "▁was"
+        // Decoded together, the continuation's first ▁ is a space; alone, it would be the prefix of the text's start.
+        Assert.Equal("there was", Tok.Decode(continuation));
         Assert.Equal("Once upon a time there was", Tok.Decode([.. prompt, .. continuation]));
+        // Encode alone adds no special token: what objectives put together from segments.
+        Assert.Equal(prompt[1..], Tok.Encode("Once upon a time"));
+        Assert.Equal("Once upon a time", Tok.Decode(Tok.Encode("Once upon a time")));
+        Assert.Equal(1, Tok.BeginningOfSequence);
 
         var noBos = Modified(config: c => c["add_bos_token"] = false);
-        Assert.Equal(Tok.Encode("Once upon a time")[1..], noBos.Encode("Once upon a time"));
-        Assert.Equal("Once upon a time", noBos.Decode(noBos.Encode("Once upon a time")));
+        Assert.Equal(Tok.EncodeWithSpecialTokens("Once upon a time")[1..], noBos.EncodeWithSpecialTokens("Once upon a time"));
+        Assert.Equal("Once upon a time", noBos.Decode(noBos.EncodeWithSpecialTokens("Once upon a time")));
+        Assert.Null(noBos.BeginningOfSequence);
         var withEos = Modified(config: c => c["add_eos_token"] = true);
-        Assert.Equal([.. Tok.Encode("Hi"), 2], withEos.Encode("Hi"));
+        Assert.Equal([.. Tok.EncodeWithSpecialTokens("Hi"), 2], withEos.EncodeWithSpecialTokens("Hi"));
     }
 
     [Fact]
     public void Added_and_special_tokens_are_matched_as_exact_strings()
     {
-        Assert.Equal(new[] { 1, 2 }, Tok.Encode("</s>"));
-        Assert.Equal(new[] { 1, 0 }, Tok.Encode("<unk>"));
-        var ids = Tok.Encode("Hi</s><s>Lily<|start|>a<|delim|>b<|extract|><|pad|>");
-        Assert.Equal([.. Tok.Encode("Hi"), 2, 1], ids[..(Tok.Encode("Hi").Length + 2)]);
-        Assert.Equal(new[] { Tok.Start, Tok.Encode("a")[^1], Tok.Delimiter, Tok.Encode("b")[^1], Tok.Extract, Tok.Pad }, ids[^6..]);
+        Assert.Equal(new[] { 1, 2 }, Tok.EncodeWithSpecialTokens("</s>"));
+        Assert.Equal(new[] { 1, 0 }, Tok.EncodeWithSpecialTokens("<unk>"));
+        var ids = Tok.EncodeWithSpecialTokens("Hi</s><s>Lily<|start|>a<|delim|>b<|extract|><|pad|>");
+        Assert.Equal([.. Tok.EncodeWithSpecialTokens("Hi"), 2, 1], ids[..(Tok.EncodeWithSpecialTokens("Hi").Length + 2)]);
+        Assert.Equal(new[] { Tok.Start, Tok.EncodeWithSpecialTokens("a")[^1], Tok.Delimiter, Tok.EncodeWithSpecialTokens("b")[^1], Tok.Extract, Tok.Pad }, ids[^6..]);
         // The legacy normalizer puts a ▁ before every stretch of text, also after a special token (as Hugging Face does).
-        Assert.Equal(Tok.Encode("Lily")[1..], ids[(Tok.Encode("Hi").Length + 2)..^6]);
+        Assert.Equal(Tok.EncodeWithSpecialTokens("Lily")[1..], ids[(Tok.EncodeWithSpecialTokens("Hi").Length + 2)..^6]);
         Assert.Equal("Hi</s>Lily<|start|> a<|delim|> b<|extract|><|pad|>", Tok.Decode(ids));
-        Assert.Equal("<", Tok.Decode(Tok.Encode("<")));   // a part of a special token's string is plain text
+        Assert.Equal("<", Tok.Decode(Tok.EncodeWithSpecialTokens("<")));   // a part of a special token's string is plain text
         Assert.Equal(2, Tok.SpecialId("</s>"));
     }
 
@@ -129,7 +133,7 @@ public class LlamaTokenizerTests
         Assert.Equal(516, Tok.VocabSize);
         Assert.Equal(new[] { 512, 513, 514, 515 }, new[] { Tok.Start, Tok.Delimiter, Tok.Extract, Tok.Pad });
         Assert.Equal(2, Tok.EndOfText);   // </s>
-        Assert.Equal(new[] { 1, 512 }, Tok.Encode(SpecialTokens.Start));
+        Assert.Equal(new[] { 1, 512 }, Tok.EncodeWithSpecialTokens(SpecialTokens.Start));
         Assert.Equal("<|pad|>", Tok.Decode([Tok.Pad]));
         Assert.Throws<ArgumentOutOfRangeException>(() => Tok.Decode([516]));
 
@@ -149,7 +153,7 @@ public class LlamaTokenizerTests
             j["model"]!["merges"] = new JsonArray([.. merges.Select(m => (JsonNode)($"{m![0]} {m[1]}"))]);
         });
         foreach (string text in Texts)
-            Assert.Equal(Tok.Encode(text), asStrings.Encode(text));
+            Assert.Equal(Tok.EncodeWithSpecialTokens(text), asStrings.EncodeWithSpecialTokens(text));
     }
 
     [Fact]
@@ -167,13 +171,13 @@ public class LlamaTokenizerTests
             };
         });
         foreach (string text in Texts.Where(t => !t.StartsWith(' ')))
-            Assert.Equal(Tok.Encode(text), metaspace.Encode(text));
+            Assert.Equal(Tok.EncodeWithSpecialTokens(text), metaspace.EncodeWithSpecialTokens(text));
         // Unlike the legacy normalizer: no second ▁ before text that starts with a space, none after a special token.
-        Assert.Equal(new[] { 1, 261 }, metaspace.Encode(" a"));
-        Assert.Equal(new[] { 1, 410, 261 }, Tok.Encode(" a"));   // "▁▁a"
-        Assert.Equal(new[] { 1, 2, 412 }, metaspace.Encode("</s>a"));
-        Assert.Equal("a", metaspace.Decode(metaspace.Encode(" a")));   // so one leading space is lost, as in Hugging Face
-        Assert.Equal("Once upon a time", metaspace.Decode(metaspace.Encode("Once upon a time")));
+        Assert.Equal(new[] { 1, 261 }, metaspace.EncodeWithSpecialTokens(" a"));
+        Assert.Equal(new[] { 1, 410, 261 }, Tok.EncodeWithSpecialTokens(" a"));   // "▁▁a"
+        Assert.Equal(new[] { 1, 2, 412 }, metaspace.EncodeWithSpecialTokens("</s>a"));
+        Assert.Equal("a", metaspace.Decode(metaspace.EncodeWithSpecialTokens(" a")));   // so one leading space is lost, as in Hugging Face
+        Assert.Equal("Once upon a time", metaspace.Decode(metaspace.EncodeWithSpecialTokens("Once upon a time")));
     }
 
     [Fact]
@@ -188,10 +192,10 @@ public class LlamaTokenizerTests
         loaded.Save(again.Path);
         Assert.Equal(File.ReadAllText(dir["tokenizer.json"]), File.ReadAllText(again["tokenizer.json"]));
         var reloaded = SentencePieceBpeTokenizer.Load(again.Path);
-        foreach (string text in Texts) Assert.Equal(Tok.Encode(text), reloaded.Encode(text));
+        foreach (string text in Texts) Assert.Equal(Tok.EncodeWithSpecialTokens(text), reloaded.EncodeWithSpecialTokens(text));
 
         File.Delete(again["tokenizer_config.json"]);   // without a config: Llama's defaults (BOS, no EOS)
-        Assert.Equal(Tok.Encode("Hi"), SentencePieceBpeTokenizer.Load(again.Path).Encode("Hi"));
+        Assert.Equal(Tok.EncodeWithSpecialTokens("Hi"), SentencePieceBpeTokenizer.Load(again.Path).EncodeWithSpecialTokens("Hi"));
     }
 
     [Fact]
@@ -237,8 +241,8 @@ public class LlamaTokenizerTests
             PreTokenizer = new WholeText(),
         });
         var lines = File.ReadAllLines(RepoPaths.Data("corpus", "tinyshakespeare.txt")).Where(l => l.Length > 0).Take(2000);
-        foreach (var text in Texts.Concat(lines).Where(t => !Tok.Encode(t).Any(id => id is >= 3 and < 259)))
-            Assert.Equal(Tok.Encode(text)[1..], library.EncodeToIds(text));
+        foreach (var text in Texts.Concat(lines).Where(t => !Tok.EncodeWithSpecialTokens(t).Any(id => id is >= 3 and < 259)))
+            Assert.Equal(Tok.EncodeWithSpecialTokens(text)[1..], library.EncodeToIds(text));
         Assert.Equal(new[] { 410, 0 }, library.EncodeToIds("🤖"));
     }
 

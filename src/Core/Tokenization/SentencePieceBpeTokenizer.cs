@@ -12,20 +12,21 @@ namespace PluginGpt.Core.Tokenization;
 /// (<c>add_bos_token</c>, default true as for Llama; <c>add_eos_token</c>; <c>bos_token</c>; <c>eos_token</c>).
 /// </summary>
 /// <remarks>
-/// <para>Encoding: the BOS id when add_bos_token; then the text, cut at the exact strings of the added tokens (&lt;unk&gt;,
-/// &lt;s&gt;, &lt;/s&gt;, …) and of PluginGpt's special tokens, which become their ids; each stretch in between is normalized
-/// (a ▁ before it, spaces → ▁) and BPE-merged by <see cref="ByteFallbackBpe"/>; the EOS id when add_eos_token.</para>
+/// <para>Encoding: the text, cut at the exact strings of the added tokens (&lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, …) and of PluginGpt's
+/// special tokens, which become their ids; each stretch in between is normalized (a ▁ before it, spaces → ▁) and BPE-merged by
+/// <see cref="ByteFallbackBpe"/>. <see cref="Encode"/> stops there (objectives put segments together); <see
+/// cref="EncodeWithSpecialTokens"/> adds the BOS id when add_bos_token and the EOS id when add_eos_token.</para>
 /// <para>Relation to llama2.c's run.c, whose prompt is BOS + a dummy-prefix " " piece + the text's characters: with a
-/// tokenizer converted by <see cref="Llama2cTokenizerFile"/>, <see cref="Encode"/> gives the same ids (the prepended ▁
-/// is that dummy prefix; the ▁ pieces are run.c's " " pieces). Two differences: run.c adds no dummy prefix to empty text
-/// (nor do we: an empty stretch gets no ▁, so "" encodes to BOS alone); and run.c does not recognise "&lt;s&gt;" or
+/// tokenizer converted by <see cref="Llama2cTokenizerFile"/>, <see cref="EncodeWithSpecialTokens"/> gives the same ids (the
+/// prepended ▁ is that dummy prefix; the ▁ pieces are run.c's " " pieces). Two differences: run.c adds no dummy prefix to
+/// empty text (nor do we: an empty stretch gets no ▁, so "" encodes to BOS alone); and run.c does not recognise "&lt;s&gt;" or
 /// "&lt;/s&gt;" written in the text, which here become the BOS/EOS ids (as in Hugging Face).</para>
 /// <para>Decoding: ▁ → space, &lt;0xNN&gt; pieces → their bytes, the BOS id → nothing, other added/special tokens → their
-/// strings. The one space that encoding's prepended ▁ becomes is dropped where that ▁ was put: right after a BOS id (as
-/// llama2.c's decode does: "if the previous token is BOS, strip the piece's leading space"), and at the very start
-/// when add_bos_token is false. So the ids of a generated continuation (no BOS before them) keep their leading space,
-/// and <c>Decode(Encode(text)) == text</c> (but for text that starts with a space under the Metaspace pre-tokenizer, which
-/// puts no ▁ before it: its first space is dropped, as in Hugging Face).</para>
+/// strings. The one space that encoding's prepended ▁ becomes is dropped where that ▁ was put: at the very start and right
+/// after a BOS id (as llama2.c's decode does: "if the previous token is BOS, strip the piece's leading space"). So
+/// <c>Decode(Encode(text)) == text</c> (but for text that starts with a space under the Metaspace pre-tokenizer, which puts no
+/// ▁ before it: its first space is dropped, as in Hugging Face); a continuation's text is the decoded whole minus the decoded
+/// prompt, not the continuation decoded alone (whose first space would be taken for the prefix).</para>
 /// </remarks>
 public sealed class SentencePieceBpeTokenizer : IModelTokenizer
 {
@@ -111,11 +112,11 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
                 $"but the model has {config.Vocab:N0} (vocab_size); it belongs to another model");
     }
 
-    /// <summary>Token ids for <paramref name="text"/>: see the class remarks.</summary>
+    /// <summary>Token ids for <paramref name="text"/> alone, with no BOS or EOS (Hugging Face's <c>add_special_tokens=False</c>):
+    /// what objectives concatenate into sequences. See the class remarks.</summary>
     public int[] Encode(string text)
     {
         var ids = new List<int>();
-        if (addBos) ids.Add(bos!.Value);
         int offset = 0;
         foreach (var stretch in specialSplitter.Split(text))
         {
@@ -123,16 +124,23 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
             else foreach (var word in this.text.Words(stretch, atStart: offset == 0)) bpe.Encode(word, ids);
             offset += stretch.Length;
         }
-        if (addEos) ids.Add(eos!.Value);
         return [.. ids];
     }
+
+    /// <summary>The ids a whole sequence starts with: <see cref="Encode"/> behind the BOS id and before the EOS id, as
+    /// tokenizer_config.json's add_bos_token and add_eos_token say (Hugging Face's default <c>encode</c>; llama2.c's prompt).</summary>
+    public int[] EncodeWithSpecialTokens(string text) =>
+        [.. addBos ? [bos!.Value] : Array.Empty<int>(), .. Encode(text), .. addEos ? [eos!.Value] : Array.Empty<int>()];
+
+    /// <summary>The BOS id a sequence starts with, when add_bos_token says so.</summary>
+    public int? BeginningOfSequence => addBos ? bos : null;
 
     /// <summary>The text of <paramref name="ids"/>: see the class remarks.</summary>
     public string Decode(IEnumerable<int> ids)
     {
         var result = new StringBuilder();
         var run = new List<string>();
-        bool strip = text.AddsPrefix && !addBos, stripRun = false;
+        bool strip = text.AddsPrefix, stripRun = false;
         foreach (int id in ids)
         {
             if (id < 0 || id >= VocabSize || !pieces.TryGetValue(id, out var piece))

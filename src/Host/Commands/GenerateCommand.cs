@@ -78,7 +78,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                 return Task.FromResult(runners.Quiet().Open(runDir, opened =>
                 {
                     opened.Model.eval();
-                    var input = !parse.GetValue(template) ? opened.Tokenizer.Encode(text)
+                    var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
                         : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
                             ?? throw new OptionsException(
                                 $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
@@ -93,10 +93,14 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
             var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
             if (choice.ComputeType is { } compute) decoder.to(compute);
             using var region = Autocast.Use(choice.ComputeType);
-            return Task.FromResult(Stream(decoder, tokenizer, tokenizer.Encode(text), options, stops, cancel));
+            return Task.FromResult(Stream(decoder, tokenizer, Prompt(tokenizer, text), options, stops, cancel));
         });
         return command;
     }
+
+    /// <summary>A prompt as the model saw whole sequences in training: behind its BOS token where it has one (Llama).</summary>
+    static int[] Prompt(ITokenizer tokenizer, string text) =>
+        tokenizer.BeginningOfSequence is { } bos ? [bos, .. tokenizer.Encode(text)] : tokenizer.Encode(text);
 
     static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
 
@@ -107,7 +111,15 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
     {
         options = options with { StopTokens = [tokenizer.EndOfText] };
         var stdout = Console.Out;
-        stdout.Write(tokenizer.Decode(ids));
+        var prompt = tokenizer.Decode(ids);
+        stdout.Write(prompt);
+        // The continuation is the decoded whole minus the decoded prompt: a SentencePiece continuation decoded alone would lose
+        // its first space (taken for the prefix of a text's start).
+        string Continuation(List<int> generated)
+        {
+            var whole = tokenizer.Decode(ids.Concat(generated));
+            return whole.StartsWith(prompt, StringComparison.Ordinal) ? whole[prompt.Length..] : tokenizer.Decode(generated);
+        }
         var generated = new List<int>();
         string printed = "";
         bool stopped = false;
@@ -115,7 +127,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
         {
             if (cancel.IsCancellationRequested) break;
             generated.Add(token);
-            var continuation = tokenizer.Decode(generated);
+            var continuation = Continuation(generated);
             var hit = stops.Select(s => continuation.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
             if (hit >= 0) continuation = continuation[..hit];
             // Hold back a tail that may yet become a stop text, and a character a token may have cut in half.
@@ -127,7 +139,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
             }
             if (hit >= 0) { stopped = true; break; }
         }
-        var final = tokenizer.Decode(generated);
+        var final = Continuation(generated);
         if (!stopped && final.Length > printed.Length && final.StartsWith(printed, StringComparison.Ordinal))
             stdout.Write(final[printed.Length..]);
         stdout.WriteLine();
