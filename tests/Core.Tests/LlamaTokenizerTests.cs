@@ -102,6 +102,9 @@ public class LlamaTokenizerTests
         Assert.Equal(prompt[1..], Tok.Encode("Once upon a time"));
         Assert.Equal("Once upon a time", Tok.Decode(Tok.Encode("Once upon a time")));
         Assert.Equal(1, Tok.BeginningOfSequence);
+        // Segments put together as objectives do: a leading space is the ▁ prefix, so "It was" + " great" reads "It was great".
+        Assert.Equal(Tok.Encode("there"), Tok.Encode(" there"));
+        Assert.Equal("Once upon a time there was", Tok.Decode([.. Tok.Encode("Once upon a time"), .. Tok.Encode(" there was")]));
 
         var noBos = Modified(config: c => c["add_bos_token"] = false);
         Assert.Equal(Tok.EncodeWithSpecialTokens("Once upon a time")[1..], noBos.EncodeWithSpecialTokens("Once upon a time"));

@@ -44,9 +44,10 @@ public static class Benchmarks
         return new MatmulResult(size, 2.0 * size * size * size / best / 1e9);
     }
 
-    /// <summary>nanoGPT's estimate: 6 FLOPs per parameter per token plus attention's 12·L·d·T.</summary>
+    /// <summary>nanoGPT's estimate: 6 FLOPs per parameter per token (learned position embeddings excluded: a lookup, no matmul)
+    /// plus attention's 12·L·d·T.</summary>
     public static double TrainingFlopsPerToken(GptConfig c, long parameters, int block) =>
-        6.0 * (parameters - (long)c.Context * c.ModelDim) + 12.0 * c.Layers * c.ModelDim * block;
+        6.0 * (parameters - (c.IsLlamaFamily ? 0 : (long)c.Context * c.ModelDim)) + 12.0 * c.Layers * c.ModelDim * block;
 
     /// <summary>Median training step (forward, backward, AdamW) of a fresh model at one shape and precision; the peak is that
     /// precision's matmul peak, measured now on the device.</summary>

@@ -14,8 +14,9 @@ namespace PluginGpt.Core.Tokenization;
 /// <remarks>
 /// <para>Encoding: the text, cut at the exact strings of the added tokens (&lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, …) and of PluginGpt's
 /// special tokens, which become their ids; each stretch in between is normalized (a ▁ before it, spaces → ▁) and BPE-merged by
-/// <see cref="ByteFallbackBpe"/>. <see cref="Encode"/> stops there (objectives put segments together); <see
-/// cref="EncodeWithSpecialTokens"/> adds the BOS id when add_bos_token and the EOS id when add_eos_token.</para>
+/// <see cref="ByteFallbackBpe"/>. <see cref="Encode"/> stops there (objectives put segments together; a segment's one leading
+/// space is its ▁ prefix); <see cref="EncodeWithSpecialTokens"/> adds the BOS id when add_bos_token and the EOS id when
+/// add_eos_token, with Hugging Face's exact ids.</para>
 /// <para>Relation to llama2.c's run.c, whose prompt is BOS + a dummy-prefix " " piece + the text's characters: with a
 /// tokenizer converted by <see cref="Llama2cTokenizerFile"/>, <see cref="EncodeWithSpecialTokens"/> gives the same ids (the
 /// prepended ▁ is that dummy prefix; the ▁ pieces are run.c's " " pieces). Two differences: run.c adds no dummy prefix to
@@ -116,6 +117,14 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
     /// what objectives concatenate into sequences. See the class remarks.</summary>
     public int[] Encode(string text)
     {
+        // A segment that starts with a space continues other text ("It was" + " great"): with a prefix ▁ that space is the ▁
+        // itself, so " great" and "great" both give ▁great — as the Metaspace pre-tokenizer already has it, and not ▁▁great as
+        // the legacy normalizer would (EncodeWithSpecialTokens keeps Hugging Face's exact ids for whole texts).
+        return EncodeText(this.text.AddsPrefix && text.StartsWith(' ') ? text[1..] : text);
+    }
+
+    int[] EncodeText(string text)
+    {
         var ids = new List<int>();
         int offset = 0;
         foreach (var stretch in specialSplitter.Split(text))
@@ -130,7 +139,7 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
     /// <summary>The ids a whole sequence starts with: <see cref="Encode"/> behind the BOS id and before the EOS id, as
     /// tokenizer_config.json's add_bos_token and add_eos_token say (Hugging Face's default <c>encode</c>; llama2.c's prompt).</summary>
     public int[] EncodeWithSpecialTokens(string text) =>
-        [.. addBos ? [bos!.Value] : Array.Empty<int>(), .. Encode(text), .. addEos ? [eos!.Value] : Array.Empty<int>()];
+        [.. addBos ? [bos!.Value] : Array.Empty<int>(), .. EncodeText(text), .. addEos ? [eos!.Value] : Array.Empty<int>()];
 
     /// <summary>The BOS id a sequence starts with, when add_bos_token says so.</summary>
     public int? BeginningOfSequence => addBos ? bos : null;
