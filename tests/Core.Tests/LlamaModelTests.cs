@@ -168,6 +168,30 @@ public class LlamaModelTests
     }
 
     [Fact]
+    public void Qwen2_is_the_llama_block_with_query_key_value_biases_and_round_trips()
+    {
+        using var temp = new TempDir();
+        using var model = new Decoder(Presets.LlamaTiny with { ModelType = "qwen2", AttentionBias = true });
+        // The biases are real parameters of the forward pass: q (32) + k (16) + v (16) per layer.
+        using var plain = new Decoder(Presets.LlamaTiny, torch.META);
+        Assert.Equal(ParameterSet.Count(plain.parameters()) + 2 * 64, ParameterSet.Count(model.parameters()));
+        GptCheckpoint.Save(model, temp.Path);
+        var config = JsonDocument.Parse(File.ReadAllText(temp["config.json"])).RootElement;
+        Assert.Equal("Qwen2ForCausalLM", config.GetProperty("architectures")[0].GetString());
+        Assert.False(config.TryGetProperty("attention_bias", out _));   // Qwen2's config has no such field: the biases are implied
+        Assert.Contains("model.layers.1.self_attn.k_proj.bias", Safetensors.ReadHeader(temp[GptCheckpoint.WeightsFile]).Entries.Keys);
+        using var loaded = GptCheckpoint.Load(temp.Path);
+        Assert.Equal(model.Config, loaded.Config);
+        using var noGrad = torch.no_grad();
+        foreach (var p in model.named_parameters().Where(p => p.name.EndsWith("proj.bias"))) p.parameter.add_(0.1);   // biases matter
+        GptCheckpoint.Save(model, temp["changed"]);
+        using var changed = GptCheckpoint.Load(temp["changed"]);
+        var ids = torch.tensor(new long[] { 5, 17, 3, 90 }).unsqueeze(0);
+        Assert.Equal(0f, (model.Logits(ids) - changed.Logits(ids)).abs().max().item<float>());
+        Assert.True((loaded.Logits(ids) - changed.Logits(ids)).abs().max().item<float>() > 1e-3);
+    }
+
+    [Fact]
     public void Preset_counts_follow_from_the_shapes()
     {
         using var model = new Decoder(Presets.LlamaTiny);

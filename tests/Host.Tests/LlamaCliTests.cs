@@ -81,6 +81,43 @@ public class LlamaCliTests
         Assert.Equal(saved.GetProperty("accuracy").GetDouble(), reloaded.GetProperty("accuracy").GetDouble(), 12);
     }
 
+    [Theory]
+    [InlineData("""{"name": "pet"}""")]
+    [InlineData("""{"name": "text-to-text"}""")]
+    [InlineData("""{"name": "in-context", "options": {"k": 4, "verbalizer": ["bad", "good"], "template": "{0} it was {label}"}}""")]
+    public void Every_objective_runs_on_a_real_llama_with_its_own_tokenizer(string objective)
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={Stories}",
+            "--set", "model.tokenizer=null", "--set", $"objective={objective}", "--set", "training.epochs=1",
+            "--set", $"output={dir["run"]}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "metrics.json"))).RootElement.GetProperty("metrics");
+        Assert.InRange(metrics.GetProperty("accuracy").GetDouble(), 0, 1);
+    }
+
+    [Fact]
+    public void A_lora_run_on_a_llama_exports_merged_as_a_plain_llama_folder()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("run", Experiments.Tiny, "--set", "model.preset=null", "--set", $"model.path={Stories}",
+            "--set", "model.tokenizer=null", "--set", "method.name=lora", "--set", "training.epochs=1", "--set", $"output={dir["run"]}");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var export = CliRunner.Run("export", dir["run"], "--merged", dir["merged"]);
+        Assert.True(export.ExitCode == 0, export.Stderr);
+        Assert.False(File.Exists(Path.Combine(dir["merged"], "adapter_model.safetensors")));
+        Assert.True(File.Exists(Path.Combine(dir["merged"], "tokenizer.json")));
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["merged"], "config.json"))).RootElement;
+        Assert.Equal("llama", config.GetProperty("model_type").GetString());
+        // The base and its 4 appended special-token rows, nothing of LoRA's.
+        var inspect = CliRunner.Run("inspect", "--model", dir["merged"], "--json");
+        Assert.True(inspect.ExitCode == 0, inspect.Stderr);
+        Assert.Equal(260_032 + 4 * 64, JsonDocument.Parse(inspect.Stdout).RootElement.GetProperty("totalParameters").GetInt64());
+        var generated = CliRunner.Run("generate", "--model", dir["merged"], "--prompt", "Once upon a time", "--max-new-tokens", "5");
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+        Assert.StartsWith("Once upon a time", generated.Stdout);
+    }
+
     [Fact]
     public void Verify_passes_every_method_on_the_llama_preset()
     {

@@ -32,23 +32,12 @@ public sealed class Block : DecoderBlock
 
     internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
     {
-        if (norm == NormPlacement.Pre)
-        {
-            var a = attn.Forward(ln_1.forward(x), context);
-            if (hook is not null) a = hook.AfterAttention(layer, a);
-            x = x + a;
-            var m = mlp.Forward(ln_2.forward(x));
-            if (hook is not null) m = hook.AfterMlp(layer, m);
-            return x + m;
-        }
-        else
-        {
-            var a = attn.Forward(x, context);
-            if (hook is not null) a = hook.AfterAttention(layer, a);
-            x = ln_1.forward(x + a);
-            var m = mlp.Forward(x);
-            if (hook is not null) m = hook.AfterMlp(layer, m);
-            return ln_2.forward(x + m);
-        }
+        if (norm == NormPlacement.Pre) return PreNormForward(x, layer, hook, ln_1, h => attn.Forward(h, context), ln_2, mlp.Forward);
+        var a = attn.Forward(x, context);
+        if (hook is not null) a = hook.AfterAttention(layer, a);
+        x = ln_1.forward(x + a);
+        var m = mlp.Forward(x);
+        if (hook is not null) m = hook.AfterMlp(layer, m);
+        return ln_2.forward(x + m);
     }
 }

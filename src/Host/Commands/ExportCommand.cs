@@ -7,10 +7,10 @@ using Spectre.Console;
 namespace PluginGpt.Host.Commands;
 
 /// <summary>
-/// <c>plugingpt export RUN_DIR --merged OUT</c>: a finished run as a plain GPT-2 model folder (config.json, model.safetensors with
-/// GPT-2 names, vocab.json, merges.txt) that <c>generate --model</c> and Hugging Face-style loaders read as they are. LoRA and
-/// (IA)³ are merged into the weights; a fully fine-tuned body is written as it is; methods that add computation a GPT-2
-/// checkpoint cannot hold (adapters, prompt, prefix) are refused. The target must be new or empty; nothing beside it is touched.
+/// <c>plugingpt export RUN_DIR --merged OUT</c>: a finished run as a plain model folder of its family (config.json,
+/// model.safetensors with Hugging Face's GPT-2 or Llama names, the tokenizer's files) that <c>generate --model</c> and Hugging
+/// Face-style loaders read as they are. LoRA and (IA)³ are merged into the weights; a fully fine-tuned body is written as it is;
+/// methods that add computation a plain checkpoint cannot hold (adapters, prompt, prefix) are refused. The target must be new or empty; nothing beside it is touched.
 /// </summary>
 public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {
@@ -18,17 +18,17 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
     {
         var run = new Argument<string>("run") { Description = "a finished run's folder (or a recipe's: its final model)" };
         var merged = new Option<string>("--merged") { Description = "new or empty folder for the merged model", Required = true };
-        var command = new Command("export", "Write a run's model, its method merged into the weights, as a plain GPT-2 model folder.")
+        var command = new Command("export", "Write a run's model, its method merged into the weights, as a plain model folder.")
         { run, merged };
         command.SetAction((parse, cancel) =>
         {
             var target = OutputFolder.EnsureFree(parse.GetValue(merged)!, "--merged");
             var dir = parse.GetValue(run)!;
-            var (method, heads) = runners.Quiet().Open(dir, opened =>
+            var (method, heads, family) = runners.Quiet().Open(dir, opened =>
             {
                 var body = GptCheckpoint.BaseWeights(opened.Model).Values.Select(t => t.Handle).ToHashSet();
                 if (!opened.Method.CanMerge && !opened.Method.Trainable.All(p => body.Contains(p.Parameter.Handle)))
-                    throw new OptionsException($"{dir}: method '{opened.MethodName}' adds computation a GPT-2 checkpoint cannot hold " +
+                    throw new OptionsException($"{dir}: method '{opened.MethodName}' adds computation a plain checkpoint cannot hold " +
                         "(it cannot be merged into the weights); use generate --run with the run instead");
                 // The folder is held (locked, checked empty) while it is written, and holds only what this export wrote: a failed
                 // export takes its files away again, and export.json, written last, marks a complete one.
@@ -51,12 +51,12 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                         File.Delete(Path.Combine(claim.Directory, name));
                     throw;
                 }
-                return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count));
+                return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count), opened.Model.Config.ModelType);
             });
-            console.MarkupLineInterpolated($"{method} run exported to {target} (a plain GPT-2 model folder)");
+            console.MarkupLineInterpolated($"{method} run exported to {target} (a plain {family} model folder)");
             if (heads > 0)
                 console.MarkupLineInterpolated(
-                    $"[yellow]note:[/] the run's task head is not part of a GPT-2 checkpoint; it stays in {Path.Combine(dir, "best")}");
+                    $"[yellow]note:[/] the run's task head is not part of a plain checkpoint; it stays in {Path.Combine(dir, "best")}");
             return Task.FromResult(0);
         });
         return command;

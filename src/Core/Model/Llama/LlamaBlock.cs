@@ -26,13 +26,6 @@ public sealed class LlamaBlock : DecoderBlock
     public override ReplaceableChildren Attention => self_attn;
     public override ReplaceableChildren FeedForward => mlp;
 
-    internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
-    {
-        var a = self_attn.Forward(input_layernorm.forward(x), context);
-        if (hook is not null) a = hook.AfterAttention(layer, a);
-        x = x + a;
-        var m = mlp.Forward(post_attention_layernorm.forward(x));
-        if (hook is not null) m = hook.AfterMlp(layer, m);
-        return x + m;
-    }
+    internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook) =>
+        PreNormForward(x, layer, hook, input_layernorm, h => self_attn.Forward(h, context), post_attention_layernorm, mlp.Forward);
 }
