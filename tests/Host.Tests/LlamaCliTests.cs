@@ -119,6 +119,29 @@ public class LlamaCliTests
     }
 
     [Fact]
+    public void Bad_llama_folders_are_one_line_naming_the_file_and_field_with_exit_code_2()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir["unknown"]);
+        File.WriteAllText(Path.Combine(dir["unknown"], "config.json"), """{"model_type": "mamba", "hidden_size": 64}""");
+        var unknown = CliRunner.Run("inspect", "--model", dir["unknown"]);
+        Assert.Equal(2, unknown.ExitCode);
+        Assert.Contains("config.json", unknown.Stderr);
+        Assert.Contains("model_type", unknown.Stderr);
+        Assert.Single(unknown.Stderr.Trim().Split('\n'));
+
+        // A tokenizer with more pieces than the model has rows: the 96-token golden Llama with stories260K's 512-piece tokenizer.
+        Directory.CreateDirectory(dir["foreign"]);
+        foreach (var file in Directory.GetFiles(Fixture("gqa-untied"))) File.Copy(file, Path.Combine(dir["foreign"], Path.GetFileName(file)));
+        foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
+            File.Copy(Path.Combine(Stories, file), Path.Combine(dir["foreign"], file));
+        var foreign = CliRunner.Run("generate", "--model", dir["foreign"], "--prompt", "Once", "--max-new-tokens", "2");
+        Assert.Equal(2, foreign.ExitCode);
+        Assert.Contains("tokenizer.json", foreign.Stderr);
+        Assert.Contains("vocab_size", foreign.Stderr);
+    }
+
+    [Fact]
     public void Verify_passes_every_method_on_the_llama_preset()
     {
         var r = CliRunner.Run("verify", "--all", "--preset", "llama-tiny", "--json");
