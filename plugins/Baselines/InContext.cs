@@ -153,12 +153,15 @@ public sealed class InContext : IObjective
 
         public int[]? PromptTokens(Example example) => Prompt(example, reasoning is null ? 0 : maxNewTokens);
 
-        /// <summary><see cref="PromptText"/> as tokens, trimmed from the front to fit the context.</summary>
+        /// <summary><see cref="PromptText"/> as tokens, trimmed from the front to fit the context, behind the model's BOS where it
+        /// has one (Llama).</summary>
         int[] Prompt(Example e, int reserve)
         {
-            var ids = context.Tokenizer.Encode(PromptText(e));
-            int room = context.Model.UsableContext - reserve;
-            return ids.Length <= room ? ids : ids[^room..];
+            var ids = context.Tokenizer.EncodeStart(PromptText(e));
+            var bos = context.Tokenizer.BeginningOfSequence;
+            int room = context.Model.UsableContext - reserve - (bos is null ? 0 : 1);
+            var kept = ids.Length <= room ? ids : ids[^room..];
+            return bos is { } start ? [start, .. kept] : kept;
         }
 
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)

@@ -19,7 +19,7 @@ public static class InputTransforms
 
     static int[] Join(ITokenizer tokenizer, int maxLength, params string[] segments)
     {
-        var parts = segments.Select(s => tokenizer.Encode(s).ToList()).ToList();
+        var parts = segments.Select(s => tokenizer.EncodeStart(s).ToList()).ToList();   // each follows a special token
         int specials = 1 + parts.Count;   // start, delimiters, extract
         while (parts.Sum(p => p.Count) + specials > maxLength)
         {

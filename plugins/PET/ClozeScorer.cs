@@ -34,7 +34,7 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
     /// <summary>One pass per example over the prefix; each word's single token read at the slot.</summary>
     Tensor NextToken(IReadOnlyList<IReadOnlyList<(int[] Prefix, int[] Answer, int[] Suffix)>> filled)
     {
-        var prefixes = filled.Select(f => f[0].Prefix.Prepend(tokenizer.EndOfText).ToArray()).ToList();
+        var prefixes = filled.Select(f => f[0].Prefix.Prepend(tokenizer.SequenceStart).ToArray()).ToList();
         var (ids, lengths) = Batch(prefixes);
         var hidden = model.Forward(ids);
         var last = TokenBatch.Last(hidden, lengths);   // [N, C]
@@ -48,7 +48,7 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
     Tensor Filled(IReadOnlyList<IReadOnlyList<(int[] Prefix, int[] Answer, int[] Suffix)>> filled)
     {
         var sequences = filled
-            .SelectMany(f => f.Select(s => s.Prefix.Prepend(tokenizer.EndOfText).Concat(s.Answer).Concat(s.Suffix).ToArray()))
+            .SelectMany(f => f.Select(s => s.Prefix.Prepend(tokenizer.SequenceStart).Concat(s.Answer).Concat(s.Suffix).ToArray()))
             .ToList();
         var starts = filled.SelectMany(f => f.Select(s => (long)s.Prefix.Length + 1)).ToArray();   // index of the slot's first token
         var (ids, lengths) = Batch(sequences);

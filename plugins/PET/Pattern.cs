@@ -71,10 +71,12 @@ public sealed partial class Pattern
     public IReadOnlyList<(int[] Prefix, int[] Answer, int[] Suffix)> Encode(ITokenizer tokenizer, Example example,
         IReadOnlyList<string> answers, int room)
     {
-        var encoded = parts.Select(p => p.Answer ? [] : tokenizer.Encode((p.Space ? " " : "") + Text(p, example))).ToList();
+        // The pattern's first part starts the sequence (SentencePiece's dummy prefix); the others continue it literally.
+        int[] EncodePart(int index, string text) => index == 0 ? tokenizer.EncodeStart(text) : tokenizer.Encode(text);
+        var encoded = parts.Select((p, i) => p.Answer ? [] : EncodePart(i, (p.Space ? " " : "") + Text(p, example))).ToList();
         int answerSlot = parts.ToList().FindIndex(p => p.Answer);
         bool space = parts[answerSlot].Space;
-        var answerTokens = answers.Select(a => tokenizer.Encode((space ? " " : "") + a)).ToList();
+        var answerTokens = answers.Select(a => EncodePart(answerSlot, (space ? " " : "") + a)).ToList();
         int total = encoded.Sum(t => t.Length) + answerTokens.Max(t => t.Length);
         while (total > room)
         {

@@ -88,7 +88,7 @@ public sealed class PetObjective : IObjective
         {
             var pool = context.Task.Unlabelled is { Count: > 0 } u ? u : context.Task.Train;
             var texts = Enumerable.Range(0, count).Select(_ => pool[unlabelledDraw.Next(pool.Count)])
-                .Select(e => context.Tokenizer.Encode(string.Join(" ", e.Segments)).Prepend(context.Tokenizer.EndOfText)
+                .Select(e => context.Tokenizer.EncodeStart(string.Join(" ", e.Segments)).Prepend(context.Tokenizer.SequenceStart)
                     .Take(room).ToArray())
                 .ToList();
             int width = texts.Max(t => t.Length);

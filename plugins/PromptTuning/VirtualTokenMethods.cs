@@ -128,15 +128,18 @@ public sealed class PrefixTuningMethod : VirtualTokenMethod
         var c = model.Config;
         if (model.KeyValuePrefix is not null)
             throw new InvalidOperationException("the model's key/value prefix hook is taken by another method");
-        long hidden = o.EncoderHiddenSize == 0 ? c.ModelDim : o.EncoderHiddenSize;
         // Keys and values per key-value head: under grouped-query attention a layer's prefix is 2 × kv heads × head dim wide, as PEFT
-        // sizes it (token_dim = hidden / heads × kv heads); GPT-2 and Llama without GQA get 2 × n_embd.
+        // sizes it (token_dim = hidden / heads × kv heads, also the projection's input and default width); GPT-2 and Llama without
+        // GQA get n_embd, and their projected prefix starts from vocabulary rows as before.
         long keyValueDim = (long)c.KeyValueHeads * c.HeadDim;
-        var start = o.PrefixProjection ? Start(model, o) : Random(model, o.NumVirtualTokens, c.Layers * 2L * keyValueDim);
+        long hidden = o.EncoderHiddenSize == 0 ? keyValueDim : o.EncoderHiddenSize;
+        var start = !o.PrefixProjection ? Random(model, o.NumVirtualTokens, c.Layers * 2L * keyValueDim)
+            : keyValueDim == c.ModelDim ? Start(model, o) : Random(model, o.NumVirtualTokens, keyValueDim);
         var encoder = new PrefixEncoder(start, c, hidden, o.PrefixProjection, model.Device);
         model.AttachModule("prefix_encoder", encoder);
         model.KeyValuePrefix = encoder;
         config["prefix_projection"] = o.PrefixProjection;
+        if (o.PrefixProjection) config["encoder_hidden_size"] = hidden;
         config["token_dim"] = keyValueDim;
         config["num_attention_heads"] = c.KeyValueHeads;
         return new Attached(encoder.Named(), config, () =>

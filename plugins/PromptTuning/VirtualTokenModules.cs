@@ -60,7 +60,7 @@ sealed class PrefixEncoder : nn.Module, IKeyValuePrefixProvider
         embedding = new Parameter(start);
         long width = config.Layers * 2L * config.KeyValueHeads * config.HeadDim;   // keys and values of every key-value head
         if (projection)
-            transform = Sequential(("0", Linear(config.ModelDim, hidden, device: device)), ("1", Tanh()),
+            transform = Sequential(("0", Linear(start.shape[1], hidden, device: device)), ("1", Tanh()),
                 ("2", Linear(hidden, width, device: device)));
         RegisterComponents();
     }

@@ -22,14 +22,14 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
     /// separator and the longest answer (<paramref name="reserve"/> tokens with its end of text) still fit.</summary>
     public AnswerSequence Encode(string prompt, string separator, string answer, int reserve)
     {
-        var input = tokenizer.Encode(prompt);
+        var input = tokenizer.EncodeStart(prompt);
         var sep = tokenizer.Encode(separator);
         var target = AnswerTokens(answer);
         int keep = room - 1 - sep.Length - Math.Max(reserve, target.Length);
         if (keep < 1)
             throw new OptionsException($"objective.options: the separator and answers need {room - keep} of {room} tokens; " +
                 "use shorter answers or a longer max_length");
-        return new AnswerSequence([tokenizer.EndOfText, .. input.Take(keep), .. sep], target);
+        return new AnswerSequence([tokenizer.SequenceStart, .. input.Take(keep), .. sep], target);
     }
 
     /// <summary>The answer's tokens (" answer", as the word follows the separator in running text) and the end of text.</summary>

@@ -75,8 +75,15 @@ public interface ITokenizer
     int Delimiter { get; }
     int Extract { get; }
     int Pad { get; }
-    /// <summary>Ids of <paramref name="text"/> alone: no token a whole sequence starts or ends with.</summary>
+    /// <summary>Ids of <paramref name="text"/> as it continues other text, literally: pieces encoded one by one and put
+    /// together give the ids of the whole (a space belongs to the piece it starts). No token a sequence starts or ends with.</summary>
     int[] Encode(string text);
+    /// <summary>Ids of <paramref name="text"/> where a sequence, or a segment after a special token, starts: SentencePiece's
+    /// dummy-prefix form (Llama saw "▁Hello" after &lt;s&gt;); the same as <see cref="Encode"/> for GPT-2. Since SDK 2.3.</summary>
+    int[] EncodeStart(string text) => Encode(text);
+    /// <summary>The token a sequence starts with in this model's training: its <see cref="BeginningOfSequence"/> where it has one,
+    /// else end-of-text (GPT-2's document separator). Since SDK 2.3.</summary>
+    int SequenceStart => BeginningOfSequence ?? EndOfText;
     string Decode(IEnumerable<int> ids);
     /// <summary>The id a whole sequence starts with when the model was trained so (Llama's <c>&lt;s&gt;</c>); null for GPT-2. Since
     /// SDK 2.3.</summary>

@@ -149,7 +149,7 @@ public class LlamaModelTests
         tokenizer.CheckFits(model.Config, temp.Path);
         using var reference = JsonDocument.Parse(File.ReadAllText(Fixture("stories260K-runc.json")));
         var first = reference.RootElement.GetProperty("prompts")[0];
-        int[] prompt = [tokenizer.BeginningOfSequence!.Value, .. tokenizer.Encode(first.GetProperty("prompt").GetString()!)];
+        int[] prompt = [tokenizer.BeginningOfSequence!.Value, .. tokenizer.EncodeStart(first.GetProperty("prompt").GetString()!)];
         Assert.Equal(first.GetProperty("prompt_token_ids").EnumerateArray().Select(e => e.GetInt32()), prompt);
         var generated = TokenGenerator.Generate(model, prompt, new GenerationOptions { Greedy = true, MaxNewTokens = 30 }).ToArray();
         var printed = first.GetProperty("printed_text").GetString()!;
@@ -192,6 +192,18 @@ public class LlamaModelTests
     }
 
     [Fact]
+    public void Rotary_settings_are_read_where_transformers_5_writes_them_and_llama_attention_bias_covers_o_proj()
+    {
+        using var temp = new TempDir();
+        File.WriteAllText(temp["config.json"], Shape + """, "rope_parameters": {"rope_type": "default", "rope_theta": 500000},""" +
+            """ "attention_bias": true}""");
+        var config = GptCheckpoint.ReadConfig(temp.Path);
+        Assert.Equal(500000, config.RopeTheta);
+        Assert.Contains("layers.0.self_attn.o_proj.bias", GptCheckpoint.ExpectedShapes(config).Keys);
+        Assert.DoesNotContain("layers.0.self_attn.o_proj.bias", GptCheckpoint.ExpectedShapes(config with { ModelType = "qwen2" }).Keys);
+    }
+
+    [Fact]
     public void Preset_counts_follow_from_the_shapes()
     {
         using var model = new Decoder(Presets.LlamaTiny);
@@ -211,6 +223,10 @@ public class LlamaModelTests
     [InlineData("""{"model_type": "llama", "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4}""", "num_hidden_layers")]
     [InlineData(Shape + """, "num_key_value_heads": 3}""", "num_key_value_heads")]
     [InlineData(Shape + """, "rope_scaling": {"rope_type": "yarn"}}""", "rope_scaling")]
+    [InlineData(Shape + """, "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000}}""", "rope_parameters")]
+    [InlineData(Shape + """, "mlp_bias": true}""", "mlp_bias")]
+    [InlineData("""{"model_type": "llama", "hidden_size": "64", "num_attention_heads": 4}""", "hidden_size")]
+    [InlineData("""{"model_type": 5}""", "model_type")]
     public void A_config_that_does_not_fit_is_one_line_naming_the_file_and_field(string json, string field)
     {
         using var temp = new TempDir();

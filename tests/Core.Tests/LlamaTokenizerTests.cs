@@ -98,13 +98,15 @@ public class LlamaTokenizerTests
         // Decoded together, the continuation's first ▁ is a space; alone, it would be the prefix of the text's start.
         Assert.Equal("there was", Tok.Decode(continuation));
         Assert.Equal("Once upon a time there was", Tok.Decode([.. prompt, .. continuation]));
-        // Encode alone adds no special token: what objectives put together from segments.
-        Assert.Equal(prompt[1..], Tok.Encode("Once upon a time"));
+        // EncodeStart is the text with its dummy prefix and no special token; Encode takes it literally.
+        Assert.Equal(prompt[1..], Tok.EncodeStart("Once upon a time"));
+        Assert.Equal("Once upon a time", Tok.Decode(Tok.EncodeStart("Once upon a time")));
         Assert.Equal("Once upon a time", Tok.Decode(Tok.Encode("Once upon a time")));
         Assert.Equal(1, Tok.BeginningOfSequence);
-        // Segments put together as objectives do: a leading space is the ▁ prefix, so "It was" + " great" reads "It was great".
-        Assert.Equal(Tok.Encode("there"), Tok.Encode(" there"));
-        Assert.Equal("Once upon a time there was", Tok.Decode([.. Tok.Encode("Once upon a time"), .. Tok.Encode(" there was")]));
+        // Segments put together as objectives do give the ids of the whole text: a space belongs to the piece it starts.
+        int[] pieces = [.. Tok.EncodeStart("It was"), .. Tok.Encode(" great"), .. Tok.Encode("."), .. Tok.Encode(" Lily smiled.")];
+        Assert.Equal(Tok.EncodeStart("It was great. Lily smiled."), pieces);
+        Assert.NotEqual(Tok.Encode("."), Tok.EncodeStart("."));
 
         var noBos = Modified(config: c => c["add_bos_token"] = false);
         Assert.Equal(Tok.EncodeWithSpecialTokens("Once upon a time")[1..], noBos.EncodeWithSpecialTokens("Once upon a time"));
@@ -121,7 +123,8 @@ public class LlamaTokenizerTests
         Assert.Equal(new[] { 1, 0 }, Tok.EncodeWithSpecialTokens("<unk>"));
         var ids = Tok.EncodeWithSpecialTokens("Hi</s><s>Lily<|start|>a<|delim|>b<|extract|><|pad|>");
         Assert.Equal([.. Tok.EncodeWithSpecialTokens("Hi"), 2, 1], ids[..(Tok.EncodeWithSpecialTokens("Hi").Length + 2)]);
-        Assert.Equal(new[] { Tok.Start, Tok.EncodeWithSpecialTokens("a")[^1], Tok.Delimiter, Tok.EncodeWithSpecialTokens("b")[^1], Tok.Extract, Tok.Pad }, ids[^6..]);
+        int a = Tok.EncodeWithSpecialTokens("a")[^1], b = Tok.EncodeWithSpecialTokens("b")[^1];
+        Assert.Equal(new[] { Tok.Start, a, Tok.Delimiter, b, Tok.Extract, Tok.Pad }, ids[^6..]);
         // The legacy normalizer puts a ▁ before every stretch of text, also after a special token (as Hugging Face does).
         Assert.Equal(Tok.EncodeWithSpecialTokens("Lily")[1..], ids[(Tok.EncodeWithSpecialTokens("Hi").Length + 2)..^6]);
         Assert.Equal("Hi</s>Lily<|start|> a<|delim|> b<|extract|><|pad|>", Tok.Decode(ids));
@@ -199,6 +202,21 @@ public class LlamaTokenizerTests
 
         File.Delete(again["tokenizer_config.json"]);   // without a config: Llama's defaults (BOS, no EOS)
         Assert.Equal(Tok.EncodeWithSpecialTokens("Hi"), SentencePieceBpeTokenizer.Load(again.Path).EncodeWithSpecialTokens("Hi"));
+    }
+
+    [Fact]
+    public void A_byte_level_folder_that_splits_text_otherwise_than_GPT2_is_refused()
+    {
+        // Qwen2 ships vocab.json + merges.txt beside a tokenizer.json whose normalizer and split differ from GPT-2's.
+        using var dir = new TempDir();
+        foreach (var file in new[] { "vocab.json", "merges.txt" })
+            File.Copy(RepoPaths.Data("tokenizers", "en-4k", file), dir[file]);
+        File.WriteAllText(dir["tokenizer.json"], """{"normalizer": {"type": "NFC"}, "pre_tokenizer": {"type": "Sequence"}}""");
+        var e = Assert.Throws<CheckpointException>(() => ModelTokenizer.Load(dir.Path));
+        Assert.Contains("tokenizer.json", e.Message);
+        Assert.Contains("normalizer", e.Message);
+        File.WriteAllText(dir["tokenizer.json"], """{"normalizer": null, "pre_tokenizer": {"type": "ByteLevel"}}""");
+        Assert.IsType<GptTokenizer>(ModelTokenizer.Load(dir.Path));
     }
 
     [Fact]

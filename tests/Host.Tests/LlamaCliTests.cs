@@ -132,7 +132,8 @@ public class LlamaCliTests
 
         // A tokenizer with more pieces than the model has rows: the 96-token golden Llama with stories260K's 512-piece tokenizer.
         Directory.CreateDirectory(dir["foreign"]);
-        foreach (var file in Directory.GetFiles(Fixture("gqa-untied"))) File.Copy(file, Path.Combine(dir["foreign"], Path.GetFileName(file)));
+        foreach (var file in Directory.GetFiles(Fixture("gqa-untied")))
+            File.Copy(file, Path.Combine(dir["foreign"], Path.GetFileName(file)));
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })
             File.Copy(Path.Combine(Stories, file), Path.Combine(dir["foreign"], file));
         var foreign = CliRunner.Run("generate", "--model", dir["foreign"], "--prompt", "Once", "--max-new-tokens", "2");

@@ -24,7 +24,7 @@ public static class Llama2cCheckpoint
             throw new CheckpointException($"{path}: a llama2.c version-1/2 export; only version 0 (legacy_export) files are read");
         int dim = header[0], hidden = header[1], layers = header[2], heads = header[3], kvHeads = header[4], seqLen = header[6];
         bool shared = header[5] > 0;
-        int vocab = Math.Abs(header[5]);
+        int vocab = header[5] == int.MinValue ? 0 : Math.Abs(header[5]);   // 0 is then refused with the header below
         GptConfig config;
         try
         {

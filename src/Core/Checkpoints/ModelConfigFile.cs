@@ -21,7 +21,7 @@ public static class ModelConfigFile
         {
             var node = JsonNode.Parse(File.ReadAllText(path)) as JsonObject
                 ?? throw new CheckpointException($"{path}: expected a JSON object");
-            var type = node["model_type"]?.GetValue<string>() ?? "gpt2";
+            var type = node["model_type"] is { } t ? Field<string>(t, "model_type") : "gpt2";
             config = type is "llama" or "qwen2" ? FromLlama(node, type)
                 : node.Deserialize<GptConfig>() ?? throw new CheckpointException($"{path}: empty config");
         }
@@ -37,11 +37,14 @@ public static class ModelConfigFile
 
     static GptConfig FromLlama(JsonObject node, string type)
     {
-        T Required<T>(string name) => node[name] is { } value ? value.GetValue<T>() : throw new OptionsException($"{name} is missing");
-        T Optional<T>(string name, T fallback) => node[name] is { } value ? value.GetValue<T>() : fallback;
-        if (node["rope_scaling"] is JsonObject scaling)
-            throw new OptionsException(
-                $"rope_scaling ({scaling["rope_type"] ?? scaling["type"]}) is not supported; only plain rotary positions");
+        T Required<T>(string name) => node[name] is { } value ? Field<T>(value, name) : throw new OptionsException($"{name} is missing");
+        T Optional<T>(string name, T fallback) => node[name] is { } value ? Field<T>(value, name) : fallback;
+        // transformers 5 moves rope_theta and the scaling into rope_parameters; older files have rope_theta and rope_scaling.
+        var rope = node["rope_parameters"] as JsonObject;
+        foreach (var (field, scaling) in new[] { ("rope_scaling", node["rope_scaling"]), ("rope_parameters", rope) })
+            if (scaling is JsonObject s && (s["rope_type"] ?? s["type"])?.ToString() is { } kind && kind != "default")
+                throw new OptionsException($"{field}: rope type '{kind}' is not supported; only plain rotary positions");
+        if (Optional("mlp_bias", false)) throw new OptionsException("mlp_bias: MLP biases are not supported");
         int heads = Required<int>("num_attention_heads");
         if (node["head_dim"] is { } headDim && headDim.GetValue<int>() * heads != Required<int>("hidden_size"))
             throw new OptionsException($"head_dim ({headDim}) × num_attention_heads must equal hidden_size");
@@ -58,7 +61,8 @@ public static class ModelConfigFile
             Vocab = Required<int>("vocab_size"),
             Context = Optional("max_position_embeddings", 2048),
             LayerNormEpsilon = Optional("rms_norm_eps", 1e-6),
-            RopeTheta = Optional("rope_theta", 10000.0),
+            RopeTheta = rope?["rope_theta"] is { } theta ? Field<double>(theta, "rope_parameters.rope_theta")
+                : Optional("rope_theta", 10000.0),
             Activation = Optional("hidden_act", "silu"),
             TiedHead = Optional("tie_word_embeddings", false),
             // Qwen2 has q/k/v biases by design (its config has no field for them); Llama has them only if attention_bias says so.
@@ -67,6 +71,17 @@ public static class ModelConfigFile
             Norm = NormPlacement.Pre,
             TorchDtype = Optional("torch_dtype", "float32"),
         };
+    }
+
+    /// <summary>A field's value as <typeparamref name="T"/>, or an error naming the field and what it holds.</summary>
+    static T Field<T>(JsonNode value, string name)
+    {
+        try { return value.GetValue<T>(); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            var expected = typeof(T) == typeof(string) ? "a string" : "a number";
+            throw new OptionsException($"{name}: expected {expected}, got {value.ToJsonString()}");
+        }
     }
 
     /// <summary>The text of <c>config.json</c> for <paramref name="config"/>, in its family's names.</summary>

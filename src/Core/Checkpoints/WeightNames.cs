@@ -71,6 +71,7 @@ internal abstract class WeightNames
                     shapes[p + "self_attn.v_proj.bias"] = [kv];
                 }
                 shapes[p + "self_attn.o_proj.weight"] = [d, q];
+                if (c.AttentionBias && c.ModelType == "llama") shapes[p + "self_attn.o_proj.bias"] = [d];
                 shapes[p + "post_attention_layernorm.weight"] = [d];
                 shapes[p + "mlp.gate_proj.weight"] = [ff, d];
                 shapes[p + "mlp.up_proj.weight"] = [ff, d];

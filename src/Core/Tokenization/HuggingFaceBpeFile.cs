@@ -20,17 +20,19 @@ sealed record SentencePieceText(string? Prepend, IReadOnlyList<(string Pattern, 
     /// <summary>Whether encoding puts a ▁ before the text (so decoding drops the space it becomes).</summary>
     public bool AddsPrefix => Prepend is not null || (Metaspace is not null && MetaspaceScheme != "never");
 
-    /// <summary>The BPE words of one stretch of text; <paramref name="atStart"/>: the stretch starts the whole text.</summary>
-    public IEnumerable<string> Words(string text, bool atStart)
+    /// <summary>The BPE words of one stretch of text; <paramref name="atStart"/>: the stretch starts the whole text;
+    /// <paramref name="literal"/>: no ▁ is prepended (only the text's own spaces become ▁).</summary>
+    public IEnumerable<string> Words(string text, bool atStart, bool literal = false)
     {
         if (text.Length == 0) yield break;
-        if (Prepend is not null && PrependFirst) text = Prepend + text;
+        if (Prepend is not null && PrependFirst && !literal) text = Prepend + text;
         foreach (var (pattern, content) in Replacements) text = text.Replace(pattern, content, StringComparison.Ordinal);
-        if (Prepend is not null && !PrependFirst) text = Prepend + text;
+        if (Prepend is not null && !PrependFirst && !literal) text = Prepend + text;
         if (Metaspace is not char meta) { yield return text; yield break; }
         text = text.Replace(' ', meta);
         // tokenizers' Metaspace: never a second ▁ before text that already starts with one; "first" only at the text's start.
-        if (!text.StartsWith(meta) && (MetaspaceScheme == "always" || (MetaspaceScheme == "first" && atStart))) text = meta + text;
+        if (!literal && !text.StartsWith(meta) && (MetaspaceScheme == "always" || (MetaspaceScheme == "first" && atStart)))
+            text = meta + text;
         if (!MetaspaceSplit) { yield return text; yield break; }
         int start = 0;
         for (int i = 1; i < text.Length; i++)

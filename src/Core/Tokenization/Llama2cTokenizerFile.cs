@@ -58,12 +58,18 @@ public static class Llama2cTokenizerFile
     /// <paramref name="tokBinPath"/> of a model with <paramref name="vocabSize"/> tokens.</summary>
     public static void ConvertToHuggingFace(string tokBinPath, int vocabSize, string outDirectory)
     {
-        string tokenizerJson, configJson;
-        try { (tokenizerJson, configJson) = ToHuggingFace(Read(tokBinPath, vocabSize)); }
-        catch (FormatException e) { throw new CheckpointException($"{tokBinPath}: {e.Message}", e); }
+        var (tokenizerJson, configJson) = Convert(tokBinPath, vocabSize);
         Directory.CreateDirectory(outDirectory);
         AtomicFile.WriteAllText(Path.Combine(outDirectory, SentencePieceBpeTokenizer.TokenizerFile), tokenizerJson);
         AtomicFile.WriteAllText(Path.Combine(outDirectory, SentencePieceBpeTokenizer.ConfigFile), configJson);
+    }
+
+    /// <summary>The tokenizer.json and tokenizer_config.json texts for the llama2.c tokenizer <paramref name="tokBinPath"/>;
+    /// anything that does not fit is an error naming the file.</summary>
+    public static (string TokenizerJson, string ConfigJson) Convert(string tokBinPath, int vocabSize)
+    {
+        try { return ToHuggingFace(Read(tokBinPath, vocabSize)); }
+        catch (FormatException e) { throw new CheckpointException($"{tokBinPath}: {e.Message}", e); }
     }
 
     /// <summary>The tokenizer.json and tokenizer_config.json texts of <paramref name="pieces"/> (see the class remarks).</summary>

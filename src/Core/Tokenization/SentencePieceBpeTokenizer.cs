@@ -14,8 +14,9 @@ namespace PluginGpt.Core.Tokenization;
 /// <remarks>
 /// <para>Encoding: the text, cut at the exact strings of the added tokens (&lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, …) and of PluginGpt's
 /// special tokens, which become their ids; each stretch in between is normalized (a ▁ before it, spaces → ▁) and BPE-merged by
-/// <see cref="ByteFallbackBpe"/>. <see cref="Encode"/> stops there (objectives put segments together; a segment's one leading
-/// space is its ▁ prefix); <see cref="EncodeWithSpecialTokens"/> adds the BOS id when add_bos_token and the EOS id when
+/// <see cref="ByteFallbackBpe"/>. <see cref="Encode"/> takes the text literally (no dummy ▁ prefix: pieces that continue other
+/// text concatenate as GPT-2's do); <see cref="EncodeStart"/> puts the dummy prefix first, as a sequence or a segment after a
+/// special token starts; <see cref="EncodeWithSpecialTokens"/> adds the BOS id when add_bos_token and the EOS id when
 /// add_eos_token, with Hugging Face's exact ids.</para>
 /// <para>Relation to llama2.c's run.c, whose prompt is BOS + a dummy-prefix " " piece + the text's characters: with a
 /// tokenizer converted by <see cref="Llama2cTokenizerFile"/>, <see cref="EncodeWithSpecialTokens"/> gives the same ids (the
@@ -113,24 +114,22 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
                 $"but the model has {config.Vocab:N0} (vocab_size); it belongs to another model");
     }
 
-    /// <summary>Token ids for <paramref name="text"/> alone, with no BOS or EOS (Hugging Face's <c>add_special_tokens=False</c>):
-    /// what objectives concatenate into sequences. See the class remarks.</summary>
-    public int[] Encode(string text)
-    {
-        // A segment that starts with a space continues other text ("It was" + " great"): with a prefix ▁ that space is the ▁
-        // itself, so " great" and "great" both give ▁great — as the Metaspace pre-tokenizer already has it, and not ▁▁great as
-        // the legacy normalizer would (EncodeWithSpecialTokens keeps Hugging Face's exact ids for whole texts).
-        return EncodeText(this.text.AddsPrefix && text.StartsWith(' ') ? text[1..] : text);
-    }
+    /// <summary>Token ids for <paramref name="text"/> as it continues other text: literally, only its own spaces become ▁ (no
+    /// dummy prefix), so pieces put together — "It was" + " great" + "." — give the ids of the whole text. GPT-2's contract.</summary>
+    public int[] Encode(string text) => EncodeText(text, literal: true);
 
-    int[] EncodeText(string text)
+    /// <summary>Token ids for <paramref name="text"/> as a sequence (or a segment after a special token) starts: with the dummy ▁
+    /// prefix Llama saw after every &lt;s&gt; (Hugging Face's <c>add_special_tokens=False</c> ids).</summary>
+    public int[] EncodeStart(string text) => EncodeText(text, literal: false);
+
+    int[] EncodeText(string text, bool literal)
     {
         var ids = new List<int>();
         int offset = 0;
         foreach (var stretch in specialSplitter.Split(text))
         {
             if (specialIds.TryGetValue(stretch, out int id)) ids.Add(id);
-            else foreach (var word in this.text.Words(stretch, atStart: offset == 0)) bpe.Encode(word, ids);
+            else foreach (var word in this.text.Words(stretch, atStart: offset == 0, literal)) bpe.Encode(word, ids);
             offset += stretch.Length;
         }
         return [.. ids];
@@ -139,7 +138,7 @@ public sealed class SentencePieceBpeTokenizer : IModelTokenizer
     /// <summary>The ids a whole sequence starts with: <see cref="Encode"/> behind the BOS id and before the EOS id, as
     /// tokenizer_config.json's add_bos_token and add_eos_token say (Hugging Face's default <c>encode</c>; llama2.c's prompt).</summary>
     public int[] EncodeWithSpecialTokens(string text) =>
-        [.. addBos ? [bos!.Value] : Array.Empty<int>(), .. EncodeText(text), .. addEos ? [eos!.Value] : Array.Empty<int>()];
+        [.. addBos ? [bos!.Value] : Array.Empty<int>(), .. EncodeStart(text), .. addEos ? [eos!.Value] : Array.Empty<int>()];
 
     /// <summary>The BOS id a sequence starts with, when add_bos_token says so.</summary>
     public int? BeginningOfSequence => addBos ? bos : null;

@@ -60,7 +60,7 @@ public static class Pretrainer
         using var model = new Decoder(config);
         if (init is not null)
         {
-            GptCheckpoint.LoadWeights(model, Path.Combine(init, GptCheckpoint.WeightsFile));
+            GptCheckpoint.LoadWeightsFrom(model, init);
             // A Hugging Face GPT-2 folder lacks rows for the special tokens PluginGpt's tokenizer appends: grow them (N(0, 0.02)).
             if (tokenizer.VocabSize > model.Config.Vocab) model.ResizeTokenEmbeddings(tokenizer.VocabSize);
         }
@@ -275,7 +275,13 @@ public static class Pretrainer
         var tokens = new List<int>();
         if (o.Corpus.FirstOrDefault(f => !File.Exists(f)) is { } missing)
             throw new UserInputException($"corpus: {missing} not found (and {path} cannot be used)");
-        foreach (var file in o.Corpus) { tokens.AddRange(tokenizer.Encode(File.ReadAllText(file))); tokens.Add(tokenizer.EndOfText); }
+        foreach (var file in o.Corpus)
+        {
+            // A document as the family saw them: Llama's behind <s>, with the dummy prefix; GPT-2's as it is; each closed by end-of-text.
+            if (tokenizer.BeginningOfSequence is { } bos) tokens.Add(bos);
+            tokens.AddRange(tokenizer.EncodeStart(File.ReadAllText(file)));
+            tokens.Add(tokenizer.EndOfText);
+        }
         var array = tokens.ToArray();
         TokenDataset.SaveTokens(path, array);
         return array;

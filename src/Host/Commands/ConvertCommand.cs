@@ -26,9 +26,12 @@ public sealed class ConvertCommand(IAnsiConsole console) : ICliCommand
             var tokenizerFile = parse.GetValue(tokenizer)!;
             if (!File.Exists(tokenizerFile)) throw new UserInputException($"{tokenizerFile}: file not found (--tokenizer)");
             using var decoder = Llama2cCheckpoint.Read(parse.GetValue(model)!);
+            // Both files are read before anything is written: a tokenizer that does not fit leaves no half-made folder.
+            var tokenizerFiles = Llama2cTokenizerFile.Convert(tokenizerFile, decoder.Config.Vocab);
             using var claim = OutputFolder.Claim(target, "--out", unique: false);
             GptCheckpoint.Save(decoder, claim.Directory);
-            Llama2cTokenizerFile.ConvertToHuggingFace(tokenizerFile, decoder.Config.Vocab, claim.Directory);
+            AtomicFile.WriteAllText(Path.Combine(claim.Directory, SentencePieceBpeTokenizer.TokenizerFile), tokenizerFiles.TokenizerJson);
+            AtomicFile.WriteAllText(Path.Combine(claim.Directory, SentencePieceBpeTokenizer.ConfigFile), tokenizerFiles.ConfigJson);
             long parameters = ParameterSet.Count(decoder.parameters());
             console.MarkupLineInterpolated($"{decoder.Config.Layers}-layer Llama model ({parameters:N0} parameters) written to {target}");
             return Task.FromResult(0);

@@ -10,7 +10,8 @@ namespace PluginGpt.Host.Commands;
 /// <c>plugingpt export RUN_DIR --merged OUT</c>: a finished run as a plain model folder of its family (config.json,
 /// model.safetensors with Hugging Face's GPT-2 or Llama names, the tokenizer's files) that <c>generate --model</c> and Hugging
 /// Face-style loaders read as they are. LoRA and (IA)³ are merged into the weights; a fully fine-tuned body is written as it is;
-/// methods that add computation a plain checkpoint cannot hold (adapters, prompt, prefix) are refused. The target must be new or empty; nothing beside it is touched.
+/// methods that add computation a plain checkpoint cannot hold (adapters, prompt, prefix) are refused. The target must be new or
+/// empty; nothing beside it is touched.
 /// </summary>
 public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory runners) : ICliCommand
 {

@@ -100,7 +100,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
 
     /// <summary>A prompt as the model saw whole sequences in training: behind its BOS token where it has one (Llama).</summary>
     static int[] Prompt(ITokenizer tokenizer, string text) =>
-        tokenizer.BeginningOfSequence is { } bos ? [bos, .. tokenizer.Encode(text)] : tokenizer.Encode(text);
+        tokenizer.BeginningOfSequence is { } bos ? [bos, .. tokenizer.EncodeStart(text)] : tokenizer.EncodeStart(text);
 
     static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
 

@@ -28,7 +28,8 @@ public sealed class LlamaAttention : ReplaceableChildren
         q_proj = Linear(config.ModelDim, heads * headDim, hasBias: config.AttentionBias, device: device);
         k_proj = Linear(config.ModelDim, keyValueHeads * headDim, hasBias: config.AttentionBias, device: device);
         v_proj = Linear(config.ModelDim, keyValueHeads * headDim, hasBias: config.AttentionBias, device: device);
-        o_proj = Linear(heads * headDim, config.ModelDim, hasBias: false, device: device);
+        // Llama's attention_bias covers o_proj too; Qwen2's biases are on q, k and v only.
+        o_proj = Linear(heads * headDim, config.ModelDim, hasBias: config.AttentionBias && config.ModelType == "llama", device: device);
         RegisterComponents();
     }
 

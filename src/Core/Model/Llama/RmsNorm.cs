@@ -15,7 +15,8 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
     public RmsNorm(long dim, double epsilon, Device? device = null) : base(nameof(RmsNorm))
     {
         this.epsilon = epsilon;
-        weight = new Parameter(torch.ones(dim, device: device));
+        // The module owns it: out of any dispose scope the model is built in.
+        weight = (Parameter)new Parameter(torch.ones(dim, device: device)).DetachFromDisposeScope();
         RegisterComponents();
     }
 
