@@ -57,10 +57,11 @@ sealed class PrefixEncoder : nn.Module, IKeyValuePrefixProvider
     public PrefixEncoder(Tensor start, GptConfig config, long hidden, bool projection, Device device) : base(nameof(PrefixEncoder))
     {
         this.config = config;
+        long tokenDim = start.shape[1];   // read before the parameter takes the tensor over
         embedding = new Parameter(start);
         long width = config.Layers * 2L * config.KeyValueHeads * config.HeadDim;   // keys and values of every key-value head
         if (projection)
-            transform = Sequential(("0", Linear(start.shape[1], hidden, device: device)), ("1", Tanh()),
+            transform = Sequential(("0", Linear(tokenDim, hidden, device: device)), ("1", Tanh()),
                 ("2", Linear(hidden, width, device: device)));
         RegisterComponents();
     }

@@ -44,11 +44,14 @@ public class LlamaCliTests
     //   (IA)³: per layer k 32 + v 32 + down_proj's input 172 = 236 → 1,180.
     //   Prefix tuning, 20 virtual tokens, no projection: 20 · 5 layers · 2 · (4 kv heads · 8) = 6,400 (PEFT sizes token_dim by the
     //   key-value heads).
+    //   With prefix_projection: Embedding(20, 32) + Linear(32 → 32) + Linear(32 → 5 · 2 · 32): 640 + 1,056 + 10,560 = 12,256 (PEFT's
+    //   encoder_hidden_size defaults to token_dim, the kv-wide 32).
     //   Prompt tuning, 20 tokens: 20 · 64 = 1,280.
     [Theory]
     [InlineData("lora", "r=8", 8_960)]
     [InlineData("ia3", "init_ia3_weights=true", 1_180)]
     [InlineData("prefix", "num_virtual_tokens=20", 6_400)]
+    [InlineData("prefix", "prefix_projection=true", 12_256)]
     [InlineData("prompt", "num_virtual_tokens=20", 1_280)]
     public void Inspect_on_a_llama_folder_gives_PEFTs_counts_for_its_defaults(string method, string option, long trainable)
     {
