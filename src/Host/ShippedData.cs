@@ -48,6 +48,17 @@ public static class ShippedData
         return File.Exists(shipped) ? shipped : path;
     }
 
+    /// <summary>The shipped evaluation sets (every file under <c>data/</c> named for a dev, validation or test split): no
+    /// pre-training document may contain their texts.</summary>
+    public static IReadOnlyList<string> EvaluationSets()
+    {
+        var root = Path();
+        return [.. Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(System.IO.Path.GetFileName(f), @"(^|[-_.])(dev|val|valid|test)([-_.]|$)"))
+            .Where(f => !f.EndsWith(".md", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>The default pre-training corpus: SST-2's unlabelled training sentences (in-domain text for the sentiment tasks).</summary>
     public static IReadOnlyList<string> DefaultCorpus() =>
         [Path("corpus", "sst2-sentences.txt")];

@@ -67,7 +67,7 @@ public class PretrainSafetyTests
         File.WriteAllText(Path.Combine(checkpoint + ".new", ".complete"), "");
         Directory.CreateDirectory(checkpoint + ".old");
         File.AppendAllText(Path.Combine(run, "metrics.jsonl"), "{\"step\": 5, \"lo");   // torn by the crash
-        var tokens = Path.Combine(run, "tokens.bin");
+        var tokens = Directory.GetFiles(Path.Combine(run, Pretrainer.TokensDir), "*.tokens").Single();
         File.WriteAllBytes(tokens, File.ReadAllBytes(tokens)[..1000]);   // truncated cache
 
         // A fresh run must not take the folder (nor delete the checkpoint it holds).

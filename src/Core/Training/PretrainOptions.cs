@@ -4,7 +4,17 @@ namespace PluginGpt.Core.Training;
 public sealed record PretrainOptions
 {
     public string Preset { get; init; } = "small";
+    /// <summary>Corpus specs, <c>PATH[:WEIGHT][:lines]</c> (see <see cref="Corpora.CorpusSource"/>): gzip or plain text, TSV or JSONL,
+    /// sampled by weight.</summary>
     public IReadOnlyList<string> Corpus { get; init; } = [];
+    /// <summary>Changes to the preset's shape (layers, width, heads, context, vocabulary).</summary>
+    public ModelShape Shape { get; init; } = new();
+    /// <summary>Where encoded corpora are cached; null: <c>tokens/</c> in the output folder. Several runs may share one.</summary>
+    public string? TokenCache { get; init; }
+    /// <summary>Evaluation-set files no pre-training document may contain (the shipped dev and test sets, from the host).</summary>
+    public IReadOnlyList<string> EvaluationTexts { get; init; } = [];
+    /// <summary>How much of the mixture (in MB of text, split by weight) a <c>bpe</c> tokenizer learns its merges from.</summary>
+    public double TokenizerSampleMegabytes { get; init; } = 32;
     public required string OutputDirectory { get; init; }
     /// <summary><c>bpe</c> trains a byte-level BPE of the preset's vocabulary size on the corpus; a directory loads one (e.g.
     /// data/tokenizers/gpt2).</summary>
@@ -50,6 +60,10 @@ public sealed record PretrainOptions
         if (Corpus.Count == 0) throw new OptionsException("corpus: at least one text file is needed");
         // A resumed run reads its token cache; the corpus is needed only if the cache must be rebuilt (checked then).
         if (!Resume)
-            foreach (var file in Corpus) if (!File.Exists(file)) throw new UserInputException($"corpus: {file} not found");
+            foreach (var spec in Corpus)
+                if (Corpora.CorpusSource.Parse(spec).Path is var file && !File.Exists(file))
+                    throw new UserInputException($"corpus: {file} not found");
+        if (!(TokenizerSampleMegabytes > 0) || !double.IsFinite(TokenizerSampleMegabytes))
+            throw new OptionsException($"tokenizer-sample-mb must be a positive number, got {TokenizerSampleMegabytes}");
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
+using PluginGpt.Core.Corpora;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
 using TorchSharp;
@@ -10,7 +11,8 @@ namespace PluginGpt.Core.Training;
 
 /// <summary>Result of a pre-training run.</summary>
 public sealed record PretrainResult(string Directory, int Steps, double FinalTrainLoss, double? FinalValidationLoss,
-    IReadOnlyList<(int Step, double Loss)> ValidationCurve, double TokensPerSecond);
+    IReadOnlyList<(int Step, double Loss)> ValidationCurve, double TokensPerSecond,
+    IReadOnlyDictionary<string, double>? FinalCorpusLosses = null);
 
 /// <summary>
 /// Next-token pre-training with teacher forcing. The output directory is a loadable model (config, weights,
@@ -19,8 +21,9 @@ public sealed record PretrainResult(string Directory, int Steps, double FinalTra
 public static class Pretrainer
 {
     public const string CheckpointDir = "checkpoint";
-    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", TokensFile = "tokens.bin",
-        MetricsFile = RunFiles.MetricsLines;
+    const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", MetricsFile = RunFiles.MetricsLines;
+    /// <summary>The token cache's folder inside the output folder, unless <see cref="PretrainOptions.TokenCache"/> names another.</summary>
+    public const string TokensDir = "tokens";
 
     public static PretrainResult Run(PretrainOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
@@ -45,16 +48,16 @@ public static class Pretrainer
         using var region = Autocast.Use(precision.ComputeType);
         progress?.Report(TrainingProgress.Note(o.MaxSteps, $"precision {precision.Name} ({precision.Reason})"));
 
+        var sources = o.Corpus.Select(CorpusSource.Parse).ToList();
         var tokenizer = resuming ? ModelTokenizer.Load(dir)
             : init is not null ? ModelTokenizer.Load(init)
-            : PrepareTokenizer(o, dir, progress);
-        var tokens = LoadOrEncodeCorpus(o, dir, tokenizer, resuming, progress);
+            : PrepareTokenizer(o, sources, dir, progress);
+        var data = LoadMixture(o, sources, dir, tokenizer, progress, cancel);
         var config = resuming ? GptCheckpoint.ReadConfig(dir)
             : init is not null ? GptCheckpoint.ReadConfig(init).WithDropout(o.Dropout)
-            : Presets.Get(o.Preset).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
+            : o.Shape.Apply(Presets.Get(o.Preset)).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
         if (resuming || init is not null) tokenizer.CheckFits(config, resuming ? dir : init!);
         int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
-        var data = new TokenDataset(tokens, o.ValidationFraction);
 
         torch.manual_seed(o.Seed);
         using var model = new Decoder(config);
@@ -90,6 +93,7 @@ public static class Pretrainer
         var curve = new List<(int, double)>();
         double lastLoss = double.NaN, tokensPerSecond = 0;
         double? lastValidation = null;
+        IReadOnlyDictionary<string, double>? lastCorpusLosses = null;
         var total = Stopwatch.StartNew();
         long tokensSeen = 0;
         int step = startStep;
@@ -101,7 +105,7 @@ public static class Pretrainer
             {
                 torch.manual_seed(TokenDataset.StableSeed(o.Seed, 2, step));   // dropout masks depend on the step, not on history
                 model.train();
-                var (x, y) = data.Batch(false, step, o.BatchSize, block, o.Seed, device);
+                var (x, y) = data.TrainBatch(step, o.BatchSize, block, o.Seed, device);
                 var loss = model.LanguageModelLoss(x, y);
                 loss.backward();
                 lastLoss = loss.item<float>();
@@ -116,10 +120,12 @@ public static class Pretrainer
             tokensPerSecond = tokensSeen / total.Elapsed.TotalSeconds;
             Telemetry.RecordStep(lastLoss, seconds, o.BatchSize * block / seconds, flopsPerToken, peak);
             double? validation = null;
+            IReadOnlyDictionary<string, double>? corpusLosses = null;
             bool last = step + 1 == o.MaxSteps;
             if ((step + 1) % o.EvalInterval == 0 || last)
             {
-                using (Telemetry.Source.StartActivity("evaluation")) validation = lastValidation = Evaluate(model, data, o, block, device);
+                using (Telemetry.Source.StartActivity("evaluation")) (validation, corpusLosses) = Evaluate(model, data, o, block, device);
+                (lastValidation, lastCorpusLosses) = (validation, corpusLosses);
                 curve.Add((step + 1, validation.Value));
             }
             RunFiles.Append(metrics, new MetricsLine
@@ -130,29 +136,43 @@ public static class Pretrainer
                 TokensPerSecond = tokensPerSecond,
                 StepSeconds = seconds,
                 ValidationLoss = validation,
+                Eval = data.Parts.Count > 1 ? corpusLosses : null,
             });
             progress?.Report(new TrainingProgress(step + 1, o.MaxSteps, lastLoss, lr, tokensPerSecond, seconds, validation));
             if ((step + 1) % o.CheckpointInterval == 0 || last) SaveCheckpoint(model, optimizer, dir, step + 1, o);
         }
         if (cancel.IsCancellationRequested && step > startStep) SaveCheckpoint(model, optimizer, dir, step, o);
-        return new PretrainResult(dir, step, lastLoss, lastValidation, curve, tokensPerSecond);
+        return new PretrainResult(dir, step, lastLoss, lastValidation, curve, tokensPerSecond, lastCorpusLosses);
     }
 
-    /// <summary>Mean loss over fixed held-out batches (the same ones at every evaluation).</summary>
-    public static double Evaluate(Decoder model, TokenDataset data, PretrainOptions o, int block, Device device)
+    /// <summary>Each corpus's mean loss over fixed held-out batches of its own held-out part (the same ones at every
+    /// evaluation), and their mean weighted as the mixture samples them.</summary>
+    public static (double Mixture, IReadOnlyDictionary<string, double> PerCorpus) Evaluate(Decoder model, CorpusMixture data,
+        PretrainOptions o, int block, Device device)
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         model.eval();
-        double sum = 0;
-        for (int i = 0; i < o.EvalBatches; i++)
+        var perCorpus = new Dictionary<string, double>();
+        double mixture = 0;
+        for (int c = 0; c < data.Parts.Count; c++)
         {
-            var (x, y) = data.Batch(true, i, o.BatchSize, block, o.Seed, device);
-            sum += model.LanguageModelLoss(x, y).item<float>();
+            double sum = 0;
+            for (int i = 0; i < o.EvalBatches; i++)
+            {
+                var (x, y) = data.Parts[c].Batch(true, i, o.BatchSize, block, o.Seed, device);
+                sum += model.LanguageModelLoss(x, y).item<float>();
+            }
+            perCorpus[UniqueName(data.Sources, c)] = sum / o.EvalBatches;
+            mixture += data.Probabilities[c] * sum / o.EvalBatches;
         }
         model.train();
-        return sum / o.EvalBatches;
+        return (mixture, perCorpus);
     }
+
+    /// <summary>The corpus's name, with its position added when two corpora share a name.</summary>
+    static string UniqueName(IReadOnlyList<CorpusSource> sources, int index) =>
+        sources.Count(s => s.Name == sources[index].Name) > 1 ? $"{sources[index].Name}#{index + 1}" : sources[index].Name;
 
     /// <summary><c>trainer_state.json</c>: the step reached and the options the run was started with (what --resume uses).</summary>
     sealed record TrainerState(int Step, PretrainOptions? Options = null);
@@ -182,7 +202,7 @@ public static class Pretrainer
         var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => !OutputLock.IsLockFile(e)).ToList();
         if (entries.Count == 0) return;
         // Emptying the folder must never take the run's own inputs with it.
-        var inputs = o.Corpus.Append(o.InitFrom).Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).OfType<string>();
+        var inputs = o.Corpus.Select(c => CorpusSource.Parse(c).Path).Append(o.InitFrom).Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).OfType<string>();
         if (overwrite && inputs.FirstOrDefault(i => Inside(Path.GetFullPath(i), dir)) is { } input)
             throw new OptionsException(
                 $"--overwrite: {input} is inside --out {dir}, which --overwrite would empty; move it or choose another --out");
@@ -221,7 +241,8 @@ public static class Pretrainer
     static readonly (string Flag, Func<PretrainOptions, string> Value)[] Shaping =
     [
         ("--preset", o => o.Preset), ("--tokenizer", o => o.Tokenizer),
-        ("--corpus", o => string.Join(", ", o.Corpus.Select(Path.GetFullPath))), ("--max-steps", o => Text(o.MaxSteps)),
+        ("--corpus", o => string.Join(", ", o.Corpus.Select(c => CorpusSource.Parse(c).Spec))), ("--max-steps", o => Text(o.MaxSteps)),
+        ("model shape", o => o.Shape.ToString()), ("--tokenizer-sample-mb", o => Text(o.TokenizerSampleMegabytes)),
         ("--batch-size", o => Text(o.BatchSize)), ("--block-size", o => Text(o.BlockSize)), ("--lr", o => Text(o.LearningRate)),
         ("--min-lr", o => Text(o.MinLearningRate)), ("--warmup-steps", o => Text(o.WarmupSteps)),
         ("--weight-decay", o => Text(o.WeightDecay)), ("--grad-clip", o => Text(o.GradClip)), ("--dropout", o => Text(o.Dropout)),
@@ -250,7 +271,7 @@ public static class Pretrainer
             File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step, options with
             {
                 OutputDirectory = dir,
-                Corpus = [.. options.Corpus.Select(Path.GetFullPath)],
+                Corpus = [.. options.Corpus.Select(c => CorpusSource.Parse(c).Spec)],
                 Resume = false,
                 Overwrite = false,
             })));
@@ -258,33 +279,27 @@ public static class Pretrainer
         GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
     }
 
-    static IModelTokenizer PrepareTokenizer(PretrainOptions o, string dir, IProgress<TrainingProgress>? progress)
-    {
-        if (o.Tokenizer != "bpe") return ModelTokenizer.Load(o.Tokenizer);
-        progress?.Report(TrainingProgress.Note(o.MaxSteps, $"training a {Presets.Get(o.Preset).Vocab}-token byte-level BPE on the corpus"));
-        return BpeTrainer.Train(o.Corpus.Select(File.ReadAllText), Presets.Get(o.Preset).Vocab, dir);
-    }
-
-    static int[] LoadOrEncodeCorpus(PretrainOptions o, string dir, IModelTokenizer tokenizer, bool resuming,
+    static IModelTokenizer PrepareTokenizer(PretrainOptions o, IReadOnlyList<CorpusSource> sources, string dir,
         IProgress<TrainingProgress>? progress)
     {
-        var path = Path.Combine(dir, TokensFile);
-        if (resuming && TokenDataset.TryLoadTokens(path) is { } cached) return cached;
-        progress?.Report(TrainingProgress.Note(o.MaxSteps, resuming && File.Exists(path)
-            ? $"{path} does not match its length and checksum; tokenising the corpus again" : "tokenising the corpus"));
-        var tokens = new List<int>();
-        if (o.Corpus.FirstOrDefault(f => !File.Exists(f)) is { } missing)
-            throw new UserInputException($"corpus: {missing} not found (and {path} cannot be used)");
-        foreach (var file in o.Corpus)
-        {
-            // A document as the family saw them: Llama's behind <s>, with the dummy prefix; GPT-2's as it is; each closed by end-of-text.
-            if (tokenizer.BeginningOfSequence is { } bos) tokens.Add(bos);
-            tokens.AddRange(tokenizer.EncodeStart(File.ReadAllText(file)));
-            tokens.Add(tokenizer.EndOfText);
-        }
-        var array = tokens.ToArray();
-        TokenDataset.SaveTokens(path, array);
-        return array;
+        if (o.Tokenizer != "bpe") return ModelTokenizer.Load(o.Tokenizer);
+        int vocab = o.Shape.Apply(Presets.Get(o.Preset)).Vocab;
+        progress?.Report(TrainingProgress.Note(o.MaxSteps,
+            $"training a {vocab}-token byte-level BPE on a {o.TokenizerSampleMegabytes} MB sample of the mixture"));
+        return BpeTrainer.Train(TokenizerSample.Texts(sources, (long)(o.TokenizerSampleMegabytes * 1e6)), vocab, dir);
+    }
+
+    /// <summary>Every corpus's tokens from the token cache (encoded and checked against the evaluation sets when missing).</summary>
+    static CorpusMixture LoadMixture(PretrainOptions o, IReadOnlyList<CorpusSource> sources, string dir, IModelTokenizer tokenizer,
+        IProgress<TrainingProgress>? progress, CancellationToken cancel)
+    {
+        var cache = o.TokenCache is null ? Path.Combine(dir, TokensDir) : Path.GetFullPath(o.TokenCache);
+        var evaluation = new EvaluationTextIndex(o.EvaluationTexts);
+        string fingerprint = CorpusTokenCache.Fingerprint(tokenizer) + evaluation.Fingerprint();
+        var encoded = sources.Select(s => CorpusTokenCache.Load(s, tokenizer, fingerprint, cache, evaluation,
+            note => progress?.Report(TrainingProgress.Note(o.MaxSteps, note)), cancel)).ToList();
+        ContaminationReport.Write(dir, evaluation, sources, encoded);
+        return new CorpusMixture(sources, [.. encoded.Select(e => e.Tokens)], o.ValidationFraction);
     }
 
     /// <summary>Appends to metrics.jsonl, first dropping lines past the step a resumed run restarts from.</summary>

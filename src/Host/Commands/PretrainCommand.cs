@@ -19,7 +19,9 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
         };
         var corpus = new Option<string[]>("--corpus")
         {
-            Description = "text file(s) to train on (default: shipped SST-2 sentences + WikiText-2)",
+            Description = "corpora as PATH[:WEIGHT][:lines] (gzip or plain; .txt: a blank line ends a document, ':lines' makes " +
+                "every line one; .tsv: its text column; .jsonl: its \"text\"); each training row draws its corpus by weight " +
+                "(default: the shipped SST-2 sentences)",
             AllowMultipleArgumentsPerToken = true,
         };
         var maxSteps = new Option<int>("--max-steps") { Description = "optimizer steps", DefaultValueFactory = _ => defaults.MaxSteps };
@@ -57,11 +59,32 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
                 "keeping its tokenizer",
         };
 
+        var tokenCache = new Option<string?>("--token-cache")
+        {
+            Description = "folder for encoded corpora, shared by runs (default: tokens/ in --out)",
+        };
+        var sample = new Option<double>("--tokenizer-sample-mb")
+        {
+            Description = "MB of the mixture (split by weight) a 'bpe' tokenizer learns from",
+            DefaultValueFactory = _ => defaults.TokenizerSampleMegabytes,
+        };
+        var heldOut = new Option<double>("--validation-fraction")
+        {
+            Description = "the tail of each corpus held out for the held-out loss",
+            DefaultValueFactory = _ => defaults.ValidationFraction,
+        };
+        var evalBatches = new Option<int>("--eval-batches")
+        {
+            Description = "held-out batches per corpus at each evaluation",
+            DefaultValueFactory = _ => defaults.EvalBatches,
+        };
+        var shape = new ShapeOptions();
         var command = new Command("pretrain", "Pre-train a decoder on text with teacher forcing (AdamW, warmup + cosine, clipping).")
         {
             preset, corpus, maxSteps, output, resume, tokenizer, batch, block, lr, warmup, dropout, evalInterval, checkpointInterval,
-            seed, device, precision, initFrom, overwrite,
+            seed, device, precision, initFrom, overwrite, tokenCache, sample, heldOut, evalBatches,
         };
+        shape.AddTo(command);
         command.SetAction((parse, cancel) =>
         {
             // --resume starts from the options stored with the checkpoint; only what is given explicitly is compared with them.
@@ -71,7 +94,8 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
             var start = stored ?? defaults;
             var files = parse.GetValue(corpus) is { Length: > 0 } given ? given : stored?.Corpus.ToArray() ?? ShippedData.DefaultCorpus();
             // The model folder brings its own shape and tokenizer: a preset or tokenizer given beside it would be ignored.
-            var ignored = new Option[] { preset, tokenizer }.FirstOrDefault(opt => parse.GetResult(opt) is { Implicit: false });
+            var ignored = new Option[] { preset, tokenizer, sample }.Concat(shape.All)
+                .FirstOrDefault(opt => parse.GetResult(opt) is { Implicit: false });
             if (parse.GetValue(initFrom) is not null && ignored is not null)
                 throw new OptionsException($"{ignored.Name}: not used with --init-from (the model folder brings its shape and tokenizer)");
             double rate = Pick(lr, start.LearningRate);
@@ -96,6 +120,12 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
                 Device = Pick(device, start.Device),
                 Precision = Pick(precision, start.Precision),
                 InitFrom = parse.GetValue(initFrom),
+                Shape = shape.Given(parse) ?? start.Shape,
+                ValidationFraction = Pick(heldOut, start.ValidationFraction),
+                EvalBatches = Pick(evalBatches, start.EvalBatches),
+                TokenCache = parse.GetValue(tokenCache) ?? stored?.TokenCache,
+                TokenizerSampleMegabytes = Pick(sample, start.TokenizerSampleMegabytes),
+                EvaluationTexts = ShippedData.EvaluationSets(),
             };
             var result = TrainingDisplay.Run(console, "pretrain", options.MaxSteps, progress => Pretrainer.Run(options, progress, cancel));
             var (png, md) = LossReport.Write(result.Directory);
@@ -103,6 +133,12 @@ public sealed class PretrainCommand(IAnsiConsole console) : ICliCommand
             table.AddRow($"{result.Steps}", $"{result.FinalTrainLoss:F3}", $"{result.FinalValidationLoss:F3}",
                          result.FinalValidationLoss is { } v ? $"{Math.Exp(v):F1}" : "-", $"{result.TokensPerSecond:N0}");
             console.Write(table);
+            if (result.FinalCorpusLosses is { Count: > 1 } perCorpus)
+            {
+                var corpora = new Table().AddColumns("corpus", "held-out loss", "perplexity");
+                foreach (var (name, loss) in perCorpus) corpora.AddRow(Markup.Escape(name), $"{loss:F3}", $"{Math.Exp(loss):F1}");
+                console.Write(corpora);
+            }
             console.MarkupLineInterpolated($"model: {result.Directory}  chart: {png}  table: {md}");
             return Task.FromResult(cancel.IsCancellationRequested ? Cli.Cancelled : 0);
         });
