@@ -26,6 +26,10 @@ public sealed record TaskOptions
     /// <summary>An unlabelled pool for semi-supervised recipes (PET): up to this many training rows not drawn into the training
     /// set, labels dropped; 0 = none.</summary>
     public int MaxUnlabelled { get; init; }
+    /// <summary>The pool's own file of rows without labels (PET's unlabelled set: IMDB's <c>unsup.txt</c>, FewGLUE's
+    /// <c>unlabeled.jsonl</c>): <c>.txt</c> holds one text per line, other formats the task's columns; any label is ignored.
+    /// Built-in datasets that have one use it; without it the pool is training rows not drawn into the training set.</summary>
+    public string? Unlabelled { get; init; }
 
     /// <summary>Binds and checks the task object's options; a field that would be silently ignored is refused.</summary>
     public static TaskOptions From(TaskContext context)
@@ -36,7 +40,7 @@ public sealed record TaskOptions
         PluginOptions.Require(o.MaxUnlabelled >= 0, "task", "max_unlabelled", $"must be ≥ 0, got {o.MaxUnlabelled}");
         PluginOptions.Require(!o.BalanceTrain || o.MaxTrain > 0, "task", "balance_train", "needs max_train (how many rows to draw)");
         if (o.Dataset is not null)
-            foreach (var (given, field) in new[] { (o.Train, "train"), (o.Dev, "dev"), (o.Format, "format") }
+            foreach (var (given, field) in new[] { (o.Train, "train"), (o.Dev, "dev"), (o.Format, "format"), (o.Unlabelled, "unlabelled") }
                          .Where(f => f.Item1 is not null)
                          .Concat(o.Columns is null ? [] : [("", "columns")]).Concat(o.Labels is null ? [] : [("", "labels")]))
                 throw new OptionsException($"task.{field}: not used with the built-in dataset '{o.Dataset}' " +

@@ -21,7 +21,7 @@ public abstract class TaskPluginBase : ITaskPlugin
             : new BuiltInDataset("custom", family,
                 options.Train ?? throw new OptionsException("task.train: a training file is needed when no built-in dataset is named"),
                 options.Dev, options.Columns is { Count: > 0 } columns ? columns : DefaultColumns, RawLabels: options.Labels,
-                HasHeader: options.HasHeader, Format: options.Format);
+                HasHeader: options.HasHeader, Format: options.Format, Unlabelled: options.Unlabelled);
         string Resolve(string file) => options.Dataset is null ? file : Path.Combine(context.DataRoot, file);
 
         var trainRows = TableReader.Read(Resolve(dataset.Train), dataset.Format, dataset.HasHeader);
@@ -49,10 +49,17 @@ public abstract class TaskPluginBase : ITaskPlugin
         var dev = Take(devRows, options.MaxDev, 7)
             .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
         if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
-        // The pool: training rows not drawn into the training set, in a seeded order, labels dropped.
+        // The pool: the rows of its own file, else training rows not drawn into the training set; in a seeded order, no labels.
         var taken = drawn.ToHashSet();
-        var unlabelled = Shuffle(trainRows.Where(r => !taken.Contains(r)).ToList(), context.Seed + 1).Take(options.MaxUnlabelled)
-            .Select(r => Build(r, false) with { Label = -1, Target = double.NaN }).ToList();
+        List<Example> unlabelled = dataset.Unlabelled is { } poolFile && (options.MaxUnlabelled > 0 || options.Dataset is null)
+            ? [.. Shuffle([.. UnlabelledRows(Resolve(poolFile), dataset)], context.Seed + 1)
+                .Take(options.MaxUnlabelled == 0 ? int.MaxValue : options.MaxUnlabelled)
+                .Select(r => ExampleBuilder.BuildUnlabelled(r, Format, dataset.TrainColumns, dataset.Context))]
+            : [.. Shuffle(trainRows.Where(r => !taken.Contains(r)).ToList(), context.Seed + 1).Take(options.MaxUnlabelled)
+                .Select(r => Build(r, false) with { Label = -1, Target = double.NaN })];
+        // A pool file may share rows with the dev set (FewGLUE's COPA pool and the COPA split here): those never enter the pool.
+        var devInputs = dev.Select(InputKey).ToHashSet();
+        unlabelled.RemoveAll(e => devInputs.Contains(InputKey(e)));
         return new TaskData(options.Dataset ?? Path.GetFileNameWithoutExtension(dataset.Train), Format, regression ? [] : labelNames,
             train, dev, PrimaryMetric(regression), unlabelled);
     }
@@ -88,6 +95,20 @@ public abstract class TaskPluginBase : ITaskPlugin
         foreach (var row in rows)
             if (string.IsNullOrWhiteSpace(row.Text(column))) throw row.Error(column, $"empty label in column '{column}'");
         return rows.Select(r => r.Text(column).Trim()).Distinct().Order(StringComparer.Ordinal).ToList();
+    }
+
+    static string InputKey(Example e) => string.Join("\u0001", e.Segments);
+
+    /// <summary>The pool file's rows: a text file gives one row per non-empty line (as the text column), a table its rows.</summary>
+    IEnumerable<Row> UnlabelledRows(string path, BuiltInDataset dataset)
+    {
+        if (!path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) && !path.EndsWith(".txt.gz", StringComparison.OrdinalIgnoreCase))
+            return TableReader.Read(path, dataset.Format, dataset.HasHeader);
+        if (Format != InputFormat.Single)
+            throw new OptionsException($"task.unlabelled: {path}: a text file (one text per line) fits single-text tasks only; " +
+                "give a TSV or JSONL with the task's columns");
+        var column = dataset.TrainColumns.GetValueOrDefault("text") ?? "text";
+        return TableReader.ReadLines(path).Select(l => new Row(path, l.Line, new Dictionary<string, object?> { [column] = l.Text }));
     }
 
     static List<Row> Shuffle(IReadOnlyList<Row> rows, int seed)

@@ -59,6 +59,9 @@ public static class ShippedData
             .Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>The base model shipped in <c>models/</c> (see its README): what the quickstart and the shipped experiments adapt.</summary>
+    public const string BaseModel = "models/pg-base";
+
     /// <summary>The default pre-training corpus: SST-2's unlabelled training sentences (in-domain text for the sentiment tasks).</summary>
     public static IReadOnlyList<string> DefaultCorpus() =>
         [Path("corpus", "sst2-sentences.txt")];

@@ -78,3 +78,66 @@ public class DatasetTests
         Assert.Contains("\"nli\"", e.Message);
     }
 }
+
+public class UnlabelledPoolTests
+{
+    static TaskData Load(ITaskPlugin task, object options) =>
+        task.Load(new TaskContext(System.Text.Json.JsonSerializer.SerializeToElement(options), Repo.Data, 42));
+
+    [Fact]
+    public void IMDB_is_a_balanced_sample_of_the_official_splits_with_its_unsup_reviews_as_pool()
+    {
+        var d = Load(new ClassificationTask(), new { dataset = "imdb", max_train = 32, balance_train = true, max_unlabelled = 100 });
+        Assert.Equal(["negative", "positive"], d.Labels);
+        Assert.Equal((32, 2000, 100), (d.Train.Count, d.Dev.Count, d.Unlabelled!.Count));
+        Assert.Equal(1000, d.Dev.Count(e => e.Label == 1));
+        Assert.Equal(16, d.Train.Count(e => e.Label == 1));
+        // The pool is unsup.txt's reviews (no labels), not training rows.
+        var lines = PluginGpt.Plugins.Tasks.Data.TableReader.ReadLines(Path.Combine(Repo.Data, "imdb", "unsup.txt.gz"));
+        Assert.Equal(5000, lines.Count);
+        var unsup = lines.Select(l => l.Text).ToHashSet();
+        Assert.All(d.Unlabelled, e => { Assert.Equal(-1, e.Label); Assert.Contains(e.Segments[0], unsup); });
+        Assert.Equal(5000, Load(new ClassificationTask(), new { dataset = "imdb" }).Train.Count);
+    }
+
+    [Fact]
+    public void A_pool_file_of_its_own_needs_no_labels_and_its_label_column_is_never_read()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["train.tsv"], "text\tlabel\ngood\tpos\nbad\tneg\n");
+        File.WriteAllText(dir["pool.txt"], "first unlabelled text\n\nsecond one\n");
+        File.WriteAllText(dir["pool.tsv"], "text\tlabel\nthird\t???\nfourth\t\n");
+        var fromText = Load(new ClassificationTask(), new { train = dir["train.tsv"], unlabelled = dir["pool.txt"] });
+        Assert.Equal(["first unlabelled text", "second one"], fromText.Unlabelled!.Select(e => e.Segments[0]).Order());
+        var fromTable = Load(new ClassificationTask(), new { train = dir["train.tsv"], unlabelled = dir["pool.tsv"], max_unlabelled = 1 });
+        Assert.Single(fromTable.Unlabelled!);
+        Assert.Contains(fromTable.Unlabelled![0].Segments[0], new[] { "third", "fourth" });
+        Assert.Equal(-1, fromTable.Unlabelled![0].Label);
+    }
+
+    [Fact]
+    public void A_text_pool_for_a_pair_task_is_refused_naming_the_field()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["pool.txt"], "a line\n");
+        var options = new
+        {
+            train = Path.Combine(Repo.Data, "rte", "train.tsv"),
+            unlabelled = dir["pool.txt"],
+            columns = new Dictionary<string, string> { ["text_a"] = "sentence1", ["text_b"] = "sentence2", ["label"] = "label" },
+        };
+        var e = Assert.Throws<OptionsException>(() => Load(new NliTask(), options));
+        Assert.StartsWith("task.unlabelled", e.Message);
+    }
+
+    [Fact]
+    public void COPA_pool_is_FewGLUEs_unlabelled_file()
+    {
+        var d = Load(new MultipleChoiceTask(), new { dataset = "copa", max_unlabelled = 400 });
+        Assert.All(d.Unlabelled!, e => { Assert.Equal(2, e.Options!.Count); Assert.Equal(-1, e.Label); });
+        // FewGLUE's pool is drawn from the same 500 questions this split's dev set comes from: none of the dev ones enter it.
+        var dev = d.Dev.Select(e => e.Segments[0]).ToHashSet();
+        Assert.DoesNotContain(d.Unlabelled!, e => dev.Contains(e.Segments[0]));
+        Assert.InRange(d.Unlabelled!.Count, 250, 399);
+    }
+}

@@ -6,7 +6,7 @@ public sealed record BuiltInDataset(
     string Name, string Family, string Train, string? Dev, IReadOnlyDictionary<string, string> TrainColumns,
     IReadOnlyDictionary<string, string>? DevColumns = null, IReadOnlyList<string>? RawLabels = null,
     IReadOnlyList<string>? LabelNames = null, bool HasHeader = true, string? Format = null, double DevFraction = 0.2,
-    Func<Row, string>? Context = null)
+    Func<Row, string>? Context = null, string? Unlabelled = null)
 {
     public IReadOnlyDictionary<string, string> ColumnsFor(bool dev) => dev && DevColumns is not null ? DevColumns : TrainColumns;
 }
@@ -20,6 +20,9 @@ public static class BuiltInDatasets
     {
         new BuiltInDataset("sst2", "classification", "sst2/train.tsv", "sst2/dev.tsv", Cols(("text", "sentence"), ("label", "label")),
             Cols(("text", "content"), ("label", "label")), ["0", "1"], ["negative", "positive"]),
+        // IMDB: a balanced 5,000-review sample of the official train split and 2,000 of the test split (data/README.md).
+        new BuiltInDataset("imdb", "classification", "imdb/train.tsv.gz", "imdb/test.tsv.gz", Cols(("text", "text"), ("label", "label")),
+            RawLabels: ["0", "1"], LabelNames: ["negative", "positive"], Unlabelled: "imdb/unsup.txt.gz"),
         new BuiltInDataset("agnews", "classification", "agnews/test.csv", null, Cols(("text", "1,2"), ("label", "0")),
             RawLabels: ["1", "2", "3", "4"], LabelNames: ["World", "Sports", "Business", "Sci/Tech"], HasHeader: false, DevFraction: 0.1),
         new BuiltInDataset("rte", "nli", "rte/train.tsv", "rte/dev.tsv",
@@ -35,7 +38,8 @@ public static class BuiltInDatasets
         // COPA: the question (cause/effect) becomes a connective, as GPT-style scoring of "premise because/so option".
         new BuiltInDataset("copa", "multiple-choice", "copa/copa-dev-500.jsonl", null,
             Cols(("options", "choice1,choice2"), ("label", "label")),
-            DevFraction: 0.2, Context: r => r.Text("premise").TrimEnd('.') + (r.Text("question") == "cause" ? " because" : " so")),
+            DevFraction: 0.2, Context: r => r.Text("premise").TrimEnd('.') + (r.Text("question") == "cause" ? " because" : " so"),
+            Unlabelled: "fewglue/COPA/unlabeled.jsonl"),
         new BuiltInDataset("csqa", "multiple-choice", "csqa/dev_rand_split.jsonl", null,
             Cols(("context", "question"), ("options", "choices.text"), ("label", "answerKey"), ("option_labels", "choices.label")),
             DevFraction: 0.2),

@@ -29,6 +29,22 @@ public static class ExampleBuilder
         }
     }
 
+    /// <summary>A row of an unlabelled pool: the inputs only (label -1, no target); a label column, if present, is not read.</summary>
+    public static Example BuildUnlabelled(Row row, InputFormat format, IReadOnlyDictionary<string, string> columns,
+        Func<Row, string>? context = null)
+    {
+        string Column(string role) => columns.TryGetValue(role, out var c) ? c
+            : throw new OptionsException($"task.columns: no column given for '{role}' (needed by {format} tasks)");
+        return format switch
+        {
+            InputFormat.Single => new Example([NonEmpty(row, Column("text"))], Label: -1, Target: double.NaN),
+            InputFormat.Pair or InputFormat.SymmetricPair =>
+                new Example([NonEmpty(row, Column("text_a")), NonEmpty(row, Column("text_b"))], Label: -1, Target: double.NaN),
+            _ => new Example([context is not null ? context(row) : row.Text(Column("context"))], Label: -1, Target: double.NaN,
+                Options: row.List(Column("options"))),
+        };
+    }
+
     /// <summary>A text the model reads: an empty one is a broken row, not an example.</summary>
     static string NonEmpty(Row row, string column)
     {

@@ -12,7 +12,8 @@ public static class TableReader
     public static IReadOnlyList<Row> Read(string path, string? format, bool hasHeader)
     {
         if (!File.Exists(path)) throw new DataException($"{path}: data file not found");
-        format ??= Path.GetExtension(path).TrimStart('.').ToLowerInvariant();
+        format ??= Path.GetExtension(path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path)
+            .TrimStart('.').ToLowerInvariant();
         return format switch
         {
             "jsonl" or "json" => ReadJsonLines(path),
@@ -39,7 +40,7 @@ public static class TableReader
             MissingFieldFound = null,
             DetectColumnCountChanges = false,
         };
-        using var reader = new StreamReader(path);
+        using var reader = OpenText(path);
         using var csv = new CsvReader(reader, config);
         string[]? header = null;
         if (hasHeader && csv.Read())
@@ -74,6 +75,30 @@ public static class TableReader
         return rows;
     }
 
+    /// <summary>(line number, text) of every non-blank line of a text file (gzip or plain).</summary>
+    public static IReadOnlyList<(int Line, string Text)> ReadLines(string path)
+    {
+        if (!File.Exists(path)) throw new DataException($"{path}: data file not found");
+        using var reader = OpenText(path);
+        var lines = new List<(int, string)>();
+        int number = 0;
+        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        {
+            number++;
+            if (!string.IsNullOrWhiteSpace(line)) lines.Add((number, line));
+        }
+        return lines;
+    }
+
+    /// <summary>The file's text, decompressed when it is gzip (recognised by its magic bytes, whatever its name).</summary>
+    static StreamReader OpenText(string path)
+    {
+        var file = File.OpenRead(path);
+        bool gzip = file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
+        file.Position = 0;
+        return new StreamReader(gzip ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : file);
+    }
+
     static string Excerpt(string field)
     {
         var first = field.Trim().Split('\n')[0];
@@ -84,7 +109,8 @@ public static class TableReader
     {
         var rows = new List<Row>();
         int line = 0;
-        foreach (var text in File.ReadLines(path))
+        using var reader = OpenText(path);
+        for (var text = reader.ReadLine(); text is not null; text = reader.ReadLine())
         {
             line++;
             if (string.IsNullOrWhiteSpace(text)) continue;

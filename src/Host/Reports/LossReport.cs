@@ -19,7 +19,9 @@ public static class LossReport
         var train = new LineChart.Series("train loss", steps.Select(r => (double)r.Step!.Value).ToArray(),
             steps.Select(r => r.Loss!.Value).ToArray());
         var heldOut = steps.Where(r => r.ValidationLoss is not null).ToList();
-        var evals = rows.Where(r => r.Eval is not null).ToList();
+        // Fine-tuning's dev metrics (pre-training's per-corpus held-out losses come with a held-out loss).
+        var evals = rows.Where(r => r.Eval is not null && r.ValidationLoss is null).ToList();
+        var corpora = heldOut.Where(r => r.Eval is not null).SelectMany(r => r.Eval!.Keys).Distinct().ToList();
 
         var md = new StringBuilder();
         if (evals.Count > 0)
@@ -33,25 +35,28 @@ public static class LossReport
         }
         else
         {
-            md.AppendLine("| step | train loss | held-out loss | perplexity | tokens/s |").AppendLine("|---:|---:|---:|---:|---:|");
+            md.AppendLine("| step | train loss | held-out loss | perplexity | tokens/s |" + string.Concat(corpora.Select(c => $" {c} |")))
+                .AppendLine("|---:|---:|---:|---:|---:|" + string.Concat(corpora.Select(_ => "---:|")));
             foreach (var e in heldOut)
             {
                 double v = e.ValidationLoss!.Value;
                 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |"));
+                    $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |") + string.Concat(corpora.Select(c =>
+                    e.Eval?.TryGetValue(c, out var l) == true ? string.Create(CultureInfo.InvariantCulture, $" {l:F3} |") : " – |")));
             }
+            if (corpora.Count > 0) md.AppendLine().AppendLine("Held-out loss is the mixture-weighted mean of the corpora's own held-out losses.");
         }
         // The dev metric drawn is the run's primary one (metrics.json is written before this report).
         var summary = Path.Combine(runDirectory, RunFiles.Summary);
         string? primary = File.Exists(summary) ? RunFiles.ReadSummary(runDirectory).PrimaryMetric : null;
-        var png = Chart(Path.Combine(runDirectory, "loss.png"), steps, heldOut, evals, primary);
+        var png = Chart(Path.Combine(runDirectory, "loss.png"), steps, heldOut, evals, primary, corpora);
         var mdPath = Path.Combine(runDirectory, "loss.md");
         AtomicFile.WriteAllText(mdPath, md.ToString());
         return (png, mdPath);
     }
 
     static string Chart(string path, IReadOnlyList<MetricsLine> steps, IReadOnlyList<MetricsLine> heldOut,
-        IReadOnlyList<MetricsLine> evals, string? primary)
+        IReadOnlyList<MetricsLine> evals, string? primary, IReadOnlyList<string> corpora)
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
@@ -80,7 +85,15 @@ public static class LossReport
             double[] heldSteps = [.. heldOut.Select(r => (double)r.Step!.Value)];
             double[] heldLoss = [.. heldOut.Select(r => r.ValidationLoss!.Value)];
             var held = plot.Add.Scatter(heldSteps, heldLoss, palette.GetColor(1));
-            held.LegendText = "held-out loss";
+            held.LegendText = corpora.Count > 0 ? "held-out loss (mixture)" : "held-out loss";
+            for (int c = 0; c < corpora.Count; c++)
+            {
+                var with = heldOut.Where(r => r.Eval?.ContainsKey(corpora[c]) == true).ToList();
+                double[] at = [.. with.Select(r => (double)r.Step!.Value)], corpusLoss = [.. with.Select(r => r.Eval![corpora[c]])];
+                var series = plot.Add.Scatter(at, corpusLoss, palette.GetColor(2 + partNames.Count + c));
+                series.LinePattern = ScottPlot.LinePattern.Dashed;
+                series.LegendText = $"held-out: {corpora[c]}";
+            }
         }
         plot.YLabel("loss");
         plot.XLabel("step");
