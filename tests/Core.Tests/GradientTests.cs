@@ -7,6 +7,28 @@ namespace PluginGpt.Core.Tests;
 /// <summary>Autograd's gradients of the LM loss agree with central finite differences (float64), for both norm placements.</summary>
 public class GradientTests
 {
+    [Fact]
+    public void The_loss_in_row_chunks_equals_one_logits_tensor_in_value_and_gradients()
+    {
+        torch.manual_seed(5);
+        using var model = new Decoder(Presets.LlamaTiny);
+        var ids = torch.randint(0, Presets.LlamaTiny.Vocab, [3, 10]);
+        var targets = torch.randint(0, Presets.LlamaTiny.Vocab, [3, 10]);
+        targets[1, 4] = torch.tensor(-1L);   // ignored positions count in neither
+        var logits = model.Logits(ids);
+        var whole = nn.functional.cross_entropy(logits.view(-1, logits.shape[2]), targets.view(-1), ignore_index: -1);
+        whole.backward();
+        var expected = model.parameters().Select(p => p.grad!.clone()).ToList();
+        model.zero_grad();
+        var (sum, count) = model.LanguageModelLossSum(model.Forward(ids), targets, rowsPerChunk: 7);   // 30 rows: 7+7+7+7+2
+        var chunked = sum / count;
+        chunked.backward();
+        Assert.Equal(29, count.item<float>());
+        Assert.Equal(whole.item<float>(), chunked.item<float>(), 5);
+        foreach (var (p, g) in model.parameters().Zip(expected)) Assert.True(torch.allclose(p.grad!, g, rtol: 1e-5, atol: 1e-7));
+        Assert.Equal(whole.item<float>(), model.LanguageModelLoss(ids, targets).item<float>(), 5);
+    }
+
     [Theory]
     [InlineData(NormPlacement.Pre)]
     [InlineData(NormPlacement.Post)]

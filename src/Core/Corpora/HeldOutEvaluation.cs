@@ -1,6 +1,5 @@
 using PluginGpt.Core.Model;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Corpora;
 
@@ -37,10 +36,8 @@ public static class HeldOutEvaluation
             var y = Enumerable.Repeat(-1L, batch.Length * width).ToArray();   // -1: padding, ignored by the loss
             for (int b = 0; b < batch.Length; b++)
                 for (int t = 0; t + 1 < batch[b].Length; t++) { x[b * width + t] = batch[b][t]; y[b * width + t] = batch[b][t + 1]; }
-            var logits = Autocast.Float(model.Logits(torch.tensor(x, [batch.Length, width], device: device)));
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[2]), torch.tensor(y, device: device), ignore_index: -1,
-                reduction: nn.Reduction.Sum);
-            sum += loss.item<float>();
+            var hidden = model.Forward(torch.tensor(x, [batch.Length, width], device: device));
+            sum += model.LanguageModelLossSum(hidden, torch.tensor(y, [batch.Length, width], device: device)).Sum.item<float>();
             count += y.Count(v => v >= 0);
         }
         return new HeldOutLoss(corpus, count, sum / count);
