@@ -66,10 +66,10 @@ public static class Composition
         foreach (var command in new[]
                  {
                      typeof(PretrainCommand), typeof(GenerateCommand), typeof(InspectCommand), typeof(BenchCommand), typeof(PluginsCommand),
-                     typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(EvaluateLmCommand), typeof(PredictCommand),
+                     typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(PredictCommand),
                      typeof(QuickstartCommand), typeof(SweepCommand), typeof(StudyCommand),
                      typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand), typeof(ResultsCommand), typeof(ConvertCommand),
-                     typeof(ComparePretrainingCommand),
+                     typeof(ComparePretrainingCommand), typeof(EvaluateLmCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);
         services.AddSingleton<Cli>();

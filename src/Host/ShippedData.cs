@@ -54,7 +54,8 @@ public static class ShippedData
     {
         var root = Path();
         return [.. Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(System.IO.Path.GetFileName(f), @"(^|[-_.])(dev|val|valid|test)([-_.]|$)"))
+            .Where(f => System.Text.RegularExpressions.Regex.IsMatch(System.IO.Path.GetFileName(f),
+                @"(^|[-_.])(dev|val|valid|test)([-_.]|$)"))
             .Where(f => !f.EndsWith(".md", StringComparison.OrdinalIgnoreCase))
             .Order(StringComparer.Ordinal)];
     }

@@ -1,6 +1,6 @@
 namespace PluginGpt.Core.Training;
 
-/// <summary>Changes to a preset's shape for <c>pretrain</c> (e.g. the shapes compared before a long run); null keeps the preset's.</summary>
+/// <summary>Changes to a preset's shape for <c>pretrain</c> (e.g. shapes compared before a long run); null keeps the preset's.</summary>
 public sealed record ModelShape
 {
     public int? Layers { get; init; }
@@ -19,7 +19,8 @@ public sealed record ModelShape
             ModelDim = ModelDim ?? preset.ModelDim,
             Heads = Heads ?? preset.Heads,
             KeyValueHeadCount = KeyValueHeads ?? preset.KeyValueHeadCount,
-            FeedForwardDim = FeedForwardDim ?? (ModelDim is null ? preset.FeedForwardDim : preset.IsLlamaFamily ? LlamaWidth(ModelDim.Value) : null),
+            FeedForwardDim = FeedForwardDim
+                ?? (ModelDim is null ? preset.FeedForwardDim : preset.IsLlamaFamily ? LlamaWidth(ModelDim.Value) : null),
             Context = Context ?? preset.Context,
             Vocab = Vocab ?? preset.Vocab,
         };

@@ -202,7 +202,8 @@ public static class Pretrainer
         var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => !OutputLock.IsLockFile(e)).ToList();
         if (entries.Count == 0) return;
         // Emptying the folder must never take the run's own inputs with it.
-        var inputs = o.Corpus.Select(c => CorpusSource.Parse(c).Path).Append(o.InitFrom).Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).OfType<string>();
+        var inputs = o.Corpus.Select(c => CorpusSource.Parse(c).Path).Append(o.InitFrom)
+            .Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).OfType<string>();
         if (overwrite && inputs.FirstOrDefault(i => Inside(Path.GetFullPath(i), dir)) is { } input)
             throw new OptionsException(
                 $"--overwrite: {input} is inside --out {dir}, which --overwrite would empty; move it or choose another --out");

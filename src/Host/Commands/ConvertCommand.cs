@@ -36,6 +36,30 @@ public sealed class ConvertCommand(IAnsiConsole console) : ICliCommand
             console.MarkupLineInterpolated($"{decoder.Config.Layers}-layer Llama model ({parameters:N0} parameters) written to {target}");
             return Task.FromResult(0);
         });
-        return new Command("convert", "Convert models from other formats into Hugging Face folders.") { llama2c };
+        var source = new Argument<string>("model") { Description = "model folder" };
+        var dtype = new Option<string>("--to") { Description = "bf16, fp16 or fp32", Required = true };
+        var dtypeOut = new Option<string>("--out") { Description = "new or empty folder for the converted model", Required = true };
+        var convertDtype = new Command("dtype", "Write a model folder's weights in another type (bf16: half the bytes).")
+        { source, dtype, dtypeOut };
+        convertDtype.SetAction(parse =>
+        {
+            var type = parse.GetValue(dtype) switch
+            {
+                "bf16" or "bfloat16" => TorchSharp.torch.ScalarType.BFloat16,
+                "fp16" or "float16" => TorchSharp.torch.ScalarType.Float16,
+                "fp32" or "float32" => TorchSharp.torch.ScalarType.Float32,
+                var other => throw new OptionsException($"--to: must be bf16, fp16 or fp32, got '{other}'"),
+            };
+            var from = ShippedData.ModelPath(parse.GetValue(source)!);
+            var target = OutputFolder.EnsureFree(parse.GetValue(dtypeOut)!, "--out");
+            using var decoder = GptCheckpoint.Load(from);
+            var tokenizer = ModelTokenizer.Load(from);
+            using var claim = OutputFolder.Claim(target, "--out", unique: false);
+            GptCheckpoint.Save(decoder, claim.Directory, new GptCheckpoint.SaveOptions(Dtype: type));
+            tokenizer.Save(claim.Directory);
+            console.MarkupLineInterpolated($"{from} written to {target} in {parse.GetValue(dtype)}");
+            return 0;
+        });
+        return new Command("convert", "Convert models from other formats into Hugging Face folders.") { llama2c, convertDtype };
     }
 }

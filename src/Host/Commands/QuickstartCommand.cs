@@ -59,7 +59,8 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
             foreach (var spec in specs) checker.Check(spec, shape);   // before any long work: a typo fails in a second
 
             if (pretrainSteps == 0) console.MarkupLineInterpolated($"[grey]adapting {model}[/]");
-            else if (IsPretrained(model, pretrainSteps)) console.MarkupLineInterpolated($"[grey]reusing the pre-trained model in {model}[/]");
+            else if (IsPretrained(model, pretrainSteps))
+                console.MarkupLineInterpolated($"[grey]reusing the pre-trained model in {model}[/]");
             else
             {
                 // The model folder is the quickstart's own cache: an interrupted pre-training of the same length goes on, anything

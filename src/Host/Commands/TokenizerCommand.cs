@@ -34,7 +34,8 @@ public sealed class TokenizerCommand : ICliCommand
             var sources = parse.GetValue(corpus)!.Select(CorpusSource.Parse).ToList();
             foreach (var f in sources) if (!File.Exists(f.Path)) throw new UserInputException($"--corpus: {f.Path} not found");
             double megabytes = parse.GetValue(sample);
-            if (!(megabytes > 0) || !double.IsFinite(megabytes)) throw new OptionsException($"--sample-mb: must be positive, got {megabytes}");
+            if (!(megabytes > 0) || !double.IsFinite(megabytes))
+                throw new OptionsException($"--sample-mb: must be positive, got {megabytes}");
             // A model folder's tokenizer is part of the model: replacing it silently would make its weights read other tokens.
             var existing = new[] { "vocab.json", "merges.txt" }.Select(f => Path.Combine(parse.GetValue(output)!, f))
                 .FirstOrDefault(File.Exists);

@@ -44,7 +44,8 @@ public static class LossReport
                     $"| {e.Step} | {e.Loss:F3} | {v:F3} | {Math.Exp(v):F1} | {e.TokensPerSecond:F0} |") + string.Concat(corpora.Select(c =>
                     e.Eval?.TryGetValue(c, out var l) == true ? string.Create(CultureInfo.InvariantCulture, $" {l:F3} |") : " – |")));
             }
-            if (corpora.Count > 0) md.AppendLine().AppendLine("Held-out loss is the mixture-weighted mean of the corpora's own held-out losses.");
+            if (corpora.Count > 0)
+                md.AppendLine().AppendLine("Held-out loss is the mixture-weighted mean of the corpora's own held-out losses.");
         }
         // The dev metric drawn is the run's primary one (metrics.json is written before this report).
         var summary = Path.Combine(runDirectory, RunFiles.Summary);
