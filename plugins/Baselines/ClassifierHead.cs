@@ -153,11 +153,10 @@ public sealed class ClassifierHead : IObjective
         /// <summary>L1: next-token cross-entropy over each sequence's real tokens, from the same forward pass.</summary>
         Tensor LanguageModelLoss(Tensor hidden, Tensor ids, Tensor lengths)
         {
-            var logits = Autocast.Float(context.Model.LmHead(hidden[.., ..^1]));   // the loss in fp32
             var targets = ids[.., 1..].clone();
             var positions = torch.arange(1, ids.shape[1], device: ids.device).unsqueeze(0);
             targets.masked_fill_(positions.ge(lengths.unsqueeze(1)), -1);
-            return functional.cross_entropy(logits.reshape(-1, logits.shape[2]), targets.reshape(-1), ignore_index: -1);
+            return PluginGpt.Abstractions.LanguageModelLoss.Mean(context.Model, hidden[.., ..^1], targets);
         }
 
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)

@@ -104,8 +104,8 @@ public sealed class PetObjective : IObjective
                 }
             var device = context.Model.Device;
             var input = torch.tensor(ids, [texts.Count, width], device: device);
-            var logits = Autocast.Float(context.Model.LmHead(context.Model.Forward(input)[.., ..^1]));
-            return functional.cross_entropy(logits.reshape(-1, logits.shape[2]), torch.tensor(targets, device: device), ignore_index: -1);
+            return PluginGpt.Abstractions.LanguageModelLoss.Mean(context.Model, context.Model.Forward(input)[.., ..^1],
+                torch.tensor(targets, [texts.Count, width - 1], device: device));
         }
 
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)

@@ -170,31 +170,10 @@ public sealed class Decoder : Module, IDecoder
         return sum / count;
     }
 
-    /// <summary>Logits a loss chunk may hold: 16 MB of fp32.</summary>
-    const long ChunkLogitBytes = 16L << 20;
-
-    /// <summary>
-    /// The summed next-token cross-entropy of hidden states [B, T, d] against targets [B, T] (-1 ignored) and how many targets
-    /// count, the LM head and the loss computed a chunk of rows at a time (in fp32, as autocast does). Same value and gradients as
-    /// one [B·T, V] logits tensor, but each chunk's logits stay under 16 MB: allocations that size are reused from the heap, where
-    /// one of hundreds of MB is fresh memory each step — on the sandboxed build machines its page faults made the LM head and
-    /// the loss ~80 % of a small model's forward pass (measured: a 134 MB empty tensor 211 ms, eight 16 MB ones 12 ms).
-    /// </summary>
-    public (Tensor Sum, Tensor Count) LanguageModelLossSum(Tensor hidden, Tensor targets, long? rowsPerChunk = null)
-    {
-        var rows = hidden.reshape(-1, hidden.shape[^1]);
-        var flat = targets.reshape(-1);
-        long n = rows.shape[0], chunk = rowsPerChunk ?? Math.Max(1, ChunkLogitBytes / (4L * Config.Vocab));
-        Tensor? sum = null;
-        for (long start = 0; start < n; start += chunk)
-        {
-            long length = Math.Min(chunk, n - start);
-            var logits = Autocast.Float(LmHead(rows.narrow(0, start, length)));
-            var part = functional.cross_entropy(logits, flat.narrow(0, start, length), ignore_index: -1, reduction: Reduction.Sum);
-            sum = sum is null ? part : sum + part;
-        }
-        return (sum ?? torch.zeros(1, device: hidden.device).sum(), flat.ge(0).sum().to(ScalarType.Float32));
-    }
+    /// <summary>The summed next-token cross-entropy of hidden states [B, T, d] against targets [B, T] (-1 ignored) and how many
+    /// targets count, the LM head and the loss a chunk of rows at a time (see <see cref="Abstractions.LanguageModelLoss"/>).</summary>
+    public (Tensor Sum, Tensor Count) LanguageModelLossSum(Tensor hidden, Tensor targets, long? rowsPerChunk = null) =>
+        Abstractions.LanguageModelLoss.Sum(this, hidden, targets, rowsPerChunk);
 
     /// <summary>Distinct parameters (a tied weight once), in registration order: what an optimizer must see.</summary>
     public IReadOnlyList<(string Name, Parameter Parameter)> DistinctParameters() => ParameterSet.Distinct(named_parameters());
