@@ -102,7 +102,7 @@ public abstract class TaskPluginBase : ITaskPlugin
     /// <summary>The pool file's rows: a text file gives one row per non-empty line (as the text column), a table its rows.</summary>
     IEnumerable<Row> UnlabelledRows(string path, BuiltInDataset dataset)
     {
-        if (!path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) && !path.EndsWith(".txt.gz", StringComparison.OrdinalIgnoreCase))
+        if (DataFiles.Extension(path) != ".txt")
             return TableReader.Read(path, dataset.Format, dataset.HasHeader);
         if (Format != InputFormat.Single)
             throw new OptionsException($"task.unlabelled: {path}: a text file (one text per line) fits single-text tasks only; " +

@@ -12,8 +12,7 @@ public static class TableReader
     public static IReadOnlyList<Row> Read(string path, string? format, bool hasHeader)
     {
         if (!File.Exists(path)) throw new DataException($"{path}: data file not found");
-        format ??= Path.GetExtension(path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path)
-            .TrimStart('.').ToLowerInvariant();
+        format ??= DataFiles.Extension(path).TrimStart('.');
         return format switch
         {
             "jsonl" or "json" => ReadJsonLines(path),
@@ -91,13 +90,7 @@ public static class TableReader
     }
 
     /// <summary>The file's text, decompressed when it is gzip (recognised by its magic bytes, whatever its name).</summary>
-    static StreamReader OpenText(string path)
-    {
-        var file = File.OpenRead(path);
-        bool gzip = file.ReadByte() == 0x1f && file.ReadByte() == 0x8b;
-        file.Position = 0;
-        return new StreamReader(gzip ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress) : file);
-    }
+    static StreamReader OpenText(string path) => new(DataFiles.OpenRead(path));
 
     static string Excerpt(string field)
     {

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 
@@ -19,26 +18,13 @@ public static class CorpusDocuments
     /// <summary>Text documents longer than this are cut at a line boundary into pieces (the pieces still form one document).</summary>
     public const int PieceChars = 1 << 20;
 
-    public static Stream OpenRead(string path)
-    {
-        if (!File.Exists(path)) throw new UserInputException($"corpus: {path} not found");
-        var file = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[2];
-        int read = file.Read(magic);
-        file.Position = 0;
-        return read == 2 && magic[0] == 0x1f && magic[1] == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
-    }
-
-    public static string Format(string path)
-    {
-        var name = path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) ? path[..^3] : path;
-        return Path.GetExtension(name).ToLowerInvariant();
-    }
+    public static Stream OpenRead(string path) =>
+        File.Exists(path) ? DataFiles.OpenRead(path) : throw new UserInputException($"corpus: {path} not found");
 
     public static IEnumerable<DocumentPiece> Read(CorpusSource source)
     {
         using var reader = new StreamReader(OpenRead(source.Path), Encoding.UTF8);
-        var pieces = Format(source.Path) switch
+        var pieces = DataFiles.Extension(source.Path) switch
         {
             ".tsv" => TsvRows(reader, source.Path),
             ".jsonl" => JsonlRows(reader, source.Path),

@@ -42,32 +42,35 @@ public sealed class CorpusMixture
     {
         // One corpus: exactly the single-stream batches (no corpus draw), so one-corpus runs keep their data order.
         if (Parts.Count == 1) return Parts[0].Batch(false, step, batchSize, block, seed, device);
-        var rng = new Random(TokenDataset.StableSeed(seed, 5, step));
         var x = new long[batchSize * block];
         var y = new long[batchSize * block];
+        var draws = Draws(step, batchSize, block, seed);
         for (int b = 0; b < batchSize; b++)
         {
-            var source = Parts[CorpusOf(rng.NextDouble())].Train;
-            if (source.Length <= block + 1) throw new DataException($"a training split has {source.Length} tokens, fewer than one " +
-                $"block of {block + 1}: use a larger corpus or a smaller context");
-            int start = rng.Next(0, source.Length - block - 1);
+            var (corpus, start) = draws[b];
+            var source = Parts[corpus].Train;
             for (int t = 0; t < block; t++) { x[b * block + t] = source[start + t]; y[b * block + t] = source[start + t + 1]; }
         }
         return (torch.tensor(x, [batchSize, block], device: device), torch.tensor(y, [batchSize, block], device: device));
     }
 
     /// <summary>The corpus each row of step <paramref name="step"/>'s batch is drawn from (what <see cref="TrainBatch"/> uses).</summary>
-    public int[] RowCorpora(int step, int batchSize, int block, int seed)
+    public int[] RowCorpora(int step, int batchSize, int block, int seed) =>
+        Parts.Count == 1 ? new int[batchSize] : [.. Draws(step, batchSize, block, seed).Select(d => d.Corpus)];
+
+    /// <summary>Each row's corpus (by weight) and window start, from a generator seeded by (seed, step).</summary>
+    (int Corpus, int Start)[] Draws(int step, int batchSize, int block, int seed)
     {
-        if (Parts.Count == 1) return new int[batchSize];
         var rng = new Random(TokenDataset.StableSeed(seed, 5, step));
-        var rows = new int[batchSize];
+        var draws = new (int, int)[batchSize];
         for (int b = 0; b < batchSize; b++)
         {
             int corpus = CorpusOf(rng.NextDouble());
-            rows[b] = corpus;
-            rng.Next(0, Math.Max(1, Parts[corpus].Train.Length - block - 1));
+            var source = Parts[corpus].Train;
+            if (source.Length <= block + 1) throw new DataException($"a training split has {source.Length} tokens, fewer than one " +
+                $"block of {block + 1}: use a larger corpus or a smaller context");
+            draws[b] = (corpus, rng.Next(0, source.Length - block - 1));
         }
-        return rows;
+        return draws;
     }
 }

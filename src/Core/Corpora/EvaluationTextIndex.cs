@@ -91,7 +91,7 @@ public sealed class EvaluationTextIndex
     static IEnumerable<(int Row, string Text)> Fields(string file)
     {
         using var reader = new StreamReader(CorpusDocuments.OpenRead(file), Encoding.UTF8);
-        var format = CorpusDocuments.Format(file);
+        var format = DataFiles.Extension(file);
         int row = 0;   // a header row is read too: its names are shorter than a checked text
         for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
         {
