@@ -2,7 +2,7 @@ namespace PluginGpt.Plugins.PET;
 
 /// <summary>
 /// Pattern–verbalizer pairs for the shipped data sets, after PET's own (Schick &amp; Schütze 2021, timoschick/pet pvp.py):
-/// Yelp's sentiment patterns for SST-2 with terrible/great, AG News's six patterns with World/Sports/Business/Tech, and the
+/// Yelp's sentiment patterns for SST-2 and IMDB with terrible/great, AG News's six patterns with World/Sports/Business/Tech, and the
 /// RTE/CB question patterns with Yes/No(/Maybe). The decoder reads the answer slot as the next token, so slots sit where a
 /// left-to-right model meets them naturally.
 /// </summary>
@@ -18,14 +18,18 @@ public static class BuiltInPatterns
         "{text_b_nopunct}? {answer}. {text_a}",
     ];
 
+    // Movie-review sentiment (SST-2 sentences, IMDB reviews): PET's Yelp patterns, the last one naming the movie.
+    static readonly Set MovieSentiment = new(
+        [
+            "It was {answer}. {text_a}", "{text_a} All in all, it was {answer}.", "Just {answer}! {text_a}",
+            "{text_a} In summary, the movie is {answer}.",
+        ],
+        new Dictionary<string, List<string>> { ["negative"] = ["terrible"], ["positive"] = ["great"] });
+
     static readonly IReadOnlyDictionary<string, Set> Sets = new Dictionary<string, Set>
     {
-        ["sst2"] = new(
-            [
-                "It was {answer}. {text_a}", "{text_a} All in all, it was {answer}.", "Just {answer}! {text_a}",
-                "{text_a} In summary, the movie is {answer}.",
-            ],
-            new Dictionary<string, List<string>> { ["negative"] = ["terrible"], ["positive"] = ["great"] }),
+        ["sst2"] = MovieSentiment,
+        ["imdb"] = MovieSentiment,
         ["agnews"] = new(
             [
                 "{answer}: {text_a}", "{answer} News: {text_a}", "{text_a} ({answer})", "[ Category: {answer} ] {text_a}",
