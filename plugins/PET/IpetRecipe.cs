@@ -29,12 +29,14 @@ public sealed class IpetRecipe : IRecipe
         var watch = Stopwatch.StartNew();
         const string section = RecipeOptions.Section;
         var options = PluginOptions.Bind<Options>(spec.Recipe?.Options ?? default, section);
-        PluginOptions.Require(options.Generations >= 1, section, "generations", $"must be ≥ 1, got {options.Generations}");
+        PluginOptions.Require(options.Generations is >= 1 and <= MaxGenerations, section, "generations",
+            $"must be in [1, {MaxGenerations}], got {options.Generations}");
         PluginOptions.Require(options.EnsembleShare is > 0 and <= 1, section, "ensemble_share",
             $"must be in (0, 1], got {options.EnsembleShare}");
         PluginOptions.Require(options.Growth > 1, section, "growth", $"must be > 1, got {options.Growth}");
         var stages = new RecipeStages(runner, spec, options, "ipet", cancel);
         var data = stages.Data;
+        CheckGrowth(options, data);   // before any stage: an impossible last generation must not cost the earlier ones
         var report = new List<StageResult>();
         var weights = new List<double>();
         for (int p = 0; p < stages.Patterns.Count; p++)
@@ -66,6 +68,22 @@ public sealed class IpetRecipe : IRecipe
         report.Add(ensemble);
         if (options.Distill) report.Add(await stages.DistillAsync(softLabelled));
         return runner.Report(spec.Output!, spec, report, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Generations allowed: the PET paper uses 3; each adds a full set of trained models.</summary>
+    public const int MaxGenerations = 10;
+    /// <summary>How many times the last generation may repeat the pool on average (PET upsamples a short pool, not endlessly).</summary>
+    public const int MaxPoolRepeats = 10;
+
+    /// <summary>Refuses a growth the pool cannot feed (see <see cref="MaxPoolRepeats"/>).</summary>
+    public static void CheckGrowth(Options options, TaskData data)
+    {
+        double last = data.Train.Count * Math.Pow(options.Growth, options.Generations - 1) - data.Train.Count;
+        int pool = data.Unlabelled!.Count;
+        if (last > (double)MaxPoolRepeats * pool)
+            throw new OptionsException($"{RecipeOptions.Section}.growth: the last generation would add |T|·growth^(generations−1) − |T| = " +
+                $"{last:G4} examples drawn from a pool of {pool}, more than {MaxPoolRepeats} times each; lower growth or generations, " +
+                "or give a larger pool (task.max_unlabelled)");
     }
 
     /// <summary>Model <paramref name="self"/>'s new examples for generation <paramref name="generation"/>: the pool labelled by

@@ -57,6 +57,10 @@ public sealed partial class Pattern
             at = m.Index + m.Length;
         }
         if (at < template.Length) parts.Add(new Part(template[at..], -1, false, false, false));
+        // One text may be left out (a hypothesis-only baseline on NLI), all of them not: every example would score alike.
+        if (segments > 0 && !parts.Any(p => p.Segment >= 0))
+            throw new OptionsException($"{field}: \"{template}\" uses none of the example's texts ({{text_a}}" +
+                (segments > 1 ? " or {text_b})" : ")") + "; such a pattern scores every example alike");
         if (answers != 1)
             throw new OptionsException(
                 $"{field}: \"{template}\" must hold exactly one {{answer}} (the slot the model fills), it holds {answers}");

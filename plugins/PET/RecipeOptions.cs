@@ -30,6 +30,10 @@ public record RecipeOptions
     }
 
     public const string Section = "recipe.options";
+    /// <summary>Models one generation may train (patterns × models per pattern).</summary>
+    public const int MaxModels = 64;
+    /// <summary>The soft labels' temperature range.</summary>
+    public const double MinTemperature = 0.01, MaxTemperature = 100;
 
     /// <summary>Checks the shared options; the recipe checks its own.</summary>
     public void Validate()
@@ -37,10 +41,16 @@ public record RecipeOptions
         PluginOptions.Require(ModelsPerPattern >= 1, Section, "models_per_pattern", $"must be ≥ 1, got {ModelsPerPattern}");
         PluginOptions.Require(Weighting is "accuracy" or "uniform", Section, "weighting",
             $"must be \"accuracy\" or \"uniform\", got \"{Weighting}\"");
-        PluginOptions.Require(Temperature > 0, Section, "temperature", $"must be > 0, got {Temperature}");
+        PluginOptions.Require(ModelsPerPattern <= MaxModels, Section, "models_per_pattern",
+            $"must be ≤ {MaxModels} (each model is trained and kept scored in memory), got {ModelsPerPattern}");
+        // Beyond these the soft labels are one-hot or uniform to the last bit and distillation diverges for that reason alone.
+        PluginOptions.Require(Temperature is >= MinTemperature and <= MaxTemperature, Section, "temperature",
+            $"must be in [{MinTemperature}, {MaxTemperature}], got {Temperature}");
         PluginOptions.Require(Patterns is null || Patterns.Count > 0, Section, "patterns", "must name at least one pattern");
         foreach (var p in Patterns ?? [])
-            PluginOptions.Require(p.ValueKind is JsonValueKind.Number or JsonValueKind.String, Section, "patterns",
-                $"each is a built-in pattern id or a template string, got {p.GetRawText()}");
+            PluginOptions.Require(p.ValueKind == JsonValueKind.String || p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var id) && id >= 0,
+                Section, "patterns", $"each is a built-in pattern id (0, 1, …) or a template string, got {p.GetRawText()}");
+        PluginOptions.Require((Patterns?.Count ?? 1) * ModelsPerPattern <= MaxModels, Section, "patterns",
+            $"{Patterns?.Count} patterns × {ModelsPerPattern} models per pattern is more than {MaxModels} models a generation");
     }
 }

@@ -22,6 +22,9 @@ public sealed class Verbalizer
         var words = labels.Select(l => byLabel.TryGetValue(l, out var w) && w.Count > 0 ? w
             : throw new OptionsException(
                 $"{field}: no word for label '{l}' (every label needs one: {string.Join(", ", labels)})")).ToList();
+        foreach (var (label, list) in labels.Zip(words))
+            if (list.FirstOrDefault(string.IsNullOrWhiteSpace) is not null)
+                throw new OptionsException($"{field}: label '{label}' has a blank word; a word must hold text the model can score");
         var seen = new Dictionary<string, string>();
         for (int l = 0; l < labels.Count; l++)
             foreach (var word in words[l])

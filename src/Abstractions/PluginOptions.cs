@@ -23,6 +23,7 @@ public static class PluginOptions
         if (options.ValueKind is JsonValueKind.Undefined or JsonValueKind.Null) return new T();
         if (options.ValueKind != JsonValueKind.Object)
             throw new OptionsException($"{section}: expected an object, got {options.ValueKind}");
+        JsonNumbers.RequireFinite(options, section);
         try { return options.Deserialize<T>(Json) ?? new T(); }
         catch (JsonException e)
         {

@@ -31,13 +31,52 @@ public class PretrainSafetyTests
     }
 
     [Fact]
+    public void Overwrite_empties_only_a_pre_training_folder_and_never_what_it_did_not_write()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        var mixed = dir["mixed"];
+        Directory.CreateDirectory(Path.Combine(mixed, "src"));   // e.g. the working directory, or a project beside the weights
+        File.WriteAllText(Path.Combine(mixed, "model.safetensors"), "old weights");
+        File.WriteAllText(Path.Combine(mixed, "src", "Program.cs"), "someone's code");
+        var e = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "mixed", 2) with { Overwrite = true }));
+        Assert.Contains("src", e.Message);
+        Assert.Contains("did not write", e.Message);
+        Assert.Equal("someone's code", File.ReadAllText(Path.Combine(mixed, "src", "Program.cs")));
+        Assert.Equal("old weights", File.ReadAllText(Path.Combine(mixed, "model.safetensors")));
+    }
+
+    [Fact]
+    public void What_a_run_that_failed_before_its_first_checkpoint_left_does_not_block_the_corrected_command()
+    {
+        using var dir = new TempDir();
+        var corpus = SmallCorpus(dir);
+        var output = dir["failed"];
+        // A start that trained its tokenizer and token cache, then failed: the marker is still there, no checkpoint.
+        Directory.CreateDirectory(Path.Combine(output, Pretrainer.TokensDir));
+        File.WriteAllText(Path.Combine(output, Pretrainer.UnfinishedMarker), "");
+        File.WriteAllText(Path.Combine(output, "vocab.json"), "{}");
+        File.WriteAllText(Path.Combine(output, "merges.txt"), "");
+        Pretrainer.Run(Options(dir, corpus, "failed", 2));
+        Assert.True(File.Exists(Path.Combine(output, Pretrainer.CheckpointDir, "trainer_state.json")));
+        Assert.False(File.Exists(Path.Combine(output, Pretrainer.UnfinishedMarker)));
+
+        // The same files without the marker are someone's model folder: refused as before.
+        var theirs = dir["theirs"];
+        Directory.CreateDirectory(theirs);
+        File.WriteAllText(Path.Combine(theirs, "vocab.json"), "{}");
+        Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "theirs", 2)));
+        Assert.Equal("{}", File.ReadAllText(Path.Combine(theirs, "vocab.json")));
+    }
+
+    [Fact]
     public void A_folder_in_use_is_refused_and_a_dead_processs_lock_is_reported_and_taken_over()
     {
         using var dir = new TempDir();
         var corpus = SmallCorpus(dir);
         using (OutputLock.Acquire(dir["busy"], "--out"))
         {
-            var e = Assert.Throws<OptionsException>(() => Pretrainer.Run(Options(dir, corpus, "busy", 2)));
+            var e = Assert.Throws<FolderInUseException>(() => Pretrainer.Run(Options(dir, corpus, "busy", 2)));
             Assert.Contains($"pid {Environment.ProcessId}", e.Message);
         }
 

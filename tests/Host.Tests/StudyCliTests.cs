@@ -154,4 +154,42 @@ public class StudyCliTests
         Assert.Contains("--out", r.Stderr);
         Assert.Equal(["keep.txt"], Directory.GetFiles(occupied).Select(Path.GetFileName));
     }
+
+    [Fact]
+    public void A_study_never_reports_points_that_did_not_happen_nor_makes_the_folder_it_reports_on()
+    {
+        using var dir = new TempDir();
+        Experiment(dir, "head", """{ "name": "classifier-head" }""", null);
+        Experiment(dir, "pet", """{ "name": "pet" }""", """{ "name": "pet" }""");
+        // Six training rows: |T| = 4 is real, |T| = 8 would run on the same six rows as a point of its own.
+        File.WriteAllText(dir["train.tsv"], "text\tlabel\n" + string.Concat(Enumerable.Range(0, 6).Select(i => $"row {i} text\t{i % 2}\n")));
+        var study = Write(dir["small.json"], $$"""
+            {
+              "name": "small-study",
+              "experiments": ["head.json"],
+              "groups": { "mine": { "set": ["task.dataset=null", "task.train={{dir["train.tsv"]}}",
+                "task.dev={{dir["train.tsv"]}}", "task.balance_train=false"] } },
+              "x": { "key": "task.max_train", "values": [4, 8] },
+              "seeds": [1]
+            }
+            """);
+        var r = CliRunner.Run("study", study, "--out", dir["out"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("x.values", r.Stderr);
+        Assert.Contains("has 6 rows", r.Stderr);
+        Assert.False(Directory.Exists(dir["out"]));
+
+        var bySeed = Write(dir["seed.json"], """
+            { "name": "seed-axis", "experiments": ["head.json"], "groups": { "sst2": { "set": [] } },
+              "x": { "key": "seed", "values": [1, 2] }, "seeds": [1] }
+            """);
+        r = CliRunner.Run("study", bySeed, "--out", dir["out"]);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("x.key", r.Stderr);
+
+        r = CliRunner.Run("study", Study(dir, Series), "--out", dir["never-ran"], "--report-only");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("holds no study", r.Stderr);
+        Assert.False(Directory.Exists(dir["never-ran"]));
+    }
 }

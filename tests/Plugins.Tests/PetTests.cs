@@ -88,6 +88,9 @@ public class PetTests
     [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": ["a"], "yes": ["b"], "maybe": ["c"]}}""",
         "'maybe' is not a label")]
     [InlineData("""{"verbalizer": {"no": ["a"], "yes": ["b"]}}""", "no built-in patterns")]
+    [InlineData("""{"pattern": "It was {answer}."}""", "uses none of the example's texts")]
+    [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": [""], "yes": ["b"]}}""", "label 'no' has a blank word")]
+    [InlineData("""{"pattern": "{text_a} {answer}", "verbalizer": {"no": ["a"], "yes": ["  "]}}""", "label 'yes' has a blank word")]
     public void Bad_patterns_and_verbalizers_are_one_line_errors(string options, string message)
     {
         using var model = Golden();
@@ -110,5 +113,34 @@ public class PetTests
             .Encode(Bytes, new Example([new string('x', 50)]), ["great"], 20)[0];
         Assert.Equal(20, shortened.Prefix.Length + shortened.Answer.Length + shortened.Suffix.Length);
         Assert.Equal("great", Bytes.Decode(shortened.Answer));
+    }
+
+    [Theory]
+    [InlineData("""{"patterns": [1.5]}""", "patterns")]
+    [InlineData("""{"patterns": [-1]}""", "patterns")]
+    [InlineData("""{"temperature": 1e-9}""", "temperature")]
+    [InlineData("""{"temperature": 1e9}""", "temperature")]
+    [InlineData("""{"models_per_pattern": 1000}""", "models_per_pattern")]
+    [InlineData("""{"patterns": [0, 1, 2, 3, 4, 5, 6, 7, 8], "models_per_pattern": 8}""", "more than 64 models")]
+    [InlineData("""{"temperature": 1e999}""", "1e999 is beyond any finite number")]
+    public void Recipe_numbers_at_their_limits_are_refused_before_any_stage(string options, string message)
+    {
+        var e = Assert.Throws<OptionsException>(() =>
+            PluginGpt.Abstractions.PluginOptions.Bind<RecipeOptions>(Json(options), RecipeOptions.Section).Validate());
+        Assert.Contains(message, e.Message);
+        Assert.StartsWith(RecipeOptions.Section, e.Message);
+    }
+
+    [Fact]
+    public void An_ipet_growth_the_pool_cannot_feed_is_refused_before_the_first_stage()
+    {
+        var train = Enumerable.Range(0, 32).Select(i => new Example(["x"], Label: i % 2)).ToList();
+        var pool = Enumerable.Range(0, 100).Select(_ => new Example(["y"])).ToList();
+        var data = new TaskData("custom", InputFormat.Single, ["no", "yes"], train, train, "accuracy") { Unlabelled = pool };
+        // PET's own setting (d = 5, 3 generations: 32·25 − 32 = 768 new examples) fits 10 repeats of 100 rows.
+        IpetRecipe.CheckGrowth(new IpetRecipe.Options { Growth = 5, Generations = 3 }, data);
+        var e = Assert.Throws<OptionsException>(() => IpetRecipe.CheckGrowth(new IpetRecipe.Options { Growth = 1e6, Generations = 10 }, data));
+        Assert.Contains("growth", e.Message);
+        Assert.Contains("pool of 100", e.Message);
     }
 }

@@ -23,12 +23,21 @@ public sealed class OutputLock : IDisposable
     /// <paramref name="stale"/> hears of a dead owner's lock that was taken over.</summary>
     public static OutputLock Acquire(string directory, string field, Action<string>? stale = null)
     {
-        Directory.CreateDirectory(directory);
+        // Takeovers are always said: a user must learn that a run they thought alive had died.
+        stale ??= note => Console.Error.WriteLine(note);
         var path = Path.Combine(directory, FileName);
         using var self = Process.GetCurrentProcess();
         var mine = path + $".tmp-{Environment.ProcessId}";
-        try { File.WriteAllText(mine, $"{Environment.ProcessId} {Ticks(self)}"); }
-        catch (UnauthorizedAccessException) { throw new OptionsException($"{field}: {directory} is not writable"); }
+        try
+        {
+            Directory.CreateDirectory(directory);
+            File.WriteAllText(mine, $"{Environment.ProcessId} {Ticks(self)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A read-only file system, a missing permission, a full disk: one line naming the folder, not a stack trace.
+            throw new OptionsException($"{field}: cannot write in {directory} ({e.Message.TrimEnd('.')})");
+        }
         try
         {
             for (int attempt = 0; attempt < 5; attempt++)
@@ -41,7 +50,7 @@ public sealed class OutputLock : IDisposable
                 catch (IOException) when (File.Exists(mine)) { }
                 if (ReadOwner(path) is not { } owner) continue;   // released meanwhile: try again
                 if (IsRunning(owner.Pid, owner.Started))
-                    throw new OptionsException($"{field}: {directory} is in use by another plugingpt process (pid {owner.Pid}); " +
+                    throw new FolderInUseException($"{field}: {directory} is in use by another plugingpt process (pid {owner.Pid}); " +
                         "wait for it to finish or choose another folder");
                 // Take the dead owner's lock aside by renaming it (only one process can); put it back if it was not that one.
                 var aside = path + $".stale-{Environment.ProcessId}";
@@ -53,7 +62,9 @@ public sealed class OutputLock : IDisposable
                     continue;
                 }
                 File.Delete(aside);
-                stale?.Invoke($"{directory}: took over the lock of process {owner.Pid}, which no longer runs (it was killed or crashed)");
+                stale(owner.Pid == 0
+                    ? $"{directory}: took over a lock file that names no process (unreadable or damaged)"
+                    : $"{directory}: took over the lock of process {owner.Pid}, which no longer runs (it was killed or crashed)");
             }
             throw new OptionsException($"{field}: could not lock {directory}; other processes keep claiming it");
         }
@@ -97,3 +108,6 @@ public sealed class OutputLock : IDisposable
         try { File.Delete(path); } catch (IOException) { }
     }
 }
+
+/// <summary>The folder is held by a live process (not an error of the folder itself: another name may be free).</summary>
+public sealed class FolderInUseException(string message) : OptionsException(message);

@@ -24,9 +24,7 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
         command.SetAction((parse, cancel) =>
         {
             var dir = parse.GetValue(run)!;
-            if (parse.GetValue(output) is { } target && File.Exists(target))
-                throw new OptionsException(
-                    $"--output: {Path.GetFullPath(target)} exists; predictions never overwrite a file, choose another");
+            if (parse.GetValue(output) is { } target) OutputFile.CheckNew(target, "--output");
             var config = Path.Combine(dir, "config.json");
             if (!File.Exists(config)) throw new OptionsException($"{dir}: not a run folder (no config.json)");
             var runner = runners.Quiet();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Results;
 using Spectre.Console;
 
@@ -35,18 +36,21 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
                     ? parsed : throw new OptionsException($"--since: '{text}' is not a date (e.g. 2026-11-26)");
             if (parse.GetValue(plot) is { Length: 2 } chart && chart[0] != "score-vs-params")
                 throw new OptionsException($"--plot: unknown chart '{chart[0]}'; known: score-vs-params");
+            if (parse.GetValue(plot) is { Length: 2 } named) OutputFile.CheckChart(named[1], "--plot");
             var database = globals.Results ?? throw new OptionsException("--results: 'none' records nothing, so there is nothing to list");
             if (parse.GetValue(json) && parse.GetValue(md)) throw new OptionsException("--json / --md: choose one");
             if (Directory.Exists(database))
                 throw new OptionsException($"--results: {Path.GetFullPath(database)} is a folder, not a database");
             if (!File.Exists(database))
                 throw new OptionsException($"--results: {Path.GetFullPath(database)} not found (no run has been recorded there yet)");
-            using var store = ResultsStore.Open(database);
+            using var store = ResultsStore.OpenToRead(database);
             var runs = store.Query(new ResultsFilter(parse.GetValue(task), parse.GetValue(method), from));
+            foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
             if (parse.GetValue(plot) is { Length: 2 } wanted)
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(wanted[1]))!);
-                var png = ScoreVsParametersChart.Write(wanted[1], runs);
+                var chartPath = OutputFile.CheckChart(wanted[1], "--plot");
+                Directory.CreateDirectory(Path.GetDirectoryName(chartPath)!);
+                var png = ScoreVsParametersChart.Write(chartPath, runs);
                 console.MarkupLineInterpolated($"chart of {runs.Count} runs: {png}");
                 return Task.FromResult(0);
             }

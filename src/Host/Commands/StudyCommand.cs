@@ -30,20 +30,26 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
         {
             var path = parse.GetValue(file)!;
             var name = CommentedJson.ReadObject(path, "study file")["name"]?.ToString() ?? "study";
-            var dir = StudyFolder(parse.GetValue(output) ?? Path.Combine("runs", OutputFolder.SafeName(name)), path);
+            bool onlyReport = parse.GetValue(reportOnly);
+            var dir = StudyFolder(parse.GetValue(output) ?? Path.Combine("runs", OutputFolder.SafeName(name)), path, onlyReport);
             var plan = StudyPlan.Load(path, parse.GetValue(set) ?? [], dir);
             // Every run is bound once; every experiment of every group is checked (options, data) before the first run.
             var specs = plan.Runs.Select(r => ExperimentFile.LoadValid(r.File, r.Overrides) with { Output = r.Folder }).ToList();
             var checker = runners.Quiet();
             foreach (var first in Enumerable.Range(0, specs.Count).GroupBy(i => (plan.Runs[i].Group, plan.Runs[i].Experiment)))
                 checker.Check(specs[first.First()]);
+            CheckTrainingSizes(plan, specs, checker);
             StudyLedger.CheckUnchanged(dir, plan.Runs, specs);
-            using var held = OutputLock.Acquire(dir, "--out");   // one process per study folder
-            File.Copy(path, Path.Combine(dir, Marker), overwrite: true);
-            StudyLedger.Write(dir, plan.Runs, specs);
+            // --report-only reads the folder and writes only the report; a run writes its marker and ledger under the lock.
+            using var held = onlyReport ? null : OutputLock.Acquire(dir, "--out");   // one process per study folder
+            if (!onlyReport)
+            {
+                File.Copy(path, Path.Combine(dir, Marker), overwrite: true);
+                StudyLedger.Write(dir, plan.Runs, specs);
+            }
 
             var xLabel = plan.Spec.X.Label ?? plan.Spec.X.Key;
-            for (int i = 0; i < plan.Runs.Count && !cancel.IsCancellationRequested && !parse.GetValue(reportOnly); i++)
+            for (int i = 0; i < plan.Runs.Count && !cancel.IsCancellationRequested && !onlyReport; i++)
             {
                 var run = plan.Runs[i];
                 if (File.Exists(Path.Combine(run.Folder, RunFiles.Summary))) continue;
@@ -63,11 +69,28 @@ public sealed class StudyCommand(IAnsiConsole console, ExperimentRunnerFactory r
         return command;
     }
 
+    /// <summary>An x axis of training-set sizes must get what it names: a size beyond the data set would run on all of it, and
+    /// two such sizes would be reported as two points made from the same rows.</summary>
+    static void CheckTrainingSizes(StudyPlan plan, IReadOnlyList<ExperimentSpec> specs, ExperimentRunner checker)
+    {
+        if (!plan.Spec.X.Key.EndsWith("max_train", StringComparison.Ordinal)) return;
+        foreach (var first in Enumerable.Range(0, specs.Count).GroupBy(i => (plan.Runs[i].Group, plan.Runs[i].X)).Select(g => g.First()))
+        {
+            var run = plan.Runs[first];
+            int rows = checker.LoadTask(specs[first]).Train.Count;
+            if (rows < run.X)
+                throw new OptionsException($"x.values: {plan.Spec.X.Key} = {run.X} in group '{run.Group}', but its training set " +
+                    $"has {rows} rows: that point would repeat a smaller one; drop the values above {rows}");
+        }
+    }
+
     /// <summary>A new or empty folder, or one this study started (an unfinished study goes on); never someone else's.</summary>
-    static string StudyFolder(string path, string studyFile)
+    static string StudyFolder(string path, string studyFile, bool reportOnly)
     {
         var dir = Path.GetFullPath(path);
         var marker = Path.Combine(dir, Marker);
+        if (reportOnly && !File.Exists(marker))
+            throw new OptionsException($"--out: {dir} holds no study to report on (run the study there first)");
         if (File.Exists(marker))
         {
             var before = CommentedJson.ReadObject(marker, "study file")["name"]?.ToString();

@@ -58,14 +58,19 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var text = File.Exists(source) ? File.ReadAllText(source) : null;
             var specs = combinations.Select(c => ExperimentFile.LoadValid(path, [.. shared, .. c], text)).ToList();
             var checker = runners.Quiet();
-            foreach (var spec in specs) checker.Check(spec);   // plugin options and data of every combination
+            foreach (var spec in specs)
+            {
+                if (cancel.IsCancellationRequested) return Cli.Cancelled;
+                checker.Check(spec);   // plugin options and data of every combination
+            }
             var chosen = parse.GetValue(output);
             var name = $"{OutputFolder.SafeName(specs[0].Name)}-sweep-{DateTime.Now:yyyyMMdd-HHmmss}";
-            var folder = chosen ?? Path.Combine("runs", name);
+            var folder = OutputFolder.CheckName(chosen ?? Path.Combine("runs", name), "--out");
             if (onSlurm) SlurmJob.CheckPaths(Path.GetFullPath(folder));
+            var plan = SweepPlan.Create(specs[0].Name, source, combinations, shared);
+            foreach (var run in plan.Runs) OutputFolder.CheckName(Path.Combine(folder, run.Folder), "--grid");   // before any folder is made
             using var claim = OutputFolder.Claim(folder, "--out", unique: chosen is null);
             var dir = claim.Directory;
-            var plan = SweepPlan.Create(specs[0].Name, source, combinations, shared);
             plan.Write(dir, text!);
 
             if (onSlurm) return Slurm(dir, plan, settings, parse.GetValue(submit));

@@ -39,6 +39,7 @@ public static class CommentedJson
     /// <summary>Binds <paramref name="node"/> strictly; a type error names the field.</summary>
     public static T Bind<T>(JsonObject node, string path) where T : class
     {
+        JsonNumbers.RequireFinite(JsonSerializer.SerializeToElement(node), path);
         try { return node.Deserialize<T>(Strict) ?? throw new OptionsException($"{path}: empty"); }
         catch (JsonException e) { throw new OptionsException($"{path}: {Field(e.Path)}: {e.Message.Split(" Path:")[0]}"); }
     }

@@ -30,6 +30,7 @@ public static class ExperimentFile
     {
         void Check(bool ok, string field, string expectation) { if (!ok) throw new OptionsException($"{path}: {field}: {expectation}"); }
         Check((s.Model.Preset is null) != (s.Model.Path is null), "model", "give exactly one of \"preset\" or \"path\"");
+        if (s.Output is { } output) OutputFolder.CheckName(output, $"{path}: output");
         if (s.Tasks is { } tasks)
         {
             Check(s.Task.Name.Length == 0 && s.Task.Options.Count == 0, "tasks", "give \"task\" or \"tasks\", not both");

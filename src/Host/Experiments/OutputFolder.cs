@@ -10,7 +10,7 @@ public static partial class OutputFolder
     /// something.</summary>
     public static string EnsureFree(string path, string field)
     {
-        var dir = Path.GetFullPath(path);
+        var dir = CheckName(path, field);
         if (File.Exists(dir)) throw new OptionsException($"{field}: {dir} is a file; give a folder (new or empty)");
         if (HoldsSomething(dir))
             throw new OptionsException($"{field}: {dir} already exists and is not empty; " +
@@ -26,19 +26,37 @@ public static partial class OutputFolder
     /// second both run.</summary>
     public static Claimed Claim(string path, string field, bool unique)
     {
-        var wanted = Path.GetFullPath(path);
+        var wanted = CheckName(path, field);
         for (int i = 1; ; i++)
         {
-            var dir = i == 1 ? wanted : $"{wanted}-{i}";
+            var dir = i == 1 ? wanted : CheckName($"{wanted}-{i}", field);
             if (!unique) EnsureFree(dir, field);
             else if (HoldsSomething(dir)) continue;
             OutputLock held;
             try { held = OutputLock.Acquire(dir, field); }
-            catch (OptionsException) when (unique) { continue; }
+            catch (FolderInUseException) when (unique) { continue; }
             if (!HoldsSomething(dir)) return new Claimed(dir, held);
             held.Dispose();   // another process filled it between the check and the lock
             if (!unique) EnsureFree(dir, field);
         }
+    }
+
+    /// <summary>The longest name of one folder most file systems take (ext4, XFS, APFS: 255 bytes).</summary>
+    public const int MaxNameBytes = 255;
+
+    /// <summary><paramref name="path"/> as a full path: not empty, <c>~</c> meaning the home folder (as the shell would say
+    /// it; JSON files are not read by a shell), and no folder name too long for the file system.</summary>
+    public static string CheckName(string path, string field)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new OptionsException($"{field}: empty; name a folder (or leave the setting out for the default)");
+        if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
+            path = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~').TrimStart('/'));
+        var full = Path.GetFullPath(path);
+        if (full.Split(Path.DirectorySeparatorChar).FirstOrDefault(n => System.Text.Encoding.UTF8.GetByteCount(n) > MaxNameBytes) is { } tooLong)
+            throw new OptionsException($"{field}: the folder name '{tooLong[..40]}…' is {System.Text.Encoding.UTF8.GetByteCount(tooLong)} " +
+                $"bytes long; file systems take at most {MaxNameBytes}");
+        return full;
     }
 
     /// <summary>A folder name made of an experiment's name: path separators and other characters become '-', so a name never

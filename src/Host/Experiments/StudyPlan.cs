@@ -29,6 +29,8 @@ public sealed class StudyPlan
         Check(spec.Groups.Count > 0, "groups", "name at least one group (e.g. a data set and its overrides)");
         Check(spec.Seeds.Count > 0 && spec.Seeds.Distinct().Count() == spec.Seeds.Count, "seeds", "list distinct seeds");
         Check(spec.X.Key.Length > 0, "x.key", "the setting the x axis sweeps, e.g. task.max_train");
+        Check(spec.X.Key is not ("seed" or "output" or "name"), "x.key",
+            $"'{spec.X.Key}' is not a setting to compare (seeds are the study's own \"seeds\"); sweep e.g. task.max_train");
         Check(spec.X.Values.Count > 0 && spec.X.Values.Distinct().Count() == spec.X.Values.Count, "x.values",
             "list distinct values");
         foreach (var (name, group) in spec.Groups)

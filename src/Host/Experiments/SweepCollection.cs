@@ -78,11 +78,10 @@ public static class SweepCollection
     {
         using var store = ResultsStore.Open(results);
         int recorded = 0;
-        foreach (var s in statuses.Where(s => s.Summary is not null && !store.Holds(s.Folder)))
+        foreach (var s in statuses.Where(s => s.Summary is not null))
         {
             var finished = File.GetLastWriteTimeUtc(Path.Combine(s.Folder, RunFiles.Summary));
-            store.Record(RunRecord.Of(s.Folder, s.Summary!, finished - TimeSpan.FromSeconds(s.Summary!.Seconds)));
-            recorded++;
+            if (store.RecordIfNew(RunRecord.Of(s.Folder, s.Summary!, finished - TimeSpan.FromSeconds(s.Summary!.Seconds)))) recorded++;
         }
         if (recorded > 0) console.MarkupLineInterpolated($"recorded {recorded} finished runs missing from {results}");
     }

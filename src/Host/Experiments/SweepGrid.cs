@@ -9,18 +9,29 @@ namespace PluginGpt.Host.Experiments;
 /// </summary>
 public static class SweepGrid
 {
+    /// <summary>The most runs one sweep makes (and checks up front).</summary>
+    public const int MaxCombinations = 1000;
+
     public static IReadOnlyList<IReadOnlyList<string>> Combinations(IEnumerable<string> grids)
     {
-        IEnumerable<IReadOnlyList<string>> combos = [[]];
+        var parsed = new List<(string Key, IReadOnlyList<string> Values)>();
         foreach (var grid in grids)
         {
             int eq = grid.IndexOf('=');
             if (eq <= 0) throw new OptionsException($"--grid '{grid}': expected key=value1,value2");
-            var key = grid[..eq];
             var values = Values(grid[(eq + 1)..]);
             if (values.Count == 0) throw new OptionsException($"--grid '{grid}': no values");
-            combos = combos.SelectMany(c => values.Select(v => (IReadOnlyList<string>)[.. c, $"{key}={v}"])).ToList();
+            parsed.Add((grid[..eq], values));
         }
+        // Counted before anything is built: every combination is bound and checked before the first run, which for a grid of
+        // millions would be minutes of silence and gigabytes of specs.
+        double count = parsed.Aggregate(1.0, (n, g) => n * g.Values.Count);
+        if (count > MaxCombinations)
+            throw new OptionsException($"--grid: {count:N0} combinations ({string.Join(" × ", parsed.Select(g => g.Values.Count))}); " +
+                $"a sweep runs at most {MaxCombinations:N0}: split it into several sweeps");
+        IEnumerable<IReadOnlyList<string>> combos = [[]];
+        foreach (var (key, values) in parsed)
+            combos = combos.SelectMany(c => values.Select(v => (IReadOnlyList<string>)[.. c, $"{key}={v}"])).ToList();
         return combos.ToList();
     }
 

@@ -56,24 +56,91 @@ public sealed class ResultsStore : IDisposable
         }
     }
 
-    /// <summary>Whether a run in <paramref name="folder"/> is recorded.</summary>
-    public bool Holds(string folder)
+    /// <summary>Opens <paramref name="path"/> to read only: nothing is created, migrated or locked for writing, so a database on a
+    /// read-only file or file system (a results archive, a CI artifact) lists like any other. Its version must be this
+    /// PluginGpt's: an older one is brought up to date by any command that records a run.</summary>
+    public static ResultsStore OpenToRead(string path)
     {
-        var found = false;
-        Retry(() =>
+        var full = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new DataException($"{full}: a folder, not a results database file");
+        if (!File.Exists(full)) throw new DataException($"{full}: not found (no run has been recorded there yet)");
+        // immutable=1: SQLite reads the file without its -wal/-shm companions or locks, which a read-only place cannot hold.
+        var writable = IsWritable(full);
+        var source = writable ? full : "file:" + Uri.EscapeDataString(full).Replace("%2F", "/", StringComparison.Ordinal) + "?immutable=1";
+        var connection = new SqliteConnection(
+            new SqliteConnectionStringBuilder { DataSource = source, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
         {
-            using var query = connection.CreateCommand();
-            query.CommandText = "SELECT 1 FROM runs WHERE folder = $folder LIMIT 1";
-            query.Parameters.AddWithValue("$folder", folder);
-            found = query.ExecuteScalar() is not null;
-        });
-        return found;
+            Retry(() =>
+            {
+                if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+                Execute(connection, "PRAGMA busy_timeout = 10000;");
+                int version = ResultsSchema.Version(connection);
+                if (version != ResultsSchema.Current)
+                    throw new DataException($"{full}: results database version {version}, this PluginGpt reads {ResultsSchema.Current}" +
+                        (version < ResultsSchema.Current ? "; record a run into it (or copy it somewhere writable) to update it" : "; update PluginGpt"));
+            });
+            return new ResultsStore(full, connection);
+        }
+        catch (SqliteException e)
+        {
+            connection.Dispose();
+            throw new DataException($"{full}: not a readable results database ({e.Message.TrimEnd('.')})");
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Adds a run and its metrics in one transaction (all or nothing).</summary>
-    public void Record(RunRecord r) => Retry(() =>
+    static bool IsWritable(string file)
     {
-        using var transaction = connection.BeginTransaction();
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
+            var probe = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file)!, $".plugingpt-probe-{Environment.ProcessId}");
+            File.WriteAllText(probe, "");
+            File.Delete(probe);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
+    }
+
+    /// <summary>Rows <see cref="Query"/> could not read (a damaged value) and left out, with why.</summary>
+    public IReadOnlyList<string> Skipped => skipped;
+    readonly List<string> skipped = [];
+
+    /// <summary>Adds a run and its metrics in one transaction (all or nothing).</summary>
+    public void Record(RunRecord r) => Insert(r, onlyNewFolder: false);
+
+    /// <summary>Adds the run unless a run of its folder is recorded; the check and the insert are one write transaction, so two
+    /// processes collecting one sweep at once record it once. Whether it was added.</summary>
+    public bool RecordIfNew(RunRecord r) => Insert(r, onlyNewFolder: true);
+
+    bool Insert(RunRecord r, bool onlyNewFolder)
+    {
+        bool added = false;
+        Retry(() =>
+        {
+            using var transaction = connection.BeginTransaction();   // BEGIN IMMEDIATE: the write lock before the check
+            if (onlyNewFolder)
+            {
+                using var held = connection.CreateCommand();
+                held.Transaction = transaction;
+                held.CommandText = "SELECT 1 FROM runs WHERE folder = $folder LIMIT 1";
+                held.Parameters.AddWithValue("$folder", r.Folder);
+                if (held.ExecuteScalar() is not null) return;
+            }
+            InsertRows(r, transaction);
+            transaction.Commit();
+            added = true;
+        });
+        return added;
+    }
+
+    void InsertRows(RunRecord r, SqliteTransaction transaction)
+    {
         using (var insert = connection.CreateCommand())
         {
             insert.Transaction = transaction;
@@ -115,11 +182,21 @@ public sealed class ResultsStore : IDisposable
             metric.Parameters.AddWithValue("$value", value);
             metric.ExecuteNonQuery();
         }
-        transaction.Commit();
-    });
+    }
 
     /// <summary>The runs that pass <paramref name="filter"/>, oldest first, with their metrics.</summary>
     public IReadOnlyList<RunRecord> Query(ResultsFilter filter)
+    {
+        try { return QueryRows(filter); }
+        catch (Exception e) when (e is SqliteException or InvalidCastException or FormatException)
+        {
+            // Damaged pages (SQLITE_CORRUPT), a value of the wrong type: one line naming the file.
+            throw new DataException($"{Path}: the results database is damaged ({e.Message.Split('\n')[0].TrimEnd('.')}); " +
+                "keep a copy and record into a new --results");
+        }
+    }
+
+    IReadOnlyList<RunRecord> QueryRows(ResultsFilter filter)
     {
         var runs = new List<RunRecord>();
         using (var select = connection.CreateCommand())
@@ -138,10 +215,18 @@ public sealed class ResultsStore : IDisposable
                 (object?)filter.Since?.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value);
             using var reader = select.ExecuteReader();
             while (reader.Read())
+            {
+                // One damaged row (a hand edit, a bad date) is left out and said, not the end of every listing.
+                if (!DateTime.TryParse(reader.IsDBNull(1) ? null : reader.GetValue(1).ToString(), CultureInfo.InvariantCulture,
+                        DateTimeStyles.RoundtripKind, out var started))
+                {
+                    skipped.Add($"run {reader.GetValue(0)}: its start time '{reader.GetValue(1)}' is not a date");
+                    continue;
+                }
                 runs.Add(new RunRecord
                 {
                     Id = reader.GetString(0),
-                    Started = DateTime.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind),
+                    Started = started,
                     Name = reader.GetString(2),
                     Folder = reader.GetString(3),
                     Config = reader.GetString(4),
@@ -161,6 +246,7 @@ public sealed class ResultsStore : IDisposable
                     MatmulGFlops = reader.IsDBNull(18) ? null : reader.GetDouble(18),
                     Metrics = new Dictionary<string, double>(),
                 });
+            }
         }
         return [.. runs.Select(r => r with { Metrics = MetricsOf(r.Id) })];
     }

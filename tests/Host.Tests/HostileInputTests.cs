@@ -1,0 +1,147 @@
+using Microsoft.Data.Sqlite;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Results;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary>Issue 25's classes, each case as the trial found it: nothing destroyed that was not asked for, nothing reported
+/// that did not happen, numbers and paths at their limits, a damaged results database — one line, exit 2, never a trace.</summary>
+public class HostileInputTests
+{
+    static void OneLine(CliRunner.Result r, params string[] mustContain)
+    {
+        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Stderr}{r.Stdout}");
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        foreach (var s in mustContain) Assert.Contains(s, lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr);
+    }
+
+    static RunRecord Row(string folder, DateTime started) => new()
+    {
+        Id = Guid.NewGuid().ToString("N"),
+        Started = started,
+        Name = Path.GetFileName(folder),
+        Folder = folder,
+        Config = "{}",
+        Method = "lora",
+        Objective = "classifier-head",
+        Task = "classification",
+        Dataset = "sst2",
+        TrainableParameters = 10,
+        TotalParameters = 100,
+        Precision = "fp32",
+        Seconds = 1,
+        PrimaryMetric = "accuracy",
+        Metrics = new Dictionary<string, double> { ["accuracy"] = 0.5 },
+    };
+
+    static string Database(TempDir dir, int rows)
+    {
+        var path = dir["results.db"];
+        using var store = ResultsStore.Open(path);
+        for (int i = 0; i < rows; i++) store.Record(Row($"/runs/r{i}", DateTime.UtcNow.AddMinutes(i)));
+        return path;
+    }
+
+    [Fact]
+    public void Results_plot_never_replaces_the_database_or_any_file_that_is_not_a_chart()
+    {
+        using var dir = new TempDir();
+        var db = Database(dir, 3);
+        var before = File.ReadAllBytes(db);
+        OneLine(CliRunner.Run("results", "--results", db, "--plot", "score-vs-params", db), "--plot", "not a .png name");
+        File.WriteAllText(dir["notes.png"], "my notes, misnamed");
+        OneLine(CliRunner.Run("results", "--results", db, "--plot", "score-vs-params", dir["notes.png"]), "is not a PNG chart");
+        Assert.Equal("my notes, misnamed", File.ReadAllText(dir["notes.png"]));
+        Assert.Equal(before, File.ReadAllBytes(db));
+
+        var chart = dir["chart.png"];
+        Assert.Equal(0, CliRunner.Run("results", "--results", db, "--plot", "score-vs-params", chart).ExitCode);
+        Assert.Equal(0, CliRunner.Run("results", "--results", db, "--plot", "score-vs-params", chart).ExitCode);   // a chart it drew
+    }
+
+    [Fact]
+    public void A_damaged_results_database_is_one_line_and_a_bad_row_is_left_out_and_said()
+    {
+        using var dir = new TempDir();
+        var db = Database(dir, 3);
+        using (var connection = new SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE runs SET started = 'yesterday-ish' WHERE folder = '/runs/r1'; PRAGMA wal_checkpoint(TRUNCATE);";
+            command.ExecuteNonQuery();
+        }
+        var listed = CliRunner.Run("results", "--results", db, "--json");
+        Assert.True(listed.ExitCode == 0, listed.Stderr);
+        Assert.Contains("/runs/r0", listed.Stdout);
+        Assert.Contains("/runs/r2", listed.Stdout);
+        Assert.DoesNotContain("/runs/r1", listed.Stdout);
+        Assert.Contains("'yesterday-ish' is not a date", listed.Stderr);
+
+        // Bad pages: the tables' pages overwritten with noise, the header kept.
+        var big = dir["big.db"];
+        using (var store = ResultsStore.Open(big))
+            for (int i = 0; i < 200; i++) store.Record(Row($"/runs/{new string('x', 200)}{i}", DateTime.UtcNow));
+        var bytes = File.ReadAllBytes(big);
+        new Random(1).NextBytes(bytes.AsSpan(4096, bytes.Length - 4096));
+        File.WriteAllBytes(big, bytes);
+        OneLine(CliRunner.Run("results", "--results", big), big);
+    }
+
+    [Fact]
+    public void Collecting_one_sweep_from_two_processes_at_once_records_each_run_once()
+    {
+        using var dir = new TempDir();
+        var db = Database(dir, 0);
+        var added = 0;
+        Parallel.For(0, 8, _ =>
+        {
+            using var store = ResultsStore.Open(db);
+            for (int i = 0; i < 10; i++)
+                if (store.RecordIfNew(Row($"/sweep/run{i}", DateTime.UtcNow))) Interlocked.Increment(ref added);
+        });
+        using var reader = ResultsStore.OpenToRead(db);
+        Assert.Equal(10, reader.Query(new ResultsFilter()).Count);
+        Assert.Equal(10, added);
+    }
+
+    [Theory]
+    [InlineData("training.grad_clip=1e999", "training.grad_clip", "1e999")]
+    [InlineData("mixing.temperature=-1e999", "mixing.temperature", "-1e999")]
+    [InlineData("objective.options.dropout=1e999", "objective.options", "dropout")]
+    public void Numbers_beyond_any_finite_value_are_refused_naming_the_field(string set, string field, string shown)
+    {
+        using var dir = new TempDir();
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", set, "--set", $"output={dir["run"]}"), field, shown, "finite");
+        Assert.False(Directory.Exists(dir["run"]));
+    }
+
+    [Fact]
+    public void Output_paths_empty_too_long_or_a_folder_are_refused_before_anything_is_made()
+    {
+        using var dir = new TempDir();
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", "output=\"\""), "output", "empty");
+        var longName = new string('n', 300);
+        OneLine(CliRunner.Run("run", Experiments.Tiny, "--set", $"output={dir[longName]}"), "output", "300 bytes");
+        OneLine(CliRunner.Run("sweep", Experiments.Tiny, "--grid", $"name={longName}", "--out", dir["sweep"]), "--grid", "bytes");
+        Assert.False(Directory.Exists(dir["sweep"]));
+        Directory.CreateDirectory(dir["a-folder"]);
+        OneLine(CliRunner.Run("predict", dir["no-run"], "--input", Experiments.Tiny, "--output", dir["a-folder"]), "--output", "is a folder");
+        Assert.Equal(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "runs", "x"),
+            OutputFolder.CheckName("~/runs/x", "output"));
+    }
+
+    [Fact]
+    public void A_sweep_grid_beyond_the_limit_is_refused_at_once()
+    {
+        using var dir = new TempDir();
+        var ten = string.Join(",", Enumerable.Range(1, 10));
+        var r = CliRunner.Run("sweep", Experiments.Tiny, "--grid", $"seed={ten}", "--grid", $"training.batch_size={ten}",
+            "--grid", $"training.epochs={ten}", "--grid", $"training.max_steps={ten}", "--out", dir["sweep"]);
+        OneLine(r, "--grid", "10,000 combinations", "at most 1,000");
+        Assert.False(Directory.Exists(dir["sweep"]));
+    }
+}
