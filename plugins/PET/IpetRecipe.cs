@@ -81,7 +81,8 @@ public sealed class IpetRecipe : IRecipe
         double last = data.Train.Count * Math.Pow(options.Growth, options.Generations - 1) - data.Train.Count;
         int pool = data.Unlabelled!.Count;
         if (last > (double)MaxPoolRepeats * pool)
-            throw new OptionsException($"{RecipeOptions.Section}.growth: the last generation would add |T|·growth^(generations−1) − |T| = " +
+            throw new OptionsException($"{RecipeOptions.Section}.growth: the last generation would add " +
+                "|T|·growth^(generations−1) − |T| = " +
                 $"{last:G4} examples drawn from a pool of {pool}, more than {MaxPoolRepeats} times each; lower growth or generations, " +
                 "or give a larger pool (task.max_unlabelled)");
     }

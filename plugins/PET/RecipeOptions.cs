@@ -48,7 +48,8 @@ public record RecipeOptions
             $"must be in [{MinTemperature}, {MaxTemperature}], got {Temperature}");
         PluginOptions.Require(Patterns is null || Patterns.Count > 0, Section, "patterns", "must name at least one pattern");
         foreach (var p in Patterns ?? [])
-            PluginOptions.Require(p.ValueKind == JsonValueKind.String || p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var id) && id >= 0,
+            PluginOptions.Require(
+                p.ValueKind == JsonValueKind.String || p.ValueKind == JsonValueKind.Number && p.TryGetInt32(out var id) && id >= 0,
                 Section, "patterns", $"each is a built-in pattern id (0, 1, …) or a template string, got {p.GetRawText()}");
         PluginOptions.Require((Patterns?.Count ?? 1) * ModelsPerPattern <= MaxModels, Section, "patterns",
             $"{Patterns?.Count} patterns × {ModelsPerPattern} models per pattern is more than {MaxModels} models a generation");

@@ -162,7 +162,8 @@ public class StudyCliTests
         Experiment(dir, "head", """{ "name": "classifier-head" }""", null);
         Experiment(dir, "pet", """{ "name": "pet" }""", """{ "name": "pet" }""");
         // Six training rows: |T| = 4 is real, |T| = 8 would run on the same six rows as a point of its own.
-        File.WriteAllText(dir["train.tsv"], "text\tlabel\n" + string.Concat(Enumerable.Range(0, 6).Select(i => $"row {i} text\t{i % 2}\n")));
+        File.WriteAllText(dir["train.tsv"],
+            "text\tlabel\n" + string.Concat(Enumerable.Range(0, 6).Select(i => $"row {i} text\t{i % 2}\n")));
         var study = Write(dir["small.json"], $$"""
             {
               "name": "small-study",

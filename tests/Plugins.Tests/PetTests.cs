@@ -139,7 +139,8 @@ public class PetTests
         var data = new TaskData("custom", InputFormat.Single, ["no", "yes"], train, train, "accuracy") { Unlabelled = pool };
         // PET's own setting (d = 5, 3 generations: 32·25 − 32 = 768 new examples) fits 10 repeats of 100 rows.
         IpetRecipe.CheckGrowth(new IpetRecipe.Options { Growth = 5, Generations = 3 }, data);
-        var e = Assert.Throws<OptionsException>(() => IpetRecipe.CheckGrowth(new IpetRecipe.Options { Growth = 1e6, Generations = 10 }, data));
+        var e = Assert.Throws<OptionsException>(() =>
+            IpetRecipe.CheckGrowth(new IpetRecipe.Options { Growth = 1e6, Generations = 10 }, data));
         Assert.Contains("growth", e.Message);
         Assert.Contains("pool of 100", e.Message);
     }

@@ -222,7 +222,8 @@ public static class Pretrainer
             {
                 bool checkpoint = recovered || Directory.Exists(Path.Combine(dir, CheckpointDir));
                 throw new OptionsException(checkpoint
-                    ? $"--out: {dir} already holds a checkpoint; pass --resume to continue it, --overwrite to start afresh, or another --out"
+                    ? $"--out: {dir} already holds a checkpoint; pass --resume to continue it, --overwrite to start afresh, " +
+                      "or another --out"
                     : $"--out: {dir} already exists and is not empty; choose a new folder (or pass --overwrite to replace what it holds)");
             }
             // Emptying the folder must never take the run's own inputs, the working directory or anything it did not write.
@@ -230,7 +231,8 @@ public static class Pretrainer
                 .Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).Append(Environment.CurrentDirectory).OfType<string>();
             if (inputs.FirstOrDefault(i => Inside(Path.GetFullPath(i), dir)) is { } input)
                 throw new OptionsException(
-                    $"--overwrite: {Path.GetFullPath(input)} is inside --out {dir}, which --overwrite would empty; move it or choose another --out");
+                    $"--overwrite: {Path.GetFullPath(input)} is inside --out {dir}, which --overwrite would empty; " +
+                    "move it or choose another --out");
             if (entries.FirstOrDefault(e => !OwnEntries.Contains(Path.GetFileName(e))) is { } foreign)
                 throw new OptionsException($"--overwrite: {dir} holds {Path.GetFileName(foreign)}, which pre-training did not write; " +
                     "--overwrite empties only a pre-training folder: move it or choose another --out");

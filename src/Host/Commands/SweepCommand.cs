@@ -68,7 +68,8 @@ public sealed class SweepCommand(IAnsiConsole console, ExperimentRunnerFactory r
             var folder = OutputFolder.CheckName(chosen ?? Path.Combine("runs", name), "--out");
             if (onSlurm) SlurmJob.CheckPaths(Path.GetFullPath(folder));
             var plan = SweepPlan.Create(specs[0].Name, source, combinations, shared);
-            foreach (var run in plan.Runs) OutputFolder.CheckName(Path.Combine(folder, run.Folder), "--grid");   // before any folder is made
+            // Every run's folder name is checked before any folder is made.
+            foreach (var run in plan.Runs) OutputFolder.CheckName(Path.Combine(folder, run.Folder), "--grid");
             using var claim = OutputFolder.Claim(folder, "--out", unique: chosen is null);
             var dir = claim.Directory;
             plan.Write(dir, text!);

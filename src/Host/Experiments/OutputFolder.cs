@@ -53,8 +53,9 @@ public static partial class OutputFolder
         if (path == "~" || path.StartsWith("~/", StringComparison.Ordinal))
             path = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path.TrimStart('~').TrimStart('/'));
         var full = Path.GetFullPath(path);
-        if (full.Split(Path.DirectorySeparatorChar).FirstOrDefault(n => System.Text.Encoding.UTF8.GetByteCount(n) > MaxNameBytes) is { } tooLong)
-            throw new OptionsException($"{field}: the folder name '{tooLong[..40]}…' is {System.Text.Encoding.UTF8.GetByteCount(tooLong)} " +
+        static int Bytes(string name) => System.Text.Encoding.UTF8.GetByteCount(name);
+        if (full.Split(Path.DirectorySeparatorChar).FirstOrDefault(n => Bytes(n) > MaxNameBytes) is { } tooLong)
+            throw new OptionsException($"{field}: the folder name '{tooLong[..40]}…' is {Bytes(tooLong)} " +
                 $"bytes long; file systems take at most {MaxNameBytes}");
         return full;
     }

@@ -78,7 +78,9 @@ public sealed class ResultsStore : IDisposable
                 int version = ResultsSchema.Version(connection);
                 if (version != ResultsSchema.Current)
                     throw new DataException($"{full}: results database version {version}, this PluginGpt reads {ResultsSchema.Current}" +
-                        (version < ResultsSchema.Current ? "; record a run into it (or copy it somewhere writable) to update it" : "; update PluginGpt"));
+                        (version < ResultsSchema.Current
+                            ? "; record a run into it (or copy it somewhere writable) to update it"
+                            : "; update PluginGpt"));
             });
             return new ResultsStore(full, connection);
         }
