@@ -14,9 +14,11 @@ public sealed record PrecisionChoice(string Name, ScalarType? ComputeType, strin
 }
 
 /// <summary>
-/// Turns <c>fp32</c>, <c>bf16</c> or <c>auto</c> into a <see cref="PrecisionChoice"/>. <c>auto</c> measures a bf16 and an fp32
-/// matmul on the device (once per process) and takes bf16 when it is at least 1.5× as fast: CPUs with AVX-512 BF16 or AMX
-/// and recent GPUs are; CPUs that emulate bf16 are slower in it.
+/// Turns <c>fp32</c>, <c>bf16</c> or <c>auto</c> into a <see cref="PrecisionChoice"/>. <c>auto</c> on a CPU decides from what the
+/// CPU is — bf16 where it has AVX-512 BF16 or AMX, fp32 where bf16 would be emulated — so the same command on the same machine
+/// always computes the same way (a timing under load once flipped the choice about half the time). Where the CPU's flags
+/// cannot be read, and on a GPU, a bf16 and an fp32 matmul are measured (once per process) and bf16 taken when it is at
+/// least 1.5× as fast.
 /// </summary>
 public static class PrecisionSelector
 {
@@ -46,6 +48,7 @@ public static class PrecisionSelector
 
     static PrecisionChoice Auto(Device device)
     {
+        if (device.type == TorchSharp.DeviceType.CPU && CpuFeatures.Flags is { } flags) return FromFlags(flags);
         var (fp32, bf16) = Peaks(device);
         double ratio = bf16 / fp32;
         var reason = $"auto: bf16 matmul {bf16:F0} GFLOP/s, fp32 {fp32:F0} ({ratio:F1}×)";
@@ -53,4 +56,9 @@ public static class PrecisionSelector
             ? new PrecisionChoice("bf16", ScalarType.BFloat16, reason)
             : new PrecisionChoice("fp32", null, reason);
     }
+
+    /// <summary><c>auto</c> on a CPU with <paramref name="flags"/>.</summary>
+    public static PrecisionChoice FromFlags(IReadOnlySet<string> flags) => CpuFeatures.NativeBf16(flags) is { } flag
+        ? new PrecisionChoice("bf16", ScalarType.BFloat16, $"auto: the CPU has {flag}")
+        : new PrecisionChoice("fp32", null, "auto: the CPU has neither AVX-512 BF16 nor AMX, so bf16 would be emulated");
 }

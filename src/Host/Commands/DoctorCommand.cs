@@ -30,7 +30,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow("matmul 512³", $"fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
-                Markup.Escape($"{auto.Name} (bf16 when ≥ {PrecisionSelector.AutoThreshold}× fp32; {auto.Reason})"));
+                Markup.Escape($"{auto.Name} ({auto.Reason})"));
             var folders = discovery.Folders;
             table.AddRow("plugin folders",
                 Markup.Escape(string.Join("\n", folders.Select(f => Directory.Exists(f) ? f : f + " (missing)"))));
