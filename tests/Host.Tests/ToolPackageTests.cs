@@ -8,7 +8,8 @@ namespace PluginGpt.Host.Tests;
 /// The .NET way in: the host packed as a dotnet tool (plugins, data and experiment files inside), the SDK and the
 /// <c>dotnet new</c> template packed beside it into a local folder feed; the tool installed from that feed with
 /// <c>dotnet tool install --tool-path</c>; a project made from the template, built against the packed SDK and loaded,
-/// verified and trained by the installed tool, all outside the repository.
+/// verified and trained by the installed tool, all outside the repository — but inside another repository whose build
+/// settings must not reach it.
 /// </summary>
 public class ToolPackageTests
 {
@@ -37,13 +38,26 @@ public class ToolPackageTests
             Assert.Contains(listed, p => p.GetProperty("name").GetString() == name);
         Assert.All(listed, p => Assert.StartsWith(dir["tool"], p.GetProperty("path").GetString()));   // its own plugins, not the repo's
 
-        // The template, from an isolated template cache (never the user's).
+        // The template, from an isolated template cache (never the user's), made as the README says (dotnet new -n, no -o) inside
+        // a repository with build settings of its own: this one's (central package management on, which refuses the template's
+        // PackageReference with NU1008) and a Directory.Build.targets that fails any build it reaches.
         var hive = dir["hive"];
         var templates = Path.Combine(feed, $"PluginGpt.Templates.{sdkVersion}.nupkg");
         DotnetCli.Dotnet(dir.Path, "new", "install", templates, "--debug:custom-hive", hive);
-        DotnetCli.Dotnet(dir.Path, "new", "plugingpt-method", "-n", "LayerNormTune", "-o", dir["LayerNormTune"],
-            "--debug:custom-hive", hive);
-        DotnetCli.Dotnet(dir["LayerNormTune"], "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={feed}");
+        var enclosing = dir["repo"];
+        Directory.CreateDirectory(enclosing);
+        foreach (var file in new[] { "Directory.Build.props", "Directory.Packages.props" })
+            File.Copy(Path.Combine(repo, file), Path.Combine(enclosing, file));
+        File.WriteAllText(Path.Combine(enclosing, "Directory.Build.targets"), """
+            <Project>
+              <Target Name="EnclosingSettingsLeaked" BeforeTargets="Build">
+                <Error Text="the enclosing repository's Directory.Build.targets reached the plugin" />
+              </Target>
+            </Project>
+            """);
+        DotnetCli.Dotnet(enclosing, "new", "plugingpt-method", "-n", "LayerNormTune", "--debug:custom-hive", hive);
+        var project = Path.Combine(enclosing, "LayerNormTune");
+        DotnetCli.Dotnet(project, "build", "-c", "Release", "-o", dir["out"], $"-p:RestoreAdditionalProjectSources={feed}");
         Assert.True(File.Exists(dir["out/LayerNormTune.dll"]));
         Assert.False(File.Exists(dir["out/PluginGpt.Abstractions.dll"]), "the SDK belongs to the host and must not be copied");
 
