@@ -49,7 +49,7 @@ public sealed class Ia3Method : IAdaptationMethod
     {
         /// <summary>PEFT's key: <c>base_model.model.transformer.h.0.attn.c_attn.ia3_l</c>.</summary>
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.Select(l => ($"base_model.model.{model.HuggingFaceName(l.Path)}.ia3_l", l.Wrapper.Vector)).ToList();
+            layers.Select(l => (PeftKeys.Key(model, l.Path, "ia3_l"), l.Wrapper.Vector)).ToList();
 
         /// <summary>The vectors are [out, 1] or [1, in]: two-dimensional, but weight decay would pull them to zero, not to one.</summary>
         public override ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.NoDecay;

@@ -29,13 +29,12 @@ public sealed class LoraMethod : IAdaptationMethod
     sealed class Attached(IDecoder model, IReadOnlyList<(string Path, LoraLinear Wrapper)> layers, LoraOptions options)
         : WrappedLinears<LoraLinear>(model, layers)
     {
-        /// <summary>PEFT's key for a LoRA matrix of the module at <paramref name="path"/>
-        /// (<c>base_model.model.transformer.h.0.attn.c_attn.lora_A.weight</c>).</summary>
-        static string Key(IDecoder model, string path, string matrix) => $"base_model.model.{model.HuggingFaceName(path)}.{matrix}.weight";
-
+        /// <summary>By PEFT's keys (<c>base_model.model.transformer.h.0.attn.c_attn.lora_A.weight</c>).</summary>
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.SelectMany(l => new[] { (Key(model, l.Path, "lora_A"), l.Wrapper.A), (Key(model, l.Path, "lora_B"), l.Wrapper.B) })
-                .ToList();
+            layers.SelectMany(l => new[]
+            {
+                (PeftKeys.Key(model, l.Path, "lora_A.weight"), l.Wrapper.A), (PeftKeys.Key(model, l.Path, "lora_B.weight"), l.Wrapper.B),
+            }).ToList();
 
         /// <summary>B starts at zero: the base output is unchanged.</summary>
         public override bool IsIdentityAtInit => true;

@@ -6,14 +6,20 @@ namespace PluginGpt.Abstractions;
 /// <summary>A plugin chosen by name with its free-form options (bound by the plugin itself).</summary>
 public sealed record PluginChoice
 {
+    /// <summary>The plugin's manifest name (<c>lora</c>, <c>classifier-head</c>); the host looks it up among the loaded
+    /// plugins of the role's kind.</summary>
     [JsonPropertyName("name")] public string Name { get; init; } = "";
+    /// <summary>The plugin's own options, handed over unread; null when the file gives none (the plugin's defaults).</summary>
     [JsonPropertyName("options"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Options { get; init; }
 }
 
 /// <summary>The base model: a preset (random init) or a model folder (pre-trained), with its tokenizer.</summary>
 public sealed record ModelSpec
 {
+    /// <summary>A shape by name (<c>tiny</c>, <c>small</c>, <c>llama-tiny</c>, …), randomly initialised: for tests and
+    /// quick checks.</summary>
     [JsonPropertyName("preset")] public string? Preset { get; init; }
+    /// <summary>A model folder (<c>config.json</c> + safetensors weights) or a Hugging Face reference, pre-trained.</summary>
     [JsonPropertyName("path")] public string? Path { get; init; }
     /// <summary>Tokenizer folder; defaults to the model folder, or GPT-2's shipped files for a preset.</summary>
     [JsonPropertyName("tokenizer")] public string? Tokenizer { get; init; }
@@ -23,6 +29,7 @@ public sealed record ModelSpec
 /// …).</summary>
 public sealed record TaskSpec
 {
+    /// <summary>The task plugin's manifest name (<c>classification</c>, <c>text-to-text</c>).</summary>
     [JsonPropertyName("name")] public string Name { get; init; } = "";
     /// <summary>Every other field of the task object; the task plugin binds and checks them.</summary>
     [JsonExtensionData] public Dictionary<string, JsonElement> Options { get; init; } = [];
@@ -38,26 +45,40 @@ public sealed record TaskSpec
 /// </summary>
 public sealed record MixingSpec
 {
+    /// <summary><c>proportional</c>, <c>temperature</c> or <c>equal</c>.</summary>
     [JsonPropertyName("strategy")] public string Strategy { get; init; } = "proportional";
     /// <summary>K, the artificial data set size limit; 0 = no limit.</summary>
     [JsonPropertyName("limit")] public int Limit { get; init; }
+    /// <summary>T of the <c>temperature</c> strategy: 1 is proportional, larger values move the shares towards equal.</summary>
     [JsonPropertyName("temperature")] public double Temperature { get; init; } = 1;
 }
 
+/// <summary>How the trainable tensors are optimised (AdamW, linear warmup then linear decay); defaults are GPT-1's fine-tuning
+/// settings.</summary>
 public sealed record TrainingSpec
 {
+    /// <summary>Passes over the training examples; the dev set is scored after each.</summary>
     [JsonPropertyName("epochs")] public int Epochs { get; init; } = 3;
+    /// <summary>Examples per forward pass.</summary>
     [JsonPropertyName("batch_size")] public int BatchSize { get; init; } = 32;
+    /// <summary>Batches whose gradients are summed before one optimizer step (an effective batch of
+    /// <see cref="BatchSize"/> × this).</summary>
     [JsonPropertyName("gradient_accumulation")] public int GradientAccumulation { get; init; } = 1;
+    /// <summary>AdamW's peak learning rate, reached after warmup.</summary>
     [JsonPropertyName("lr")] public double LearningRate { get; init; } = 6.25e-5;
+    /// <summary>Share of all optimizer steps spent warming the learning rate up from zero (0.002 = GPT-1's 0.2 %).</summary>
     [JsonPropertyName("warmup")] public double WarmupFraction { get; init; } = 0.002;
+    /// <summary>AdamW's decoupled weight decay, applied where <see cref="ParameterSettings.WeightDecay"/> says so.</summary>
     [JsonPropertyName("weight_decay")] public double WeightDecay { get; init; } = 0.01;
+    /// <summary>Largest global gradient norm; larger gradients are scaled down to it (0 or less: no clipping).</summary>
     [JsonPropertyName("grad_clip")] public double GradClip { get; init; } = 1.0;
+    /// <summary>Stops training after this many optimizer steps, whatever <see cref="Epochs"/> says; 0 = no limit.</summary>
     [JsonPropertyName("max_steps")] public int MaxSteps { get; init; }
     /// <summary>Which weights a run keeps (<c>best/</c>) and reports: <c>best</c>, the epoch with the best dev score, or
     /// <c>last</c>, the final weights, scored once at the end — the few-shot protocol, where no dev set may pick anything.</summary>
     [JsonPropertyName("keep")] public string Keep { get; init; } = "best";
 
+    /// <summary>Whether <see cref="Keep"/> is <c>last</c>.</summary>
     [JsonIgnore] public bool KeepsLast => Keep == "last";
 
     /// <summary>Optimizer steps one epoch of <paramref name="examples"/> makes: an epoch's last, partial accumulation still makes a
@@ -72,19 +93,28 @@ public sealed record TrainingSpec
 /// <summary>One experiment file: model, method, objective, task, data, training and evaluation, seed, device.</summary>
 public sealed record ExperimentSpec
 {
+    /// <summary>Names the run: its default folder, its row in the results database.</summary>
     [JsonPropertyName("name")] public string Name { get; init; } = "experiment";
+    /// <summary>The base model to adapt.</summary>
     [JsonPropertyName("model")] public ModelSpec Model { get; init; } = new();
+    /// <summary>The adaptation method (an <see cref="IAdaptationMethod"/>) and its options.</summary>
     [JsonPropertyName("method")] public PluginChoice Method { get; init; } = new() { Name = "full" };
+    /// <summary>The objective (an <see cref="IObjective"/>) and its options.</summary>
     [JsonPropertyName("objective")] public PluginChoice Objective { get; init; } = new() { Name = "classifier-head" };
+    /// <summary>The task (an <see cref="ITaskPlugin"/>) and its options; unused when <see cref="Tasks"/> is given.</summary>
     [JsonPropertyName("task")] public TaskSpec Task { get; init; } = new();
     /// <summary>Several tasks trained together into one model (T5's multi-task training), instead of <see cref="Task"/>: their
     /// examples are mixed into one stream by <see cref="Mixing"/>, and every task's metrics are reported with their mean.</summary>
     [JsonPropertyName("tasks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public List<TaskSpec>? Tasks { get; init; }
     /// <summary>How <see cref="Tasks"/> are mixed; examples-proportional when not given.</summary>
     [JsonPropertyName("mixing"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MixingSpec? Mixing { get; init; }
+    /// <summary>Optimisation settings.</summary>
     [JsonPropertyName("training")] public TrainingSpec Training { get; init; } = new();
+    /// <summary>A multi-stage recipe (an <see cref="IRecipe"/>) that runs this experiment in stages; null for one plain run.</summary>
     [JsonPropertyName("recipe")] public PluginChoice? Recipe { get; init; }
+    /// <summary>Seeds initialisation, data order, dropout and sampling: the same seed on the same machine repeats a run.</summary>
     [JsonPropertyName("seed")] public int Seed { get; init; } = 42;
+    /// <summary>Where the run computes: <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
     [JsonPropertyName("device")] public string Device { get; init; } = "cpu";
     /// <summary><c>fp32</c>, <c>bf16</c> (matmuls in bf16, fp32 master weights) or <c>auto</c> (bf16 where the device runs it
     /// at least 1.5× faster).</summary>
@@ -97,15 +127,27 @@ public sealed record ExperimentSpec
 }
 
 /// <summary>Where a plugin came from: its name and version, its assembly (file and version) and the folder it was loaded from.</summary>
+/// <param name="Name">the plugin's manifest name.</param>
+/// <param name="Version">the manifest's version.</param>
+/// <param name="Assembly">the assembly's file name.</param>
+/// <param name="AssemblyVersion">the assembly's version (<c>AssemblyName.Version</c>).</param>
+/// <param name="Folder">the folder the host loaded it from (what <c>--plugins</c> must name again to evaluate the run).</param>
 public sealed record PluginProvenance(
     [property: JsonPropertyName("name")] string Name, [property: JsonPropertyName("version")] string Version,
     [property: JsonPropertyName("assembly")] string Assembly, [property: JsonPropertyName("assembly_version")] string AssemblyVersion,
     [property: JsonPropertyName("folder")] string Folder);
 
 /// <summary>What a run left behind: its folder and final metrics.</summary>
+/// <param name="Directory">the run folder (<c>config.json</c>, <c>metrics.json</c>, <c>best/</c>, <c>run.log</c>).</param>
+/// <param name="Metrics">the kept weights' dev metrics (<c>accuracy</c>, <c>macro_f1</c>, …).</param>
+/// <param name="TrainableParameters">elements the run trained: the method's tensors and the objective's head.</param>
+/// <param name="Seconds">wall-clock time of the whole run.</param>
 public sealed record RunResult(string Directory, IReadOnlyDictionary<string, double> Metrics, long TrainableParameters, double Seconds);
 
 /// <summary>One stage of a recipe (a pattern's model, an ensemble, a distilled model) and what it scored on the dev set.</summary>
+/// <param name="Name">the stage's label in the recipe's report.</param>
+/// <param name="Metrics">its dev metrics.</param>
+/// <param name="Directory">its run folder; null for a stage that trained nothing (an ensemble of earlier runs).</param>
 public sealed record StageResult(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("metrics")] IReadOnlyDictionary<string, double> Metrics,

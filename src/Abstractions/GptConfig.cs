@@ -4,7 +4,13 @@ namespace PluginGpt.Abstractions;
 
 /// <summary>Where LayerNorm sits in a block: after the residual add (GPT-1) or before each sub-layer (GPT-2).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<NormPlacement>))]
-public enum NormPlacement { Post, Pre }
+public enum NormPlacement
+{
+    /// <summary>GPT-1: x = LN(x + sublayer(x)).</summary>
+    Post,
+    /// <summary>GPT-2 and Llama: x = x + sublayer(LN(x)), with a final norm after the last block.</summary>
+    Pre,
+}
 
 /// <summary>
 /// Shape and behaviour of a decoder. JSON names follow Hugging Face's GPT-2 config, so a HF
@@ -19,21 +25,34 @@ public sealed record GptConfig
     /// <summary>The families the core builds.</summary>
     public static readonly IReadOnlyList<string> ModelTypes = ["gpt2", "llama", "qwen2"];
 
+    /// <summary>The family, one of <see cref="ModelTypes"/>.</summary>
     [JsonPropertyName("model_type")] public string ModelType { get; init; } = "gpt2";
+    /// <summary>Number of transformer blocks (L).</summary>
     [JsonPropertyName("n_layer")] public int Layers { get; init; } = 2;
+    /// <summary>Attention heads per block (query heads, under grouped-query attention).</summary>
     [JsonPropertyName("n_head")] public int Heads { get; init; } = 2;
+    /// <summary>Width of the residual stream (C, d_model).</summary>
     [JsonPropertyName("n_embd")] public int ModelDim { get; init; } = 32;
     /// <summary>Feed-forward width; null means 4 × n_embd (as Hugging Face's <c>n_inner</c>).</summary>
     [JsonPropertyName("n_inner")] public int? FeedForwardDim { get; init; }
+    /// <summary>The longest sequence the model takes, virtual tokens included (<see cref="IDecoder.UsableContext"/>).</summary>
     [JsonPropertyName("n_positions")] public int Context { get; init; } = 64;
+    /// <summary>Rows of the token embedding and of the LM head's output; must match the tokenizer.</summary>
     [JsonPropertyName("vocab_size")] public int Vocab { get; init; } = 512;
+    /// <summary>Where each block's norms sit.</summary>
     [JsonPropertyName("norm")] public NormPlacement Norm { get; init; } = NormPlacement.Pre;
     /// <summary><c>gelu_new</c> (tanh approximation, GPT-1/2), <c>gelu</c> (exact) or <c>relu</c>.</summary>
     [JsonPropertyName("activation_function")] public string Activation { get; init; } = "gelu_new";
+    /// <summary>Whether the LM head shares the token embedding's weight (GPT-2: yes); a full fine-tuning then trains both as
+    /// one tensor.</summary>
     [JsonPropertyName("tie_word_embeddings")] public bool TiedHead { get; init; } = true;
+    /// <summary>Dropout on the summed token and position embeddings.</summary>
     [JsonPropertyName("embd_pdrop")] public double EmbeddingDropout { get; init; }
+    /// <summary>Dropout on the attention weights.</summary>
     [JsonPropertyName("attn_pdrop")] public double AttentionDropout { get; init; }
+    /// <summary>Dropout on each sub-layer's output before the residual add.</summary>
     [JsonPropertyName("resid_pdrop")] public double ResidualDropout { get; init; }
+    /// <summary>ε of every LayerNorm (RMSNorm in the Llama family), added to the variance before the square root.</summary>
     [JsonPropertyName("layer_norm_epsilon")] public double LayerNormEpsilon { get; init; } = 1e-5;
     /// <summary>What the weights file holds (Hugging Face's field): PluginGpt saves fp32 master weights whatever the precision
     /// it trained in.</summary>
@@ -49,8 +68,12 @@ public sealed record GptConfig
     [JsonPropertyName("attention_bias"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool AttentionBias { get; init; }
 
+    /// <summary>The MLP's hidden width: <see cref="FeedForwardDim"/>, or 4 × <see cref="ModelDim"/>.</summary>
     [JsonIgnore] public int InnerDim => FeedForwardDim ?? 4 * ModelDim;
+    /// <summary>Width of one attention head (D): <see cref="ModelDim"/> / <see cref="Heads"/>.</summary>
     [JsonIgnore] public int HeadDim => ModelDim / Heads;
+    /// <summary>Heads of keys and values (Hkv): <see cref="KeyValueHeadCount"/>, or <see cref="Heads"/>. What prefix keys and
+    /// values must be shaped for.</summary>
     [JsonIgnore] public int KeyValueHeads => KeyValueHeadCount ?? Heads;
     /// <summary>RMSNorm, rotary positions, SwiGLU and grouped-query attention instead of GPT-2's LayerNorm, learned positions and
     /// GELU MLP.</summary>

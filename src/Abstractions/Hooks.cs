@@ -11,6 +11,9 @@ public interface IInputEmbeddingHook
 {
     /// <summary>How many positions the hook prepends (P); they come out of the model's context.</summary>
     int VirtualTokens { get; }
+    /// <summary>The embeddings the blocks see: <paramref name="tokenEmbeddings"/> [B, T, C] with the P virtual tokens put in
+    /// front ([B, P + T, C], on the same device). <paramref name="inputIds"/> [B, T] are the ids they came from, for hooks that
+    /// depend on them.</summary>
     Tensor Apply(Tensor tokenEmbeddings, Tensor inputIds);
 }
 
@@ -21,6 +24,9 @@ public interface IInputEmbeddingHook
 /// </summary>
 public interface IKeyValuePrefixProvider
 {
+    /// <summary>The prefix of block <paramref name="layer"/> for a batch of <paramref name="batchSize"/> sequences, keys and values
+    /// each [B, Hkv, P, D] on the model's device (fp32 parameters are fine: the decoder casts them to its keys' type); null leaves
+    /// that layer without one.</summary>
     (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batchSize);
 }
 
@@ -30,6 +36,10 @@ public interface IKeyValuePrefixProvider
 /// </summary>
 public interface IBlockOutputHook
 {
+    /// <summary>What block <paramref name="layer"/> adds to the residual stream instead of its attention's
+    /// <paramref name="output"/> [B, T, C]; return <paramref name="output"/> itself to leave it.</summary>
     Tensor AfterAttention(int layer, Tensor output);
+    /// <summary>What block <paramref name="layer"/> adds to the residual stream instead of its MLP's <paramref name="output"/>
+    /// [B, T, C]; return <paramref name="output"/> itself to leave it.</summary>
     Tensor AfterMlp(int layer, Tensor output);
 }

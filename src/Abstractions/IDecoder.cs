@@ -9,10 +9,12 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public interface IDecoder
 {
+    /// <summary>The model's shape (layers, widths, heads, context, vocabulary); read it to size what a method adds.</summary>
     GptConfig Config { get; }
     /// <summary>The TorchSharp module: parameters, <c>train()</c>/<c>eval()</c>. The host moves it to its device before any method
     /// attaches and never after; a plugin must not move it either (a move replaces parameter objects that attachments hold).</summary>
     nn.Module Module { get; }
+    /// <summary>Where the model's parameters live: create every module and tensor of a method here.</summary>
     Device Device { get; }
 
     /// <summary>Hidden states [B, T, C] after the last block; <paramref name="keyPaddingMask"/> [B, T] is 1 for real tokens.</summary>
@@ -69,11 +71,17 @@ public interface IDecoder
 /// <summary>Byte-level BPE with GPT-1's special tokens, as plugins see it.</summary>
 public interface ITokenizer
 {
+    /// <summary>Ids run from 0 to this minus one, special tokens included; at most the model's <see cref="GptConfig.Vocab"/>.</summary>
     int VocabSize { get; }
+    /// <summary><c>&lt;|endoftext|&gt;</c>: GPT-2's document separator (and its <see cref="SequenceStart"/>).</summary>
     int EndOfText { get; }
+    /// <summary>GPT-1's start token (<c>&lt;|start|&gt;</c>), put in front of a task's input.</summary>
     int Start { get; }
+    /// <summary>GPT-1's delimiter (<c>&lt;|delim|&gt;</c>) between the texts of a pair or between context and option.</summary>
     int Delimiter { get; }
+    /// <summary>GPT-1's extract token (<c>&lt;|extract|&gt;</c>), last in a sequence: a classifier head reads its hidden state.</summary>
     int Extract { get; }
+    /// <summary>Fills batches to one length (<c>&lt;|pad|&gt;</c>); masked out, never trained on.</summary>
     int Pad { get; }
     /// <summary>Ids of <paramref name="text"/> as it continues other text, literally: pieces encoded one by one and put
     /// together give the ids of the whole (a space belongs to the piece it starts). No token a sequence starts or ends with.</summary>
@@ -84,6 +92,7 @@ public interface ITokenizer
     /// <summary>The token a sequence starts with in this model's training: its <see cref="BeginningOfSequence"/> where it has one,
     /// else end-of-text (GPT-2's document separator). Since SDK 2.3.</summary>
     int SequenceStart => BeginningOfSequence ?? EndOfText;
+    /// <summary>The text of <paramref name="ids"/>, special tokens written as their strings (<c>&lt;|endoftext|&gt;</c>).</summary>
     string Decode(IEnumerable<int> ids);
     /// <summary>The id a whole sequence starts with when the model was trained so (Llama's <c>&lt;s&gt;</c>); null for GPT-2. Since
     /// SDK 2.3.</summary>

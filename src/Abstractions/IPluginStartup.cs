@@ -11,5 +11,7 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public interface IPluginStartup
 {
+    /// <summary>Adds the plugin's services to <paramref name="services"/>, the host's collection before the container is
+    /// built.</summary>
     void ConfigureServices(IServiceCollection services);
 }

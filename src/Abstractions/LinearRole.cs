@@ -7,8 +7,11 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public enum LinearRole
 {
+    /// <summary>The query projection (part of GPT-2's fused <c>attn.c_attn</c>; Llama's <c>self_attn.q_proj</c>).</summary>
     Query,
+    /// <summary>The key projection (<c>attn.c_attn</c>, <c>self_attn.k_proj</c>).</summary>
     Key,
+    /// <summary>The value projection (<c>attn.c_attn</c>, <c>self_attn.v_proj</c>).</summary>
     Value,
     /// <summary>The attention's output projection (<c>attn.c_proj</c>, <c>self_attn.o_proj</c>).</summary>
     AttentionOutput,

@@ -38,6 +38,7 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     /// <summary>True while the effect lives in the base weights: <c>forward</c> should then call <see cref="Base"/> alone.</summary>
     public bool Merged { get; private set; }
 
+    /// <summary>Folds the effect into the base weights (<see cref="FoldIn"/>) unless it is there already.</summary>
     public void Merge()
     {
         if (Merged) return;
@@ -45,6 +46,7 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
         Merged = true;
     }
 
+    /// <summary>Takes the effect out of the base weights again (<see cref="FoldOut"/>) unless it is not in them.</summary>
     public void Unmerge()
     {
         if (!Merged) return;

@@ -67,6 +67,8 @@ public interface IAttachedMethod : IDisposable
 }
 
 /// <summary>How AdamW treats one trainable tensor: weight decay or not, and a multiplier on the learning rate.</summary>
+/// <param name="WeightDecay">whether AdamW's decoupled weight decay (<see cref="TrainingSpec.WeightDecay"/>) applies.</param>
+/// <param name="LearningRateScale">multiplies the scheduled learning rate for this tensor.</param>
 public sealed record ParameterSettings(bool WeightDecay, double LearningRateScale = 1.0)
 {
     /// <summary>The host's default: weight decay on tensors with two or more dimensions, except embeddings (a name ending in

@@ -5,6 +5,10 @@ using static TorchSharp.torch;
 namespace PluginGpt.Abstractions;
 
 /// <summary>What an objective gets to build itself: the model, its tokenizer, the task and its options.</summary>
+/// <param name="Model">the decoder, with the method already attached.</param>
+/// <param name="Tokenizer">the model's tokenizer.</param>
+/// <param name="Task">the task this objective serves (one of several in a multi-task run).</param>
+/// <param name="Options">the experiment's <c>objective.options</c>; bind with <see cref="PluginOptions.Bind{T}"/>.</param>
 public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, TaskData Task, JsonElement Options)
 {
     /// <summary>The names of every task of the run (since SDK 2.2): a multi-task run builds its objective once per task, and options

@@ -12,6 +12,10 @@ public static class TargetModules
 {
     /// <summary>The paths <paramref name="spec"/> selects, in the model's order; null or absent selects
     /// <paramref name="defaults"/>.</summary>
+    /// <param name="paths">the decoder's hook point 1 paths (<see cref="IDecoder.LinearPaths"/>).</param>
+    /// <param name="spec">the experiment's <c>target_modules</c>: a list of names, a regex string, or null.</param>
+    /// <param name="defaults">the names used when <paramref name="spec"/> is null (<see cref="IDecoder.LinearNames"/> of the
+    /// method's roles).</param>
     /// <param name="field">where the rule sits in the experiment file, for error messages.</param>
     public static IReadOnlyList<string> Resolve(IReadOnlyList<string> paths, JsonElement? spec, IReadOnlyList<string> defaults,
         string field = "method.options.target_modules")

@@ -19,13 +19,19 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     /// <summary>The wrappers by path, in the model's order.</summary>
     protected IReadOnlyList<(string Path, T Wrapper)> Layers => wrapped;
 
+    /// <summary>The wrappers' trainable tensors under the names they are saved as; use <see cref="PeftKeys.Key(IDecoder, string,
+    /// string)"/> so that PEFT can load the file.</summary>
     public abstract IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; }
     /// <summary>PEFT's <c>adapter_config.json</c> for this method.</summary>
     protected abstract JsonObject AdapterConfig();
 
+    /// <summary>Whether the fresh wrappers leave the output unchanged (LoRA's B = 0); <c>plugingpt verify</c> checks the claim.
+    /// Default: no claim.</summary>
     public virtual bool IsIdentityAtInit => false;
+    /// <summary>How AdamW treats one trainable tensor; default <see cref="ParameterSettings.Default"/>.</summary>
     public virtual ParameterSettings SettingsFor(string name, Parameter parameter) => ParameterSettings.Default(name, parameter);
 
+    /// <summary>Writes <see cref="AdapterConfig"/> and <see cref="Trainable"/> in PEFT's layout (<see cref="AdapterFiles"/>).</summary>
     public virtual void Save(string directory) => AdapterFiles.Save(directory, AdapterConfig(), Trainable);
 
     /// <summary>Reads the tensors into the wrappers; <see cref="CheckConfig"/> first, so a mismatched adapter is refused by name.</summary>
@@ -42,6 +48,7 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     /// checked on load anyway.</summary>
     protected virtual void CheckConfig(string directory, JsonObject config) { }
 
+    /// <summary>Whether every wrapper can fold into its base weights.</summary>
     public virtual bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);
 
     /// <summary>Merges every wrapper, or none: when one refuses, those already merged are unmerged before the exception goes on.</summary>
@@ -58,6 +65,7 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
         }
     }
 
+    /// <summary>Takes every merged wrapper's effect out of the base weights again.</summary>
     public virtual void Unmerge()
     {
         foreach (var (_, l) in wrapped) l.Unmerge();

@@ -49,6 +49,21 @@ public static class DotnetCli
     public static string UniqueVersion(int major, int minor) =>
         $"{major}.{minor}.{DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1_700_000_000}";
 
+    /// <summary>Takes <paramref name="versions"/> of package <paramref name="id"/> out of NuGet's global packages folder (where
+    /// restore extracts every package, once per version, as NuGet itself reports it): a test's unique versions are not left to
+    /// pile up in the user's cache.</summary>
+    public static void ForgetPackage(string id, params string[] versions)
+    {
+        var listed = Dotnet(Path.GetTempPath(), "nuget", "locals", "global-packages", "--list").Trim();
+        const string label = "global-packages:";
+        Assert.StartsWith(label, listed);
+        foreach (var version in versions)
+        {
+            var folder = Path.Combine(listed[label.Length..].Trim(), id.ToLowerInvariant(), version);
+            if (Directory.Exists(folder)) Directory.Delete(folder, true);
+        }
+    }
+
     public static void CopyTree(string from, string to)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))

@@ -12,8 +12,14 @@ public class SamplePluginTests
     [Fact]
     public void BitFit_sample_builds_from_a_copy_outside_the_repo_against_the_packed_SDK_and_trains_only_biases()
     {
-        using var dir = new TempDir();
         var version = DotnetCli.UniqueVersion(2, 0);
+        try { BuildLoadAndTrain(version); }
+        finally { DotnetCli.ForgetPackage("PluginGpt.Sdk", version); }   // made for this test only
+    }
+
+    static void BuildLoadAndTrain(string version)
+    {
+        using var dir = new TempDir();
         DotnetCli.Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"],
             $"-p:PackageVersion={version}");
         DotnetCli.CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "BitFit"), dir["BitFit"]);

@@ -41,6 +41,22 @@ public class VerifyTests
         Assert.All(methods, m => Assert.Empty(Failed(m)));
     }
 
+    [Fact]
+    public void Checks_run_in_the_precision_run_would_pick_and_say_which()
+    {
+        // run's default is --precision auto (a bf16 and an fp32 matmul measured on the CPU); verify checks in that same choice,
+        // so a method that only breaks in bf16 is caught on the machines that will train it in bf16.
+        var auto = Verify(0, "--method", "lora").Single();
+        Assert.StartsWith("auto: bf16 matmul", auto.GetProperty("precision_reason").GetString());
+        Assert.Contains(auto.GetProperty("precision").GetString(), new[] { "fp32", "bf16" });
+        var asked = Verify(0, "--method", "lora", "--precision", "bf16").Single();
+        Assert.Equal("bf16", asked.GetProperty("precision").GetString());
+        Assert.Equal("asked for", asked.GetProperty("precision_reason").GetString());
+        var table = CliRunner.Run("verify", "--method", "lora", "--precision", "fp32");
+        Assert.True(table.ExitCode == 0, table.Stdout + table.Stderr);
+        Assert.Contains("precision fp32 (asked for)", table.Stdout);
+    }
+
     [Theory]
     [InlineData("lora", "use_rslora=true", "target_modules=[\"c_attn\",\"mlp.c_fc\",\"mlp.c_proj\"]")]
     [InlineData("adapters", "config=houlsby", "reduction_factor=4")]

@@ -10,8 +10,15 @@ namespace PluginGpt.Abstractions;
 /// </summary>
 public static class AdapterFiles
 {
-    public const string ConfigFile = "adapter_config.json", WeightsFile = "adapter_model.safetensors";
+    /// <summary>PEFT's config file name: the method's options, read back by <see cref="ReadConfig"/> to refuse a mismatched
+    /// adapter.</summary>
+    public const string ConfigFile = "adapter_config.json";
 
+    /// <summary>PEFT's weights file name: the trainable tensors by their <see cref="PeftKeys"/> names.</summary>
+    public const string WeightsFile = "adapter_model.safetensors";
+
+    /// <summary>Writes <paramref name="config"/> (indented JSON) and <paramref name="weights"/> into <paramref name="directory"/>,
+    /// each file atomically.</summary>
     public static void Save(string directory, JsonObject config, IEnumerable<(string Name, Parameter Parameter)> weights)
     {
         AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile),
@@ -31,6 +38,8 @@ public static class AdapterFiles
         catch (JsonException e) { throw new CheckpointException($"{path}: {e.Message}"); }
     }
 
+    /// <summary>Copies the saved tensors into <paramref name="weights"/> by name; a missing key or another shape is a
+    /// <see cref="CheckpointException"/> naming file and key, and leaves every parameter as it was.</summary>
     public static void Load(string directory, IEnumerable<(string Name, Parameter Parameter)> weights) =>
         TensorFiles.CopyInto(Path.Combine(directory, WeightsFile), weights);
 }

@@ -6,6 +6,8 @@ public static class AtomicDirectory
 {
     const string Marker = ".complete";
 
+    /// <summary>Makes <paramref name="target"/> hold what <paramref name="write"/> puts into the fresh folder it is given; the
+    /// previous folder stays whole until the new one is complete on disk.</summary>
     public static void Replace(string target, Action<string> write)
     {
         Recover(target);

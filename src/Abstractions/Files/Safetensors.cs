@@ -28,6 +28,10 @@ public static class Safetensors
     };
 
     /// <summary>One tensor's entry in a header.</summary>
+    /// <param name="Dtype">the format's type name (<c>F32</c>, <c>BF16</c>, <c>I64</c>, …).</param>
+    /// <param name="Shape">the tensor's dimensions.</param>
+    /// <param name="Begin">where its bytes start in the data section (after the header).</param>
+    /// <param name="End">where they end, exclusive.</param>
     public sealed record Entry(string Dtype, long[] Shape, long Begin, long End);
 
     /// <summary>The header's tensors (in file order) and its <c>__metadata__</c>.</summary>

@@ -7,6 +7,9 @@ namespace PluginGpt.Abstractions;
 /// <summary>Loads named tensors from a safetensors file into existing parameters, checking every name and shape.</summary>
 public static class TensorFiles
 {
+    /// <summary>Copies each tensor of <paramref name="path"/> into the parameter of the same name (converted to its dtype and
+    /// device). Every name and shape is checked first: a bad file throws <see cref="CheckpointException"/> and changes
+    /// nothing. Keys the file has beyond <paramref name="targets"/> are ignored.</summary>
     public static void CopyInto(string path, IEnumerable<(string Name, Parameter Parameter)> targets)
     {
         var file = Safetensors.Load(path);
@@ -28,6 +31,7 @@ public static class TensorFiles
         finally { foreach (var t in file.Values) t.Dispose(); }
     }
 
+    /// <summary>Writes the parameters under their names as one safetensors file (atomically, in their own dtype).</summary>
     public static void Save(string path, IEnumerable<(string Name, Parameter Parameter)> tensors) =>
         Safetensors.Save(path, tensors.Select(p => KeyValuePair.Create(p.Name, (Tensor)p.Parameter)));
 }

@@ -11,7 +11,9 @@ namespace PluginGpt.Host.Commands;
 
 /// <summary>
 /// <c>plugingpt verify --method NAME [--set key=value]… | --all</c>: the conformance checks every adaptation method must pass,
-/// run on a small random decoder, one table (or JSON) per method; exit code 3 when a check fails.
+/// run on a small random decoder, one table (or JSON) per method; exit code 3 when a check fails. The checks compute in the
+/// precision <c>run</c> would pick on the CPU (<c>--precision auto</c>, the default of both), so a method is verified as it will
+/// train; the output says which.
 /// </summary>
 public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
 {
@@ -25,7 +27,7 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
         };
         var preset = new Option<string>("--preset") { Description = "model shape to check on", DefaultValueFactory = _ => "tiny" };
         var json = new Option<bool>("--json") { Description = "print the checks as JSON" };
-        var precision = GlobalOptions.Precision("fp32");
+        var precision = GlobalOptions.Precision();
         var command = new Command("verify",
             "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
         { method, all, set, preset, json, precision };
@@ -40,18 +42,21 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
                 : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
             var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
             var config = Presets.Get(parse.GetValue(preset)!);
-            var compute = PrecisionSelector.Resolve(parse.GetValue(precision)!, TorchSharp.torch.CPU).ComputeType;
+            var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, TorchSharp.torch.CPU);
+            if (!parse.GetValue(json)) console.MarkupLine(Markup.Escape($"precision {choice.Name} ({choice.Reason})"));
             var results = new List<(LoadedPlugin Plugin, IReadOnlyList<VerificationCheck> Checks)>();
             foreach (var target in targets)
             {
                 cancel.ThrowIfCancellationRequested();
-                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, compute)));
+                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, choice.ComputeType)));
             }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
                 {
                     method = r.Plugin.Manifest.Name,
                     assembly = Path.GetFileName(r.Plugin.AssemblyPath),
+                    precision = choice.Name,
+                    precision_reason = choice.Reason,
                     passed = r.Checks.All(c => c.Passed),
                     checks = r.Checks.Select(c => new { name = c.Name, passed = c.Passed, detail = c.Detail }),
                 }), new JsonSerializerOptions { WriteIndented = true }));
