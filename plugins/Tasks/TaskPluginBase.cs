@@ -25,6 +25,8 @@ public abstract class TaskPluginBase : ITaskPlugin
         string Resolve(string file) => options.Dataset is null ? file : Path.Combine(context.DataRoot, file);
 
         var trainRows = TableReader.Read(Resolve(dataset.Train), dataset.Format, dataset.HasHeader);
+        // Checked here, before labels are inferred from it: an empty file would otherwise surface as the dev file's "unknown label".
+        if (trainRows.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
         bool regression = Format == InputFormat.SymmetricPair && dataset.TrainColumns.ContainsKey("target");
         // Labels come from the whole training file, before any split: a row's class never depends on which side it falls.
         var rawLabels = regression || Format == InputFormat.MultipleChoice ? null
@@ -40,6 +42,11 @@ public abstract class TaskPluginBase : ITaskPlugin
             trainRows = shuffled[devCount..];
         }
         else devRows = TableReader.Read(Resolve(dataset.Dev), dataset.Format, dataset.HasHeader);
+        // Before any training: an empty dev set would only be found after the first epoch.
+        if (devRows.Count == 0)
+            throw new DataException(dataset.Dev is null
+                ? $"{Resolve(dataset.Train)}: too few rows to hold out a dev set (task.dev: give one)"
+                : $"{Resolve(dataset.Dev)}: holds no rows (task.dev)");
 
 
         Example Build(Row r, bool dev) => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(dev), rawLabels, regression, dataset.Context);
@@ -48,7 +55,6 @@ public abstract class TaskPluginBase : ITaskPlugin
         var train = drawn.Select(r => Build(r, false)).ToList();
         var dev = Take(devRows, options.MaxDev, 7)
             .Select(r => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(true), rawLabels, regression, dataset.Context)).ToList();
-        if (train.Count == 0) throw new DataException($"{Resolve(dataset.Train)}: holds no rows (task.train)");
         // The pool: the rows of its own file, else training rows not drawn into the training set; in a seeded order, no labels.
         var taken = drawn.ToHashSet();
         List<Example> unlabelled = dataset.Unlabelled is { } poolFile && (options.MaxUnlabelled > 0 || options.Dataset is null)

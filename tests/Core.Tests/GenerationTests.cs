@@ -80,4 +80,16 @@ public class GenerationTests
             TokenGenerator.Generate(model, Prompt, new GenerationOptions { TopP = 1.5 }).ToArray());
         Assert.Contains("top-p", e.Message);
     }
+
+    [Fact]
+    public void Ids_beyond_the_tokenizers_vocabulary_are_never_produced()
+    {
+        using var model = Tiny();
+        var free = TokenGenerator.Generate(model, Prompt, new GenerationOptions { Seed = 5, MaxNewTokens = 40 }).ToArray();
+        int limit = free.Min();   // every id the unlimited model sampled is at or above it
+        Assert.Contains(free, id => id >= limit + 1);
+        var limited = TokenGenerator.Generate(model, Prompt,
+            new GenerationOptions { Seed = 5, MaxNewTokens = 40, VocabularyLimit = limit + 1 }).ToArray();
+        Assert.All(limited, id => Assert.True(id <= limit, $"id {id} beyond the limit {limit + 1}"));
+    }
 }

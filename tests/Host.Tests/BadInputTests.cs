@@ -87,14 +87,16 @@ public class BadInputTests
     }
 
     [Fact]
-    public void A_plugin_bug_is_one_line_exit_1_with_the_stack_trace_in_a_crash_log()
+    public void A_plugin_bug_is_one_line_exit_1_naming_the_plugin_with_the_stack_trace_in_a_crash_log()
     {
         using var dir = new TempDir();
         var broken = Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin");
         var r = CliRunner.Run("run", Experiments.Tiny, "--plugins", broken,
             "--set", "method.name=throws-on-attach", "--set", $"output={dir["run"]}");
         Assert.Equal(1, r.ExitCode);
-        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("internal error:"));
+        // Named as the plugin's bug, with its assembly, not as PluginGpt's internal error.
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("a bug in plugin "));
+        Assert.Contains("BrokenPlugin", line);
         Assert.Contains("InvalidOperationException: deliberately broken attach (stack trace in ", line);
         var log = line[(line.IndexOf("stack trace in ", StringComparison.Ordinal) + "stack trace in ".Length)..^1];
         Assert.Contains("ThrowsOnAttachMethod.Attach", File.ReadAllText(log));

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using PluginGpt.Abstractions;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Results;
 using Xunit;
@@ -129,7 +130,8 @@ public class HostileInputTests
         OneLine(CliRunner.Run("sweep", Experiments.Tiny, "--grid", $"name={longName}", "--out", dir["sweep"]), "--grid", "bytes");
         Assert.False(Directory.Exists(dir["sweep"]));
         Directory.CreateDirectory(dir["a-folder"]);
-        OneLine(CliRunner.Run("predict", dir["no-run"], "--input", Experiments.Tiny, "--output", dir["a-folder"]), "--output", "is a folder");
+        OneLine(CliRunner.Run("predict", dir["no-run"], "--input", Experiments.Tiny, "--output", dir["a-folder"]),
+            "--output", "is a folder");
         Assert.Equal(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), "runs", "x"),
             OutputFolder.CheckName("~/runs/x", "output"));
     }
@@ -143,5 +145,46 @@ public class HostileInputTests
             "--grid", $"training.epochs={ten}", "--grid", $"training.max_steps={ten}", "--out", dir["sweep"]);
         OneLine(r, "--grid", "10,000 combinations", "at most 1,000");
         Assert.False(Directory.Exists(dir["sweep"]));
+    }
+
+    [Fact]
+    public void An_empty_training_file_is_named_and_an_empty_dev_set_refused_before_training()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["empty.tsv"], "text\tlabel\n");
+        File.WriteAllText(dir["dev.tsv"], "text\tlabel\nok film\t1\nbad film\t0\n");
+        string[] Run(string train, string dev) =>
+            ["run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={train}", "--set", $"task.dev={dev}",
+                "--set", $"output={dir["run"]}"];
+        OneLine(CliRunner.Run(Run(dir["empty.tsv"], dir["dev.tsv"])), dir["empty.tsv"], "holds no rows (task.train)");
+        var r = CliRunner.Run(Run(dir["dev.tsv"], dir["empty.tsv"]));
+        OneLine(r, dir["empty.tsv"], "holds no rows (task.dev)");
+        Assert.DoesNotContain("step", r.Stdout);   // refused before the first step, not after an epoch
+    }
+
+    [Fact]
+    public void Tokenizer_train_never_writes_into_a_folder_another_process_holds_even_with_overwrite()
+    {
+        using var dir = new TempDir();
+        var corpus = Path.Combine(CliRunner.RepoRoot, "data", "corpus", "sst2-sentences.txt");
+        using (PluginGpt.Core.Training.OutputLock.Acquire(dir["tok"], "--out"))
+        {
+            File.WriteAllText(Path.Combine(dir["tok"], "vocab.json"), "{\"theirs\": 0}");
+            OneLine(CliRunner.Run("tokenizer", "train", "--corpus", corpus, "--vocab-size", "300", "--out", dir["tok"], "--overwrite",
+                "--sample-mb", "0.1"), "in use by another plugingpt process");
+            Assert.Equal("{\"theirs\": 0}", File.ReadAllText(Path.Combine(dir["tok"], "vocab.json")));
+        }
+    }
+
+    [Fact]
+    public void A_prediction_line_beyond_the_limit_is_refused_without_holding_it()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir["in.txt"], "a fine film\n" + new string('x', PredictionInput.MaxLineChars + 10) + "\nanother\n");
+        var e = Assert.Throws<DataException>(() => PredictionInput.Read(dir["in.txt"], InputFormat.Single));
+        Assert.Contains(dir["in.txt"] + ":2:", e.Message);
+        File.WriteAllText(dir["ok.txt"], "a fine film\r\nanother one\n\nlast");
+        Assert.Equal(["a fine film", "another one", "last"],
+            PredictionInput.Read(dir["ok.txt"], InputFormat.Single).Select(x => x.Segments[0]));
     }
 }

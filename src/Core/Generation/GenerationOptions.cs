@@ -14,6 +14,9 @@ public sealed record GenerationOptions
     public double RepetitionPenalty { get; init; } = 1.0;
     public ulong Seed { get; init; } = 1234;
     public bool UseKvCache { get; init; } = true;
+    /// <summary>Ids at or above this are never produced (0: no limit): a model whose embedding has more rows than its tokenizer
+    /// has ids (padded, or grown) could otherwise emit a token nothing can decode.</summary>
+    public int VocabularyLimit { get; init; }
     /// <summary>Token ids that end generation (not emitted), e.g. end-of-text.</summary>
     public IReadOnlyList<int> StopTokens { get; init; } = [];
     /// <summary>Who generates, tagged on the <c>plugingpt.generate.*</c> measurements (with <c>kv_cache</c>) so a benchmark's

@@ -63,6 +63,8 @@ public static class TokenGenerator
 
     static int Pick(Tensor logits, IReadOnlyCollection<int> seen, GenerationOptions o, torch.Generator rng)
     {
+        if (o.VocabularyLimit > 0 && o.VocabularyLimit < logits.shape[0])
+            logits = logits.index_fill(0, torch.arange(o.VocabularyLimit, logits.shape[0], device: logits.device), double.NegativeInfinity);
         logits = LogitsProcessing.ApplyRepetitionPenalty(logits, seen, o.RepetitionPenalty);
         if (o.Greedy) return (int)logits.argmax().item<long>();
         logits = LogitsProcessing.TopK(logits / o.Temperature, o.TopK);

@@ -74,6 +74,8 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
             options.Validate();   // before the prompt is echoed: a bad option prints nothing on stdout
             var stops = parse.GetValue(stop) ?? [];
             var text = parse.GetValue(prompt)!;
+            if (parse.GetValue(run) is { } checkedRun && parse.GetValue(template))
+                CheckTexts(checkedRun, parse.GetValue(task), parse.GetValue(promptB));
             if (parse.GetValue(run) is { } runDir)
                 return Task.FromResult(runners.Quiet().Open(runDir, opened =>
                 {
@@ -102,6 +104,19 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
     static int[] Prompt(ITokenizer tokenizer, string text) =>
         tokenizer.BeginningOfSequence is { } bos ? [bos, .. tokenizer.EncodeStart(text)] : tokenizer.EncodeStart(text);
 
+    /// <summary>A pair task's template needs both texts: an empty second text would be filled in silently.</summary>
+    void CheckTexts(string runDir, string? task, string? second)
+    {
+        var config = Path.Combine(runDir, "config.json");
+        if (!File.Exists(config)) return;   // Open says what is wrong with the folder
+        var format = runners.Quiet().LoadTask(ExperimentFile.Load(config, []), task, runDir).Format;
+        bool pair = format is InputFormat.Pair or InputFormat.SymmetricPair;
+        if (pair && string.IsNullOrWhiteSpace(second))
+            throw new OptionsException("--prompt-b: this run's task takes a pair of texts; give the second with --prompt-b");
+        if (!pair && second is not null)
+            throw new OptionsException("--prompt-b: this run's task takes one text; leave --prompt-b out");
+    }
+
     static Example Example(string text, string? second) => new(second is null ? [text] : [text, second]);
 
     /// <summary>Writes the prompt <paramref name="ids"/> and its continuation to stdout as tokens arrive, up to a stop text or the end
@@ -109,7 +124,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
     static int Stream(Decoder decoder, ITokenizer tokenizer, int[] ids, GenerationOptions options, IReadOnlyList<string> stops,
         CancellationToken cancel)
     {
-        options = options with { StopTokens = [tokenizer.EndOfText] };
+        options = options with { StopTokens = [tokenizer.EndOfText], VocabularyLimit = tokenizer.VocabSize };
         var stdout = Console.Out;
         var prompt = tokenizer.Decode(ids);
         stdout.Write(prompt);

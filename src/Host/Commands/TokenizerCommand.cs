@@ -42,6 +42,9 @@ public sealed class TokenizerCommand : ICliCommand
             if (existing is not null && !parse.GetValue(overwrite))
                 throw new OptionsException(
                     $"--out: {existing} exists (a tokenizer, perhaps a model's); choose another --out or pass --overwrite");
+            // A folder another process writes (a pre-training that trains its tokenizer there) is never written into, even with
+            // --overwrite; the lock is held while the files are replaced.
+            using var held = OutputLock.Acquire(Path.GetFullPath(parse.GetValue(output)!), "--out");
             var texts = TokenizerSample.Texts(sources, (long)(megabytes * 1e6));
             var tokenizer = BpeTrainer.Train(texts, parse.GetValue(size), parse.GetValue(output)!, cancel: cancel);
             Console.WriteLine($"{tokenizer.VocabSize} tokens written to {Path.GetFullPath(parse.GetValue(output)!)}");

@@ -16,7 +16,7 @@ public static class PredictionInput
         int needed = format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
         var examples = new List<Example>();
         int number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in BoundedLines(path))
         {
             number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
@@ -30,6 +30,44 @@ public static class PredictionInput
         }
         if (examples.Count == 0) throw new DataException($"{path}: no examples (the file is empty)");
         return examples;
+    }
+
+    /// <summary>The longest line read as one example. A model reads a few thousand tokens of it; a line of hundreds of megabytes
+    /// would otherwise be held whole, then tokenized whole (tens of times its size), before being cut to the context.</summary>
+    public const int MaxLineChars = 1_000_000;
+
+    /// <summary>The file's lines, each refused in one line once it passes <see cref="MaxLineChars"/> (read in blocks, never
+    /// held beyond the limit).</summary>
+    static IEnumerable<string> BoundedLines(string path)
+    {
+        using var reader = new StreamReader(path);
+        var line = new System.Text.StringBuilder();
+        var block = new char[64 * 1024];
+        int number = 1, read;
+        while ((read = reader.Read(block, 0, block.Length)) > 0)
+        {
+            int start = 0;
+            for (int i = 0; i < read; i++)
+            {
+                if (block[i] != '\n') continue;
+                line.Append(block, start, i - start);
+                CheckLength(line, path, number);
+                yield return line.ToString().TrimEnd('\r');
+                line.Clear();
+                number++;
+                start = i + 1;
+            }
+            line.Append(block, start, read - start);
+            CheckLength(line, path, number);
+        }
+        if (line.Length > 0) yield return line.ToString().TrimEnd('\r');
+    }
+
+    static void CheckLength(System.Text.StringBuilder line, string path, int number)
+    {
+        if (line.Length > MaxLineChars)
+            throw new DataException($"{path}:{number}: the line is longer than {MaxLineChars:N0} characters; " +
+                "an example is at most that (the model reads only its context's tokens of it)");
     }
 
     static Example FromJson(string line, string path, int number)
