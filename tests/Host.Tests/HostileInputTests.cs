@@ -187,4 +187,28 @@ public class HostileInputTests
         Assert.Equal(["a fine film", "another one", "last"],
             PredictionInput.Read(dir["ok.txt"], InputFormat.Single).Select(x => x.Segments[0]));
     }
+
+    [Fact]
+    public void NaN_weights_in_best_are_refused_alike_by_evaluate_and_predict()
+    {
+        using var dir = new TempDir();
+        var run = dir["run"];
+        var trained = CliRunner.Run("run", Experiments.Tiny, "--set", "method.name=lora", "--set", "training.epochs=1",
+            "--set", "training.max_steps=2", "--set", $"output={run}");
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        // Every float of the first tensor of each best/ file becomes NaN (safetensors: 8-byte header length, JSON header, data).
+        foreach (var file in Directory.GetFiles(Path.Combine(run, "best"), "*.safetensors"))
+        {
+            var bytes = File.ReadAllBytes(file);
+            long headerLength = BitConverter.ToInt64(bytes, 0);
+            var header = System.Text.Json.JsonDocument.Parse(bytes.AsMemory(8, (int)headerLength)).RootElement;
+            var first = header.EnumerateObject().First(t => t.Name != "__metadata__").Value.GetProperty("data_offsets");
+            for (long at = 8 + headerLength + first[0].GetInt64(); at < 8 + headerLength + first[1].GetInt64(); at += 4)
+                BitConverter.GetBytes(float.NaN).CopyTo(bytes, at);
+            File.WriteAllBytes(file, bytes);
+        }
+        File.WriteAllText(dir["in.txt"], "a fine film\n");
+        OneLine(CliRunner.Run("evaluate", run), "best", "NaN or infinite");
+        OneLine(CliRunner.Run("predict", run, "--input", dir["in.txt"]), "best", "NaN or infinite");
+    }
 }

@@ -394,7 +394,21 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var best = Path.Combine(runDirectory, FineTuner.BestDir);
         p.Attached.Load(best);
         p.Instance.Load(best);
+        CheckFinite(best, p);
         return use(spec, p);
+    }
+
+    /// <summary>Weights that went NaN or infinite score as a constant answer in <c>evaluate</c> and crash <c>predict</c>: every
+    /// command that reopens the run refuses them alike, naming the first such tensor.</summary>
+    static void CheckFinite(string best, Prepared p)
+    {
+        using var scope = torch.NewDisposeScope();
+        var tensors = p.Model.named_parameters().Select(n => (n.name, (torch.Tensor)n.parameter))
+            .Concat(p.PerTask.SelectMany(o => o.Parameters.Select(x => ($"head.{x.Name}", (torch.Tensor)x.Parameter))));
+        foreach (var (name, tensor) in tensors)
+            if (!tensor.isfinite().all().item<bool>())
+                throw new CheckpointException($"{best}: {name} holds NaN or infinite values (the run diverged); train it again, " +
+                    "e.g. with a lower training.lr");
     }
 
     /// <summary>A recipe folder answers with its last stage's model (PET's distilled classifier).</summary>
