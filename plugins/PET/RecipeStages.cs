@@ -32,6 +32,11 @@ public sealed class RecipeStages
                 "(e.g. \"max_unlabelled\": 2000)");
         Patterns = ResolvePatterns();
         finalTraining = Overlay(spec.Training, options.Final?.Training);   // checked now, not after hours of training
+        if (options.Distill)
+        {
+            try { runner.Check(DistilledStage()); }
+            catch (OptionsException e) { throw new OptionsException($"{RecipeOptions.Section}.final (the distillation stage): {e.Message}"); }
+        }
     }
 
     readonly TrainingSpec finalTraining;
@@ -126,6 +131,14 @@ public sealed class RecipeStages
     /// <summary>PET's last step: a classifier trained on the soft-labelled pool (its own method, objective and training).</summary>
     public async Task<StageResult> DistillAsync(IReadOnlyList<Example> softLabelled)
     {
+        var run = await runner.RunAsync(DistilledStage(), Data with { Train = softLabelled, Unlabelled = null }, cancel);
+        return new StageResult("distilled", run.Metrics, run.Directory);
+    }
+
+    /// <summary>The distillation stage's experiment: the final method and objective (default: the experiment's method, the
+    /// classifier head at the recipe's temperature) with the final training.</summary>
+    ExperimentSpec DistilledStage()
+    {
         var final = options.Final ?? new RecipeOptions.FinalStage();
         var objective = final.Objective ?? new PluginChoice
         {
@@ -141,8 +154,7 @@ public sealed class RecipeStages
             Objective = objective,
             Training = finalTraining,
         };
-        var run = await runner.RunAsync(stage, Data with { Train = softLabelled, Unlabelled = null }, cancel);
-        return new StageResult("distilled", run.Metrics, run.Directory);
+        return stage;
     }
 
     /// <summary>The experiment's training with the fields <paramref name="fields"/> gives replaced.</summary>

@@ -176,6 +176,11 @@ public interface IExperimentRunner
     /// <paramref name="chartMetrics"/> (grouped bars, one colour per stage). Since SDK 2.1.</summary>
     RunResult Report(string directory, ExperimentSpec spec, IReadOnlyList<StageResult> stages, double seconds,
         IReadOnlyList<string> chartMetrics) => Report(directory, spec, stages, seconds);
+
+    /// <summary>Checks a stage's experiment as <c>run</c> would before it starts (plugin names, their options, the task's data)
+    /// without training, so a recipe can refuse a mistake in a late stage before its early stages cost hours. Default: no
+    /// check. Since SDK 2.2.</summary>
+    void Check(ExperimentSpec spec) { }
 }
 
 /// <summary>A multi-stage recipe (PET ensemble → distillation, iPET) that drives the runner.</summary>

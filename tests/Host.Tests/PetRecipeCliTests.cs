@@ -93,6 +93,10 @@ public class PetRecipeCliTests
     [Theory]
     [InlineData("""{"patterns": [7]}""", "objective.options.pattern_id")]
     [InlineData("""{"models_per_pattern": 0}""", "recipe.options.models_per_pattern")]
+    // Found before the first stage trains, not after the whole ensemble.
+    [InlineData("""{"final": {"method": {"name": "lorax"}}}""", "recipe.options.final (the distillation stage): method.name")]
+    [InlineData("""{"final": {"objective": {"name": "classifier-head", "options": {"dropout": 7}}}}""",
+        "recipe.options.final (the distillation stage): objective.options.dropout")]
     public void A_bad_recipe_option_is_one_line_and_exit_code_2(string options, string field)
     {
         using var dir = new TempDir();

@@ -299,9 +299,12 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// <summary>
     /// What can be checked of an experiment in a second, before any long work (a sweep's first run, the quickstart's
     /// pre-training): its plugins exist, the task reads its data with its options, the method attaches with its options to a
-    /// shape-only model (<paramref name="shape"/>, or the experiment's own), and the objective is built on it with its options.
+    /// shape-only model (the experiment's own shape), and the objective is built on it with its options.
     /// </summary>
-    public void Check(ExperimentSpec spec, GptConfig? shape = null)
+    public void Check(ExperimentSpec spec) => Check(spec, null);
+
+    /// <summary>As <see cref="Check(ExperimentSpec)"/>, for a model still to be made with <paramref name="shape"/>.</summary>
+    public void Check(ExperimentSpec spec, GptConfig? shape)
     {
         var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name");
         var objective = (IObjective)catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name").Instance;
