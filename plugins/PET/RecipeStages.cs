@@ -35,7 +35,10 @@ public sealed class RecipeStages
         if (options.Distill)
         {
             try { runner.Check(DistilledStage()); }
-            catch (OptionsException e) { throw new OptionsException($"{RecipeOptions.Section}.final (the distillation stage): {e.Message}"); }
+            catch (OptionsException e)
+            {
+                throw new OptionsException($"{RecipeOptions.Section}.final (the distillation stage): {e.Message}");
+            }
         }
     }
 
