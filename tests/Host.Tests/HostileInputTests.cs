@@ -211,4 +211,25 @@ public class HostileInputTests
         OneLine(CliRunner.Run("evaluate", run), "best", "NaN or infinite");
         OneLine(CliRunner.Run("predict", run, "--input", dir["in.txt"]), "best", "NaN or infinite");
     }
+
+    [Fact]
+    public void Predict_needs_only_the_run_folder_not_the_training_files()
+    {
+        using var dir = new TempDir();
+        var rows = string.Concat(Enumerable.Range(0, 24)
+            .Select(i => i % 2 == 0 ? $"a fine warm film {i}\tpos\n" : $"a dull cold film {i}\tneg\n"));
+        File.WriteAllText(dir["train.tsv"], "text\tlabel\n" + rows);
+        File.WriteAllText(dir["dev.tsv"], "text\tlabel\n" + rows);
+        var run = dir["run"];
+        var trained = CliRunner.Run("run", Experiments.Tiny, "--set", "task.dataset=null", "--set", $"task.train={dir["train.tsv"]}",
+            "--set", $"task.dev={dir["dev.tsv"]}", "--set", "training.max_steps=2", "--set", $"output={run}");
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        File.Delete(dir["train.tsv"]);
+        File.Delete(dir["dev.tsv"]);
+        File.WriteAllText(dir["in.txt"], "a fine warm film\n");
+        var predicted = CliRunner.Run("predict", run, "--input", dir["in.txt"]);
+        Assert.True(predicted.ExitCode == 0, predicted.Stderr);
+        var line = System.Text.Json.JsonDocument.Parse(predicted.Stdout.Trim()).RootElement;
+        Assert.Contains(line.GetProperty("label").GetString(), new[] { "neg", "pos" });
+    }
 }

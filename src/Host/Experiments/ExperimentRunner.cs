@@ -175,6 +175,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
                     "for the tokenizer's special tokens (new rows N(0, 0.02))";
                 model.ResizeTokenEmbeddings(tokenizer.VocabSize);
             }
+            else if (tokenizer.VocabSize < model.Config.Vocab)
+                // Said, not silent: the extra rows are never an input, and generation never produces them.
+                note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
+                    $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
             model.to(device);
             attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
             // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
@@ -244,6 +248,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         };
         for (int i = 0; i < p.Tasks.Count; i++) provenance[p.Multi is null ? "task" : TaskRole(i)] = p.Tasks[i].Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
+        if (p.Multi is null) RunTaskRecord.Write(dir, p.Data);
         log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name,
             p.Objective.Manifest.Name, p.TaskName);
         foreach (var (role, plugin) in provenance)
@@ -348,13 +353,14 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// run.</summary>
     public IReadOnlyList<Prediction> Predict(string runDirectory, IReadOnlyList<Example> examples, string? task,
         CancellationToken cancel) =>
-        Reloaded(runDirectory, null, (spec, p) =>
+        Reloaded(runDirectory, Reopened(runDirectory), (spec, p) =>
             FineTuner.Predict(p.Model, p.PerTask[TaskIndex(p.TaskKeys, task, runDirectory)], examples, Math.Max(1, spec.Training.BatchSize),
                 cancel));
 
     /// <summary>The task data of one task of an experiment: its only one, or the multi-task member <paramref name="task"/>.</summary>
     public TaskData LoadTask(ExperimentSpec spec, string? task, string runDirectory)
     {
+        if (spec.Tasks is null && task is null && Reopened(runDirectory) is { } stored) return stored;
         var (data, _, multi) = Compose(spec, LoadTasks(spec, null));
         int index = TaskIndex(KeysOf(data, multi), task, runDirectory);
         return multi is null ? data : multi.Members[index].Data;
@@ -378,8 +384,20 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
 
     /// <summary>A finished run rebuilt with its best/ weights, as <c>generate --run</c> and <c>export</c> use it: the base model with the
     /// method attached and loaded, its tokenizer, and the objective of each of its tasks (by key).</summary>
-    public T Open<T>(string runDirectory, Func<OpenedRun, T> use) => Reloaded(runDirectory, null, (spec, p) =>
+    public T Open<T>(string runDirectory, Func<OpenedRun, T> use) => Reloaded(runDirectory, Reopened(runDirectory), (spec, p) =>
         use(new OpenedRun(runDirectory, spec, p.Model, p.Tokenizer, p.Method.Manifest.Name, p.Attached, p.TaskKeys, p.PerTask)));
+
+    /// <summary>A single-task run's task as it was loaded, when its training files cannot be read any more (moved, deleted):
+    /// the run's own task.json; null when they can (the task is loaded from them) or for a multi-task run.</summary>
+    TaskData? Reopened(string runDirectory)
+    {
+        var config = Path.Combine(runDirectory, "config.json");
+        if (!File.Exists(config) || RunTaskRecord.Read(runDirectory) is not { } stored) return null;
+        var spec = ExperimentFile.Load(config, []);
+        if (spec.Tasks is not null || spec.Recipe is not null) return null;
+        try { return LoadTasks(spec, null)[0].Data; }
+        catch (UserInputException) { return stored; }
+    }
 
     /// <summary>A finished run rebuilt from its config.json with its best/ weights, in the precision it recorded.</summary>
     T Reloaded<T>(string runDirectory, TaskData? data, Func<ExperimentSpec, Prepared, T> use)
