@@ -42,11 +42,8 @@ public abstract class TaskPluginBase : ITaskPlugin
             trainRows = shuffled[devCount..];
         }
         else devRows = TableReader.Read(Resolve(dataset.Dev), dataset.Format, dataset.HasHeader);
-        // Before any training: an empty dev set would only be found after the first epoch.
-        if (devRows.Count == 0)
-            throw new DataException(dataset.Dev is null
-                ? $"{Resolve(dataset.Train)}: too few rows to hold out a dev set (task.dev: give one)"
-                : $"{Resolve(dataset.Dev)}: holds no rows (task.dev)");
+        // An empty dev file is named here; a dev set held out of too few rows is refused by the run before training.
+        if (devRows.Count == 0 && dataset.Dev is not null) throw new DataException($"{Resolve(dataset.Dev)}: holds no rows (task.dev)");
 
 
         Example Build(Row r, bool dev) => ExampleBuilder.Build(r, Format, dataset.ColumnsFor(dev), rawLabels, regression, dataset.Context);

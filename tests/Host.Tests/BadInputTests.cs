@@ -5,7 +5,8 @@ namespace PluginGpt.Host.Tests;
 /// <summary>Every bad input: one line naming the file and field, exit code 2, no stack trace, no run folder damaged.</summary>
 public class BadInputTests
 {
-    static void OneLine(CliRunner.Result r, params string[] mustContain)
+    /// <summary>A refused command: exit 2, one line on stderr holding every one of <paramref name="mustContain"/>, no trace.</summary>
+    internal static void OneLine(CliRunner.Result r, params string[] mustContain)
     {
         Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Stderr}");
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -3,6 +3,7 @@ using PluginGpt.Abstractions;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Results;
 using Xunit;
+using static PluginGpt.Host.Tests.BadInputTests;
 
 namespace PluginGpt.Host.Tests;
 
@@ -10,15 +11,6 @@ namespace PluginGpt.Host.Tests;
 /// that did not happen, numbers and paths at their limits, a damaged results database — one line, exit 2, never a trace.</summary>
 public class HostileInputTests
 {
-    static void OneLine(CliRunner.Result r, params string[] mustContain)
-    {
-        Assert.True(r.ExitCode == 2, $"exit {r.ExitCode}: {r.Stderr}{r.Stdout}");
-        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        foreach (var s in mustContain) Assert.Contains(s, lines[0]);
-        Assert.DoesNotContain("   at ", r.Stderr);
-    }
-
     static RunRecord Row(string folder, DateTime started) => new()
     {
         Id = Guid.NewGuid().ToString("N"),

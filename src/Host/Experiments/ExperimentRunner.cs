@@ -75,7 +75,13 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         if (spec.Tasks is not { } tasks)
         {
             var plugin = catalog.Find(PluginKind.Task, spec.Task.Name, "task.name", recorded?.GetValueOrDefault("task"));
-            return [(plugin, given ?? Load(plugin, spec.Task))];
+            if (given is not null) return [(plugin, given)];
+            var loaded = Load(plugin, spec.Task);
+            // Refused before any training, not after the first epoch.
+            if (loaded.Dev.Count == 0)
+                throw new DataException($"task: {loaded.Name} has no dev examples to score (give task.dev, or more training rows to " +
+                    "hold some out)");
+            return [(plugin, loaded)];
         }
         if (given is not null) throw new OptionsException("tasks: a multi-task experiment loads its own tasks; run it without given data");
         return tasks.Select((task, i) =>

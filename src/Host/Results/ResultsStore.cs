@@ -33,21 +33,31 @@ public sealed class ResultsStore : IDisposable
         {
             throw new DataException($"{full}: cannot make its folder ({e.Message})");
         }
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
+        return Connect(full, new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }, "usable", connection =>
+        {
+            Execute(connection, "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
+            ResultsSchema.Migrate(connection, full, version);
+        });
+    }
+
+    /// <summary>Opens the connection and runs <paramref name="prepare"/> (retried while busy); a SQLite error is one line naming
+    /// the file, and the connection never outlives a failure.</summary>
+    static ResultsStore Connect(string full, SqliteConnectionStringBuilder settings, string kind, Action<SqliteConnection> prepare)
+    {
+        var connection = new SqliteConnection(settings.ToString());
         try
         {
             Retry(() =>
             {
                 if (connection.State != System.Data.ConnectionState.Open) connection.Open();
-                Execute(connection, "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;");
-                ResultsSchema.Migrate(connection, full, version);
+                prepare(connection);
             });
             return new ResultsStore(full, connection);
         }
         catch (SqliteException e)
         {
             connection.Dispose();
-            throw new DataException($"{full}: not a usable results database ({e.Message})");
+            throw new DataException($"{full}: not a {kind} results database ({e.Message.TrimEnd('.')})");
         }
         catch
         {
@@ -67,33 +77,17 @@ public sealed class ResultsStore : IDisposable
         // immutable=1: SQLite reads the file without its -wal/-shm companions or locks, which a read-only place cannot hold.
         var writable = IsWritable(full);
         var source = writable ? full : "file:" + Uri.EscapeDataString(full).Replace("%2F", "/", StringComparison.Ordinal) + "?immutable=1";
-        var connection = new SqliteConnection(
-            new SqliteConnectionStringBuilder { DataSource = source, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        try
+        var settings = new SqliteConnectionStringBuilder { DataSource = source, Mode = SqliteOpenMode.ReadOnly, Pooling = false };
+        return Connect(full, settings, "readable", connection =>
         {
-            Retry(() =>
-            {
-                if (connection.State != System.Data.ConnectionState.Open) connection.Open();
-                Execute(connection, "PRAGMA busy_timeout = 10000;");
-                int version = ResultsSchema.Version(connection);
-                if (version != ResultsSchema.Current)
-                    throw new DataException($"{full}: results database version {version}, this PluginGpt reads {ResultsSchema.Current}" +
-                        (version < ResultsSchema.Current
-                            ? "; record a run into it (or copy it somewhere writable) to update it"
-                            : "; update PluginGpt"));
-            });
-            return new ResultsStore(full, connection);
-        }
-        catch (SqliteException e)
-        {
-            connection.Dispose();
-            throw new DataException($"{full}: not a readable results database ({e.Message.TrimEnd('.')})");
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
+            Execute(connection, "PRAGMA busy_timeout = 10000;");
+            int version = ResultsSchema.Version(connection);
+            if (version != ResultsSchema.Current)
+                throw new DataException($"{full}: results database version {version}, this PluginGpt reads {ResultsSchema.Current}" +
+                    (version < ResultsSchema.Current
+                        ? "; record a run into it (or copy it somewhere writable) to update it"
+                        : "; update PluginGpt"));
+        });
     }
 
     static bool IsWritable(string file)
