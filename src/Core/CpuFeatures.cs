@@ -23,7 +23,8 @@ public static class CpuFeatures
     public static IReadOnlySet<string> Parse(string cpuinfo)
     {
         var line = cpuinfo.Split('\n').FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal) && l.Contains(':'));
-        return line is null ? new HashSet<string>() : line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        if (line is null) return new HashSet<string>();
+        return line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
     }
 
     /// <summary>The first of <see cref="Bf16Flags"/> the flags hold, or null.</summary>
