@@ -78,6 +78,7 @@ public class PretrainSafetyTests
         {
             var e = Assert.Throws<FolderInUseException>(() => Pretrainer.Run(Options(dir, corpus, "busy", 2)));
             Assert.Contains($"pid {Environment.ProcessId}", e.Message);
+            Assert.Contains("in use by this command", e.Message);   // its own lock is not "another process"
         }
 
         using var finished = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;

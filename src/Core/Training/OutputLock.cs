@@ -49,6 +49,9 @@ public sealed class OutputLock : IDisposable
                 }
                 catch (IOException) when (File.Exists(mine)) { }
                 if (ReadOwner(path) is not { } owner) continue;   // released meanwhile: try again
+                if (owner.Pid == Environment.ProcessId)   // not "another process": one command named the folder twice
+                    throw new FolderInUseException($"{field}: {directory} is already in use by this command (pid {owner.Pid}); " +
+                        "two of its outputs name the same folder");
                 if (IsRunning(owner.Pid, owner.Started))
                     throw new FolderInUseException($"{field}: {directory} is in use by another plugingpt process (pid {owner.Pid}); " +
                         "wait for it to finish or choose another folder");
@@ -83,7 +86,7 @@ public sealed class OutputLock : IDisposable
         string text;
         try { text = File.ReadAllText(path); }
         catch (FileNotFoundException) { return null; }
-        catch (IOException) { return (0, 0); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return (0, 0); }   // e.g. a folder named like the lock
         var parts = text.Split(' ');
         return parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int pid)
             && long.TryParse(parts[1], CultureInfo.InvariantCulture, out long started) ? (pid, started) : (0, 0);
