@@ -77,6 +77,25 @@ public sealed record TrainingSpec
     /// <summary>Which weights a run keeps (<c>best/</c>) and reports: <c>best</c>, the epoch with the best dev score, or
     /// <c>last</c>, the final weights, scored once at the end — the few-shot protocol, where no dev set may pick anything.</summary>
     [JsonPropertyName("keep")] public string Keep { get; init; } = "best";
+    /// <summary>The update rule: <c>adamw</c> (default), <c>sgd</c> (with <see cref="Momentum"/>; decay added to the gradient, as
+    /// PyTorch's SGD) or <c>adafactor</c> (T5's optimizer, PyTorch's formulation: <see cref="LearningRate"/> caps the step relative
+    /// to each weight's RMS, so it wants larger values, e.g. 1e-3). Since SDK 2.4.</summary>
+    [JsonPropertyName("optimizer")] public string Optimizer { get; init; } = "adamw";
+    /// <summary>SGD's momentum (0 = plain SGD). Since SDK 2.4.</summary>
+    [JsonPropertyName("momentum")] public double Momentum { get; init; } = 0.9;
+    /// <summary>The learning rate after warmup: <c>cosine</c> decay to zero (default), <c>linear</c> decay to zero, or
+    /// <c>constant</c>. Since SDK 2.4.</summary>
+    [JsonPropertyName("schedule")] public string Schedule { get; init; } = "cosine";
+    /// <summary>Scores the dev set every this many optimizer steps (and at the end), keeping the best; 0 = after every epoch.
+    /// Since SDK 2.4.</summary>
+    [JsonPropertyName("eval_every")] public int EvalEvery { get; init; }
+    /// <summary>The dev metric that picks the best evaluation (and early stopping watches); null = the task's primary metric.
+    /// Since SDK 2.4.</summary>
+    [JsonPropertyName("best_metric"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? BestMetric { get; init; }
+    /// <summary>Stops training when the dev score has not improved for a while; null = never. Since SDK 2.4.</summary>
+    [JsonPropertyName("early_stopping"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public EarlyStoppingSpec? EarlyStopping { get; init; }
 
     /// <summary>Whether <see cref="Keep"/> is <c>last</c>.</summary>
     [JsonIgnore] public bool KeepsLast => Keep == "last";
@@ -88,6 +107,15 @@ public sealed record TrainingSpec
         long batches = (examples + (long)BatchSize - 1) / BatchSize;
         return Math.Max(1, (batches + GradientAccumulation - 1) / GradientAccumulation);
     }
+}
+
+/// <summary>When to stop a run whose dev score no longer improves (<c>training.early_stopping</c>). Since SDK 2.4.</summary>
+public sealed record EarlyStoppingSpec
+{
+    /// <summary>Evaluations in a row without improvement after which training stops.</summary>
+    [JsonPropertyName("patience")] public int Patience { get; init; } = 3;
+    /// <summary>How much a score must exceed the best so far to count as an improvement.</summary>
+    [JsonPropertyName("min_delta")] public double MinDelta { get; init; }
 }
 
 /// <summary>One experiment file: model, method, objective, task, data, training and evaluation, seed, device.</summary>

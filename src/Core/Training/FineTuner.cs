@@ -19,6 +19,10 @@ public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObject
 /// <summary>Result: the best epoch's metrics and where they came from.</summary>
 public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics, int BestEpoch, long TrainableParameters, int Steps)
 {
+    /// <summary>The optimizer step after which the kept weights were scored (0 when nothing trained).</summary>
+    public int BestStep { get; init; }
+    /// <summary>Whether early stopping ended the run before its planned steps.</summary>
+    public bool StoppedEarly { get; init; }
     /// <summary>Training examples per second over the whole run (evaluations left out); null when nothing trained.</summary>
     public double? ExamplesPerSecond { get; init; }
     /// <summary>The matmul peak (GFLOP/s) measured for MFU, in the run's precision; null when nothing trained.</summary>
@@ -26,9 +30,10 @@ public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics,
 }
 
 /// <summary>
-/// The one training/evaluation loop every method × objective × task runs through: seeded shuffling, AdamW with warmup +
-/// cosine decay, gradient accumulation, clipping, evaluation after every epoch, and the best epoch's weights kept in
-/// <c>best/</c> (method weights + task head, written to a fresh folder and swapped in).
+/// The one training/evaluation loop every method × objective × task runs through: seeded shuffling, the chosen optimizer
+/// (AdamW unless told) with warmup and a decay schedule, gradient accumulation, clipping, evaluation after every epoch or every
+/// <c>eval_every</c> steps, early stopping, and the best evaluation's weights kept in <c>best/</c> (method weights + task head,
+/// written to a fresh folder and swapped in).
 /// </summary>
 public static class FineTuner
 {
@@ -54,8 +59,10 @@ public static class FineTuner
 
         int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
         int totalSteps = TotalSteps(job.Data.Train.Count, t);
-        var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps);
-        using var optimizer = new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip, beta2: 0.999);
+        var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps,
+            t.Schedule);
+        using var optimizer = new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip,
+            new Optimizers.OptimizerChoice(t.Optimizer, Beta2: 0.999, Momentum: t.Momentum));
 
         // Tokens/s and MFU come from the decoder's own token counters and a matmul peak measured now.
         var decoder = job.Model as Decoder;
@@ -63,11 +70,27 @@ public static class FineTuner
         double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
         long modelParameters = ParameterSet.Count(job.Model.Module.parameters());
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
-        int bestEpoch = 0, step = 0;
+        int bestEpoch = 0, bestStep = 0, step = 0;
         double trainingSeconds = 0;
         long examplesSeen = 0;
-        double bestScore = double.NegativeInfinity;
-        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested; epoch++)
+        var stopping = new EarlyStopping(t.EarlyStopping);
+        string bestMetric = t.BestMetric ?? job.Data.PrimaryMetric;
+        // Scores the dev set after `step`, keeps the weights when they are the best so far.
+        void EvaluateAndKeep(int epoch, double loss)
+        {
+            var scores = Evaluate(job, epoch, metrics, step: step);
+            if (!t.KeepsLast && !scores.ContainsKey(bestMetric))
+                throw new OptionsException($"training.best_metric: the task reports no \"{bestMetric}\"; it reports " +
+                    string.Join(", ", scores.Keys));
+            double score = t.KeepsLast ? double.PositiveInfinity : scores[bestMetric];
+            stopping.Observe(score);
+            progress?.Report(new TrainingProgress(step, totalSteps, loss, schedule.At(step), 0, 0,
+                Message: $"{(t.EvalEvery > 0 ? $"step {step}" : $"epoch {epoch}")}: {Describe(scores)}"));
+            if (!stopping.LastWasBest) return;
+            best = scores; bestEpoch = epoch; bestStep = step;
+            SaveBest(job);
+        }
+        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested && !stopping.ShouldStop; epoch++)
         {
             using var epochSpan = Telemetry.Source.StartActivity("epoch");
             epochSpan?.SetTag("epoch", epoch);
@@ -81,7 +104,7 @@ public static class FineTuner
             double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
             int epochSteps = 0;
             long tokensAtStart = decoder?.TokensForwarded ?? 0, sequencesAtStart = decoder?.SequencesForwarded ?? 0;
-            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested; b++)
+            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested && !stopping.ShouldStop; b++)
             {
                 using var scope = torch.NewDisposeScope();
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
@@ -130,23 +153,18 @@ public static class FineTuner
                 stepParts.Clear();
                 progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / epochSteps,
                     ThroughputUnit: "ex/s"));
+                if (t.EvalEvery > 0 && (step % t.EvalEvery == 0 || step == totalSteps)) EvaluateAndKeep(epoch, meanLoss);
             }
             trainingSeconds += watch.Elapsed.TotalSeconds;
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
             bool finalEpoch = epoch == t.Epochs || step >= totalSteps;
-            if (t.KeepsLast && !finalEpoch) continue;   // the dev set is looked at once, after training
-            var scores = Evaluate(job, epoch, metrics);
-            double score = t.KeepsLast ? double.PositiveInfinity : scores[job.Data.PrimaryMetric];
-            progress?.Report(new TrainingProgress(step, totalSteps, lossSum / Math.Max(1, batchesPerEpoch), schedule.At(step), 0, 0,
-                Message: $"epoch {epoch}: {Describe(scores)}"));
-            if (score > bestScore)
-            {
-                bestScore = score; best = scores; bestEpoch = epoch;
-                SaveBest(job);
-            }
+            if (t.EvalEvery > 0 || (t.KeepsLast && !finalEpoch)) continue;   // scored by steps, or once after training
+            EvaluateAndKeep(epoch, lossSum / Math.Max(1, batchesPerEpoch));
         }
         return new FineTuneResult(best, bestEpoch, trainableCount, step)
         {
+            BestStep = bestStep,
+            StoppedEarly = stopping.ShouldStop && step < totalSteps,
             ExamplesPerSecond = trainingSeconds > 0 ? examplesSeen / trainingSeconds : null,
             MatmulGFlops = peak,
         };
@@ -199,7 +217,7 @@ public static class FineTuner
     /// <summary>Predicts the dev set in batches and scores it with the task's metrics; each of the objective's alternative ways
     /// to predict is scored too, as <c>NAME.metric</c> with <c>NAME.invalid_rate</c> (answers outside the label set).</summary>
     public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null,
-        CancellationToken cancel = default)
+        CancellationToken cancel = default, int? step = null)
     {
         using var span = Telemetry.Source.StartActivity("evaluation");
         if (job.Data.Dev.Count == 0) throw new DataException($"task {job.Data.Name}: the dev set is empty, so there is nothing to score");
@@ -218,7 +236,7 @@ public static class FineTuner
         if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
         span?.SetTag("epoch", epoch);
         foreach (var (k, v) in scores) span?.SetTag("metric." + k, v);
-        if (metrics is not null) RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Eval = scores });
+        if (metrics is not null) RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Eval = scores });
         return scores;
     }
 

@@ -1,3 +1,4 @@
+using PluginGpt.Core.Training.Optimizers;
 using TorchSharp;
 using TorchSharp.Modules;
 
@@ -14,8 +15,8 @@ public sealed record TrainableTensor(string Name, Parameter Parameter, Parameter
 
 /// <summary>
 /// One optimizer step, the same for pre-training and fine-tuning: the schedule's learning rate (times each group's scale),
-/// gradient clipping over every trainable tensor, AdamW, zeroed gradients. Tensors are grouped by their settings
-/// (weight decay or not, learning-rate scale), decayed groups first.
+/// gradient clipping over every trainable tensor, the chosen update rule (AdamW unless told), zeroed gradients. Tensors are
+/// grouped by their settings (weight decay or not, learning-rate scale), decayed groups first.
 /// </summary>
 public sealed class OptimizerStep : IDisposable
 {
@@ -24,10 +25,11 @@ public sealed class OptimizerStep : IDisposable
     readonly LearningRateSchedule schedule;
     readonly double gradClip;
 
-    public AdamW Optimizer { get; }
+    /// <summary>The update rule (its state is what a resumed run reloads).</summary>
+    public IUpdateRule Rule { get; }
 
     public OptimizerStep(IReadOnlyList<TrainableTensor> tensors, LearningRateSchedule schedule, double weightDecay, double gradClip,
-        double beta1 = 0.9, double beta2 = 0.95)
+        OptimizerChoice? choice = null)
     {
         this.schedule = schedule;
         this.gradClip = gradClip;
@@ -35,9 +37,8 @@ public sealed class OptimizerStep : IDisposable
         var groups = tensors.GroupBy(t => t.Settings)
             .OrderByDescending(g => g.Key.WeightDecay).ThenBy(g => g.Key.LearningRateScale).ToList();
         scales = groups.Select(g => g.Key.LearningRateScale).ToArray();
-        Optimizer = torch.optim.AdamW(groups.Select(g => new AdamW.ParamGroup(g.Select(t => t.Parameter),
-            lr: schedule.Peak * g.Key.LearningRateScale, beta1: beta1, beta2: beta2, weight_decay: g.Key.WeightDecay ? weightDecay : 0)),
-            schedule.Peak, beta1, beta2);
+        Rule = (choice ?? new OptimizerChoice()).Create(groups.Select(g => new UpdateGroup(g.Select(t => t.Parameter).ToList(),
+            g.Key.WeightDecay ? weightDecay : 0, schedule.Peak * g.Key.LearningRateScale)).ToList());
     }
 
     /// <summary>Applies the accumulated gradients as optimizer step <paramref name="step"/> (0-based) and returns the learning rate
@@ -45,14 +46,13 @@ public sealed class OptimizerStep : IDisposable
     public double Step(int step)
     {
         double lr = schedule.At(step);
-        int i = 0;
-        foreach (var group in Optimizer.ParamGroups) group.LearningRate = lr * scales[i++];
+        for (int i = 0; i < scales.Length; i++) Rule.SetLearningRate(i, lr * scales[i]);
         using (var scope = torch.NewDisposeScope())
             if (gradClip > 0) torch.nn.utils.clip_grad_norm_(parameters, gradClip);
-        Optimizer.step();
-        Optimizer.zero_grad();
+        Rule.Step();
+        Rule.ZeroGrad();
         return lr;
     }
 
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose() => Rule.Dispose();
 }

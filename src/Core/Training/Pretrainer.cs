@@ -191,7 +191,7 @@ public static class Pretrainer
 
     static void LoadOptimizer(OptimizerStep optimizer, string path)
     {
-        try { optimizer.Optimizer.load_state_dict(path); }
+        try { optimizer.Rule.Load(path); }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             throw new CheckpointException($"{path}: unreadable optimizer state ({e.Message.Split('\n')[0]})");
@@ -294,7 +294,7 @@ public static class Pretrainer
         AtomicDirectory.Replace(Path.Combine(dir, CheckpointDir), fresh =>
         {
             GptCheckpoint.Save(model, fresh);
-            optimizer.Optimizer.save_state_dict(Path.Combine(fresh, OptimizerFile));
+            optimizer.Rule.Save(Path.Combine(fresh, OptimizerFile));
             File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step, options with
             {
                 OutputDirectory = dir,

@@ -33,6 +33,10 @@ public sealed record RunSummary
     [JsonPropertyName("task")] public required string Task { get; init; }
     [JsonPropertyName("dataset")] public required string Dataset { get; init; }
     [JsonPropertyName("best_epoch")] public int BestEpoch { get; init; }
+    /// <summary>The optimizer step after which the reported (and kept) weights were scored.</summary>
+    [JsonPropertyName("best_step")] public int BestStep { get; init; }
+    /// <summary>Whether <c>training.early_stopping</c> ended the run before its planned steps.</summary>
+    [JsonPropertyName("stopped_early")] public bool StoppedEarly { get; init; }
     [JsonPropertyName("metrics")] public required IReadOnlyDictionary<string, double> Metrics { get; init; }
     [JsonPropertyName("primary_metric")] public required string PrimaryMetric { get; init; }
     [JsonPropertyName("trainable_parameters")] public long TrainableParameters { get; init; }

@@ -59,5 +59,20 @@ public static class ExperimentFile
         Check(t.GradClip >= 0, "training.grad_clip", $"must be ≥ 0, got {t.GradClip}");
         Check(t.MaxSteps >= 0, "training.max_steps", $"must be ≥ 0, got {t.MaxSteps}");
         Check(t.Keep is "best" or "last", "training.keep", $"must be \"best\" (best dev epoch) or \"last\", got \"{t.Keep}\"");
+        Check(Core.Training.Optimizers.OptimizerChoice.Names.Contains(t.Optimizer), "training.optimizer",
+            $"must be one of {string.Join(", ", Core.Training.Optimizers.OptimizerChoice.Names)}, got \"{t.Optimizer}\"");
+        Check(t.Momentum is >= 0 and < 1, "training.momentum", $"must be in [0, 1), got {t.Momentum}");
+        Check(Core.Training.LearningRateSchedule.Shapes.Contains(t.Schedule), "training.schedule",
+            $"must be one of {string.Join(", ", Core.Training.LearningRateSchedule.Shapes)}, got \"{t.Schedule}\"");
+        Check(t.EvalEvery >= 0, "training.eval_every", $"is a number of optimizer steps ≥ 1 (0 = after every epoch), got {t.EvalEvery}");
+        Check(t.BestMetric is null || t.BestMetric.Length > 0, "training.best_metric", "names a dev metric, e.g. \"accuracy\"");
+        if (t.EarlyStopping is { } stop)
+        {
+            Check(stop.Patience >= 1, "training.early_stopping.patience", $"must be ≥ 1 evaluation, got {stop.Patience}");
+            Check(stop.MinDelta >= 0, "training.early_stopping.min_delta", $"must be ≥ 0, got {stop.MinDelta}");
+        }
+        // keep = last looks at the dev set once, after training: nothing may choose a step by it.
+        Check(!t.KeepsLast || (t.EvalEvery == 0 && t.EarlyStopping is null && t.BestMetric is null), "training.keep",
+            "\"last\" scores the dev set once, after training; remove eval_every, best_metric and early_stopping or keep \"best\"");
     }
 }

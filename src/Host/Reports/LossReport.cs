@@ -26,11 +26,12 @@ public static class LossReport
         var md = new StringBuilder();
         if (evals.Count > 0)
         {
-            // Fine-tuning: one row per epoch with every metric the task reported.
+            // Fine-tuning: one row per evaluation (epoch, and step when scored by steps) with every metric the task reported.
             var names = evals[0].Eval!.Keys.ToList();
-            md.AppendLine("| epoch | " + string.Join(" | ", names) + " |").AppendLine("|---:|" + string.Concat(names.Select(_ => "---:|")));
+            md.AppendLine("| epoch | step | " + string.Join(" | ", names) + " |")
+                .AppendLine("|---:|---:|" + string.Concat(names.Select(_ => "---:|")));
             foreach (var e in evals)
-                md.AppendLine($"| {e.Epoch} | " + string.Join(" | ", names.Select(n =>
+                md.AppendLine($"| {e.Epoch} | {EvaluatedAt(e, steps)} | " + string.Join(" | ", names.Select(n =>
                     e.Eval!.TryGetValue(n, out var v) ? v.ToString("F4", CultureInfo.InvariantCulture) : "–")) + " |");
         }
         else
@@ -55,6 +56,10 @@ public static class LossReport
         AtomicFile.WriteAllText(mdPath, md.ToString());
         return (png, mdPath);
     }
+
+    /// <summary>The step an evaluation scored: written with it (since evaluation by steps), else its epoch's last step.</summary>
+    static int EvaluatedAt(MetricsLine evaluation, IReadOnlyList<MetricsLine> steps) =>
+        evaluation.Step ?? steps.Where(s => s.Epoch <= evaluation.Epoch).Select(s => s.Step!.Value).DefaultIfEmpty(0).Max();
 
     static string Chart(string path, IReadOnlyList<MetricsLine> steps, IReadOnlyList<MetricsLine> heldOut,
         IReadOnlyList<MetricsLine> evals, string? primary, IReadOnlyList<string> corpora)
@@ -99,13 +104,12 @@ public static class LossReport
         plot.YLabel("loss");
         plot.XLabel("step");
 
-        // The dev metric after each epoch, at the epoch's last step, on the right axis.
+        // The dev metric at each evaluation's step, on the right axis.
         var metric = primary ?? evals.FirstOrDefault()?.Eval!.Keys.FirstOrDefault();
         var scored = evals.Where(e => metric is not null && e.Eval!.ContainsKey(metric)).ToList();   // an epoch without it: no point
         if (scored.Count > 0)
         {
-            var at = scored.Select(e => steps.Where(s => s.Epoch <= e.Epoch).Select(s => (double)s.Step!.Value).DefaultIfEmpty(0).Max())
-                .ToArray();
+            double[] at = [.. scored.Select(e => (double)EvaluatedAt(e, steps))];
             double[] scores = [.. scored.Select(e => e.Eval![metric!])];
             var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
             dev.Axes.YAxis = plot.Axes.Right;
