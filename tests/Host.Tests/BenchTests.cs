@@ -19,6 +19,25 @@ public class BenchTests
     }
 
     [Fact]
+    public void LoRA_training_takes_less_memory_than_full_fine_tuning_on_small_and_runs_record_theirs()
+    {
+        var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "small", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var figures = JsonDocument.Parse(r.Stdout).RootElement;
+        double full = figures.GetProperty("full_step_memory_mib").GetDouble(), lora = figures.GetProperty("method_step_memory_mib").GetDouble();
+        Assert.True(full > 0 && lora > 0, r.Stdout);
+        // Full fine-tuning holds a gradient and two AdamW moments for every weight (small: 2.6M × 12 bytes ≈ 30 MiB) besides the
+        // activations both keep.
+        Assert.True(lora < full, $"LoRA {lora} MiB, full {full} MiB");
+
+        using var dir = new TempDir();
+        var run = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--set", $"output={dir["run"]}");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "metrics.json"))).RootElement;
+        Assert.True(summary.GetProperty("training_memory_mb").GetDouble() > 0);
+    }
+
+    [Fact]
     public void Bench_train_measures_both_precisions_in_one_run_against_each_ones_peak()
     {
         var r = CliRunner.Run("bench", "train", "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--block-size", "16", "--json");

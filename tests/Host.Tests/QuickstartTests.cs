@@ -20,6 +20,10 @@ public class QuickstartTests
         Assert.True(rows.Single(r => r.GetProperty("method").GetString() == "lora").GetProperty("trainableParameters").GetInt64()
                   < rows.Single(r => r.GetProperty("method").GetString() == "full").GetProperty("trainableParameters").GetInt64() / 50);
         Assert.Contains("| majority-class |", File.ReadAllText(dir["results.md"]));
+        // What training cost in memory is in the table: measured for the methods that train, not for in-context.
+        Assert.True(rows.Single(r => r.GetProperty("method").GetString() == "full").GetProperty("trainingMemoryMb").GetDouble() > 0);
+        Assert.False(rows.Single(r => r.GetProperty("method").GetString() == "in-context").TryGetProperty("trainingMemoryMb", out _));
+        Assert.Contains("training memory (MiB)", File.ReadAllText(dir["results.md"]));
         Assert.True(new FileInfo(dir["results.png"]).Length > 1000);
 
         var second = CliRunner.Run("quickstart", "--out", dir.Path, "--pretrain-steps", "3", "--experiments", mini);

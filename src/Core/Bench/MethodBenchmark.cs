@@ -9,12 +9,20 @@ namespace PluginGpt.Core.Bench;
 
 /// <summary>What a method costs against the bare model, measured in one run: forward passes and training steps.</summary>
 public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodForwardSeconds, double? MergedForwardSeconds,
-    double FullStepSeconds, double MethodStepSeconds, long TrainableParameters, long TotalParameters);
+    double FullStepSeconds, double MethodStepSeconds, long TrainableParameters, long TotalParameters)
+{
+    /// <summary>Memory training steps added at their peak (<see cref="TrainingMemory"/>): full fine-tuning's and the method's,
+    /// medians over rounds; null where not measurable.</summary>
+    public long? FullStepMemoryBytes { get; init; }
+    /// <inheritdoc cref="FullStepMemoryBytes"/>
+    public long? MethodStepMemoryBytes { get; init; }
+}
 
 /// <summary>
 /// Times a method attached to a random decoder: no-grad forward of the base, the method, and the method merged (if it can), and
-/// one training step (forward, backward, AdamW) of full fine-tuning against one of the method. Rounds interleave the variants so
-/// warm-up and drift on a shared machine hit all of them alike; each figure is a median.
+/// one training step (forward, backward, AdamW) of full fine-tuning against one of the method, with the memory each step adds
+/// (gradients, optimizer state, activations kept for backward). Rounds interleave the variants so warm-up and drift on a shared
+/// machine hit all of them alike; each figure is a median.
 /// </summary>
 public static class MethodBenchmark
 {
@@ -27,13 +35,17 @@ public static class MethodBenchmark
         model.to(device);
         var (bases, methods, merged, fullSteps, methodSteps) =
             (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
+        var (fullMemory, methodMemory) = (new List<double>(), new List<double>());
         long trainable = 0, total = 0;
         for (int round = 0; round < rounds; round++)
         {
             cancel.ThrowIfCancellationRequested();
             bases.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
             foreach (var p in model.parameters()) p.requires_grad = true;
-            fullSteps.Add(StepSeconds(model, TrainableTensor.Defaults(model.named_parameters()), batch, block));
+            var full = Step(model, TrainableTensor.Defaults(model.named_parameters()), batch, block);
+            fullSteps.Add(full.Seconds);
+            if (full.MemoryBytes is { } fullBytes) fullMemory.Add(fullBytes);
+            foreach (var p in model.parameters()) { p.grad?.Dispose(); p.grad = null; }   // full fine-tuning's gradients: gone
 
             using var attached = MethodInstaller.Attach(method, model, options);
             trainable = attached.Trainable.Sum(p => p.Parameter.numel());
@@ -41,7 +53,14 @@ public static class MethodBenchmark
             methods.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
             var tensors = attached.Trainable
                 .Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
-            if (tensors.Count > 0) methodSteps.Add(StepSeconds(model, tensors, batch, block));
+            if (tensors.Count > 0)
+            {
+                foreach (var p in model.parameters()) p.requires_grad = false;   // the body frozen, as a run freezes it
+                foreach (var t in tensors) t.Parameter.requires_grad = true;
+                var step = Step(model, tensors, batch, block);
+                methodSteps.Add(step.Seconds);
+                if (step.MemoryBytes is { } methodBytes) methodMemory.Add(methodBytes);
+            }
             if (attached.CanMerge)
             {
                 attached.Merge();
@@ -51,13 +70,19 @@ public static class MethodBenchmark
         }
         static double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
         return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps),
-            Median(methodSteps), trainable, total);
+            Median(methodSteps), trainable, total)
+        {
+            FullStepMemoryBytes = fullMemory.Count > 0 ? (long)Median(fullMemory) : null,
+            MethodStepMemoryBytes = methodMemory.Count > 0 ? (long)Median(methodMemory) : null,
+        };
     }
 
     /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer
-    /// state).</summary>
-    static double StepSeconds(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block, int steps = 3)
+    /// state), and the memory the steps added at their peak.</summary>
+    static (double Seconds, long? MemoryBytes) Step(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block,
+        int steps = 3)
     {
+        var memory = TrainingMemory.Start(model.Device);
         using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);
         model.train();
         var times = new List<double>();
@@ -73,6 +98,6 @@ public static class MethodBenchmark
             if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);
         }
         model.eval();
-        return times.Order().ElementAt(times.Count / 2);
+        return (times.Order().ElementAt(times.Count / 2), memory.PeakGrowthBytes);
     }
 }

@@ -23,6 +23,8 @@ public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics,
     public int BestStep { get; init; }
     /// <summary>Whether early stopping ended the run before its planned steps.</summary>
     public bool StoppedEarly { get; init; }
+    /// <summary>Memory training added at its peak (<see cref="TrainingMemory"/>); null where it cannot be measured.</summary>
+    public long? TrainingMemoryBytes { get; init; }
     /// <summary>Training examples per second over the whole run (evaluations left out); null when nothing trained.</summary>
     public double? ExamplesPerSecond { get; init; }
     /// <summary>The matmul peak (GFLOP/s) measured for MFU, in the run's precision; null when nothing trained.</summary>
@@ -90,6 +92,7 @@ public static class FineTuner
             best = scores; bestEpoch = epoch; bestStep = step;
             SaveBest(job);
         }
+        var memory = TrainingMemory.Start(job.Model.Device);   // optimizer state is made at the first step: counted
         for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested && !stopping.ShouldStop; epoch++)
         {
             using var epochSpan = Telemetry.Source.StartActivity("epoch");
@@ -165,6 +168,7 @@ public static class FineTuner
         {
             BestStep = bestStep,
             StoppedEarly = stopping.ShouldStop && step < totalSteps,
+            TrainingMemoryBytes = memory.PeakGrowthBytes,
             ExamplesPerSecond = trainingSeconds > 0 ? examplesSeen / trainingSeconds : null,
             MatmulGFlops = peak,
         };

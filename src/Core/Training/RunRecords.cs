@@ -37,6 +37,10 @@ public sealed record RunSummary
     [JsonPropertyName("best_step")] public int BestStep { get; init; }
     /// <summary>Whether <c>training.early_stopping</c> ended the run before its planned steps.</summary>
     [JsonPropertyName("stopped_early")] public bool StoppedEarly { get; init; }
+    /// <summary>Memory training added at its peak, in MiB (the process's resident-set high-water mark above its size when training
+    /// began; CPU on Linux), null where not measured.</summary>
+    [JsonPropertyName("training_memory_mb"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? TrainingMemoryMb { get; init; }
     [JsonPropertyName("metrics")] public required IReadOnlyDictionary<string, double> Metrics { get; init; }
     [JsonPropertyName("primary_metric")] public required string PrimaryMetric { get; init; }
     [JsonPropertyName("trainable_parameters")] public long TrainableParameters { get; init; }

@@ -168,6 +168,11 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 figures["method_step_ms"] = Math.Round(r.MethodStepSeconds * 1000, 1);
                 figures["method_step_over_full"] = Math.Round(r.MethodStepSeconds / r.FullStepSeconds, 3);
             }
+            const double MiB = 1024 * 1024;
+            if (r.FullStepMemoryBytes is { } fullBytes) figures["full_step_memory_mib"] = Math.Round(fullBytes / MiB, 1);
+            if (r.MethodStepMemoryBytes is { } methodBytes) figures["method_step_memory_mib"] = Math.Round(methodBytes / MiB, 1);
+            if (r.FullStepMemoryBytes is > 0 && r.MethodStepMemoryBytes is { } m)
+                figures["method_memory_over_full"] = Math.Round(m / (double)r.FullStepMemoryBytes.Value, 3);
             Report(parse.GetValue(json), figures);
             return Task.FromResult(0);
         });

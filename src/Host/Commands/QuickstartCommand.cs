@@ -94,7 +94,8 @@ public sealed class QuickstartCommand(IAnsiConsole console, ExperimentRunnerFact
                 var result = await runner.RunAsync(run, cancel);
                 var summary = RunFiles.ReadSummary(result.Directory);
                 rows.Add(new ComparisonRow(spec.Name, $"{summary.Task}/{summary.Dataset}", summary.TrainableParameters,
-                    summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory));
+                    summary.PrimaryMetric, summary.PrimaryScore, result.Seconds, result.Directory)
+                { TrainingMemoryMb = summary.TrainingMemoryMb });
             }
             if (rows.Count == 0 || cancel.IsCancellationRequested) return Cli.Cancelled;   // nothing finished to compare
             var majority = new ComparisonRow("majority-class", rows[0].Task, 0, "accuracy", MajorityBaseline(plugins.Value, specs[0]), 0);

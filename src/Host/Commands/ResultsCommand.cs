@@ -67,13 +67,15 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
         return command;
     }
 
-    static readonly string[] Columns = ["started", "name", "method", "objective", "task", "dataset", "score", "trainable", "seconds"];
+    static readonly string[] Columns = ["started", "name", "method", "objective", "task", "dataset", "score", "trainable", "seconds",
+        "train MiB"];
 
     static IEnumerable<string[]> Rows(IReadOnlyList<RunRecord> runs) => runs.Select(r => new[]
     {
         r.Started.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), r.Name, r.Method, r.Objective, r.Task, r.Dataset,
         r.PrimaryScore is { } s ? string.Create(CultureInfo.InvariantCulture, $"{r.PrimaryMetric} {s:F4}") : "–",
         r.TrainableParameters.ToString("N0", CultureInfo.InvariantCulture), r.Seconds.ToString("F1", CultureInfo.InvariantCulture),
+        r.TrainingMemoryMb is { } mib ? mib.ToString("F0", CultureInfo.InvariantCulture) : "–",
     });
 
     static Table Table(IReadOnlyList<RunRecord> runs)

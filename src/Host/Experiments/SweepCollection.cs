@@ -87,5 +87,6 @@ public static class SweepCollection
     }
 
     static ComparisonRow Row(string label, RunSummary m, string folder) =>
-        new(label, $"{m.Task}/{m.Dataset}", m.TrainableParameters, m.PrimaryMetric, m.PrimaryScore, m.Seconds, folder);
+        new(label, $"{m.Task}/{m.Dataset}", m.TrainableParameters, m.PrimaryMetric, m.PrimaryScore, m.Seconds, folder)
+        { TrainingMemoryMb = m.TrainingMemoryMb };
 }

@@ -32,6 +32,10 @@ public static class ResultsSchema
         ALTER TABLE runs ADD COLUMN matmul_gflops REAL;
         CREATE INDEX runs_by_task ON runs(task, method, started);
         """,
+        // 3: the memory training added at its peak.
+        """
+        ALTER TABLE runs ADD COLUMN training_memory_mb REAL;
+        """,
     ];
 
     public static int Current => Steps.Count;

@@ -142,9 +142,10 @@ public sealed class ResultsStore : IDisposable
             insert.Transaction = transaction;
             insert.CommandText = """
                 INSERT INTO runs (id, started, name, folder, config, method, objective, task, dataset, trainable, total, precision,
-                                  seconds, primary_metric, git_commit, throughput, throughput_unit, cores, matmul_gflops)
+                                  seconds, primary_metric, git_commit, throughput, throughput_unit, cores, matmul_gflops,
+                                  training_memory_mb)
                 VALUES ($id, $started, $name, $folder, $config, $method, $objective, $task, $dataset, $trainable, $total, $precision,
-                        $seconds, $primary, $git, $throughput, $unit, $cores, $gflops);
+                        $seconds, $primary, $git, $throughput, $unit, $cores, $gflops, $memory);
                 """;
             void Add(string name, object? value) => insert.Parameters.AddWithValue(name, value ?? DBNull.Value);
             Add("$id", r.Id);
@@ -166,6 +167,7 @@ public sealed class ResultsStore : IDisposable
             Add("$unit", r.ThroughputUnit);
             Add("$cores", r.Cores);
             Add("$gflops", r.MatmulGFlops);
+            Add("$memory", r.TrainingMemoryMb);
             insert.ExecuteNonQuery();
         }
         foreach (var (name, value) in r.Metrics.Where(m => double.IsFinite(m.Value)))
@@ -199,7 +201,7 @@ public sealed class ResultsStore : IDisposable
         {
             select.CommandText = """
                 SELECT id, started, name, folder, config, method, objective, task, dataset, trainable, total, precision, seconds,
-                       primary_metric, git_commit, throughput, throughput_unit, cores, matmul_gflops
+                       primary_metric, git_commit, throughput, throughput_unit, cores, matmul_gflops, training_memory_mb
                 FROM runs
                 WHERE ($task IS NULL OR task = $task) AND ($method IS NULL OR method = $method)
                   AND ($since IS NULL OR started >= $since)
@@ -240,6 +242,7 @@ public sealed class ResultsStore : IDisposable
                     ThroughputUnit = reader.IsDBNull(16) ? null : reader.GetString(16),
                     Cores = reader.IsDBNull(17) ? null : reader.GetInt32(17),
                     MatmulGFlops = reader.IsDBNull(18) ? null : reader.GetDouble(18),
+                    TrainingMemoryMb = reader.IsDBNull(19) ? null : reader.GetDouble(19),
                     Metrics = new Dictionary<string, double>(),
                 });
             }

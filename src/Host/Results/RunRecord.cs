@@ -22,6 +22,8 @@ public sealed record RunRecord
     public string? ThroughputUnit { get; init; }
     public int? Cores { get; init; }
     [System.Text.Json.Serialization.JsonPropertyName("matmul_gflops")] public double? MatmulGFlops { get; init; }
+    /// <summary>Memory training added at its peak, MiB (metrics.json's <c>training_memory_mb</c>).</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("training_memory_mb")] public double? TrainingMemoryMb { get; init; }
     public required string PrimaryMetric { get; init; }
     public required IReadOnlyDictionary<string, double> Metrics { get; init; }
 
@@ -50,6 +52,7 @@ public sealed record RunRecord
             ThroughputUnit = examplesPerSecond is null ? null : "examples/s",
             Cores = Environment.ProcessorCount,
             MatmulGFlops = matmulGFlops,
+            TrainingMemoryMb = summary.TrainingMemoryMb,
             PrimaryMetric = summary.PrimaryMetric,
             Metrics = summary.Metrics,
         };

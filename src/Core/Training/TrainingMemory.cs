@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using TorchSharp;
+
+namespace PluginGpt.Core.Training;
+
+/// <summary>
+/// How much memory training adds: the process's resident-set high-water mark (Linux <c>VmHWM</c>) during the measured work,
+/// minus its resident set when the work began. On CPU, LibTorch's allocator keeps no statistics TorchSharp can read, and its
+/// tensors live in the process heap, so the process peak is what there is; the peak is reset first (<c>/proc/self/clear_refs</c>)
+/// and glibc's free pages are returned first (<c>malloc_trim</c>), so memory a previous measurement freed is neither counted
+/// nor silently reused. Null where it cannot be measured: not Linux, or a CUDA device (TorchSharp 0.107 binds no CUDA allocator
+/// statistics, and the process peak does not see device memory).
+/// </summary>
+public sealed class TrainingMemory
+{
+    readonly long? start;
+
+    TrainingMemory(long? start) => this.start = start;
+
+    /// <summary>Starts a measurement on <paramref name="device"/>.</summary>
+    public static TrainingMemory Start(torch.Device device)
+    {
+        if (device.type != DeviceType.CPU || !OperatingSystem.IsLinux()) return new TrainingMemory(null);
+        try
+        {
+            MallocTrim(0);
+            File.WriteAllText("/proc/self/clear_refs", "5");   // 5: reset the peak resident set size to the current one
+            return new TrainingMemory(Read("VmRSS"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return new TrainingMemory(null);
+        }
+    }
+
+    /// <summary>Bytes the peak rose above the start so far; null when not measurable.</summary>
+    public long? PeakGrowthBytes => start is { } s && Read("VmHWM") is { } peak ? Math.Max(0, peak - s) : null;
+
+    /// <summary>A field of <c>/proc/self/status</c> in bytes (the kernel writes kB).</summary>
+    static long? Read(string field)
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            var kb = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+            return kb is null ? null : long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (IOException) { return null; }
+    }
+
+#pragma warning disable SYSLIB1054   // LibraryImport needs unsafe code in the whole assembly, for one blittable call
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    static extern int MallocTrim(nuint pad);
+#pragma warning restore SYSLIB1054
+}
