@@ -24,7 +24,8 @@ public class BenchTests
         var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "small", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr);
         var figures = JsonDocument.Parse(r.Stdout).RootElement;
-        double full = figures.GetProperty("full_step_memory_mib").GetDouble(), lora = figures.GetProperty("method_step_memory_mib").GetDouble();
+        double full = figures.GetProperty("full_step_memory_mib").GetDouble();
+        double lora = figures.GetProperty("method_step_memory_mib").GetDouble();
         Assert.True(full > 0 && lora > 0, r.Stdout);
         // Full fine-tuning holds a gradient and two AdamW moments for every weight (small: 2.6M × 12 bytes ≈ 30 MiB) besides the
         // activations both keep.

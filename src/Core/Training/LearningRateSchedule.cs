@@ -2,7 +2,8 @@ namespace PluginGpt.Core.Training;
 
 /// <summary>Linear warmup to the peak, then a decay to the floor at the last step: cosine (nanoGPT's schedule, the default),
 /// linear (BERT's and Hugging Face's <c>get_linear_schedule_with_warmup</c>), or constant (the peak until the end).</summary>
-public sealed record LearningRateSchedule(double Peak, double Floor, int WarmupSteps, int TotalSteps, string Shape = LearningRateSchedule.Cosine)
+public sealed record LearningRateSchedule(double Peak, double Floor, int WarmupSteps, int TotalSteps,
+    string Shape = LearningRateSchedule.Cosine)
 {
     public const string Cosine = "cosine", Linear = "linear", Constant = "constant";
 

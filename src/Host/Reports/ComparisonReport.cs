@@ -44,7 +44,8 @@ public static class ComparisonReport
             "|---|---|---:|---|---:|---:|---:|\n");
         foreach (var r in baseline is null ? rows : [.. rows, baseline])
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Metric} | {r.Value:P1} | {r.Seconds:F0} | {Memory(r) ?? "–"} |"));
+                $"| {r.Method} | {r.Task} | {r.TrainableParameters:N0} | {r.Metric} | {r.Value:P1} | {r.Seconds:F0} | " +
+                $"{Memory(r) ?? "–"} |"));
         var markdown = Path.Combine(directory, stem + ".md");
         AtomicFile.WriteAllText(markdown, md.ToString());
         // Each bar says what it cost: trainable parameters and time, under the method's name.

@@ -16,7 +16,8 @@ public sealed record OptimizerChoice(string Name = OptimizerChoice.AdamW, double
     public IUpdateRule Create(IReadOnlyList<UpdateGroup> groups) => Name switch
     {
         AdamW => new TorchUpdateRule(torch.optim.AdamW(
-            groups.Select(g => new AdamW.ParamGroup(g.Parameters, lr: g.LearningRate, beta1: Beta1, beta2: Beta2, weight_decay: g.WeightDecay)),
+            groups.Select(g =>
+                new AdamW.ParamGroup(g.Parameters, lr: g.LearningRate, beta1: Beta1, beta2: Beta2, weight_decay: g.WeightDecay)),
             groups.FirstOrDefault()?.LearningRate ?? 1e-3, Beta1, Beta2)),
         Sgd => new TorchUpdateRule(torch.optim.SGD(
             groups.Select(g => new SGD.ParamGroup(g.Parameters, lr: g.LearningRate, momentum: Momentum, weight_decay: g.WeightDecay)),
