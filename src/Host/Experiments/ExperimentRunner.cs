@@ -149,8 +149,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         MultiTask? multi, IReadOnlyList<(LoadedPlugin Plugin, TaskData Data)> tasks)
     {
         string[] runTasks = [.. tasks.Select(t => t.Data.Name)];
+        var encodedOnce = new Core.Tokenization.MemoizedTokenizer(tokenizer);   // examples are encoded once per run, not every step
         foreach (var (_, own) in tasks)
-            yield return new ObjectiveContext(model, tokenizer, multi is null ? data : own, spec.Objective.Options ?? default)
+            yield return new ObjectiveContext(model, encodedOnce, multi is null ? data : own, spec.Objective.Options ?? default)
             {
                 RunTasks = runTasks,
             };
