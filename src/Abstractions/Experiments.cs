@@ -138,6 +138,10 @@ public sealed record ExperimentSpec
     [JsonPropertyName("mixing"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public MixingSpec? Mixing { get; init; }
     /// <summary>Optimisation settings.</summary>
     [JsonPropertyName("training")] public TrainingSpec Training { get; init; } = new();
+    /// <summary>Training callbacks (each an <see cref="ITrainingCallback"/> with its options), called in this order after the
+    /// host's own. Since SDK 2.4.</summary>
+    [JsonPropertyName("callbacks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<PluginChoice>? Callbacks { get; init; }
     /// <summary>A multi-stage recipe (an <see cref="IRecipe"/>) that runs this experiment in stages; null for one plain run.</summary>
     [JsonPropertyName("recipe")] public PluginChoice? Recipe { get; init; }
     /// <summary>Seeds initialisation, data order, dropout and sampling: the same seed on the same machine repeats a run.</summary>

@@ -1,6 +1,7 @@
 namespace PluginGpt.Abstractions;
 
-/// <summary>The four kinds of plugin; an experiment is method × objective × task, recipes chain experiments.</summary>
+/// <summary>The kinds of plugin; an experiment is method × objective × task, recipes chain experiments, callbacks act on
+/// training events.</summary>
 public enum PluginKind
 {
     /// <summary>An <see cref="IAdaptationMethod"/>: what of the model trains, and how.</summary>
@@ -11,6 +12,8 @@ public enum PluginKind
     Task,
     /// <summary>An <see cref="IRecipe"/>: several experiments run as stages of one.</summary>
     Recipe,
+    /// <summary>An <see cref="ITrainingCallback"/>: acts on a run's training events. Since SDK 2.4.</summary>
+    Callback,
 }
 
 /// <summary>What a plugin says about itself; <see cref="ContractMajor"/> must equal the host's

@@ -60,4 +60,51 @@ public class SamplePluginTests
         return JsonDocument.Parse(File.ReadAllText(Path.Combine(dir[run], "metrics.json"))).RootElement
             .GetProperty("trainable_parameters").GetInt64();
     }
+
+    [Fact]
+    public void EventLog_callback_sample_built_outside_the_repo_hears_every_event_in_order_and_can_stop_a_run()
+    {
+        var version = DotnetCli.UniqueVersion(2, 4);
+        try
+        {
+            using var dir = new TempDir();
+            DotnetCli.Dotnet(CliRunner.RepoRoot, "pack", "src/Abstractions", "-c", "Release", "--no-build", "-o", dir["feed"],
+                $"-p:PackageVersion={version}");
+            DotnetCli.CopyTree(Path.Combine(CliRunner.RepoRoot, "samples", "EventLog"), dir["EventLog"]);
+            DotnetCli.Dotnet(dir["EventLog"], "build", "-c", "Release", "-o", dir["out"],
+                $"-p:RestoreAdditionalProjectSources={dir["feed"]}");
+
+            // 48 examples in batches of 16, 2 epochs: 6 steps, scored after each epoch.
+            var r = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--plugins", dir["out"],
+                "--set", $"output={dir["run"]}", "--set", "callbacks=[{\"name\": \"event-log\"}]");
+            Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+            var events = File.ReadAllLines(Path.Combine(dir["run"], "events.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+            Assert.Equal("run_start", events[0][0]);
+            Assert.Equal("run_end", events[^1][0]);
+            Assert.Equal(["1", "2", "3", "4", "5", "6"], events.Where(e => e[0] == "step").Select(e => e[1]));
+            var order = string.Join(" ",
+                events.Select(e => e[0] switch { "step" => "s", "evaluation" => "e", "best_saved" => "b", _ => "x" }));
+            Assert.Matches(@"^x s s s e( b)? s s s e( b)? x$", order);   // an evaluation after each epoch's steps, a save after a best
+            Assert.Equal("true", events.First(e => e[0] == "evaluation")[6]);   // the first evaluation is the best so far
+            Assert.Equal("best_saved", events[events.FindIndex(e => e[0] == "evaluation") + 1][0]);
+
+            // A callback that stops the run: after step 1 (any loss is below 100), scored once, reported as stopped.
+            var stopped = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--plugins", dir["out"],
+                "--set", $"output={dir["stopped"]}",
+                "--set", "callbacks=[{\"name\": \"event-log\", \"options\": {\"stop_below_loss\": 100}}]");
+            Assert.True(stopped.ExitCode == 0, stopped.Stderr + stopped.Stdout);
+            var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["stopped"], "metrics.json"))).RootElement;
+            Assert.Equal(1, summary.GetProperty("steps").GetInt32());
+            Assert.True(summary.GetProperty("stopped_early").GetBoolean());
+            Assert.Contains("event-log", summary.GetProperty("stop_reason").GetString());
+
+            var bad = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--plugins", dir["out"],
+                "--set", $"output={dir["bad"]}",
+                "--set", "callbacks=[{\"name\": \"event-log\", \"options\": {\"file\": \"../x.csv\"}}]");
+            Assert.NotEqual(0, bad.ExitCode);
+            Assert.Contains("callbacks.options.file", bad.Stderr);
+            Assert.False(Directory.Exists(dir["bad"]));   // refused before the run's folder was made
+        }
+        finally { DotnetCli.ForgetPackage("PluginGpt.Sdk", version); }
+    }
 }

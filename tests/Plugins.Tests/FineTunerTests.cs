@@ -132,7 +132,7 @@ public class FineTunerTests
         using var method = MethodInstaller.Attach(new FullFineTuning(), model, default);
         var spec = new TrainingSpec { Epochs = 2, BatchSize = 2, GradientAccumulation = 2, LearningRate = 1e-3, Keep = "last" };
         FineTuner.Run(new FineTuneJob(model, method, new KnownLoss(model), task, data, spec, 3, dir.Path));
-        var steps = RunFiles.ReadLines(Path.Combine(dir.Path, RunFiles.MetricsLines)).Where(l => l.Step is not null).ToList();
+        var steps = RunFiles.ReadLines(Path.Combine(dir.Path, RunFiles.MetricsLines)).Where(l => l.Loss is not null).ToList();
         Assert.Equal(4, steps.Count);   // 8 examples, 2 a batch, 2 batches a step, 2 epochs
         // Each epoch's steps together see every example once: their mean is the mean target 3.5, in both epochs, and no step
         // carries an earlier step's value (a running mean's last step would equal the epoch mean, its first would not).

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Training.Listeners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,8 @@ public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObject
 {
     /// <summary>The method's plugin name, for messages.</summary>
     public string MethodName { get; init; } = "method";
+    /// <summary>The run's callback plugins' listeners, called after the host's own. Since SDK 2.4.</summary>
+    public IReadOnlyList<ITrainingListener> Listeners { get; init; } = [];
     /// <summary>Epoch e's training examples (1-based), when they change between epochs (a multi-task mixture's draws); the same
     /// number every epoch. Default: <see cref="TaskData.Train"/>.</summary>
     public Func<int, IReadOnlyList<Example>>? TrainFor { get; init; }
@@ -21,8 +24,10 @@ public sealed record FineTuneResult(IReadOnlyDictionary<string, double> Metrics,
 {
     /// <summary>The optimizer step after which the kept weights were scored (0 when nothing trained).</summary>
     public int BestStep { get; init; }
-    /// <summary>Whether early stopping ended the run before its planned steps.</summary>
+    /// <summary>Whether early stopping or a callback ended the run before its planned steps.</summary>
     public bool StoppedEarly { get; init; }
+    /// <summary>Why the run ended before its planned steps (a callback's or early stopping's reason, or a cancellation).</summary>
+    public string? StopReason { get; init; }
     /// <summary>Memory training added at its peak (<see cref="TrainingMemory"/>); null where it cannot be measured.</summary>
     public long? TrainingMemoryBytes { get; init; }
     /// <summary>Training examples per second over the whole run (evaluations left out); null when nothing trained.</summary>
@@ -47,11 +52,17 @@ public static class FineTuner
         var trainable = Trainable(job);
         long trainableCount = trainable.Sum(p => p.Parameter.numel());
         using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, RunFiles.MetricsLines), append: false) { AutoFlush = true };
+        string bestMetric = t.BestMetric ?? job.Data.PrimaryMetric;
 
         if (!job.Objective.Trains)
         {
-            var scores = Evaluate(job, 0, metrics);
+            var events = new TrainingEvents(ListenersFor(job, metrics, null, 0, 0));
+            events.RunStart(new TrainingRunInfo(job.RunDirectory, 0, 0, bestMetric));
+            var scores = Evaluate(job, 0);
+            events.Evaluation(new EvaluationEvent(0, 0, scores, scores.GetValueOrDefault(bestMetric), IsBest: true));
             SaveBest(job);
+            events.BestSaved(new BestSavedEvent(0, Path.Combine(job.RunDirectory, BestDir)));
+            events.RunEnd(new RunEndEvent(0, 0, null));
             return new FineTuneResult(scores, 0, 0, 0);
         }
         if (trainableCount == 0)
@@ -66,48 +77,50 @@ public static class FineTuner
         using var optimizer = new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip,
             new Optimizers.OptimizerChoice(t.Optimizer, Beta2: 0.999, Momentum: t.Momentum));
 
-        // Tokens/s and MFU come from the decoder's own token counters and a matmul peak measured now.
+        // Tokens/s come from the decoder's own token counters; MFU from a matmul peak measured now, in the precision the run
+        // computes in (its Autocast region), so it compares like with like.
         var decoder = job.Model as Decoder;
-        // The peak of the precision the run computes in (its Autocast region), so MFU compares like with like.
         double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
-        long modelParameters = ParameterSet.Count(job.Model.Module.parameters());
+        var control = new TrainingControl();
+        var run = new TrainingEvents(ListenersFor(job, metrics, progress, totalSteps, peak), control);
+        run.RunStart(new TrainingRunInfo(job.RunDirectory, totalSteps, trainableCount, bestMetric));
+
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
         int bestEpoch = 0, bestStep = 0, step = 0;
-        double trainingSeconds = 0;
+        double trainingSeconds = 0, bestScore = double.NegativeInfinity;
         long examplesSeen = 0;
-        var stopping = new EarlyStopping(t.EarlyStopping);
-        string bestMetric = t.BestMetric ?? job.Data.PrimaryMetric;
         // Scores the dev set after `step`, keeps the weights when they are the best so far.
-        void EvaluateAndKeep(int epoch, double loss)
+        void EvaluateAndKeep(int epoch)
         {
-            var scores = Evaluate(job, epoch, metrics, step: step);
+            var scores = Evaluate(job, epoch, step: step);
             if (!t.KeepsLast && !scores.ContainsKey(bestMetric))
                 throw new OptionsException($"training.best_metric: the task reports no \"{bestMetric}\"; it reports " +
                     string.Join(", ", scores.Keys));
             double score = t.KeepsLast ? double.PositiveInfinity : scores[bestMetric];
-            stopping.Observe(score);
-            progress?.Report(new TrainingProgress(step, totalSteps, loss, schedule.At(step), 0, 0,
-                Message: $"{(t.EvalEvery > 0 ? $"step {step}" : $"epoch {epoch}")}: {Describe(scores)}"));
-            if (!stopping.LastWasBest) return;
-            best = scores; bestEpoch = epoch; bestStep = step;
+            bool isBest = score > bestScore;
+            run.Evaluation(new EvaluationEvent(step, epoch, scores, score, isBest));
+            if (!isBest) return;
+            bestScore = score; best = scores; bestEpoch = epoch; bestStep = step;
             SaveBest(job);
+            run.BestSaved(new BestSavedEvent(step, Path.Combine(job.RunDirectory, BestDir)));
         }
+        bool Stopping() => cancel.IsCancellationRequested || control.StopRequested;
+
         var memory = TrainingMemory.Start(job.Model.Device);   // optimizer state is made at the first step: counted
-        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !cancel.IsCancellationRequested && !stopping.ShouldStop; epoch++)
+        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !Stopping(); epoch++)
         {
             using var epochSpan = Telemetry.Source.StartActivity("epoch");
             epochSpan?.SetTag("epoch", epoch);
             var train = job.TrainFor?.Invoke(epoch) ?? job.Data.Train;
             var order = Shuffled(train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
             job.Model.Module.train();
-            double lossSum = 0, stepLoss = 0;
+            double stepLoss = 0;
             int stepBatches = 0;
             var stepParts = new Dictionary<string, double>();
             var watch = Stopwatch.StartNew();
             double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
-            int epochSteps = 0;
-            long tokensAtStart = decoder?.TokensForwarded ?? 0, sequencesAtStart = decoder?.SequencesForwarded ?? 0;
-            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !cancel.IsCancellationRequested && !stopping.ShouldStop; b++)
+            long tokensAtStart = decoder?.TokensForwarded ?? 0;
+            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
             {
                 using var scope = torch.NewDisposeScope();
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
@@ -120,7 +133,6 @@ public static class FineTuner
                 if (!double.IsFinite(batchLoss))
                     throw new TrainingDivergedException($"step {step + 1} (epoch {epoch}): the training loss is {batchLoss} " +
                         $"(training diverged); lower training.lr (was {t.LearningRate}) or raise training.warmup");
-                lossSum += batchLoss * t.GradientAccumulation;
                 stepLoss += batchLoss * t.GradientAccumulation;
                 stepBatches++;
                 foreach (var (name, value) in job.Objective.LossParts ?? new Dictionary<string, double>())
@@ -129,49 +141,46 @@ public static class FineTuner
 
                 double lr = optimizer.Step(step);
                 step++;
-                epochSteps++;
-                double meanLoss = lossSum / (b + 1);
                 double seconds = watch.Elapsed.TotalSeconds, stepSeconds = seconds - lastStepEnd;
                 lastStepEnd = seconds;
-                double examplesPerSecond = (b + 1.0) * t.BatchSize / seconds;
-                Telemetry.ExamplesPerSecond.Record(examplesPerSecond);
-                // Tokens/s and MFU need the decoder's token counters; loss and step time are recorded for any model.
                 long tokens = (decoder?.TokensForwarded ?? 0) - tokensAtStart;
-                long sequences = Math.Max(1, (decoder?.SequencesForwarded ?? 0) - sequencesAtStart);
-                double flopsPerToken = Bench.Benchmarks.TrainingFlopsPerToken(job.Model.Config, modelParameters, (int)(tokens / sequences));
-                Telemetry.RecordStep(stepLoss / stepBatches, stepSeconds, tokens / seconds, flopsPerToken,
-                    decoder is null ? 0 : peak);
-                // The step's own loss goes to the file (a running mean would restart at every epoch and draw cliffs that are not in
-                // the training); the display shows the epoch's running mean, which reads calmer.
-                RunFiles.Append(metrics, new MetricsLine
-                {
-                    Epoch = epoch,
-                    Step = step,
-                    Loss = stepLoss / stepBatches,
-                    LearningRate = lr,
-                    Parts = stepParts.Count == 0 ? null : stepParts.ToDictionary(p => p.Key, p => p.Value / stepBatches),
-                });
+                run.StepEnd(new StepEndEvent(step, epoch, stepLoss / stepBatches, lr, stepSeconds, (b + 1.0) * t.BatchSize / seconds,
+                    tokens / seconds, stepParts.Count == 0 ? null : stepParts.ToDictionary(p => p.Key, p => p.Value / stepBatches)));
                 stepLoss = 0;
                 stepBatches = 0;
                 stepParts.Clear();
-                progress?.Report(new TrainingProgress(step, totalSteps, meanLoss, lr, examplesPerSecond, seconds / epochSteps,
-                    ThroughputUnit: "ex/s"));
-                if (t.EvalEvery > 0 && (step % t.EvalEvery == 0 || step == totalSteps)) EvaluateAndKeep(epoch, meanLoss);
+                if (t.EvalEvery > 0 && !cancel.IsCancellationRequested && (step % t.EvalEvery == 0 || step == totalSteps))
+                    EvaluateAndKeep(epoch);
             }
             trainingSeconds += watch.Elapsed.TotalSeconds;
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
-            bool finalEpoch = epoch == t.Epochs || step >= totalSteps;
+            bool finalEpoch = epoch == t.Epochs || step >= totalSteps || control.StopRequested;
             if (t.EvalEvery > 0 || (t.KeepsLast && !finalEpoch)) continue;   // scored by steps, or once after training
-            EvaluateAndKeep(epoch, lossSum / Math.Max(1, batchesPerEpoch));
+            EvaluateAndKeep(epoch);
         }
+        string? stopReason = cancel.IsCancellationRequested ? "cancelled" : step < totalSteps ? control.StopReason : null;
+        run.RunEnd(new RunEndEvent(step, bestStep, stopReason));
         return new FineTuneResult(best, bestEpoch, trainableCount, step)
         {
             BestStep = bestStep,
-            StoppedEarly = stopping.ShouldStop && step < totalSteps,
+            StoppedEarly = control.StopRequested && step < totalSteps,
+            StopReason = stopReason,
             TrainingMemoryBytes = memory.PeakGrowthBytes,
             ExamplesPerSecond = trainingSeconds > 0 ? examplesSeen / trainingSeconds : null,
             MatmulGFlops = peak,
         };
+    }
+
+    /// <summary>The host's own listeners (metrics.jsonl, telemetry, the progress display, early stopping), then the run's
+    /// callback plugins', in the experiment's order.</summary>
+    static IEnumerable<ITrainingListener> ListenersFor(FineTuneJob job, StreamWriter metrics, IProgress<TrainingProgress>? progress,
+        int totalSteps, double peak)
+    {
+        yield return new MetricsFileListener(metrics);
+        if (totalSteps > 0) yield return new TelemetryListener(job.Model, peak);
+        if (progress is not null) yield return new ProgressListener(progress, totalSteps, job.Training.EvalEvery > 0);
+        if (job.Training.EarlyStopping is { } stopping) yield return new EarlyStoppingListener(stopping);
+        foreach (var listener in job.Listeners) yield return listener;
     }
 
     /// <summary>The method's and the objective's trainable tensors (a shared one once) with the settings each owner declared.</summary>
@@ -220,8 +229,8 @@ public static class FineTuner
 
     /// <summary>Predicts the dev set in batches and scores it with the task's metrics; each of the objective's alternative ways
     /// to predict is scored too, as <c>NAME.metric</c> with <c>NAME.invalid_rate</c> (answers outside the label set).</summary>
-    public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, StreamWriter? metrics = null,
-        CancellationToken cancel = default, int? step = null)
+    public static IReadOnlyDictionary<string, double> Evaluate(FineTuneJob job, int epoch, CancellationToken cancel = default,
+        int? step = null)
     {
         using var span = Telemetry.Source.StartActivity("evaluation");
         if (job.Data.Dev.Count == 0) throw new DataException($"task {job.Data.Name}: the dev set is empty, so there is nothing to score");
@@ -240,7 +249,7 @@ public static class FineTuner
         if (scores.TryGetValue(job.Data.PrimaryMetric, out var primary)) Telemetry.EvalScore.Record(primary);
         span?.SetTag("epoch", epoch);
         foreach (var (k, v) in scores) span?.SetTag("metric." + k, v);
-        if (metrics is not null) RunFiles.Append(metrics, new MetricsLine { Epoch = epoch, Step = step, Eval = scores });
+        span?.SetTag("step", step);
         return scores;
     }
 

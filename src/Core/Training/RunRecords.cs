@@ -5,7 +5,7 @@ namespace PluginGpt.Core.Training;
 
 /// <summary>
 /// One line of <c>metrics.jsonl</c>. Pre-training writes step lines (loss, lr, throughput, held-out loss at evaluations);
-/// fine-tuning writes step lines (epoch, step, loss, lr) and one evaluation line per epoch (epoch, eval).
+/// fine-tuning writes step lines (epoch, step, loss, lr) and one line per evaluation (epoch, step, eval).
 /// </summary>
 public sealed record MetricsLine
 {
@@ -37,6 +37,9 @@ public sealed record RunSummary
     [JsonPropertyName("best_step")] public int BestStep { get; init; }
     /// <summary>Whether <c>training.early_stopping</c> ended the run before its planned steps.</summary>
     [JsonPropertyName("stopped_early")] public bool StoppedEarly { get; init; }
+    /// <summary>Why the run ended before its planned steps (early stopping's or a callback's reason).</summary>
+    [JsonPropertyName("stop_reason"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StopReason { get; init; }
     /// <summary>Memory training added at its peak, in MiB (the process's resident-set high-water mark above its size when training
     /// began; CPU on Linux), null where not measured.</summary>
     [JsonPropertyName("training_memory_mb"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

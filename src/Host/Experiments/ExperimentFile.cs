@@ -48,6 +48,8 @@ public static class ExperimentFile
             Check(s.Task.Name.Length > 0, "task.name", "required (classification, nli, similarity, multiple-choice)");
             Check(s.Mixing is null, "mixing", "mixes several tasks; give \"tasks\" or remove it");
         }
+        for (int i = 0; i < (s.Callbacks?.Count ?? 0); i++)
+            Check(s.Callbacks![i].Name.Length > 0, $"callbacks[{i}].name", "required (a callback plugin's name; see plugingpt plugins)");
         var t = s.Training;
         Check(t.Epochs >= 1, "training.epochs", $"must be ≥ 1, got {t.Epochs}");
         Check(t.BatchSize >= 1, "training.batch_size", $"must be ≥ 1, got {t.BatchSize}");

@@ -225,8 +225,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         RunLog? log = null;
         try
         {
+            var callbacks = Callbacks(spec);   // a bad callback option is refused before the run's folder is made
             using var claim = OutputFolder.Claim(dir, "output", unique: spec.Output is null);
-            return Execute(spec, p, claim.Directory, watch, cancel, started, opened =>
+            return Execute(spec, p, callbacks, claim.Directory, watch, cancel, started, opened =>
             {
                 log = opened;
                 opened.LogInformation("precision {Precision} ({Reason})", precision.Name, precision.Reason);
@@ -242,8 +243,16 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    RunResult Execute(ExperimentSpec spec, Prepared p, string dir, Stopwatch watch, CancellationToken cancel, DateTime started,
-        Action<RunLog> opened)
+    /// <summary>The experiment's callback plugins, each with its listener for this run.</summary>
+    IReadOnlyList<(LoadedPlugin Plugin, ITrainingListener Listener)> Callbacks(ExperimentSpec spec) =>
+        [.. (spec.Callbacks ?? []).Select((choice, i) =>
+        {
+            var found = catalog.Find(PluginKind.Callback, choice.Name, $"callbacks[{i}].name");
+            return (found, ((ITrainingCallback)found.Instance).CreateListener(choice.Options ?? default));
+        })];
+
+    RunResult Execute(ExperimentSpec spec, Prepared p, IReadOnlyList<(LoadedPlugin Plugin, ITrainingListener Listener)> callbacks,
+        string dir, Stopwatch watch, CancellationToken cancel, DateTime started, Action<RunLog> opened)
     {
         // The run's folder was claimed only now, with every input checked: bad input leaves no half-made run behind.
         var log = new RunLog(Path.Combine(dir, "run.log"), logger);
@@ -254,6 +263,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             ["objective"] = p.Objective.Provenance,
         };
         for (int i = 0; i < p.Tasks.Count; i++) provenance[p.Multi is null ? "task" : TaskRole(i)] = p.Tasks[i].Provenance;
+        for (int i = 0; i < callbacks.Count; i++) provenance[$"callbacks[{i}]"] = callbacks[i].Plugin.Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         if (p.Multi is null) RunTaskRecord.Write(dir, p.Data);
         log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name,
@@ -273,6 +283,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         {
             MethodName = p.Method.Manifest.Name,
             TrainFor = p.Multi is { } mixed ? mixed.TrainFor : null,
+            Listeners = [.. callbacks.Select(c => c.Listener)],
         };
         var result = display(spec.Name, FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
             progress => FineTuner.Run(job, new Logged(progress, log), cancel));
@@ -293,6 +304,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             BestEpoch = result.BestEpoch,
             BestStep = result.BestStep,
             StoppedEarly = result.StoppedEarly,
+            StopReason = result.StoppedEarly ? result.StopReason : null,
             TrainingMemoryMb = result.TrainingMemoryBytes / (1024.0 * 1024),
             Metrics = result.Metrics,
             PrimaryMetric = p.Data.PrimaryMetric,

@@ -92,6 +92,7 @@ public sealed class PluginCatalog
         PluginKind.Method => p is IAdaptationMethod,
         PluginKind.Objective => p is IObjective,
         PluginKind.Task => p is ITaskPlugin,
+        PluginKind.Callback => p is ITrainingCallback,
         _ => p is IRecipe,
     };
 }
