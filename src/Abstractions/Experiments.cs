@@ -93,6 +93,10 @@ public sealed record TrainingSpec
     /// Since SDK 2.4.</summary>
     [JsonPropertyName("best_metric"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? BestMetric { get; init; }
+    /// <summary>Writes a resumable checkpoint (<c>checkpoint/</c>: trained weights, optimizer state, position) every this many
+    /// optimizer steps, besides after every evaluation; 0 = after evaluations only. <c>run --resume RUN_DIR</c> continues from it.
+    /// Since SDK 2.4.</summary>
+    [JsonPropertyName("checkpoint_every")] public int CheckpointEvery { get; init; }
     /// <summary>Stops training when the dev score has not improved for a while; null = never. Since SDK 2.4.</summary>
     [JsonPropertyName("early_stopping"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public EarlyStoppingSpec? EarlyStopping { get; init; }

@@ -12,6 +12,8 @@ public sealed record FineTuneJob(IDecoder Model, IAttachedMethod Method, IObject
 {
     /// <summary>The method's plugin name, for messages.</summary>
     public string MethodName { get; init; } = "method";
+    /// <summary>Continue from the run folder's <see cref="FineTuneCheckpoint"/> instead of starting.</summary>
+    public bool Resume { get; init; }
     /// <summary>The run's callback plugins' listeners, called after the host's own. Since SDK 2.4.</summary>
     public IReadOnlyList<ITrainingListener> Listeners { get; init; } = [];
     /// <summary>Epoch e's training examples (1-based), when they change between epochs (a multi-task mixture's draws); the same
@@ -51,12 +53,13 @@ public static class FineTuner
         var t = job.Training;
         var trainable = Trainable(job);
         long trainableCount = trainable.Sum(p => p.Parameter.numel());
-        using var metrics = new StreamWriter(Path.Combine(job.RunDirectory, RunFiles.MetricsLines), append: false) { AutoFlush = true };
+        var metricsPath = Path.Combine(job.RunDirectory, RunFiles.MetricsLines);
         string bestMetric = t.BestMetric ?? job.Data.PrimaryMetric;
 
         if (!job.Objective.Trains)
         {
-            var events = new TrainingEvents(ListenersFor(job, metrics, null, 0, 0));
+            using var lines = new StreamWriter(metricsPath, append: false) { AutoFlush = true };
+            var events = new TrainingEvents(ListenersFor(job, lines, null, 0, 0));
             events.RunStart(new TrainingRunInfo(job.RunDirectory, 0, 0, bestMetric));
             var scores = Evaluate(job, 0);
             events.Evaluation(new EvaluationEvent(0, 0, scores, scores.GetValueOrDefault(bestMetric), IsBest: true));
@@ -82,17 +85,35 @@ public static class FineTuner
         var decoder = job.Model as Decoder;
         double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
         var control = new TrainingControl();
-        var run = new TrainingEvents(ListenersFor(job, metrics, progress, totalSteps, peak), control);
-        run.RunStart(new TrainingRunInfo(job.RunDirectory, totalSteps, trainableCount, bestMetric));
+        var stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;
 
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
-        int bestEpoch = 0, bestStep = 0, step = 0;
+        int bestEpoch = 0, bestStep = 0, step = 0, evaluations = 0, firstEpoch = 1, firstBatch = 0;
         double trainingSeconds = 0, bestScore = double.NegativeInfinity;
         long examplesSeen = 0;
+        if (job.Resume)
+        {
+            var state = FineTuneCheckpoint.Load(job, optimizer);
+            (step, firstEpoch, firstBatch, evaluations) = (state.Step, state.Epoch, state.NextBatch, state.Evaluations);
+            (examplesSeen, trainingSeconds) = (state.ExamplesSeen, state.TrainingSeconds);
+            // The evaluations the checkpoint counted decide the best so far and early stopping's count, as they did then.
+            foreach (var e in ResumedLines(metricsPath, state).Where(l => l.Eval is not null))
+            {
+                double score = t.KeepsLast ? double.PositiveInfinity : e.Eval!.GetValueOrDefault(bestMetric, double.NaN);
+                stoppingRule?.Replay(score, control);
+                if (score > bestScore) (bestScore, best, bestEpoch, bestStep) = (score, e.Eval!, e.Epoch ?? 0, e.Step ?? 0);
+            }
+            progress?.Report(TrainingProgress.Note(totalSteps, $"resumed after step {step} (epoch {firstEpoch})"));
+        }
+        // Opened after a resume cut the file back (the cut replaces the file: a writer opened before would write to the old one).
+        using var metrics = new StreamWriter(metricsPath, append: job.Resume) { AutoFlush = true };
+        var run = new TrainingEvents(ListenersFor(job, metrics, progress, totalSteps, peak, stoppingRule), control);
+        run.RunStart(new TrainingRunInfo(job.RunDirectory, totalSteps, trainableCount, bestMetric));
         // Scores the dev set after `step`, keeps the weights when they are the best so far.
         void EvaluateAndKeep(int epoch)
         {
             var scores = Evaluate(job, epoch, step: step);
+            evaluations++;
             if (!t.KeepsLast && !scores.ContainsKey(bestMetric))
                 throw new OptionsException($"training.best_metric: the task reports no \"{bestMetric}\"; it reports " +
                     string.Join(", ", scores.Keys));
@@ -107,7 +128,17 @@ public static class FineTuner
         bool Stopping() => cancel.IsCancellationRequested || control.StopRequested;
 
         var memory = TrainingMemory.Start(job.Model.Device);   // optimizer state is made at the first step: counted
-        for (int epoch = 1; epoch <= t.Epochs && step < totalSteps && !Stopping(); epoch++)
+        // A checkpoint holds everything the next step needs; it is written after the step's evaluation, if any.
+        void Checkpoint(int epoch, int nextBatch) => FineTuneCheckpoint.Save(job, optimizer, new FineTuneState
+        {
+            Step = step,
+            Epoch = epoch,
+            NextBatch = nextBatch,
+            Evaluations = evaluations,
+            ExamplesSeen = examplesSeen,
+            TrainingSeconds = trainingSeconds,
+        });
+        for (int epoch = firstEpoch; epoch <= t.Epochs && step < totalSteps && !Stopping(); epoch++)
         {
             using var epochSpan = Telemetry.Source.StartActivity("epoch");
             epochSpan?.SetTag("epoch", epoch);
@@ -120,7 +151,7 @@ public static class FineTuner
             var watch = Stopwatch.StartNew();
             double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
             long tokensAtStart = decoder?.TokensForwarded ?? 0;
-            for (int b = 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
+            for (int b = epoch == firstEpoch ? firstBatch : 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
             {
                 using var scope = torch.NewDisposeScope();
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
@@ -149,14 +180,17 @@ public static class FineTuner
                 stepLoss = 0;
                 stepBatches = 0;
                 stepParts.Clear();
-                if (t.EvalEvery > 0 && !cancel.IsCancellationRequested && (step % t.EvalEvery == 0 || step == totalSteps))
-                    EvaluateAndKeep(epoch);
+                bool evaluate = t.EvalEvery > 0 && !cancel.IsCancellationRequested && (step % t.EvalEvery == 0 || step == totalSteps);
+                if (evaluate) EvaluateAndKeep(epoch);
+                if (evaluate || (t.CheckpointEvery > 0 && step % t.CheckpointEvery == 0))
+                    Checkpoint(epoch, b + 1);
             }
             trainingSeconds += watch.Elapsed.TotalSeconds;
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
             bool finalEpoch = epoch == t.Epochs || step >= totalSteps || control.StopRequested;
-            if (t.EvalEvery > 0 || (t.KeepsLast && !finalEpoch)) continue;   // scored by steps, or once after training
-            EvaluateAndKeep(epoch);
+            // Scored by steps, or once after training (keep = last), or here after each epoch.
+            if (t.EvalEvery == 0 && !(t.KeepsLast && !finalEpoch)) EvaluateAndKeep(epoch);
+            if (!control.StopRequested) Checkpoint(epoch + 1, 0);
         }
         string? stopReason = cancel.IsCancellationRequested ? "cancelled" : step < totalSteps ? control.StopReason : null;
         run.RunEnd(new RunEndEvent(step, bestStep, stopReason));
@@ -174,13 +208,31 @@ public static class FineTuner
     /// <summary>The host's own listeners (metrics.jsonl, telemetry, the progress display, early stopping), then the run's
     /// callback plugins', in the experiment's order.</summary>
     static IEnumerable<ITrainingListener> ListenersFor(FineTuneJob job, StreamWriter metrics, IProgress<TrainingProgress>? progress,
-        int totalSteps, double peak)
+        int totalSteps, double peak, EarlyStoppingListener? stopping = null)
     {
         yield return new MetricsFileListener(metrics);
         if (totalSteps > 0) yield return new TelemetryListener(job.Model, peak);
         if (progress is not null) yield return new ProgressListener(progress, totalSteps, job.Training.EvalEvery > 0);
-        if (job.Training.EarlyStopping is { } stopping) yield return new EarlyStoppingListener(stopping);
+        if (stopping is not null) yield return stopping;
         foreach (var listener in job.Listeners) yield return listener;
+    }
+
+    /// <summary>metrics.jsonl cut back to what the checkpoint covers (its steps, its evaluations), rewritten whole; what it
+    /// keeps.</summary>
+    static IReadOnlyList<MetricsLine> ResumedLines(string path, FineTuneState state)
+    {
+        var kept = new List<MetricsLine>();
+        int evaluations = 0;
+        foreach (var line in File.Exists(path) ? RunFiles.ReadLines(path) : [])
+        {
+            if (line.Eval is not null ? ++evaluations <= state.Evaluations : line.Step <= state.Step) kept.Add(line);
+        }
+        using (var writer = new StringWriter())
+        {
+            foreach (var line in kept) RunFiles.Append(writer, line);
+            AtomicFile.WriteAllText(path, writer.ToString());
+        }
+        return kept;
     }
 
     /// <summary>The method's and the objective's trainable tensors (a shared one once) with the settings each owner declared.</summary>

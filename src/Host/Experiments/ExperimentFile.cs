@@ -66,6 +66,8 @@ public static class ExperimentFile
         Check(t.Momentum is >= 0 and < 1, "training.momentum", $"must be in [0, 1), got {t.Momentum}");
         Check(Core.Training.LearningRateSchedule.Shapes.Contains(t.Schedule), "training.schedule",
             $"must be one of {string.Join(", ", Core.Training.LearningRateSchedule.Shapes)}, got \"{t.Schedule}\"");
+        Check(t.CheckpointEvery >= 0, "training.checkpoint_every",
+            $"is a number of optimizer steps (0 = after evaluations only), got {t.CheckpointEvery}");
         Check(t.EvalEvery >= 0, "training.eval_every", $"is a number of optimizer steps ≥ 1 (0 = after every epoch), got {t.EvalEvery}");
         Check(t.BestMetric is null || t.BestMetric.Length > 0, "training.best_metric", "names a dev metric, e.g. \"accuracy\"");
         if (t.EarlyStopping is { } stop)

@@ -61,6 +61,24 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return Task.FromResult(Run(spec with { Recipe = null }, data, cancel));
     }
 
+    /// <summary>Continues the run in <paramref name="runDirectory"/> from its last checkpoint (<c>run --resume</c>): the same
+    /// experiment (its config.json), the same folder, per-step losses equal to a run never interrupted.</summary>
+    public Task<RunResult> ResumeAsync(string runDirectory, CancellationToken cancel)
+    {
+        var dir = Path.GetFullPath(runDirectory);
+        var config = Path.Combine(dir, "config.json");
+        if (!File.Exists(config)) throw new OptionsException($"--resume: {dir} is not a run folder (no config.json)");
+        if (File.Exists(Path.Combine(dir, RunFiles.Summary)))
+            throw new OptionsException($"--resume: {dir} finished (metrics.json is there); nothing to resume");
+        if (AtomicDirectory.Complete(Path.Combine(dir, FineTuneCheckpoint.Dir)) is null)
+            throw new OptionsException($"--resume: {dir} has no {FineTuneCheckpoint.Dir}/ (it stopped before its first checkpoint); " +
+                "run the experiment again");
+        var spec = ExperimentFile.Load(config, []);
+        if (spec.Recipe is not null)
+            throw new OptionsException($"--resume: {dir} is a recipe's folder; resume one of its stages' folders, or run the recipe again");
+        return Task.FromResult(Run(spec with { Output = dir }, null, cancel, resume: true));
+    }
+
     public TaskData LoadTask(ExperimentSpec spec) => Compose(spec, LoadTasks(spec, null)).Data;
 
     public IReadOnlyDictionary<string, double> Score(ExperimentSpec spec, IReadOnlyList<Prediction> predictions,
@@ -204,12 +222,12 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         }
     }
 
-    RunResult Run(ExperimentSpec spec, TaskData? data, CancellationToken cancel)
+    RunResult Run(ExperimentSpec spec, TaskData? data, CancellationToken cancel, bool resume = false)
     {
         using var span = Telemetry.Source.StartActivity("run");
         span?.SetTag("experiment", spec.Name);
         // The folder is chosen (and checked) once, before the slow work; a default name's timestamp cannot drift.
-        var dir = spec.Output is { } chosen ? OutputFolder.EnsureFree(chosen, "output") : DefaultFolder(spec);
+        var dir = resume ? spec.Output! : spec.Output is { } chosen ? OutputFolder.EnsureFree(chosen, "output") : DefaultFolder(spec);
         var watch = Stopwatch.StartNew();
         // The whole run (set-up, calibration, losses, predictions) computes in one precision; config.json records the choice.
         var precision = PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device));
@@ -226,8 +244,9 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         try
         {
             var callbacks = Callbacks(spec);   // a bad callback option is refused before the run's folder is made
-            using var claim = OutputFolder.Claim(dir, "output", unique: spec.Output is null);
-            return Execute(spec, p, callbacks, claim.Directory, watch, cancel, started, opened =>
+            using var claim = resume ? new OutputFolder.Claimed(dir, OutputLock.Acquire(dir, "--resume"))
+                : OutputFolder.Claim(dir, "output", unique: spec.Output is null);
+            return Execute(spec, p, callbacks, claim.Directory, watch, cancel, started, resume, opened =>
             {
                 log = opened;
                 opened.LogInformation("precision {Precision} ({Reason})", precision.Name, precision.Reason);
@@ -252,7 +271,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         })];
 
     RunResult Execute(ExperimentSpec spec, Prepared p, IReadOnlyList<(LoadedPlugin Plugin, ITrainingListener Listener)> callbacks,
-        string dir, Stopwatch watch, CancellationToken cancel, DateTime started, Action<RunLog> opened)
+        string dir, Stopwatch watch, CancellationToken cancel, DateTime started, bool resume, Action<RunLog> opened)
     {
         // The run's folder was claimed only now, with every input checked: bad input leaves no half-made run behind.
         var log = new RunLog(Path.Combine(dir, "run.log"), logger);
@@ -284,6 +303,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             MethodName = p.Method.Manifest.Name,
             TrainFor = p.Multi is { } mixed ? mixed.TrainFor : null,
             Listeners = [.. callbacks.Select(c => c.Listener)],
+            Resume = resume,
         };
         var result = display(spec.Name, FineTuner.TotalSteps(p.Data.Train.Count, spec.Training),
             progress => FineTuner.Run(job, new Logged(progress, log), cancel));
@@ -316,6 +336,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             Precision = spec.Precision,
         };
         RunFiles.WriteSummary(dir, summary);
+        FineTuneCheckpoint.Delete(dir);   // finished: best/ is what remains to be used
         Record(dir, summary, started, result.Steps > 0 ? result.ExamplesPerSecond : null, result.MatmulGFlops, log);
         if (result.Steps > 0) Reports.LossReport.Write(dir);
         if (p.Multi is not null) Reports.TaskReport.Write(dir, spec.Name, p.Multi, result.Metrics);

@@ -6,9 +6,12 @@ public sealed class EarlyStoppingListener(EarlyStoppingSpec spec) : ITrainingLis
 {
     readonly EarlyStopping rule = new(spec);
 
-    public void OnEvaluation(EvaluationEvent evaluation, TrainingControl control)
+    public void OnEvaluation(EvaluationEvent evaluation, TrainingControl control) => Replay(evaluation.Score, control);
+
+    /// <summary>Takes a score (a live evaluation, or one recorded before a resume).</summary>
+    public void Replay(double score, TrainingControl control)
     {
-        rule.Observe(evaluation.Score);
+        rule.Observe(score);
         if (rule.ShouldStop)
             control.RequestStop($"early stopping: no gain above {spec.MinDelta} in {spec.Patience} evaluations");
     }
