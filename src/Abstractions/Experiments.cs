@@ -97,6 +97,9 @@ public sealed record TrainingSpec
     /// optimizer steps, besides after every evaluation; 0 = after evaluations only. <c>run --resume RUN_DIR</c> continues from it.
     /// Since SDK 2.4.</summary>
     [JsonPropertyName("checkpoint_every")] public int CheckpointEvery { get; init; }
+    /// <summary>Recomputes each block's activations in the backward pass instead of keeping them: the same gradients, less
+    /// memory, about one more forward pass of compute. Since SDK 2.4.</summary>
+    [JsonPropertyName("gradient_checkpointing")] public bool GradientCheckpointing { get; init; }
     /// <summary>Stops training when the dev score has not improved for a while; null = never. Since SDK 2.4.</summary>
     [JsonPropertyName("early_stopping"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public EarlyStoppingSpec? EarlyStopping { get; init; }

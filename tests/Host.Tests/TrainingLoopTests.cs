@@ -46,6 +46,38 @@ public class TrainingLoopTests
     }
 
     [Theory]
+    [InlineData("full")]
+    [InlineData("lora")]
+    public void Gradient_checkpointing_trains_to_the_same_losses_and_metrics(string method)
+    {
+        using var dir = new TempDir();
+        string Losses(string run) => string.Join("\n", RunFiles.ReadLines(Path.Combine(dir[run], "metrics.jsonl"))
+            .Select(l => $"{l.Step} {l.Loss:R} {(l.Eval is null ? "" : string.Join(",", l.Eval.Values))}"));
+        foreach (var (run, on) in new[] { ("plain", false), ("recomputed", true) })
+        {
+            var r = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--set", $"output={dir[run]}",
+                "--set", $"method.name={method}", "--set", $"training.gradient_checkpointing={(on ? "true" : "false")}");
+            Assert.True(r.ExitCode == 0, r.Stderr);
+        }
+        Assert.Equal(Losses("plain"), Losses("recomputed"));
+    }
+
+    [Fact]
+    public void Gradient_checkpointing_lowers_the_memory_of_a_training_step_measured_in_separate_processes()
+    {
+        double Memory(params string[] extra)
+        {
+            var r = CliRunner.Run(["bench", "train", "--preset", "small", "--precision", "fp32", "--steps", "2", "--batch-size", "16",
+                "--block-size", "128", "--json", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.StartsWith("{", r.Stdout);
+            return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("fp32_train_memory_mib").GetDouble();
+        }
+        double plain = Memory(), recomputed = Memory("--gradient-checkpointing");
+        Assert.True(recomputed < plain, $"checkpointed {recomputed} MiB, plain {plain} MiB");
+    }
+
+    [Theory]
     [InlineData("training.optimizer=lion", "training.optimizer")]
     [InlineData("training.schedule=step", "training.schedule")]
     [InlineData("training.eval_every=-1", "training.eval_every")]

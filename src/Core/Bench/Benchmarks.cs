@@ -19,6 +19,8 @@ public static class Benchmarks
     {
         /// <summary>Achieved over peak: the CPU analogue of MFU.</summary>
         public double Utilisation => GFlops / PeakGFlops;
+        /// <summary>Memory the training steps added at their peak (<see cref="TrainingMemory"/>); null where not measurable.</summary>
+        public long? MemoryBytes { get; init; }
     }
     public sealed record GenerationResult(int Tokens, double CachedTokensPerSecond, double UncachedTokensPerSecond)
     {
@@ -52,19 +54,20 @@ public static class Benchmarks
     /// <summary>Median training step (forward, backward, AdamW) of a fresh model at one shape and precision; the peak is that
     /// precision's matmul peak, measured now on the device.</summary>
     public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, PrecisionChoice precision,
-        CancellationToken cancel = default)
+        CancellationToken cancel = default, bool gradientCheckpointing = false)
     {
         using var span = Telemetry.Source.StartActivity("bench.train");
         span?.SetTag("precision", precision.Name);
         double peakGFlops = MatmulPeak(device, 1024, 10, precision.MatmulType).GFlops;
         using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
-        using var model = new Decoder(config);
+        using var model = new Decoder(config) { GradientCheckpointing = gradientCheckpointing };
         model.to(device);
         model.train();
         var parameters = TrainableTensor.Defaults(model.named_parameters());
         using var optimizer = new OptimizerStep(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
         long count = ParameterSet.Count(parameters.Select(p => p.Parameter));
+        var memory = TrainingMemory.Start(device);   // gradients, optimizer state and activations: what a step adds
         var times = new List<double>();
         for (int step = 0; step < steps + 2; step++)
         {
@@ -86,7 +89,10 @@ public static class Benchmarks
         Telemetry.BenchMfu.Record(gflops / peakGFlops, tags);
         span?.SetTag("tokens_per_second", tokensPerSecond);
         span?.SetTag("mfu", gflops / peakGFlops);
-        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name);
+        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name)
+        {
+            MemoryBytes = memory.PeakGrowthBytes,
+        };
     }
 
     /// <summary>Median seconds of a no-grad forward pass over [batch, block] random tokens.</summary>

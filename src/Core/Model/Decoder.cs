@@ -35,6 +35,9 @@ public sealed class Decoder : Module, IDecoder
     public IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
     /// <summary>Hook point 4 (bottleneck adapters). Null costs nothing.</summary>
     public IBlockOutputHook? BlockOutputHook { get; set; }
+    /// <summary>Recompute each block's activations in the backward pass instead of keeping them (<see cref="BlockCheckpoint"/>):
+    /// applies while training with gradients on.</summary>
+    public bool GradientCheckpointing { get; set; }
 
     /// <param name="device">where parameters are created; <c>meta</c> builds shapes only (counting GPT-2 sizes costs no memory).</param>
     public Decoder(GptConfig config, Device? device = null) : base("transformer")
@@ -117,9 +120,14 @@ public sealed class Decoder : Module, IDecoder
         var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary);
         Tensor Real(Tensor t) => virtualTokens > 0 ? t[.., (int)virtualTokens..] : t;   // virtual tokens are not the caller's
         layerStates?.Add(Real(x));
+        bool recompute = GradientCheckpointing && training && torch.is_grad_enabled() && cache is null;
+        // A frozen embedding gives an input without gradient, and a checkpoint of such an input would not be recorded at all (nor
+        // would the trainable tensors inside its blocks get gradients): the input is made a leaf that asks for one.
+        if (recompute && !x.requires_grad) x = x.detach().requires_grad_(true);
         foreach (var block in BlockList)
         {
-            x = block.Forward(x, context, BlockOutputHook);
+            x = recompute ? BlockCheckpoint.Run(x, h => block.Forward(h, context, BlockOutputHook))
+                : block.Forward(x, context, BlockOutputHook);
             layerStates?.Add(Real(x));
         }
         if (ln_f is not null) x = ln_f.forward(x);

@@ -298,6 +298,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             for (int m = 0; m < multi.Members.Count; m++)
                 log.LogInformation("task {Key}: {Train} train, {Dev} dev, mixing rate {Rate:F4}", multi.Members[m].Key,
                     multi.Members[m].Data.Train.Count, multi.Members[m].Data.Dev.Count, multi.Mixture.Rates[m]);
+        p.Model.GradientCheckpointing = spec.Training.GradientCheckpointing;
         var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Scoring, p.Data, spec.Training, spec.Seed, dir)
         {
             MethodName = p.Method.Manifest.Name,
