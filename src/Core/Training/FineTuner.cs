@@ -189,8 +189,10 @@ public static class FineTuner
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
             bool finalEpoch = epoch == t.Epochs || step >= totalSteps || control.StopRequested;
             // Scored by steps, or once after training (keep = last), or here after each epoch.
-            if (t.EvalEvery == 0 && !(t.KeepsLast && !finalEpoch)) EvaluateAndKeep(epoch);
-            if (!control.StopRequested) Checkpoint(epoch + 1, 0);
+            bool evaluated = t.EvalEvery == 0 && !(t.KeepsLast && !finalEpoch);
+            if (evaluated) EvaluateAndKeep(epoch);
+            // After an evaluation (or when asked for steps): few-shot runs' many tiny epochs write none in between.
+            if (!control.StopRequested && (evaluated || t.CheckpointEvery > 0)) Checkpoint(epoch + 1, 0);
         }
         string? stopReason = cancel.IsCancellationRequested ? "cancelled" : step < totalSteps ? control.StopReason : null;
         run.RunEnd(new RunEndEvent(step, bestStep, stopReason));
