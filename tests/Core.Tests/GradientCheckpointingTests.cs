@@ -9,6 +9,9 @@ public class GradientCheckpointingTests
 {
     static (float Loss, Dictionary<string, float[]> Grads) Step(GptConfig config, bool checkpointing, int batch, int length)
     {
+        // Every tensor of the step (the checkpoint's autograd nodes hang on them) is freed here, on this thread, as a training
+        // step's dispose scope does; left to finalizers, a native graph could outlive the managed function it calls back.
+        using var scope = torch.NewDisposeScope();
         torch.manual_seed(3);
         using var model = new Decoder(config) { GradientCheckpointing = checkpointing };
         model.train();
