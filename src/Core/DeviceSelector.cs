@@ -8,6 +8,7 @@ public static class DeviceSelector
 {
     public static Device Parse(string name)
     {
+        NativeRuntime.MklCpuDispatch.Apply();   // before the first matmul, where MKL settles its kernels
         var n = name.Trim().ToLowerInvariant();
         if (n is "" or "cpu") return torch.CPU;
         if (n == "cuda" || n.StartsWith("cuda:"))

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using PluginGpt.Core.NativeRuntime;
 using PluginGpt.Host.Commands;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Logging;
@@ -19,6 +20,8 @@ public static class Composition
 
     public static async Task<int> RunAsync(string[] args)
     {
+        // malloc's arenas are fixed at a thread's first allocation, so the heap settings must hold from the process's start.
+        if (args.Length > 0 && !args.Any(a => a is "-h" or "--help" or "-?" or "--version")) HeapSettings.RestartWithTunables();
         try
         {
             var globals = GlobalOptions.Read(args);

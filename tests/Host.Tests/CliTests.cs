@@ -36,6 +36,22 @@ public class CliTests
         Assert.Contains("task:multiple-choice", r.Stdout);
     }
 
+    /// <summary>The host restarts itself once with glibc's tunables (large blocks kept in the heap, on huge pages), and on an AMD
+    /// CPU answers MKL's vendor check; <c>PLUGINGPT_HEAP=default</c> keeps glibc's own settings.</summary>
+    [Fact]
+    public void Doctor_reports_the_heap_settings_the_process_started_with_and_the_gemm_path()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        static string Cells(string table) => new(table.Where(c => !char.IsWhiteSpace(c) && c != '│').ToArray());
+        var tuned = CliRunner.Run("doctor");
+        Assert.Contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0", Cells(tuned.Stdout));
+        bool amd = File.ReadAllText("/proc/cpuinfo").Contains("AuthenticAMD");
+        Assert.Equal(amd, Cells(tuned.Stdout).Contains("MKLbyCPUfeatures"));
+        var plain = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["PLUGINGPT_MKL_DISPATCH"] = "vendor" }, "doctor");
+        Assert.Contains("glibc'sdefault(PLUGINGPT_HEAP=default)", Cells(plain.Stdout));
+        Assert.Contains("MKL'sownchoice(PLUGINGPT_MKL_DISPATCH=vendor)", Cells(plain.Stdout));
+    }
+
     [Fact]
     public void Unknown_preset_is_one_line_listing_the_known_ones() =>
         OneLineError(CliRunner.Run("inspect", "--model", "gpt5"), "known presets: tiny, small, gpt1, gpt2-small");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using PluginGpt.Core;
+using PluginGpt.Core.NativeRuntime;
 using PluginGpt.Host.Plugins;
 using Spectre.Console;
 using TorchSharp;
@@ -9,7 +10,8 @@ namespace PluginGpt.Host.Commands;
 
 /// <summary>
 /// <c>plugingpt doctor</c>: whether LibTorch loads (the usual first failure of TorchSharp apps), which devices it sees,
-/// where plugins are looked for and what loaded, and this machine's fp32 matmul speed.
+/// where plugins are looked for and what loaded, this machine's matmul speed, the GEMM path MKL takes and the allocator
+/// settings.
 /// </summary>
 public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discovery, Lazy<PluginCatalog> plugins) : ICliCommand
 {
@@ -22,12 +24,15 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow(".NET", RuntimeInformation.FrameworkDescription);
             table.AddRow("OS", RuntimeInformation.OSDescription);
             table.AddRow("TorchSharp", typeof(torch).Assembly.GetName().Version?.ToString() ?? "?");
+            string dispatch = MklCpuDispatch.Apply();   // before the first matmul: MKL settles its kernels then
             using (var t = torch.ones(2, 2)) table.AddRow("LibTorch (CPU)", $"loaded: ones(2,2).sum() = {t.sum().item<float>()}");
             table.AddRow("CUDA",
                 torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
             table.AddRow("threads", torch.get_num_threads().ToString());
             var (fp32, bf16) = PrecisionSelector.Peaks(torch.CPU);
             table.AddRow("matmul 512³", $"fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");
+            table.AddRow("GEMM", Markup.Escape($"{dispatch}: {MklCpuDispatch.Description() ?? "no MKL in this LibTorch"}"));
+            table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
                 Markup.Escape($"{auto.Name} ({auto.Reason})"));
