@@ -12,6 +12,9 @@ namespace PluginGpt.Abstractions;
 /// reduction stay fp32; a cast is differentiable, so gradients and optimizer state are fp32 too. The host opens the region
 /// for a whole run (set-up, losses, predictions), pre-training step and generation; plugin code only has to route its
 /// matmuls through these helpers and take <see cref="Float"/> of logits before a loss.
+/// Inside <see cref="CacheCasts"/> a weight is cast once, not once per use (the tied LM head is used once per loss chunk, every
+/// weight once per generated token), as PyTorch's autocast caches its weight casts; <see cref="CacheFrozenCasts"/> keeps a
+/// frozen body's casts for a whole run.
 /// </summary>
 public static class Autocast
 {
@@ -46,7 +49,113 @@ public static class Autocast
     /// <summary>At least fp32 for losses, softmax and reductions (logits come out of a region in bf16); fp32 and fp64 stay.</summary>
     public static Tensor Float(Tensor t) => t.dtype is ScalarType.BFloat16 or ScalarType.Float16 ? t.to(ScalarType.Float32) : t;
 
-    static Tensor Cast(Tensor t, ScalarType type) => t.dtype == type ? t : t.to(type);
+    static Tensor Cast(Tensor t, ScalarType type)
+    {
+        if (t.dtype == type) return t;
+        // Only parameters are kept: under no_grad every activation is a leaf too, and a new one each call.
+        if (t is not Parameter weight) return t.to(type);
+        if (caches.Value is { } cache) return cache.Get(weight, type);
+        weightCasts++;
+        return t.to(type);
+    }
+
+    [ThreadStatic] static long weightCasts;
+
+    /// <summary>How many casts of parameters this thread has made so far: op-count checks compare it before and after a step.
+    /// </summary>
+    public static long WeightCasts => weightCasts;
+
+    static readonly AsyncLocal<CastCache?> caches = new();
+
+    /// <summary>
+    /// Opens a cast cache for this flow of execution: until it is disposed, each weight is cast once. Open one per training
+    /// step (and dispose it before the optimizer changes the weights), per evaluation pass and per generation; no weight may
+    /// change while it is open. Caches nest; a frozen weight's cast goes to the outermost one (see
+    /// <see cref="CacheFrozenCasts"/>).
+    /// </summary>
+    public static CastCache CacheCasts() => new CastCache(keepsTrainable: true).Open();
+
+    /// <summary>Opens a cache that keeps only frozen weights' casts (weights that require no gradient): open one around a whole
+    /// training run and frozen bodies (LoRA, (IA)³, prompts, probes) are cast once per run instead of once per step.</summary>
+    public static CastCache CacheFrozenCasts() => new CastCache(keepsTrainable: false).Open();
+
+    /// <summary>A cache not yet open, for work that comes back in pieces (generation, one token at a time):
+    /// <see cref="CastCache.Enter"/> it for each piece, dispose it at the end.</summary>
+    public static CastCache NewCastCache() => new(keepsTrainable: true);
+
+    /// <summary>How many casts the open caches hold.</summary>
+    public static int CachedCasts => caches.Value?.Count ?? 0;
+
+    /// <summary>Casts kept by weight. A cache owns its casts (outside any dispose scope) and disposes them with itself; a
+    /// trainable weight's cast is part of the step's graph, which keeps what it needs after the cache lets go.</summary>
+    public sealed class CastCache : IDisposable
+    {
+        readonly bool keepsTrainable;
+        readonly Dictionary<(Tensor, ScalarType), Tensor> kept = new(new SourceComparer());
+        CastCache? parent;
+
+        internal CastCache(bool keepsTrainable) => this.keepsTrainable = keepsTrainable;
+
+        internal int Count => kept.Count + (parent?.Count ?? 0);
+
+        internal CastCache Open()
+        {
+            parent = caches.Value;
+            caches.Value = this;
+            return this;
+        }
+
+        /// <summary>Makes this cache the open one until the result is disposed (then the previous one is again).</summary>
+        public IDisposable Enter()
+        {
+            var previous = caches.Value;
+            Open();
+            return new Exit(previous);
+        }
+
+        internal Tensor Get(Tensor weight, ScalarType type)
+        {
+            for (var c = this; c is not null; c = c.parent)
+                if (c.kept.TryGetValue((weight, type), out var hit)) return hit;
+            var holder = weight.requires_grad ? Innermost(c => c.keepsTrainable) : Innermost(c => c.parent is null);
+            weightCasts++;
+            var cast = weight.to(type);
+            if (holder is null) return cast;
+            cast.DetachFromDisposeScope();
+            holder.kept[(weight, type)] = cast;
+            return cast;
+        }
+
+        CastCache? Innermost(Func<CastCache, bool> accepts)
+        {
+            for (var c = this; c is not null; c = c.parent)
+                if (accepts(c)) return c;
+            return null;
+        }
+
+        /// <summary>Disposes the casts; closes the cache when it is the open one.</summary>
+        public void Dispose()
+        {
+            if (ReferenceEquals(caches.Value, this)) caches.Value = parent;
+            foreach (var t in kept.Values) t.Dispose();
+            kept.Clear();
+        }
+
+        sealed class Exit(CastCache? previous) : IDisposable
+        {
+            public void Dispose() => caches.Value = previous;
+        }
+    }
+
+    /// <summary>Weights are keys by identity (a tensor's equality is elementwise).</summary>
+    sealed class SourceComparer : IEqualityComparer<(Tensor Weight, ScalarType Type)>
+    {
+        public bool Equals((Tensor Weight, ScalarType Type) a, (Tensor Weight, ScalarType Type) b) =>
+            ReferenceEquals(a.Weight, b.Weight) && a.Type == b.Type;
+
+        public int GetHashCode((Tensor Weight, ScalarType Type) key) =>
+            HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Weight), key.Type);
+    }
 
     sealed class Region(ScalarType? previous) : IDisposable
     {

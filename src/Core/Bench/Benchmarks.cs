@@ -75,8 +75,12 @@ public static class Benchmarks
             using var scope = torch.NewDisposeScope();
             var x = torch.randint(0, config.Vocab, [batch, block], device: device);
             var w = Stopwatch.StartNew();
-            var loss = model.LanguageModelLoss(x, x);
-            loss.backward();
+            Tensor loss;
+            using (Autocast.CacheCasts())   // as training steps do
+            {
+                loss = model.LanguageModelLoss(x, x);
+                loss.backward();
+            }
             optimizer.Step(step);
             loss.item<float>();
             if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state

@@ -85,14 +85,19 @@ public static class MethodBenchmark
         var memory = TrainingMemory.Start(model.Device);
         using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);
         model.train();
+        using var frozenCasts = Autocast.CacheFrozenCasts();   // as fine-tuning runs do
         var times = new List<double>();
         for (int step = 0; step < steps + 2; step++)
         {
             using var scope = torch.NewDisposeScope();
             var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
             var watch = Stopwatch.StartNew();
-            var loss = model.LanguageModelLoss(x, x);
-            loss.backward();
+            Tensor loss;
+            using (Autocast.CacheCasts())
+            {
+                loss = model.LanguageModelLoss(x, x);
+                loss.backward();
+            }
             optimizer.Step(step);
             loss.item<float>();
             if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);

@@ -33,11 +33,15 @@ public static class StepProfiler
             using var scope = torch.NewDisposeScope();
             var x = torch.randint(0, config.Vocab, [batch, block], device: device);
             var w = Stopwatch.StartNew();
-            var loss = model.LanguageModelLoss(x, x);
-            loss.item<float>();
-            double f = w.Elapsed.TotalSeconds;
-            loss.backward();
-            double b = w.Elapsed.TotalSeconds - f;
+            double f, b;
+            using (Autocast.CacheCasts())   // as training steps do
+            {
+                var loss = model.LanguageModelLoss(x, x);
+                loss.item<float>();
+                f = w.Elapsed.TotalSeconds;
+                loss.backward();
+                b = w.Elapsed.TotalSeconds - f;
+            }
             optimizer.Step(i);
             double o = w.Elapsed.TotalSeconds - f - b;
             if (i < 2) continue;   // the first steps allocate optimizer state

@@ -25,6 +25,8 @@ public static class TokenGenerator
         // Positions left for tokens: virtual tokens a method prepends (prompt tuning) take the rest.
         int context = ((IDecoder)model).UsableContext;
         KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers) : null;
+        // Weights are cast to bf16 once per generation, not once per token; entered per token (this is an iterator).
+        using var casts = Autocast.NewCastCache();
         try
         {
             for (int step = 0; step < options.MaxNewTokens; step++)
@@ -33,6 +35,7 @@ public static class TokenGenerator
                 var latency = System.Diagnostics.Stopwatch.StartNew();
                 using (var scope = torch.NewDisposeScope())
                 using (torch.no_grad())
+                using (casts.Enter())
                 {
                     // Past the context the window slides, positions shift, and cached keys no longer apply.
                     if (cache is not null && tokens.Count > context) { cache.Dispose(); cache = null; }

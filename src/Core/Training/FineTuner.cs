@@ -85,6 +85,7 @@ public static class FineTuner
         var decoder = job.Model as Decoder;
         double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
         var control = new TrainingControl();
+        using var frozenCasts = Autocast.CacheFrozenCasts();   // a frozen body is cast to bf16 once per run, not per step
         var stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;
 
         IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
@@ -157,8 +158,12 @@ public static class FineTuner
                 torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
                 var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => train[i]).ToList();
                 examplesSeen += batch.Count;
-                var loss = job.Objective.Loss(batch) / t.GradientAccumulation;
-                loss.backward();
+                Tensor loss;
+                using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
+                {
+                    loss = job.Objective.Loss(batch) / t.GradientAccumulation;
+                    loss.backward();
+                }
                 double batchLoss = Autocast.Float(loss).item<float>();
                 // A non-finite loss poisons the weights and every later step: stop, with the step named.
                 if (!double.IsFinite(batchLoss))
@@ -269,6 +274,7 @@ public static class FineTuner
     {
         bool wasTraining = model.Module.training;
         model.Module.eval();
+        using var casts = Autocast.CacheCasts();   // no weight changes during a pass: each is cast once
         var predictions = new List<Prediction>();
         for (int i = 0; i < examples.Count; i += batch)
         {

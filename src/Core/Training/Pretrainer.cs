@@ -106,8 +106,12 @@ public static class Pretrainer
                 torch.manual_seed(TokenDataset.StableSeed(o.Seed, 2, step));   // dropout masks depend on the step, not on history
                 model.train();
                 var (x, y) = data.TrainBatch(step, o.BatchSize, block, o.Seed, device);
-                var loss = model.LanguageModelLoss(x, y);
-                loss.backward();
+                Tensor loss;
+                using (Autocast.CacheCasts())   // each weight cast once per step (the tied LM head is used once per chunk)
+                {
+                    loss = model.LanguageModelLoss(x, y);
+                    loss.backward();
+                }
                 lastLoss = loss.item<float>();
                 // A non-finite loss would poison the weights and every later step: stop, keep the last good checkpoint.
                 if (!double.IsFinite(lastLoss))
@@ -151,6 +155,7 @@ public static class Pretrainer
         PretrainOptions o, int block, Device device)
     {
         using var _ = torch.no_grad();
+        using var casts = Autocast.CacheCasts();
         model.eval();
         var perCorpus = new Dictionary<string, double>();
         double mixture = 0;

@@ -6,12 +6,13 @@ using PluginGpt.Core.Bench;
 using PluginGpt.Core.Model;
 using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Plugins;
+using PluginGpt.Host.Results;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
 
 /// <summary><c>plugingpt bench train|generate|method</c>: throughput and cost as ratios measured in one run.</summary>
-public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins) : ICliCommand
+public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins, GlobalOptions.Values globals) : ICliCommand
 {
     public Command Build()
     {
@@ -66,7 +67,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             if (results.Count == 2)
                 figures[$"{results[1].Precision}_over_{results[0].Precision}_tokens_per_s"] =
                     Math.Round(results[1].TokensPerSecond / results[0].TokensPerSecond, 2);
-            Report(parse.GetValue(json), figures);
+            Report(parse, parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
 
@@ -93,7 +94,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             if (results.Count == 2)
                 figures[$"{results[1].Name}_over_{results[0].Name}_cached_tokens_per_s"] =
                     Math.Round(results[1].R.CachedTokensPerSecond / results[0].R.CachedTokensPerSecond, 2);
-            Report(parse.GetValue(json), figures);
+            Report(parse, parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
         var profile = new Command("profile", "Where one training step's time goes: phases, and each forward op kind at the step's shapes.")
@@ -118,7 +119,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 };
                 foreach (var (op, seconds) in p.ForwardOps)
                     figures[$"forward: {op}"] = $"{seconds * 1000:F2} ms ({seconds / ops:P0} of the ops)";
-                Report(parse.GetValue(json), figures);
+                Report(parse, parse.GetValue(json), figures);
             }
             return Task.FromResult(0);
         });
@@ -132,7 +133,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
             var choice = Choices(parse.GetValue(precisions)!, dev)[0];
             var r = HookOverhead.Run(config, parse.GetValue(batch), t, dev, choice);
-            Report(parse.GetValue(json), new()
+            Report(parse, parse.GetValue(json), new()
             {
                 ["preset"] = parse.GetValue(preset)!,
                 ["precision"] = choice.Name,
@@ -181,10 +182,24 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             if (r.MethodStepMemoryBytes is { } methodBytes) figures["method_step_memory_mib"] = Math.Round(methodBytes / MiB, 1);
             if (r.FullStepMemoryBytes is > 0 && r.MethodStepMemoryBytes is { } m)
                 figures["method_memory_over_full"] = Math.Round(m / (double)r.FullStepMemoryBytes.Value, 3);
-            Report(parse.GetValue(json), figures);
+            Report(parse, parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
-        return new Command("bench", "Measure throughput (figures are ratios within one run).") { train, generate, method, profile, hooks };
+        var compare = BenchCompareCommand.Build(console, Report);
+        return new Command("bench", "Measure throughput (figures are ratios within one run); results are recorded (--results).")
+        {
+            train, generate, method, profile, hooks, compare,
+        };
+    }
+
+    void Record(ParseResult parse, IReadOnlyDictionary<string, object> figures)
+    {
+        if (globals.Results is not { } database) return;
+        var precision = parse.CommandResult.Command.Options.FirstOrDefault(o => o.Name == "--precision") is Option<string> option
+            ? parse.GetValue(option) : null;
+        var arguments = parse.Tokens.Select(t => t.Value).SkipWhile(t => t != "bench").Skip(2);
+        using var store = ResultsStore.Open(database);
+        store.RecordBench(BenchRecord.Now(parse.CommandResult.Command.Name, arguments, precision, figures));
     }
 
     /// <summary>The precisions of a comma-separated list, each resolved on the device (<c>auto</c> probes it).</summary>
@@ -192,8 +207,10 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(name => PrecisionSelector.Resolve(name, device)).ToList();
 
-    void Report(bool json, Dictionary<string, object> figures)
+    /// <summary>Prints the figures and records them in the results database (with the CPU, cores and commit).</summary>
+    void Report(ParseResult parse, bool json, Dictionary<string, object> figures)
     {
+        Record(parse, figures);
         if (json) { Console.WriteLine(JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true })); return; }
         var table = new Table().AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
         foreach (var (k, v) in figures) table.AddRow(k, Convert.ToString(v, CultureInfo.InvariantCulture)!);

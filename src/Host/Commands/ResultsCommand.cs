@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Reports;
 using PluginGpt.Host.Results;
 using Spectre.Console;
 
@@ -25,8 +26,12 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
             Arity = new ArgumentArity(2, 2),
             AllowMultipleArgumentsPerToken = true,
         };
+        var bench = new Option<bool>("--bench")
+        {
+            Description = "list the recorded benchmark results (plugingpt bench …) with their CPU, cores and commit instead of runs",
+        };
         var command = new Command("results", "List and compare the runs recorded in the results database (--results).")
-        { task, method, since, json, md, plot };
+        { task, method, since, json, md, plot, bench };
         command.SetAction((parse, cancel) =>
         {
             DateTime? from = null;
@@ -44,6 +49,20 @@ public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values gl
             if (!File.Exists(database))
                 throw new OptionsException($"--results: {Path.GetFullPath(database)} not found (no run has been recorded there yet)");
             using var store = ResultsStore.OpenToRead(database);
+            if (parse.GetValue(bench))
+            {
+                var records = store.QueryBench();
+                foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(records, new JsonSerializerOptions
+                    {
+                        WriteIndented = true,
+                        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+                    }));
+                else if (parse.GetValue(md)) Console.Write(BenchHistory.Markdown(records));
+                else console.Write(BenchHistory.Table(records));
+                return Task.FromResult(0);
+            }
             var runs = store.Query(new ResultsFilter(parse.GetValue(task), parse.GetValue(method), from));
             foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
             if (parse.GetValue(plot) is { Length: 2 } wanted)

@@ -36,6 +36,13 @@ public static class ResultsSchema
         """
         ALTER TABLE runs ADD COLUMN training_memory_mb REAL;
         """,
+        // 4: benchmark results, with the machine and the code they measured.
+        """
+        CREATE TABLE benchmarks (
+            id TEXT PRIMARY KEY, started TEXT NOT NULL, command TEXT NOT NULL, arguments TEXT NOT NULL, cpu TEXT, cores INTEGER,
+            precision TEXT, git_commit TEXT, figures TEXT NOT NULL);
+        CREATE INDEX benchmarks_by_command ON benchmarks(command, started);
+        """,
     ];
 
     public static int Current => Steps.Count;

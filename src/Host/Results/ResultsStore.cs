@@ -10,7 +10,7 @@ public sealed record ResultsFilter(string? Task = null, string? Method = null, D
 /// Every finished run in one SQLite database (default <c>runs/results.db</c>): WAL journal, so readers never block the writer
 /// and parallel sweep tasks (several processes) each add their rows; a writer that finds the database busy waits and retries.
 /// </summary>
-public sealed class ResultsStore : IDisposable
+public sealed partial class ResultsStore : IDisposable
 {
     public const string DefaultPath = "runs/results.db";
     const int Attempts = 20;
