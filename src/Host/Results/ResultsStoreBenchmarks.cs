@@ -16,18 +16,17 @@ public sealed partial class ResultsStore
             INSERT INTO benchmarks (id, started, command, arguments, cpu, cores, precision, git_commit, figures)
             VALUES ($id, $started, $command, $arguments, $cpu, $cores, $precision, $git, $figures);
             """;
-        void Add(string name, object? value) => insert.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        Add("$id", r.Id);
-        Add("$started", r.Started.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture));
-        Add("$command", r.Command);
-        Add("$arguments", r.Arguments);
-        Add("$cpu", r.Cpu);
-        Add("$cores", r.Cores);
-        Add("$precision", r.Precision);
-        Add("$git", r.GitCommit);
-        Add("$figures", r.FiguresJson);
+        Bind(insert, ("$id", r.Id), ("$started", r.Started.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture)),
+            ("$command", r.Command), ("$arguments", r.Arguments), ("$cpu", r.Cpu), ("$cores", r.Cores),
+            ("$precision", r.Precision), ("$git", r.GitCommit), ("$figures", r.FiguresJson));
         insert.ExecuteNonQuery();
     });
+
+    /// <summary>Binds each named value (null as SQL NULL).</summary>
+    static void Bind(SqliteCommand command, params (string Name, object? Value)[] values)
+    {
+        foreach (var (name, value) in values) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+    }
 
     /// <summary>The benchmark results (of one bench command, or all), oldest first; damaged rows are left out and said in
     /// <see cref="Skipped"/>.</summary>
