@@ -91,7 +91,7 @@ public static class Autocast
     public sealed class CastCache : IDisposable
     {
         readonly bool keepsTrainable;
-        readonly Dictionary<(Tensor, ScalarType), Tensor> kept = new(new SourceComparer());
+        readonly Dictionary<(Tensor, ScalarType, bool), Tensor> kept = new(new SourceComparer());
         CastCache? parent;
 
         internal CastCache(bool keepsTrainable) => this.keepsTrainable = keepsTrainable;
@@ -115,14 +115,18 @@ public static class Autocast
 
         internal Tensor Get(Tensor weight, ScalarType type)
         {
+            // A cast made with gradients off (a checkpointed block's first forward, an evaluation) has no graph: it must not
+            // serve where gradients are on (the block's recomputation), or the weight would get no gradient.
+            bool tracked = weight.requires_grad && torch.is_grad_enabled();
+            var key = (weight, type, tracked);
             for (var c = this; c is not null; c = c.parent)
-                if (c.kept.TryGetValue((weight, type), out var hit)) return hit;
+                if (c.kept.TryGetValue(key, out var hit)) return hit;
             var holder = weight.requires_grad ? Innermost(c => c.keepsTrainable) : Innermost(c => c.parent is null);
             weightCasts++;
             var cast = weight.to(type);
             if (holder is null) return cast;
             cast.DetachFromDisposeScope();
-            holder.kept[(weight, type)] = cast;
+            holder.kept[key] = cast;
             return cast;
         }
 
@@ -147,14 +151,15 @@ public static class Autocast
         }
     }
 
-    /// <summary>Weights are keys by identity (a tensor's equality is elementwise).</summary>
-    sealed class SourceComparer : IEqualityComparer<(Tensor Weight, ScalarType Type)>
+    /// <summary>Weights are keys by identity (a tensor's equality is elementwise), with the type and whether the cast is tracked.
+    /// </summary>
+    sealed class SourceComparer : IEqualityComparer<(Tensor Weight, ScalarType Type, bool Tracked)>
     {
-        public bool Equals((Tensor Weight, ScalarType Type) a, (Tensor Weight, ScalarType Type) b) =>
-            ReferenceEquals(a.Weight, b.Weight) && a.Type == b.Type;
+        public bool Equals((Tensor Weight, ScalarType Type, bool Tracked) a, (Tensor Weight, ScalarType Type, bool Tracked) b) =>
+            ReferenceEquals(a.Weight, b.Weight) && a.Type == b.Type && a.Tracked == b.Tracked;
 
-        public int GetHashCode((Tensor Weight, ScalarType Type) key) =>
-            HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Weight), key.Type);
+        public int GetHashCode((Tensor Weight, ScalarType Type, bool Tracked) key) =>
+            HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(key.Weight), key.Type, key.Tracked);
     }
 
     sealed class Region(ScalarType? previous) : IDisposable

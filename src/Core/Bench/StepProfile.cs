@@ -9,7 +9,11 @@ namespace PluginGpt.Core.Bench;
 
 /// <summary>Where a training step's time goes: its phases, and each forward op kind timed alone at the step's shapes.</summary>
 public sealed record StepProfile(string Precision, double ForwardSeconds, double BackwardSeconds, double OptimizerSeconds,
-    IReadOnlyList<(string Op, double Seconds)> ForwardOps);
+    IReadOnlyList<(string Op, double Seconds)> ForwardOps)
+{
+    /// <summary>Each op kind's backward alone (its forward and backward, less its forward), times how often a step runs it.</summary>
+    public IReadOnlyList<(string Op, double Seconds)> BackwardOps { get; init; } = [];
+}
 
 /// <summary>
 /// Profiles one training step of a fresh model (TorchSharp has no op profiler): forward, backward and optimizer phases timed
@@ -47,7 +51,10 @@ public static class StepProfiler
             if (i < 2) continue;   // the first steps allocate optimizer state
             forward.Add(f); backward.Add(b); step.Add(o);
         }
-        return new StepProfile(precision.Name, Median(forward), Median(backward), Median(step), Ops(config, batch, block, device, repeats));
+        return new StepProfile(precision.Name, Median(forward), Median(backward), Median(step), Ops(config, batch, block, device, repeats))
+        {
+            BackwardOps = BackwardOps(config, batch, block, device, repeats),
+        };
     }
 
     /// <summary>Each forward op kind alone, at the step's shapes, times how often a step runs it.</summary>
@@ -84,6 +91,48 @@ public static class StepProfiler
         };
         foreach (var m in new Module[] { qkv, proj, fc, fcProj, norm }) m.Dispose();
         return ops;
+    }
+
+    /// <summary>The backward of the matmul-heavy op kinds at the step's shapes: inputs and weights require gradients, as in a
+    /// step; the time of forward + backward less the forward's.</summary>
+    static IReadOnlyList<(string, double)> BackwardOps(GptConfig c, int batch, int block, Device device, int repeats)
+    {
+        using var scope = torch.NewDisposeScope();
+        long d = c.ModelDim, tokens = (long)batch * block;
+        Tensor Input(params long[] shape) => torch.randn(shape, device: device).requires_grad_();
+        var (h, ff) = (Input(tokens, d), Input(tokens, c.InnerDim));
+        TorchSharp.Modules.Linear Dense(long i, long o) => torch.nn.Linear(i, o, device: device);
+        var (qkv, fc, fcProj) = (Dense(d, 3 * d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
+        var wte = Input(c.Vocab, d);
+        var (q, k, v) = (Input(batch, c.Heads, block, c.HeadDim), Input(batch, c.Heads, block, c.HeadDim),
+            Input(batch, c.Heads, block, c.HeadDim));
+        int layers = c.Layers;
+        double Backward(Func<Tensor> op) => Math.Max(0, TimeWithBackward(op, repeats) - Time(op, repeats));
+        var ops = new List<(string, double)>
+        {
+            ($"q/k/v projection × {layers}", layers * Backward(() => Autocast.Linear(qkv, h))),
+            ($"attention (SDPA, causal) × {layers}", layers * Backward(() =>
+                functional.scaled_dot_product_attention(Autocast.Compute(q), Autocast.Compute(k), Autocast.Compute(v), is_casual: true))),
+            ($"MLP up (c_fc) × {layers}", layers * Backward(() => Autocast.Linear(fc, h))),
+            ($"GELU × {layers}", layers * Backward(() => functional.gelu(Autocast.Compute(ff), TorchSharp.Modules.GELU.Approximate.tanh))),
+            ($"MLP down (c_proj) × {layers}", layers * Backward(() => Autocast.Linear(fcProj, ff))),
+            ("LM head (tied wte)", Backward(() => Autocast.Linear(h, wte))),
+        };
+        foreach (var m in new Module[] { qkv, fc, fcProj }) m.Dispose();
+        return ops;
+    }
+
+    static double TimeWithBackward(Func<Tensor> op, int repeats)
+    {
+        var times = new List<double>();
+        for (int i = 0; i < repeats + 1; i++)
+        {
+            using var scope = torch.NewDisposeScope();
+            var w = Stopwatch.StartNew();
+            Autocast.Float(op()).sum().backward();
+            if (i > 0) times.Add(w.Elapsed.TotalSeconds);
+        }
+        return Median(times);
     }
 
     static double Time(Func<Tensor> op, int repeats)

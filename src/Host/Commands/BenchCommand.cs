@@ -97,7 +97,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             Report(parse, parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
-        var profile = new Command("profile", "Where one training step's time goes: phases, and each forward op kind at the step's shapes.")
+        var profile = new Command("profile", "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
         { preset, device, json, batch, block, precisions };
         profile.SetAction((parse, cancel) =>
         {
@@ -119,6 +119,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
                 };
                 foreach (var (op, seconds) in p.ForwardOps)
                     figures[$"forward: {op}"] = $"{seconds * 1000:F2} ms ({seconds / ops:P0} of the ops)";
+                foreach (var (op, seconds) in p.BackwardOps) figures[$"backward: {op}"] = $"{seconds * 1000:F2} ms";
                 Report(parse, parse.GetValue(json), figures);
             }
             return Task.FromResult(0);
