@@ -97,7 +97,8 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             Report(parse, parse.GetValue(json), figures);
             return Task.FromResult(0);
         });
-        var profile = new Command("profile", "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
+        var profile = new Command("profile",
+            "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
         { preset, device, json, batch, block, precisions };
         profile.SetAction((parse, cancel) =>
         {
