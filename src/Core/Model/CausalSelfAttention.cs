@@ -1,4 +1,3 @@
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -37,23 +36,8 @@ public sealed class CausalSelfAttention : ReplaceableChildren
         long past = context.Past;   // read once per forward: the cache grows layer by layer
         if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
 
-        long prefixLength = 0;
-        if (context.Prefix?.GetPrefix(layer, batch) is var (pk, pv))
-        {
-            prefixLength = pk.shape[2];
-            k = torch.cat([pk.to(k.dtype), k], 2);   // prefixes are fp32 parameters; keys may be bf16 under autocast
-            v = torch.cat([pv.to(v.dtype), v], 2);
-        }
-
-        double p = training ? attnDropout : 0.0;
-        // LibTorch 2.10's CPU attention backward in bf16 measured 4× slower than in fp32 (small, 16 × 128: 39.5 against 9.9 ms for
-        // 4 layers), its forward only 1.3× faster: a bf16 region trains CPU attention in fp32, as its softmax would be anyway.
-        if (training && q.dtype == ScalarType.BFloat16 && q.device.type == DeviceType.CPU)
-            (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
-        Tensor y = prefixLength == 0 && past == 0 && context.KeyPaddingMask is null
-            ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
-            : functional.scaled_dot_product_attention(q, k, v,
-                AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
+        (k, v, long prefixLength) = ScaledAttention.WithPrefix(context, layer, batch, k, v);
+        var y = ScaledAttention.Attend(q, k, v, steps, past, prefixLength, context.KeyPaddingMask, attnDropout, training);
 
         y = y.transpose(1, 2).contiguous().view(batch, steps, dim);
         return resid_dropout.forward(Project(c_proj, y));

@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -46,25 +45,14 @@ public sealed class LlamaAttention : ReplaceableChildren
         long past = context.Past;   // read once per forward: the cache grows layer by layer
         if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
 
-        long prefixLength = 0;
-        if (context.Prefix?.GetPrefix(layer, batch) is var (pk, pv))
-        {
-            // Prefix keys take no position (no rotation), as past key/values in Hugging Face's cache are not rotated again.
-            prefixLength = pk.shape[2];
-            k = torch.cat([pk.to(k.dtype), k], 2);
-            v = torch.cat([pv.to(v.dtype), v], 2);
-        }
+        (k, v, long prefixLength) = ScaledAttention.WithPrefix(context, layer, batch, k, v);
         if (keyValueHeads != heads)
         {
             k = k.repeat_interleave(heads / keyValueHeads, 1);
             v = v.repeat_interleave(heads / keyValueHeads, 1);
         }
 
-        double p = training ? attnDropout : 0.0;
-        Tensor y = prefixLength == 0 && past == 0 && context.KeyPaddingMask is null
-            ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
-            : functional.scaled_dot_product_attention(q, k, v,
-                AttentionMask.Build(steps, past, prefixLength, context.KeyPaddingMask, x.device), p);
+        var y = ScaledAttention.Attend(q, k, v, steps, past, prefixLength, context.KeyPaddingMask, attnDropout, training);
         y = y.transpose(1, 2).contiguous().view(batch, steps, heads * headDim);
         return Project(o_proj, y);
     }
