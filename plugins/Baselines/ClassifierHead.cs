@@ -90,9 +90,17 @@ public sealed class ClassifierHead : IObjective
             var idTensor = torch.tensor(ids, [sequences.Count, width], device: device);
             var lengths = torch.tensor(sequences.Select(s => (long)s.Length).ToArray(), device: device);
             // Right padding under a causal mask: real tokens never see the pads, so no attention mask is needed.
-            var states = options.Layer is null ? null : new List<Tensor>();
-            var hidden = states is null ? context.Model.Forward(idTensor) : context.Model.Forward(idTensor, null, states);
-            var read = Autocast.Float(options.Layer is { } layer ? states![layer] : hidden);   // the head reads fp32
+            Tensor hidden, read;
+            if (options.Layer is not { } layer) read = hidden = context.Model.Forward(idTensor);
+            // A probe at layer k computes no later block, unless the auxiliary LM loss needs the last one.
+            else if (options.LmCoef == 0) read = hidden = context.Model.ForwardToLayer(idTensor, null, layer);
+            else
+            {
+                var states = new List<Tensor>();
+                hidden = context.Model.Forward(idTensor, null, states);
+                read = states[layer];
+            }
+            read = Autocast.Float(read);   // the head reads fp32
             Tensor features;
             if (options.Pooling == "mean")
             {

@@ -191,7 +191,7 @@ public sealed class InContext : IObjective
         /// <paramref name="e"/>.</summary>
         double[] LabelLogProbabilities(Example e)
         {
-            var logits = Autocast.Float(context.Model.LmHead(context.Model.Forward(Tensor(Prompt(e, 0))))[0, -1]);
+            var logits = Autocast.Float(context.Model.LmHead(context.Model.Forward(Tensor(Prompt(e, 0)))[0, -1]));   // the last position only
             var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
             return scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray();
         }
@@ -213,9 +213,9 @@ public sealed class InContext : IObjective
                 var option = context.Tokenizer.Encode(" " + e.Options[i]);
                 var prompt = Prompt(e, option.Length);
                 var ids = prompt.Concat(option).ToArray();
-                var logProbs = Autocast.Float(context.Model.LmHead(context.Model.Forward(Tensor(ids)))[0]).log_softmax(1);   // [T, V]
-                double sum = 0;
-                for (int t = 0; t < option.Length; t++) sum += logProbs[prompt.Length - 1 + t, option[t]].item<float>();
+                // Only the positions that predict the option's tokens go through the LM head.
+                var picks = option.Select((token, t) => (0L, (long)(prompt.Length - 1 + t), (long)token)).ToList();
+                double sum = TokenBatch.TokenLogProbabilities(context.Model, context.Model.Forward(Tensor(ids)), picks).sum().item<float>();
                 scores[i] = sum / option.Length;   // mean, so long options are not penalised for their length
             }
             var normalised = torch.tensor(scores).log_softmax(0).data<double>().ToArray();

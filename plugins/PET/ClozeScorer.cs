@@ -50,14 +50,15 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
         var sequences = filled
             .SelectMany(f => f.Select(s => s.Prefix.Prepend(tokenizer.SequenceStart).Concat(s.Answer).Concat(s.Suffix).ToArray()))
             .ToList();
-        var starts = filled.SelectMany(f => f.Select(s => (long)s.Prefix.Length + 1)).ToArray();   // index of the slot's first token
-        var (ids, lengths) = Batch(sequences);
-        var logits = Autocast.Float(model.LmHead(model.Forward(ids)[.., ..^1]));   // predicts positions 1 … T-1
-        var targets = ids[.., 1..];
-        var tokenLogp = logits.log_softmax(2).gather(2, targets.unsqueeze(2)).squeeze(2);   // [S, T-1]
-        var positions = torch.arange(1, ids.shape[1], device: ids.device).unsqueeze(0);      // position of each predicted token
-        var scored = positions.ge(torch.tensor(starts, device: ids.device).unsqueeze(1)).logical_and(positions.lt(lengths.unsqueeze(1)));
-        return (tokenLogp * scored.to(tokenLogp.dtype)).sum(1).view(filled.Count, words.Count);
+        // The slot's first token is predicted at the prefix's last position (the start token counts one): from there to the end.
+        var picks = new List<(long, long, long)>();
+        var starts = filled.SelectMany(f => f.Select(s => s.Prefix.Length)).ToArray();
+        for (int s = 0; s < sequences.Count; s++)
+            for (int t = starts[s]; t < sequences[s].Length - 1; t++) picks.Add((s, t, sequences[s][t + 1]));
+        var (ids, _) = Batch(sequences);
+        var tokenLogp = TokenBatch.TokenLogProbabilities(model, model.Forward(ids), picks);   // only the scored positions
+        var owners = torch.tensor(picks.Select(p => p.Item1).ToArray(), device: ids.device);
+        return torch.zeros(sequences.Count, tokenLogp.dtype, ids.device).index_add(0, owners, tokenLogp, 1).view(filled.Count, words.Count);
     }
 
     (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model.Device);

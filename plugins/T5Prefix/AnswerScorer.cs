@@ -58,24 +58,13 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
     {
         var sequences = batch.Select(s => s.Prompt.Concat(s.Answer).ToArray()).ToList();
         var (ids, _) = Padded(sequences);
-        long width = ids.shape[1];
-        var rows = new List<long>();
-        var owners = new List<long>();
-        var targets = new List<long>();
+        var picks = new List<(long, long, long)>();
         for (int s = 0; s < batch.Count; s++)
             // Position t predicts token t + 1: the answer's tokens [P, P + A) are predicted at [P - 1, P + A - 1).
-            for (int t = batch[s].Prompt.Length - 1; t < sequences[s].Length - 1; t++)
-            {
-                rows.Add(s * width + t);
-                owners.Add(s);
-                targets.Add(sequences[s][t + 1]);
-            }
-        var device = ids.device;
-        var hidden = model.Forward(ids);
-        var picked = hidden.reshape(-1, hidden.shape[2]).index_select(0, torch.tensor(rows.ToArray(), device: device));
-        var logp = Autocast.Float(model.LmHead(picked)).log_softmax(1)
-            .gather(1, torch.tensor(targets.ToArray(), device: device).unsqueeze(1)).squeeze(1);
-        return (logp, torch.tensor(owners.ToArray(), device: device));
+            for (int t = batch[s].Prompt.Length - 1; t < sequences[s].Length - 1; t++) picks.Add((s, t, sequences[s][t + 1]));
+        var logp = TokenBatch.TokenLogProbabilities(model, model.Forward(ids), picks);
+        var owners = picks.Select(p => p.Item1).ToArray();
+        return (logp, torch.tensor(owners, device: ids.device));
     }
 
     /// <summary>Greedy answers to <paramref name="prompts"/>: at most <paramref name="maxNew"/> tokens each, without the end of

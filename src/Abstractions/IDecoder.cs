@@ -22,6 +22,14 @@ public interface IDecoder
     /// <summary>The same pass, also filling <paramref name="layerStates"/> with the residual stream [B, T, C] after the embeddings
     /// (index 0) and after each block (index i + 1, before <c>ln_f</c>): what a probe at any layer reads.</summary>
     Tensor Forward(Tensor inputIds, Tensor? keyPaddingMask, List<Tensor> layerStates);
+    /// <summary>The residual stream [B, T, C] after <paramref name="layer"/> blocks (0: the embeddings), computing no later block:
+    /// what a probe at layer k reads, at k/L of the full pass's cost. Since SDK 2.6; the default runs the whole pass.</summary>
+    Tensor ForwardToLayer(Tensor inputIds, Tensor? keyPaddingMask, int layer)
+    {
+        var states = new List<Tensor>();
+        Forward(inputIds, keyPaddingMask, states);
+        return states[layer];
+    }
     /// <summary>Next-token logits [.., V] from hidden states.</summary>
     Tensor LmHead(Tensor hidden);
     /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>

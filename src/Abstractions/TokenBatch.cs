@@ -22,6 +22,21 @@ public static class TokenBatch
         hidden.gather(1, (lengths - 1).view(-1, 1, 1).expand(-1, 1, hidden.shape[2])).squeeze(1);
 
     /// <summary>
+    /// Log-probabilities [N] of the tokens that <paramref name="picks"/> name, each predicted at one (sequence, position) of
+    /// <paramref name="hidden"/> [S, T, C] (position t predicts token t + 1). Only those N rows go through the LM head: scoring an
+    /// answer needs the vocabulary-wide softmax at its own positions, not at every prompt position. Since SDK 2.6.
+    /// </summary>
+    public static Tensor TokenLogProbabilities(IDecoder model, Tensor hidden, IReadOnlyList<(long Sequence, long Position, long Token)> picks)
+    {
+        long width = hidden.shape[1];
+        var device = hidden.device;
+        var rows = tensor(picks.Select(p => p.Sequence * width + p.Position).ToArray(), device: device);
+        var tokens = tensor(picks.Select(p => p.Token).ToArray(), device: device).unsqueeze(1);
+        var picked = hidden.reshape(-1, hidden.shape[2]).index_select(0, rows);   // [N, C]
+        return Autocast.Float(model.LmHead(picked)).log_softmax(1).gather(1, tokens).squeeze(1);
+    }
+
+    /// <summary>
     /// Greedy continuations of many prompts at once (no KV cache: each step re-reads the right-padded batch, which is cheap for the
     /// short answers objectives generate and keeps every sequence's logits independent of the others). Each stops at
     /// <paramref name="stopToken"/> (not included), after <paramref name="maxNew"/> tokens, or when it fills

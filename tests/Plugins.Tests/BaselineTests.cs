@@ -110,7 +110,9 @@ public class BaselineTests
         var icl = new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"k": 4}""")));
         Assert.False(icl.Trains);
         Assert.Empty(icl.Parameters);
+        long rowsBefore = model.LmHeadRows;
         var predictions = icl.Predict(Sentiment().Dev);
+        Assert.Equal(Sentiment().Dev.Count, model.LmHeadRows - rowsBefore);   // one position per example: the label word's
         Assert.All(predictions, p => Assert.Equal(1.0, p.Probabilities.Sum(), 6));   // float32 log-softmax
         Assert.Equal(predictions.Select(p => p.Label), icl.Predict(Sentiment().Dev).Select(p => p.Label));   // deterministic
         icl.Save(dir.Path);
@@ -145,7 +147,10 @@ public class BaselineTests
         var task = new TaskData("mc", InputFormat.MultipleChoice, [], [new Example(["the sky is"], Label: 0, Options: ["blue", "loud"])],
             [new Example(["the grass is"], Label: 0, Options: ["green", "sad", "fast"])], "accuracy");
         var icl = new InContext().Create(new ObjectiveContext(model, Tok, task, Json("""{"k": 1}""")));
+        long rowsBefore = model.LmHeadRows;
         var p = Assert.Single(icl.Predict(task.Dev));
+        // Only the positions that predict an option's tokens go through the LM head.
+        Assert.Equal(new[] { "green", "sad", "fast" }.Sum(o => Tok.Encode(" " + o).Length), model.LmHeadRows - rowsBefore);
         Assert.Equal(3, p.Probabilities.Count);
         Assert.Equal(p.Probabilities.ToList().IndexOf(p.Probabilities.Max()), p.Label);
     }
@@ -162,6 +167,17 @@ public class BaselineTests
             Assert.Equal(Presets.Tiny.Layers + 1, states.Count);   // embeddings, then each block
             Assert.True(final.allclose(model.Forward(ids), rtol: 0, atol: 0));
         }
+        // A probe at layer k reads the same state and runs no later block.
+        var recorder = new BlockRecorder();
+        model.BlockOutputHook = recorder;
+        using (torch.no_grad())
+            for (int k = 0; k <= Presets.Tiny.Layers; k++)
+            {
+                recorder.Layers.Clear();
+                Assert.True(((IDecoder)model).ForwardToLayer(ids, null, k).allclose(states[k], rtol: 0, atol: 0));
+                Assert.Equal(Enumerable.Range(0, k), recorder.Layers.Distinct());
+            }
+        model.BlockOutputHook = null;
         var data = Sentiment();
         var heads = Enumerable.Range(0, Presets.Tiny.Layers + 1)
             .Select(layer => new ClassifierHead().Create(
@@ -192,5 +208,12 @@ public class BaselineTests
         Assert.True(float.IsFinite(concat.Loss(pairs.Train).item<float>()));
         Assert.Throws<OptionsException>(() =>
             new ClassifierHead().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"combine": "concat"}"""))));
+    }
+
+    sealed class BlockRecorder : IBlockOutputHook
+    {
+        public List<int> Layers { get; } = [];
+        public Tensor AfterAttention(int layer, Tensor output) { Layers.Add(layer); return output; }
+        public Tensor AfterMlp(int layer, Tensor output) => output;
     }
 }

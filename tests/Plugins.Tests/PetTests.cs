@@ -32,11 +32,15 @@ public class PetTests
         Assert.Equal(LogLikelihood(model, [.. prefix, 'a'], prefix.Length), end[0, 0].item<float>(), 1e-4);
         Assert.Equal(LogLikelihood(model, [.. prefix, 'b'], prefix.Length), end[0, 1].item<float>(), 1e-4);
 
-        // Slot inside: the answer and everything after it ("b! ok") scored in one filled sequence per word.
+        // Slot inside: the answer and everything after it ("b! ok") scored in one filled sequence per word, and only those
+        // positions go through the LM head.
+        long rowsBefore = model.LmHeadRows;
         var inner = new ClozeScorer(model, Bytes, Pattern.Parse("Just{answer}! {text_a}", "p", 1),
             Verbalizer.Create(Words(("no", ["a"]), ("yes", ["b"])), ["no", "yes"], Bytes, "v"), 64).Scores([example]);
+        long rows = model.LmHeadRows - rowsBefore;
         Assert.Equal(LogLikelihood(model, Ids("Justa! ok"), Ids("Just").Length), inner[0, 0].item<float>(), 1e-4);
         Assert.Equal(LogLikelihood(model, Ids("Justb! ok"), Ids("Just").Length), inner[0, 1].item<float>(), 1e-4);
+        Assert.Equal(2 * (Ids("Justa! ok").Length - Ids("Just").Length), rows);
     }
 
     [Fact]

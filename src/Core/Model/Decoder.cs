@@ -83,6 +83,11 @@ public sealed class Decoder : Module, IDecoder
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask) => Forward(inputIds, null, keyPaddingMask);
     Tensor IDecoder.Forward(Tensor inputIds, Tensor? keyPaddingMask, List<Tensor> layerStates) =>
         Forward(inputIds, null, keyPaddingMask, layerStates);
+    Tensor IDecoder.ForwardToLayer(Tensor inputIds, Tensor? keyPaddingMask, int layer)
+    {
+        if (layer < 0 || layer > Config.Layers) throw new ArgumentOutOfRangeException(nameof(layer), $"must be in [0, {Config.Layers}]");
+        return Forward(inputIds, null, keyPaddingMask, null, layer);
+    }
     public Tensor EmbedTokens(Tensor inputIds) => Tokens.forward(inputIds);
     public Embedding TokenEmbedding => Tokens;
     /// <summary>GPT-2's learned positions; null in the Llama family (rotary positions live in the attention).</summary>
@@ -93,7 +98,12 @@ public sealed class Decoder : Module, IDecoder
     /// <paramref name="cache"/> continues a sequence; <paramref name="keyPaddingMask"/> [B, past + T] (1 = real token)
     /// hides padding keys.
     /// </summary>
-    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null, List<Tensor>? layerStates = null)
+    public Tensor Forward(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null, List<Tensor>? layerStates = null) =>
+        Forward(inputIds, cache, keyPaddingMask, layerStates, stopAfterBlocks: null);
+
+    /// <summary>The pass; with <paramref name="stopAfterBlocks"/> = k it returns the residual stream after k blocks (no final
+    /// norm) and runs no later block.</summary>
+    Tensor Forward(Tensor inputIds, KvCache? cache, Tensor? keyPaddingMask, List<Tensor>? layerStates, int? stopAfterBlocks)
     {
         TokensForwarded += inputIds.numel();
         if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
@@ -124,12 +134,15 @@ public sealed class Decoder : Module, IDecoder
         // A frozen embedding gives an input without gradient, and a checkpoint of such an input would not be recorded at all (nor
         // would the trainable tensors inside its blocks get gradients): the input is made a leaf that asks for one.
         if (recompute && !x.requires_grad) x = x.detach().requires_grad_(true);
+        int blocksRun = 0;
         foreach (var block in BlockList)
         {
+            if (blocksRun++ == stopAfterBlocks) break;
             x = recompute ? BlockCheckpoint.Run(x, h => block.Forward(h, context, BlockOutputHook))
                 : block.Forward(x, context, BlockOutputHook);
             layerStates?.Add(Real(x));
         }
+        if (stopAfterBlocks is not null) return Real(x);
         if (ln_f is not null) x = ln_f.forward(x);
         if (norm is not null) x = norm.forward(x);
         return Real(x);
@@ -165,7 +178,15 @@ public sealed class Decoder : Module, IDecoder
 
     /// <summary>Next-token logits [B, T, V] from hidden states; bf16 inside an <see cref="Autocast"/> region (take
     /// <see cref="Autocast.Float"/> before a loss or softmax).</summary>
-    public Tensor LmHead(Tensor hidden) => lm_head is not null ? Autocast.Linear(lm_head, hidden) : Autocast.Linear(hidden, TokenWeight);
+    public Tensor LmHead(Tensor hidden)
+    {
+        LmHeadRows += hidden.numel() / hidden.shape[^1];
+        return lm_head is not null ? Autocast.Linear(lm_head, hidden) : Autocast.Linear(hidden, TokenWeight);
+    }
+
+    /// <summary>Positions that went through <see cref="LmHead"/> so far: tests check that objectives ask for the logits they need
+    /// only.</summary>
+    public long LmHeadRows { get; private set; }
 
     /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
     public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) =>
