@@ -26,7 +26,8 @@ public static class TokenBatch
     /// <paramref name="hidden"/> [S, T, C] (position t predicts token t + 1). Only those N rows go through the LM head: scoring an
     /// answer needs the vocabulary-wide softmax at its own positions, not at every prompt position. Since SDK 2.6.
     /// </summary>
-    public static Tensor TokenLogProbabilities(IDecoder model, Tensor hidden, IReadOnlyList<(long Sequence, long Position, long Token)> picks)
+    public static Tensor TokenLogProbabilities(IDecoder model, Tensor hidden,
+        IReadOnlyList<(long Sequence, long Position, long Token)> picks)
     {
         long width = hidden.shape[1];
         var device = hidden.device;
