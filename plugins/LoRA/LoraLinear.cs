@@ -10,7 +10,7 @@ namespace PluginGpt.Plugins.LoRA;
 /// Wraps a frozen Linear W with a low-rank update: y = W·x + (α/r)·B·A·dropout(x). A starts kaiming-uniform (a = √5)
 /// and B at zero, so the wrapped model begins exactly as the base. Merging folds (α/r)·B·A into W (in fp32) and back.
 /// </summary>
-public sealed class LoraLinear : LinearWrapper
+public class LoraLinear : LinearWrapper
 {
 #pragma warning disable IDE1006 // PEFT state-dict names
     readonly Linear lora_A;
@@ -19,7 +19,13 @@ public sealed class LoraLinear : LinearWrapper
 #pragma warning restore IDE1006
     readonly double scaling;
 
-    public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(nameof(LoraLinear), original)
+    public LoraLinear(Module<Tensor, Tensor> original, int r, double scaling, double dropout)
+        : this(nameof(LoraLinear), original, r, scaling, dropout)
+    {
+    }
+
+    /// <summary>For subclasses (DoRA), which register what they add with <c>register_parameter</c>.</summary>
+    protected LoraLinear(string name, Module<Tensor, Tensor> original, int r, double scaling, double dropout) : base(name, original)
     {
         long inFeatures = Base.weight!.shape[1], outFeatures = Base.weight!.shape[0];
         var device = Base.weight!.device;
@@ -38,11 +44,19 @@ public sealed class LoraLinear : LinearWrapper
 
     public Parameter A => lora_A.weight!;
     public Parameter B => lora_B.weight!;
+    /// <summary>s·B·A·dropout(x), in the region's precision.</summary>
+    protected Tensor Update(Tensor x) => LowRank(Dropped(x));
+
+    /// <summary>The adapter's dropout on its input.</summary>
+    protected Tensor Dropped(Tensor x) => lora_dropout.forward(x);
+
+    /// <summary>s·B·A·x for an input already dropped.</summary>
+    protected Tensor LowRank(Tensor dropped) => Autocast.Linear(lora_B, Autocast.Linear(lora_A, dropped)) * scaling;
 
     public override Tensor forward(Tensor x)
     {
         var y = BaseForward(x);
-        return Merged ? y : y + Autocast.Linear(lora_B, Autocast.Linear(lora_A, lora_dropout.forward(x))) * scaling;
+        return Merged ? y : y + Update(x);
     }
 
     /// <summary>ΔW = (α/r)·B·A, [out, in], in fp32.</summary>

@@ -13,17 +13,21 @@ public sealed class LoraMethod : IAdaptationMethod
 {
     public PluginManifest Manifest { get; } =
         new("lora", PluginKind.Method, "1.0.0",
-            "LoRA / rsLoRA: low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
+            "LoRA / rsLoRA / DoRA (use_dora): low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
 
-    public IAttachedMethod Attach(IDecoder model, JsonElement options)
+    public IAttachedMethod Attach(IDecoder model, JsonElement options) =>
+        AttachWith(model, PluginOptions.Bind<LoraOptions>(options, "method.options"));
+
+    /// <summary>Attaches LoRA (or DoRA, with <see cref="LoraOptions.UseDora"/>) with options already bound.</summary>
+    internal static IAttachedMethod AttachWith(IDecoder model, LoraOptions o)
     {
-        var o = PluginOptions.Bind<LoraOptions>(options, "method.options");
         PluginOptions.Require(o.R >= 1, "method.options", "r", $"must be ≥ 1, got {o.R}");
         PluginOptions.Require(o.LoraAlpha > 0, "method.options", "lora_alpha", $"must be > 0, got {o.LoraAlpha}");
         PluginOptions.Require(o.LoraDropout is >= 0 and < 1, "method.options", "lora_dropout", $"must be in [0, 1), got {o.LoraDropout}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, model.LinearNames(LoraOptions.DefaultRoles));
-        return new Attached(model,
-            LinearWrapper.WrapAll(model, targets, (_, inner) => new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
+        return new Attached(model, LinearWrapper.WrapAll(model, targets, (_, inner) => o.UseDora
+            ? new DoraLinear(inner, o.R, o.Scaling, o.LoraDropout)
+            : new LoraLinear(inner, o.R, o.Scaling, o.LoraDropout)), o);
     }
 
     sealed class Attached(IDecoder model, IReadOnlyList<(string Path, LoraLinear Wrapper)> layers, LoraOptions options)
@@ -31,10 +35,19 @@ public sealed class LoraMethod : IAdaptationMethod
     {
         /// <summary>By PEFT's keys (<c>base_model.model.transformer.h.0.attn.c_attn.lora_A.weight</c>).</summary>
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
-            layers.SelectMany(l => new[]
-            {
-                (PeftKeys.Key(model, l.Path, "lora_A.weight"), l.Wrapper.A), (PeftKeys.Key(model, l.Path, "lora_B.weight"), l.Wrapper.B),
-            }).ToList();
+            layers.SelectMany(l => Tensors(model, l.Path, l.Wrapper)).ToList();
+
+        static IEnumerable<(string, Parameter)> Tensors(IDecoder model, string path, LoraLinear layer)
+        {
+            yield return (PeftKeys.Key(model, path, "lora_A.weight"), layer.A);
+            yield return (PeftKeys.Key(model, path, "lora_B.weight"), layer.B);
+            if (layer is DoraLinear dora) yield return (PeftKeys.Key(model, path, "lora_magnitude_vector"), dora.Magnitude);
+        }
+
+        /// <summary>DoRA's magnitudes are vectors the decay would pull towards zero; A and B decay as matrices.</summary>
+        public override ParameterSettings SettingsFor(string name, Parameter parameter) =>
+            name.EndsWith("lora_magnitude_vector", StringComparison.Ordinal) ? ParameterSettings.NoDecay
+                : ParameterSettings.Default(name, parameter);
 
         /// <summary>B starts at zero: the base output is unchanged.</summary>
         public override bool IsIdentityAtInit => true;
@@ -47,6 +60,7 @@ public sealed class LoraMethod : IAdaptationMethod
             ["lora_alpha"] = options.LoraAlpha,
             ["lora_dropout"] = options.LoraDropout,
             ["use_rslora"] = options.UseRsLora,
+            ["use_dora"] = options.UseDora,
             ["bias"] = "none",
             // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; A and B keep PEFT's shapes either way.
             ["fan_in_fan_out"] = Model.StoresConv1D,
@@ -63,6 +77,10 @@ public sealed class LoraMethod : IAdaptationMethod
             if (r != options.R)
                 throw new CheckpointException(
                     $"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
+            bool dora = config["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var flag) && flag;
+            if (dora != options.UseDora)
+                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has use_dora = " +
+                    $"{dora.ToString().ToLowerInvariant()}, this experiment {options.UseDora.ToString().ToLowerInvariant()}");
         }
     }
 }

@@ -16,6 +16,8 @@ public sealed record LoraOptions
     public System.Text.Json.JsonElement? TargetModules { get; init; }
     /// <summary>Rank-stabilised scaling α/√r (Kalajdzievski 2023).</summary>
     [JsonPropertyName("use_rslora")] public bool UseRsLora { get; init; }
+    /// <summary>DoRA (Liu et al. 2024): a trainable magnitude per output feature over the normalised W + s·B·A (PEFT's flag).</summary>
+    public bool UseDora { get; init; }
 
     /// <summary>PEFT's defaults are the query and value projections: <c>c_attn</c> on GPT-2 (q, k and v fused), <c>q_proj</c> and
     /// <c>v_proj</c> on Llama and Qwen2 (peft/utils/constants.py, TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).</summary>
