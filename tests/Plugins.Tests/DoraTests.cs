@@ -110,7 +110,8 @@ public class DoraTests
         using var plain = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4}"""));
         Assert.Contains("use_dora", Assert.Throws<CheckpointException>(() => plain.Load(dir.Path)).Message);
         using var other = Tiny();
-        var refused = Assert.Throws<OptionsException>(() => MethodInstaller.Attach(new DoraMethod(), other, Options("""{"use_dora": false}""")));
+        var refused = Assert.Throws<OptionsException>(
+            () => MethodInstaller.Attach(new DoraMethod(), other, Options("""{"use_dora": false}""")));
         Assert.Contains("method.options.use_dora", refused.Message);
     }
 }

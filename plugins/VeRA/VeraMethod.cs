@@ -1,0 +1,116 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using PluginGpt.Abstractions;
+using TorchSharp.Modules;
+
+namespace PluginGpt.Plugins.VeRA;
+
+/// <summary>
+/// <c>vera</c> (Kopiczko et al. 2024, VeRA: Vector-based Random Matrix Adaptation): one pair of frozen random projections shared
+/// by every target layer, and per layer two trained scaling vectors — about a tenth of LoRA's trainable count at PEFT's
+/// defaults. Saves in PEFT's layout (the projections as <c>base_model.vera_A</c> / <c>vera_B</c> unless
+/// <c>save_projection</c> is off); mergeable. Written only against the plugin SDK.
+/// </summary>
+public sealed class VeraMethod : IAdaptationMethod
+{
+    /// <summary>Where the shared projections sit in the model's module tree.</summary>
+    const string ModuleName = "vera_projections";
+
+    public PluginManifest Manifest { get; } = new("vera", PluginKind.Method, "1.0.0",
+        "VeRA: shared frozen random projections with trained scaling vectors per layer; mergeable, PEFT-format.");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options)
+    {
+        var o = PluginOptions.Bind<VeraOptions>(options, "method.options");
+        PluginOptions.Require(o.R >= 1, "method.options", "r", $"must be ≥ 1, got {o.R}");
+        PluginOptions.Require(o.VeraDropout is >= 0 and < 1, "method.options", "vera_dropout", $"must be in [0, 1), got {o.VeraDropout}");
+        PluginOptions.Require(o.ProjectionPrngKey >= 0, "method.options", "projection_prng_key",
+            $"must be ≥ 0, got {o.ProjectionPrngKey}");
+        var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, model.LinearNames(VeraOptions.DefaultRoles));
+        // PEFT sizes the shared matrices by the largest input and output over the targets.
+        var shapes = targets.Select(t => ((Linear)model.GetLinear(t)).weight!.shape).ToList();
+        var projections = new VeraProjections(o.R, shapes.Max(s => s[1]), shapes.Max(s => s[0]), o.ProjectionPrngKey, model.Device);
+        model.AttachModule(ModuleName, projections);
+        try
+        {
+            var layers = LinearWrapper.WrapAll(model, targets,
+                (_, inner) => new VeraLinear(inner, projections, o.R, o.VeraDropout, o.DInitial, o.InitWeights));
+            return new Attached(model, layers, projections, o);
+        }
+        catch
+        {
+            model.DetachModule(ModuleName).Dispose();
+            throw;
+        }
+    }
+
+    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, VeraLinear Wrapper)> layers, VeraProjections projections,
+        VeraOptions options) : WrappedLinears<VeraLinear>(model, layers)
+    {
+        /// <summary>PEFT's keys: <c>base_model.model.transformer.h.0.attn.c_attn.vera_lambda_b</c> and <c>…vera_lambda_d</c>.</summary>
+        public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
+            layers.SelectMany(l => new[]
+            {
+                (PeftKeys.Key(model, l.Path, "vera_lambda_b"), l.Wrapper.LambdaB),
+                (PeftKeys.Key(model, l.Path, "vera_lambda_d"), l.Wrapper.LambdaD),
+            }).ToList();
+
+        /// <summary>The shared projections under PEFT's keys; frozen, saved beside the vectors when <c>save_projection</c> is on.</summary>
+        IReadOnlyList<(string Name, Parameter Parameter)> Projections { get; } =
+            [("base_model.vera_A", projections.A), ("base_model.vera_B", projections.B)];
+
+        public override bool IsIdentityAtInit => options.InitWeights;
+
+        public override void Save(string directory) =>
+            AdapterFiles.Save(directory, AdapterConfig(), options.SaveProjection ? Trainable.Concat(Projections) : Trainable);
+
+        public override void Load(string directory)
+        {
+            var config = AdapterFiles.ReadConfig(directory);
+            CheckConfig(directory, config);
+            bool wasMerged = Layers.Any(l => l.Wrapper.Merged);
+            Unmerge();
+            // Without saved projections the same key draws the same matrices (checked in CheckConfig).
+            bool saved = config["save_projection"] is JsonValue v && v.TryGetValue<bool>(out var flag) && flag;
+            AdapterFiles.Load(directory, saved ? Trainable.Concat(Projections) : Trainable);
+            if (wasMerged) Merge();
+        }
+
+        protected override void CheckConfig(string directory, JsonObject config)
+        {
+            string file = Path.Combine(directory, AdapterFiles.ConfigFile);
+            int? r = config["r"] is JsonValue v && v.TryGetValue<int>(out var rank) ? rank : null;
+            if (r != options.R) throw new CheckpointException($"{file}: adapter has r = {r}, this experiment r = {options.R}");
+            long? key = config["projection_prng_key"] is JsonValue k && k.TryGetValue<long>(out var seed) ? seed : null;
+            if (key != options.ProjectionPrngKey)
+                throw new CheckpointException(
+                    $"{file}: adapter has projection_prng_key = {key}, this experiment {options.ProjectionPrngKey}");
+        }
+
+        protected override JsonObject AdapterConfig() => new()
+        {
+            ["peft_type"] = "VERA",
+            ["task_type"] = "FEATURE_EXTRACTION",
+            ["r"] = options.R,
+            ["projection_prng_key"] = options.ProjectionPrngKey,
+            ["save_projection"] = options.SaveProjection,
+            ["vera_dropout"] = options.VeraDropout,
+            ["d_initial"] = options.DInitial,
+            ["init_weights"] = options.InitWeights,
+            ["bias"] = "none",
+            // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; the vectors keep PEFT's shapes either way.
+            ["fan_in_fan_out"] = Model.StoresConv1D,
+            ["target_modules"] =
+                new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
+            ["inference_mode"] = true,
+            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
+        };
+
+        /// <summary>Unwraps the layers, then frees the shared projections.</summary>
+        public override void Dispose()
+        {
+            base.Dispose();
+            Model.DetachModule(ModuleName).Dispose();
+        }
+    }
+}
