@@ -23,7 +23,8 @@ public class VerifyTests
     {
         var methods = Verify(0, "--all");
         var names = methods.Select(m => m.GetProperty("method").GetString()).ToHashSet();
-        foreach (var shipped in new[] { "full", "probe", "lora", "dora", "vera", "adapters", "prompt", "p-tuning", "prefix", "ia3" })
+        foreach (var shipped in new[] { "full", "probe", "lora", "dora", "vera", "loha", "lokr", "adapters", "prompt", "p-tuning",
+                     "prefix", "ia3" })
             Assert.Contains(shipped, names);
         Assert.All(methods, m => Assert.Empty(Failed(m)));
         var lora = methods.Single(m => m.GetProperty("method").GetString() == "lora").GetProperty("checks").EnumerateArray()
@@ -37,7 +38,7 @@ public class VerifyTests
     {
         // Matmuls in bf16 (Autocast): merge == unmerged and KV cache == recompute within bf16's tolerance, the rest exact.
         var methods = Verify(0, "--all", "--precision", "bf16");
-        Assert.True(methods.Count >= 10);
+        Assert.True(methods.Count >= 12);
         Assert.All(methods, m => Assert.Empty(Failed(m)));
     }
 
