@@ -71,6 +71,8 @@ public sealed class DoraLinear : LoraLinear
         var w = Base.weight!;
         var factor = (magnitude / mergedNorm!).unsqueeze(1);
         w.copy_((w.to(ScalarType.Float32) / factor - Delta()).to(w.dtype));
+        mergedNorm!.Dispose();   // used once: PEFT pops it from its cache too
+        mergedNorm = null;
     }
 
     protected override void Dispose(bool disposing)

@@ -91,6 +91,30 @@ public class VerifyTests
     }
 
     [Fact]
+    public void A_merge_that_leaks_a_tensor_fails_the_merge_check_alone()
+    {
+        var method = Verify(3, "--method", "merge-leak", "--plugins",
+            Path.Combine(CliRunner.RepoRoot, "artifacts", "test-plugins", "BrokenPlugin")).Single();
+        Assert.Equal(["merge == unmerged"], Failed(method).ToArray());
+        var merge = method.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "merge == unmerged");
+        Assert.Contains("1 tensors left behind", merge.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public void An_expected_trainable_count_is_checked_on_the_preset()
+    {
+        // DoRA r = 8 on the tiny preset's c_attn (32 → 96), 2 layers: A 8·32 + B 96·8 + magnitude 96 = 1,120 per layer.
+        var dora = Verify(0, "--method", "dora", "--expect-trainable", "2240").Single();
+        var count = dora.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "trainable count");
+        Assert.Equal("2,240 trainable values, as expected", count.GetProperty("detail").GetString());
+        var wrong = Verify(3, "--method", "vera", "--expect-trainable", "5").Single();
+        Assert.Equal(["trainable count"], Failed(wrong).ToArray());
+        var r = CliRunner.Run("verify", "--all", "--expect-trainable", "5");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("--expect-trainable", r.Stderr);
+    }
+
+    [Fact]
     public void Options_given_with_all_are_refused()
     {
         var r = CliRunner.Run("verify", "--all", "--set", "r=4");

@@ -41,8 +41,10 @@ public static class MethodVerifier
 
     /// <param name="computeType">null for fp32; <c>BFloat16</c> runs every check inside an <see cref="Autocast"/> region, with
     /// merge and KV-cache tolerances of bf16 (3 % of the largest logit instead of 0.01 %).</param>
+    /// <param name="expectedTrainable">when given, the trainable count on <paramref name="config"/> must equal it (checked on the
+    /// meta device: shapes only, so a GPT-2-sized count costs nothing).</param>
     public static IReadOnlyList<VerificationCheck> Run(IAdaptationMethod method, JsonElement options, GptConfig config,
-        ScalarType? computeType = null, int seed = 0)
+        ScalarType? computeType = null, int seed = 0, long? expectedTrainable = null)
     {
         using var region = Autocast.Use(computeType);
         double mergeTolerance = computeType is null ? 1e-4 : 3e-2;
@@ -63,6 +65,10 @@ public static class MethodVerifier
                 return checks;
             var a = attached!;
             checks.Run("modules on the model's device", () => OnDevice(method, options, config));
+            if (expectedTrainable is { } expected)
+                checks.Run("trainable count", () => TrainableCount(method, options, config) is var count && count == expected
+                    ? (true, $"{Thousands(count)} trainable values, as expected")
+                    : (false, $"{Thousands(count)} trainable values, expected {Thousands(expected)}"));
             if (a.IsIdentityAtInit)
                 checks.Run("no-op at init", () => MaxDiff(Logits(model, ids), baseLogits) is var d && d <= Tolerance
                     ? (true, $"max |Δlogit| = {d:G3} (claimed identity)") : (false, $"max |Δlogit| = {d:G3} (claimed identity)"));
@@ -91,12 +97,16 @@ public static class MethodVerifier
             if (a.CanMerge)
                 checks.Run("merge == unmerged", () =>
                 {
+                    // Merging and unmerging must leave no tensor behind (a delta built outside a dispose scope leaks per merge).
+                    long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
                     a.Merge();
                     double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
                     a.Unmerge();
+                    long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - live;
                     double back = MaxDiff(Logits(model, ids), adapted);
-                    return (merged <= mergeTolerance && back <= mergeTolerance,
-                        $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}");
+                    return (merged <= mergeTolerance && back <= mergeTolerance && leaked == 0,
+                        $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}; " +
+                        (leaked == 0 ? "no tensor left behind" : $"{leaked} tensors left behind"));
                 });
             checks.Run("KV cache == recompute", () =>
             {
@@ -117,6 +127,16 @@ public static class MethodVerifier
         var elsewhere = model.named_parameters().Where(p => p.parameter.device.type != DeviceType.META).Select(p => p.name).ToList();
         return (elsewhere.Count == 0, elsewhere.Count == 0 ? "every tensor on the model's device (checked on meta)"
             : $"not on the model's device: {string.Join(", ", elsewhere.Take(3))}");
+    }
+
+    static string Thousands(long n) => n.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Trainable values (each tensor once) when attached to a model of <paramref name="config"/> on the meta device.</summary>
+    static long TrainableCount(IAdaptationMethod method, JsonElement options, GptConfig config)
+    {
+        using var model = new Decoder(config, torch.META);
+        using var attached = MethodInstaller.Attach(method, model, options);
+        return ParameterSet.Distinct(attached.Trainable).Sum(p => p.Parameter.numel());
     }
 
     /// <summary>On a fresh model: attach, run a training step, change the method's own tensors, dispose; the base output and the

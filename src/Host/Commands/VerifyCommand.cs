@@ -27,16 +27,22 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
         };
         var preset = new Option<string>("--preset") { Description = "model shape to check on", DefaultValueFactory = _ => "tiny" };
         var json = new Option<bool>("--json") { Description = "print the checks as JSON" };
+        var expectTrainable = new Option<long?>("--expect-trainable")
+        {
+            Description = "also check the trainable count on --preset (e.g. PEFT's figure for gpt2-small); shapes only, no compute",
+        };
         var precision = GlobalOptions.Precision();
         var command = new Command("verify",
             "Check that an adaptation method plugin keeps the host's contract (see the plugin SDK's README).")
-        { method, all, set, preset, json, precision };
+        { method, all, set, preset, json, precision, expectTrainable };
         command.SetAction((parse, cancel) =>
         {
             var name = parse.GetValue(method);
             if ((name is null) == !parse.GetValue(all)) throw new OptionsException("verify: give exactly one of --method NAME or --all");
             if (name is null && parse.GetValue(set) is { Length: > 0 })
                 throw new OptionsException("--set: options belong to one method; with --all every method runs with its defaults");
+            if (name is null && parse.GetValue(expectTrainable) is not null)
+                throw new OptionsException("--expect-trainable: a count belongs to one method; give --method NAME");
             var targets = name is not null
                 ? [plugins.Value.Find(PluginKind.Method, name, "--method")]
                 : plugins.Value.Plugins.Where(p => p.Manifest.Kind == PluginKind.Method).OrderBy(p => p.Manifest.Name).ToList();
@@ -48,7 +54,8 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
             foreach (var target in targets)
             {
                 cancel.ThrowIfCancellationRequested();
-                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, choice.ComputeType)));
+                results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, choice.ComputeType,
+                    expectedTrainable: parse.GetValue(expectTrainable))));
             }
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new

@@ -69,3 +69,23 @@ public sealed class ThrowsOnSaveMethod : IAdaptationMethod
         public void Save(string directory) => throw new IOException("deliberately broken save");
     }
 }
+
+/// <summary>Merges without changing the output but keeps a tensor from every merge (for verify's leak count across merge and
+/// unmerge).</summary>
+public sealed class MergeLeakMethod : IAdaptationMethod
+{
+    public PluginManifest Manifest { get; } = new("merge-leak", PluginKind.Method, "1.0.0", "its Merge leaks a tensor, on purpose");
+
+    public IAttachedMethod Attach(IDecoder model, JsonElement options) =>
+        new Attached(model.Module.named_parameters().Where(p => p.name == "ln_f.bias").ToList());
+
+    sealed class Attached(IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> trainable) : IAttachedMethod
+    {
+        readonly List<TorchSharp.torch.Tensor> kept = [];
+        public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable => trainable;
+        public bool CanMerge => true;
+        public void Merge() => kept.Add(TorchSharp.torch.zeros(3));
+        public void Unmerge() { }
+        public void Dispose() { foreach (var t in kept) t.Dispose(); }
+    }
+}
