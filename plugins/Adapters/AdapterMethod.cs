@@ -18,6 +18,9 @@ public sealed class AdapterMethod : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.0.0",
         "Bottleneck adapters: Pfeiffer (after the MLP) or Houlsby (after attention and MLP).");
 
+    /// <summary>Hook point: BlockOutputs.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.BlockOutputs;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<AdapterOptions>(options, "method.options");

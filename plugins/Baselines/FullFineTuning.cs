@@ -11,6 +11,9 @@ public sealed class FullFineTuning : IAdaptationMethod
 
     sealed record Options;
 
+    /// <summary>Hook point: BodyWeights.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.BodyWeights;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         PluginOptions.Bind<Options>(options, "method.options");

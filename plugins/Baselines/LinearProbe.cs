@@ -13,6 +13,9 @@ public sealed class LinearProbe : IAdaptationMethod
     sealed record Options;
 
     /// <summary>Nothing of its own to train or save: the head belongs to the objective and is saved by it.</summary>
+    /// <summary>Hook point: None.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.None;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         PluginOptions.Bind<Options>(options, "method.options");

@@ -16,6 +16,9 @@ public sealed class Ia3Method : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("ia3", PluginKind.Method, "1.0.0",
         "(IA)³: learned vectors rescaling attention outputs and feed-forward inputs; mergeable, PEFT-format.");
 
+    /// <summary>Hook point: Linears.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<Ia3Options>(options, "method.options");

@@ -10,6 +10,9 @@ public sealed class DoraMethod : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("dora", PluginKind.Method, "1.0.0",
         "DoRA: LoRA with a trainable magnitude per output feature over the normalised weight; mergeable, PEFT-format.");
 
+    /// <summary>Hook point: Linears.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<LoraOptions>(options, "method.options");

@@ -15,6 +15,9 @@ public sealed class LoraMethod : IAdaptationMethod
         new("lora", PluginKind.Method, "1.0.0",
             "LoRA / rsLoRA / DoRA (use_dora): low-rank updates of chosen Linear layers, mergeable, PEFT-format adapters.");
 
+    /// <summary>Hook point: Linears.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options) =>
         AttachWith(model, PluginOptions.Bind<LoraOptions>(options, "method.options"));
 

@@ -12,6 +12,8 @@ public sealed class LohaMethod : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("loha", PluginKind.Method, "1.0.0",
         "LoHa: Hadamard product of two low-rank updates (LyCORIS, PEFT's LOHA); mergeable, PEFT-format.");
 
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = LycorisAttachment.Bind<LohaOptions>(options);
@@ -25,6 +27,8 @@ public sealed class LokrMethod : IAdaptationMethod
 {
     public PluginManifest Manifest { get; } = new("lokr", PluginKind.Method, "1.0.0",
         "LoKr: Kronecker product of two factors (LyCORIS, PEFT's LOKR); mergeable, PEFT-format.");
+
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {

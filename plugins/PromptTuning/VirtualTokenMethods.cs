@@ -11,6 +11,9 @@ namespace PluginGpt.Plugins.PromptTuning;
 public abstract class VirtualTokenMethod : IAdaptationMethod
 {
     public abstract PluginManifest Manifest { get; }
+
+    /// <summary>Hook point 2 (prompt, P-tuning) or 3 (prefix).</summary>
+    public abstract HookPoints? Uses(JsonElement options);
     /// <summary>PEFT's <c>peft_type</c>.</summary>
     protected abstract string PeftType { get; }
 
@@ -92,6 +95,8 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
 /// <summary><c>prompt</c> (Lester et al. 2021): P trainable input embeddings before the text.</summary>
 public sealed class PromptTuningMethod : VirtualTokenMethod
 {
+    public override HookPoints? Uses(JsonElement options) => HookPoints.InputEmbeddings;
+
     public override PluginManifest Manifest { get; } = new("prompt", PluginKind.Method, "1.0.0",
         "Prompt tuning: trainable virtual token embeddings prepended to the input.");
     protected override string PeftType => "PROMPT_TUNING";
@@ -103,6 +108,8 @@ public sealed class PromptTuningMethod : VirtualTokenMethod
 /// <summary><c>p-tuning</c> (Liu et al. 2021, GPT Understands, Too): virtual tokens re-parameterised by an MLP encoder.</summary>
 public sealed class PTuningMethod : VirtualTokenMethod
 {
+    public override HookPoints? Uses(JsonElement options) => HookPoints.InputEmbeddings;
+
     public override PluginManifest Manifest { get; } = new("p-tuning", PluginKind.Method, "1.0.0",
         "P-tuning: virtual tokens produced by an MLP prompt encoder.");
     protected override string PeftType => "P_TUNING";
@@ -119,6 +126,8 @@ public sealed class PTuningMethod : VirtualTokenMethod
 /// <summary><c>prefix</c> (Li &amp; Liang 2021): P trainable keys and values in every layer, optionally re-parameterised.</summary>
 public sealed class PrefixTuningMethod : VirtualTokenMethod
 {
+    public override HookPoints? Uses(JsonElement options) => HookPoints.KeyValuePrefix;
+
     public override PluginManifest Manifest { get; } = new("prefix", PluginKind.Method, "1.0.0",
         "Prefix tuning: trainable per-layer key/value prefixes.");
     protected override string PeftType => "PREFIX_TUNING";

@@ -19,6 +19,9 @@ public sealed class VeraMethod : IAdaptationMethod
     public PluginManifest Manifest { get; } = new("vera", PluginKind.Method, "1.0.0",
         "VeRA: shared frozen random projections with trained scaling vectors per layer; mergeable, PEFT-format.");
 
+    /// <summary>Hook point: Linears.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.Linears;
+
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         var o = PluginOptions.Bind<VeraOptions>(options, "method.options");

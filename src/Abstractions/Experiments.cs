@@ -11,6 +11,13 @@ public sealed record PluginChoice
     [JsonPropertyName("name")] public string Name { get; init; } = "";
     /// <summary>The plugin's own options, handed over unread; null when the file gives none (the plugin's defaults).</summary>
     [JsonPropertyName("options"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Options { get; init; }
+    /// <summary>Methods only: further methods attached beside this one (composition: LoRA with prefix tuning, adapters with
+    /// LoRA), each on hook points of its own (<see cref="IAdaptationMethod.Uses"/>). Since SDK 2.6.</summary>
+    [JsonPropertyName("with"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<PluginChoice>? With { get; init; }
+
+    /// <summary>The chosen plugins' names joined by <c>+</c> (<c>lora+prefix</c>): how a composed method is named in results.</summary>
+    [JsonIgnore] public string Label => With is { Count: > 0 } ? string.Join("+", [Name, .. With.Select(w => w.Name)]) : Name;
 }
 
 /// <summary>The base model: a preset (random init) or a model folder (pre-trained), with its tokenizer.</summary>

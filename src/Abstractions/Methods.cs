@@ -25,6 +25,10 @@ public interface IAdaptationMethod : IPlugin
     /// <param name="options">the experiment's <c>method.options</c> object (may be undefined); bind it with
     /// <see cref="PluginOptions.Bind{T}"/>.</param>
     IAttachedMethod Attach(IDecoder model, JsonElement options);
+
+    /// <summary>The decoder's places this method changes, with these options; null (the default) leaves it undeclared, and
+    /// such a method runs alone only (it cannot be composed with another). Since SDK 2.6.</summary>
+    HookPoints? Uses(JsonElement options) => null;
 }
 
 /// <summary>

@@ -63,7 +63,12 @@ public sealed record RunSummary
 public static class RunFiles
 {
     public const string MetricsLines = "metrics.jsonl", Summary = "metrics.json";
-    static readonly JsonSerializerOptions Compact = new() { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    // Files people read: "lora+prefix", not "lora\u002Bprefix" (the default encoder escapes HTML-sensitive characters).
+    static readonly JsonSerializerOptions Compact = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
     static readonly JsonSerializerOptions Indented = new(Compact) { WriteIndented = true };
 
     public static void Append(TextWriter writer, MetricsLine line) => writer.WriteLine(JsonSerializer.Serialize(line, Compact));

@@ -175,6 +175,22 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
             };
     }
 
+    /// <summary>The experiment's method and the ones <c>method.with</c> composes with it, found by name.</summary>
+    List<MethodChoice> Methods(ExperimentSpec spec, LoadedPlugin method)
+    {
+        if (spec.Objective.With is not null) throw new OptionsException("objective.with: only a method composes with others");
+        var methods = new List<MethodChoice> { new((IAdaptationMethod)method.Instance, spec.Method.Options ?? default, "method") };
+        for (int i = 0; i < (spec.Method.With?.Count ?? 0); i++)
+        {
+            var other = spec.Method.With![i];
+            string field = $"method.with[{i}]";
+            if (other.With is not null) throw new OptionsException($"{field}.with: list every composed method in method.with");
+            var plugin = catalog.Find(PluginKind.Method, other.Name, field + ".name");
+            methods.Add(new((IAdaptationMethod)plugin.Instance, other.Options ?? default, field));
+        }
+        return methods;
+    }
+
     Prepared Prepare(ExperimentSpec spec, TaskData? given = null)
     {
         var recorded = spec.Provenance;
@@ -205,7 +221,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
                 note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
                     $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
             model.to(device);
-            attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+            attached = MethodInstaller.Attach(Methods(spec, method), model);
             // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
             foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
                 perTask.Add(((IObjective)objective.Instance).Create(context));
@@ -285,7 +301,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         for (int i = 0; i < callbacks.Count; i++) provenance[$"callbacks[{i}]"] = callbacks[i].Plugin.Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         if (p.Multi is null) RunTaskRecord.Write(dir, p.Data);
-        log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, p.Method.Manifest.Name,
+        log.LogInformation("run {Name}: method {Method}, objective {Objective}, task {Task}", spec.Name, spec.Method.Label,
             p.Objective.Manifest.Name, p.TaskName);
         foreach (var (role, plugin) in provenance)
             log.LogInformation("{Role} plugin {Name} {Version} from {Assembly} {AssemblyVersion} in {Folder}", role, plugin.Name,
@@ -301,7 +317,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         p.Model.GradientCheckpointing = spec.Training.GradientCheckpointing;
         var job = new FineTuneJob(p.Model, p.Attached, p.Instance, p.Scoring, p.Data, spec.Training, spec.Seed, dir)
         {
-            MethodName = p.Method.Manifest.Name,
+            MethodName = spec.Method.Label,
             TrainFor = p.Multi is { } mixed ? mixed.TrainFor : null,
             Listeners = [.. callbacks.Select(c => c.Listener)],
             Resume = resume,
@@ -318,7 +334,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var summary = new RunSummary
         {
             Name = spec.Name,
-            Method = p.Method.Manifest.Name,
+            Method = spec.Method.Label,
             Objective = p.Objective.Manifest.Name,
             Task = p.TaskName,
             Dataset = p.Data.Name,
@@ -367,7 +383,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         int vocab = tokenizer is null ? config.Vocab
             : spec.Model.Path is null && shape is null ? tokenizer.VocabSize : Math.Max(config.Vocab, tokenizer.VocabSize);
         using var model = new Decoder(config with { Vocab = vocab }, torch.META);
-        using var attached = MethodInstaller.Attach((IAdaptationMethod)method.Instance, model, spec.Method.Options ?? default);
+        using var attached = MethodInstaller.Attach(Methods(spec, method), model);
         // A recipe shapes the objective's options per stage (PET's patterns, …): its stages are checked when they start.
         if (tokenizer is null || spec.Recipe is { Name.Length: > 0 }) return;
         using var scope = torch.NewDisposeScope();
@@ -502,7 +518,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var summary = new RunSummary
         {
             Name = spec.Name,
-            Method = spec.Method.Name,
+            Method = spec.Method.Label,
             Objective = spec.Objective.Name,
             Task = spec.Tasks is null ? spec.Task.Name : "multi-task",
             Dataset = data.Name,
