@@ -72,6 +72,7 @@ public static class Composition
                      typeof(RunCommand), typeof(TokenizerCommand), typeof(EvaluateCommand), typeof(PredictCommand),
                      typeof(QuickstartCommand), typeof(SweepCommand), typeof(StudyCommand),
                      typeof(DoctorCommand), typeof(VerifyCommand), typeof(ExportCommand), typeof(ResultsCommand), typeof(ConvertCommand),
+                     typeof(AdaptersCommand),
                      typeof(ComparePretrainingCommand), typeof(EvaluateLmCommand),
                  })
             services.AddSingleton(typeof(ICliCommand), command);

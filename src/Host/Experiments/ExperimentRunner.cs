@@ -466,8 +466,10 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
         var spec = ExperimentFile.Load(config, []);
         if (spec.Recipe is not null) return Reloaded(FinalStage(runDirectory), data, use);
-        // An interrupted run leaves best/ from a completed epoch but no metrics.json: it is not a finished model.
-        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Summary)))
+        // An interrupted run leaves best/ from a completed epoch but no metrics.json: it is not a finished model. A run made by
+        // `adapters combine` was never trained: its combination.json says what it holds.
+        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Summary))
+            && !File.Exists(Path.Combine(runDirectory, Core.Adapters.LoraCombination.RunFile)))
             throw new UserInputException($"{runDirectory}: the run did not finish (no {RunFiles.Summary}); run it again");
         using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
