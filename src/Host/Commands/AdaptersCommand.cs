@@ -62,7 +62,8 @@ public sealed class AdaptersCommand(IAnsiConsole console) : ICliCommand
                 Safetensors.Save(Path.Combine(adapterDir, AdapterFiles.WeightsFile), tensors);
                 foreach (var t in tensors.Values) t.Dispose();
                 string what = runs ? "the run " + target : target;
-                console.MarkupLineInterpolated($"{parsed.Count} LoRA adapters combined ({parse.GetValue(type)}, r = {config["r"]}) into {what}");
+                string how = $"{parse.GetValue(type)}, r = {config["r"]}";
+                console.MarkupLineInterpolated($"{parsed.Count} LoRA adapters combined ({how}) into {what}");
             }
             finally
             {
