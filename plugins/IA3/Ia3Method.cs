@@ -59,19 +59,13 @@ public sealed class Ia3Method : IAdaptationMethod
 
         public override bool IsIdentityAtInit => options.InitIa3Weights;
 
-        protected override JsonObject AdapterConfig() => new()
+        protected override JsonObject AdapterConfig() => WithTargets(new()
         {
             ["peft_type"] = "IA3",
             ["task_type"] = "FEATURE_EXTRACTION",
             ["init_ia3_weights"] = options.InitIa3Weights,
-            // HF's GPT-2 stores these layers as Conv1D, Llama as Linear; the vectors keep PEFT's shapes either way.
-            ["fan_in_fan_out"] = Model.StoresConv1D,
-            ["inference_mode"] = true,
-            // Full module names: PEFT resolves exactly the modules this run adapted.
-            ["target_modules"] = Names(Layers.Select(l => l.Path)),
             ["feedforward_modules"] = Names(Layers.Where(l => l.Wrapper.IsFeedforward).Select(l => l.Path)),
-            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
-        };
+        });
 
         JsonArray Names(IEnumerable<string> paths) => new(TargetModules.PeftNames(Model, paths).Select(n => (JsonNode)n).ToArray());
     }

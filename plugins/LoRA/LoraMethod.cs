@@ -55,7 +55,7 @@ public sealed class LoraMethod : IAdaptationMethod
         /// <summary>B starts at zero: the base output is unchanged.</summary>
         public override bool IsIdentityAtInit => true;
 
-        protected override JsonObject AdapterConfig() => new()
+        protected override JsonObject AdapterConfig() => WithTargets(new()
         {
             ["peft_type"] = "LORA",
             ["task_type"] = "FEATURE_EXTRACTION",
@@ -65,14 +65,7 @@ public sealed class LoraMethod : IAdaptationMethod
             ["use_rslora"] = options.UseRsLora,
             ["use_dora"] = options.UseDora,
             ["bias"] = "none",
-            // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; A and B keep PEFT's shapes either way.
-            ["fan_in_fan_out"] = Model.StoresConv1D,
-            // Full module names: PEFT resolves exactly these (a leaf name such as c_proj would match attention and MLP alike).
-            ["target_modules"] =
-                new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
-            ["inference_mode"] = true,
-            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
-        };
+        });
 
         protected override void CheckConfig(string directory, JsonObject config)
         {

@@ -38,16 +38,9 @@ public abstract class DeltaWeightLinear(string name, Module<Tensor, Tensor> orig
     }
 
     public override bool CanMerge => true;
-    protected override void FoldIn() => AddDelta(+1);
-    protected override void FoldOut() => AddDelta(-1);
+    protected override void FoldIn() => AddToBase(Delta, +1);
+    protected override void FoldOut() => AddToBase(Delta, -1);
 
-    void AddDelta(int sign)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
-        var w = Base.weight!;
-        w.copy_((w.to(ScalarType.Float32) + sign * Delta()).to(w.dtype));
-    }
 
     /// <summary>A trainable factor on the base layer's device, initialised as PEFT does:
     /// Kaiming-uniform with a = √5, or zeros.</summary>

@@ -97,13 +97,9 @@ static class LycorisAttachment
                 ["module_dropout"] = options.ModuleDropout,
                 ["init_weights"] = options.InitWeights,
                 ["use_effective_conv2d"] = false,
-                ["target_modules"] =
-                    new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
-                ["inference_mode"] = true,
-                ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
             };
             foreach (var (key, value) in extraConfig) config[key] = value?.DeepClone();
-            return config;
+            return WithTargets(config, fanInFanOut: false);   // LoHa's and LoKr's PEFT configs have no fan_in_fan_out
         }
     }
 }

@@ -62,14 +62,6 @@ public sealed class VeraLinear : LinearWrapper
     }
 
     public override bool CanMerge => true;
-    protected override void FoldIn() => AddDelta(+1);
-    protected override void FoldOut() => AddDelta(-1);
-
-    void AddDelta(int sign)
-    {
-        using var scope = torch.NewDisposeScope();
-        using var _ = torch.no_grad();
-        var w = Base.weight!;
-        w.copy_((w.to(ScalarType.Float32) + sign * Delta()).to(w.dtype));
-    }
+    protected override void FoldIn() => AddToBase(Delta, +1);
+    protected override void FoldOut() => AddToBase(Delta, -1);
 }

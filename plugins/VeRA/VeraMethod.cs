@@ -90,7 +90,7 @@ public sealed class VeraMethod : IAdaptationMethod
                     $"{file}: adapter has projection_prng_key = {key}, this experiment {options.ProjectionPrngKey}");
         }
 
-        protected override JsonObject AdapterConfig() => new()
+        protected override JsonObject AdapterConfig() => WithTargets(new()
         {
             ["peft_type"] = "VERA",
             ["task_type"] = "FEATURE_EXTRACTION",
@@ -101,13 +101,7 @@ public sealed class VeraMethod : IAdaptationMethod
             ["d_initial"] = options.DInitial,
             ["init_weights"] = options.InitWeights,
             ["bias"] = "none",
-            // HF's GPT-2 stores these layers as Conv1D ([in, out]), Llama as Linear; the vectors keep PEFT's shapes either way.
-            ["fan_in_fan_out"] = Model.StoresConv1D,
-            ["target_modules"] =
-                new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray()),
-            ["inference_mode"] = true,
-            ["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray()),
-        };
+        });
 
         /// <summary>Unwraps the layers, then frees the shared projections.</summary>
         public override void Dispose()

@@ -1,3 +1,4 @@
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -52,6 +53,16 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
         if (!Merged) return;
         FoldOut();
         Merged = false;
+    }
+
+    /// <summary>W ← W + sign·ΔW, computed in fp32 and stored in W's dtype, temporaries freed: what <see cref="FoldIn"/> and
+    /// <see cref="FoldOut"/> of an additive update (LoRA, VeRA, LoHa, …) do. Since SDK 2.6.</summary>
+    protected void AddToBase(Func<Tensor> delta, int sign)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.no_grad();
+        var w = Base.weight!;
+        w.copy_((w.to(ScalarType.Float32) + sign * delta().to(ScalarType.Float32)).to(w.dtype));
     }
 
     /// <summary>Adds the wrapper's effect to the base weights (compute in fp32; leave them unchanged if it must refuse).</summary>

@@ -25,6 +25,20 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     /// <summary>PEFT's <c>adapter_config.json</c> for this method.</summary>
     protected abstract JsonObject AdapterConfig();
 
+    /// <summary>Adds the fields every Linear-wrapping method writes alike to <paramref name="config"/>: <c>target_modules</c> as full
+    /// module names (PEFT then resolves exactly the adapted layers; a leaf name such as <c>c_proj</c> would match attention and MLP
+    /// alike), <c>inference_mode</c>, the paths PluginGpt reattaches by, and (unless the method's PEFT config has no such field)
+    /// <c>fan_in_fan_out</c>: whether Hugging Face stores the layers as GPT-2's Conv1D ([in, out]). Since SDK 2.6.</summary>
+    protected JsonObject WithTargets(JsonObject config, bool fanInFanOut = true)
+    {
+        if (fanInFanOut) config["fan_in_fan_out"] = Model.StoresConv1D;
+        config["target_modules"] =
+            new JsonArray(TargetModules.PeftNames(Model, Layers.Select(l => l.Path)).Select(n => (JsonNode)n).ToArray());
+        config["inference_mode"] = true;
+        config["plugingpt_target_paths"] = new JsonArray(Layers.Select(l => (JsonNode)l.Path).ToArray());
+        return config;
+    }
+
     /// <summary>Whether the fresh wrappers leave the output unchanged (LoRA's B = 0); <c>plugingpt verify</c> checks the claim.
     /// Default: no claim.</summary>
     public virtual bool IsIdentityAtInit => false;
