@@ -13,21 +13,28 @@ public static class IpetDraw
     public static int NewExamples(int trainCount, double growth, int generation) =>
         (int)(trainCount * Math.Pow(growth, generation)) - trainCount;
 
-    /// <summary>Per label, T's share of <paramref name="total"/> (rounded down, as PET does).</summary>
-    public static int[] PerLabel(IReadOnlyList<Example> train, int labels, int total) =>
-        Enumerable.Range(0, labels).Select(l => (int)((long)train.Count(e => e.Label == l) * total / train.Count)).ToArray();
+    /// <summary>Per label, T's share of <paramref name="total"/> (rounded down, as PET does); without T (zero-shot iPET) an equal
+    /// share each, as PET's uniform label distribution.</summary>
+    public static int[] PerLabel(IReadOnlyList<Example> train, int labels, int total) => train.Count == 0
+        ? Enumerable.Repeat(total / labels, labels).ToArray()
+        : Enumerable.Range(0, labels).Select(l => (int)((long)train.Count(e => e.Label == l) * total / train.Count)).ToArray();
 
     /// <summary>Draws the new examples: <paramref name="pool"/> labelled by <paramref name="probabilities"/> (argmax), per label
     /// <paramref name="perLabel"/>[l] of them; a label with too few candidates repeats them (PET upsamples). A label the
     /// ensemble predicts for no example takes the examples it finds likeliest for that label (where PET's loop would never
     /// end): the label ratio holds, so a weak ensemble cannot collapse the next generation onto one class.</summary>
-    public static List<Example> Draw(IReadOnlyList<Example> pool, double[][] probabilities, int[] perLabel, Random rng)
+    /// <param name="mostLikely">when given (zero-shot iPET's first generation, PET's <c>n_most_likely</c>), each label's candidates
+    /// are the pool's examples likeliest for it, not those it is the argmax of.</param>
+    public static List<Example> Draw(IReadOnlyList<Example> pool, double[][] probabilities, int[] perLabel, Random rng,
+        int? mostLikely = null)
     {
         var drawn = new List<Example>();
         for (int label = 0; label < perLabel.Length; label++)
         {
             if (perLabel[label] == 0 || pool.Count == 0) continue;
-            var candidates = Enumerable.Range(0, pool.Count).Where(i => ArgMax(probabilities[i]) == label).ToList();
+            var candidates = mostLikely is { } n
+                ? Enumerable.Range(0, pool.Count).OrderByDescending(i => probabilities[i][label]).Take(n).ToList()
+                : Enumerable.Range(0, pool.Count).Where(i => ArgMax(probabilities[i]) == label).ToList();
             if (candidates.Count == 0)
                 candidates = Enumerable.Range(0, pool.Count).OrderByDescending(i => probabilities[i][label]).Take(perLabel[label]).ToList();
             var entries = new List<int>(candidates);

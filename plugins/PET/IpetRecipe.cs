@@ -22,6 +22,14 @@ public sealed class IpetRecipe : IRecipe
         public double EnsembleShare { get; init; } = 0.25;
         /// <summary>d: generation g trains on |T|·d^g examples (PET: 5).</summary>
         public double Growth { get; init; } = 5;
+        /// <summary>iPET from |T| = 0 (the PET paper's zero-shot iPET): T is left out, and the untrained patterns' zero-shot
+        /// ensemble labels the first generation's examples.</summary>
+        public bool ZeroShot { get; init; }
+        /// <summary>Zero-shot iPET: the first generation's training set, all labels together (PET: 10), times d per generation.</summary>
+        public int ZeroShotExamples { get; init; } = 10;
+        /// <summary>Zero-shot iPET: the first generation draws each label's examples among the pool's n likeliest for that label
+        /// (PET's <c>n_most_likely</c>: 100), so the untrained ensemble's few confident guesses are used.</summary>
+        public int NMostLikely { get; init; } = 100;
     }
 
     public async Task<RunResult> RunAsync(ExperimentSpec spec, IExperimentRunner runner, CancellationToken cancel)
@@ -34,20 +42,26 @@ public sealed class IpetRecipe : IRecipe
         PluginOptions.Require(options.EnsembleShare is > 0 and <= 1, section, "ensemble_share",
             $"must be in (0, 1], got {options.EnsembleShare}");
         PluginOptions.Require(options.Growth > 1, section, "growth", $"must be > 1, got {options.Growth}");
-        var stages = new RecipeStages(runner, spec, options, "ipet", cancel);
+        PluginOptions.Require(options.ZeroShotExamples >= 1, section, "zero_shot_examples",
+            $"must be ≥ 1, got {options.ZeroShotExamples}");
+        PluginOptions.Require(options.NMostLikely >= 1, section, "n_most_likely", $"must be ≥ 1, got {options.NMostLikely}");
+        var stages = new RecipeStages(runner, spec, options, "ipet", cancel, leaveOutTraining: options.ZeroShot);
         var data = stages.Data;
         CheckGrowth(options, data);   // before any stage: an impossible last generation must not cost the earlier ones
         var report = new List<StageResult>();
         var weights = new List<double>();
+        var zeroShotModels = new List<ModelScores>();
         for (int p = 0; p < stages.Patterns.Count; p++)
         {
             var (zeroShot, weight) = await stages.ZeroShotAsync(p);
             report.Add(zeroShot);
             weights.Add(weight);
+            if (options.ZeroShot) zeroShotModels.Add(stages.Scores($"{stages.Patterns[p].Name}-zero-shot", zeroShot.Directory!, p, weight));
         }
 
         var rng = new Random(spec.Seed);
-        List<ModelScores> previous = [];
+        // Zero-shot iPET: the untrained patterns are generation 0's teachers.
+        List<ModelScores> previous = zeroShotModels;
         for (int g = 0; g < options.Generations; g++)
         {
             var generation = new List<ModelScores>();
@@ -56,7 +70,8 @@ public sealed class IpetRecipe : IRecipe
             for (int i = 0; i < stages.Patterns.Count * perPattern; i++)
             {
                 int pattern = i / perPattern, model = i % perPattern;
-                var train = g == 0 ? data.Train : [.. data.Train, .. NewExamples(previous, i, g, options, data, rng)];
+                var train = g == 0 && !options.ZeroShot ? data.Train
+                    : [.. data.Train, .. NewExamples(previous, g == 0 ? pattern : i, g, options, data, rng)];
                 var (scores, scored) = await stages.TrainAsync(pattern, model, weights[pattern], train, $"g{g}-");
                 generation.Add(scores);
                 metrics.Add(scored);
@@ -78,7 +93,7 @@ public sealed class IpetRecipe : IRecipe
     /// <summary>Refuses a growth the pool cannot feed (see <see cref="MaxPoolRepeats"/>).</summary>
     public static void CheckGrowth(Options options, TaskData data)
     {
-        double last = data.Train.Count * Math.Pow(options.Growth, options.Generations - 1) - data.Train.Count;
+        double last = NewCount(options, data.Train.Count, options.Generations - 1);
         int pool = data.Unlabelled!.Count;
         if (last > (double)MaxPoolRepeats * pool)
             throw new OptionsException($"{RecipeOptions.Section}.growth: the last generation would add " +
@@ -87,8 +102,15 @@ public sealed class IpetRecipe : IRecipe
                 "or give a larger pool (task.max_unlabelled)");
     }
 
+    /// <summary>New examples generation <paramref name="generation"/> adds: |T|·d^g − |T|, or for zero-shot iPET
+    /// <c>zero_shot_examples</c>·d^g (PET's <c>10 / d · d^(g+1)</c>).</summary>
+    static int NewCount(Options options, int trainCount, int generation) => options.ZeroShot
+        ? (int)(options.ZeroShotExamples * Math.Pow(options.Growth, generation))
+        : IpetDraw.NewExamples(trainCount, options.Growth, generation);
+
     /// <summary>Model <paramref name="self"/>'s new examples for generation <paramref name="generation"/>: the pool labelled by
-    /// a random share of the previous generation's other models.</summary>
+    /// a random share of the previous generation's other models (zero-shot iPET's first generation: the other patterns'
+    /// zero-shot models, each label drawn among the pool's <c>n_most_likely</c> for it).</summary>
     static List<Example> NewExamples(List<ModelScores> previous, int self, int generation, Options options, TaskData data, Random rng)
     {
         var others = previous.Where((_, i) => i != self).ToList();
@@ -97,7 +119,8 @@ public sealed class IpetRecipe : IRecipe
         var chosen = others.OrderBy(_ => rng.Next()).Take(count).ToList();
         var merged = Ensemble.Merge(chosen.Select(m => m.Unlabelled).ToList(), chosen.Select(m => m.Weight).ToList());
         var probabilities = merged.Select(row => Ensemble.Softmax(row, 1)).ToArray();
-        var perLabel = IpetDraw.PerLabel(data.Train, data.Labels.Count, IpetDraw.NewExamples(data.Train.Count, options.Growth, generation));
-        return IpetDraw.Draw(data.Unlabelled!, probabilities, perLabel, rng);
+        var perLabel = IpetDraw.PerLabel(data.Train, data.Labels.Count, NewCount(options, data.Train.Count, generation));
+        int? mostLikely = options.ZeroShot && generation == 0 ? options.NMostLikely : null;
+        return IpetDraw.Draw(data.Unlabelled!, probabilities, perLabel, rng, mostLikely);
     }
 }

@@ -16,7 +16,9 @@ public sealed class RecipeStages
     readonly RecipeOptions options;
     readonly CancellationToken cancel;
 
-    public RecipeStages(IExperimentRunner runner, ExperimentSpec spec, RecipeOptions options, string recipe, CancellationToken cancel)
+    /// <param name="leaveOutTraining">zero-shot iPET: T is left out (empty), the task's rows feed the pool only.</param>
+    public RecipeStages(IExperimentRunner runner, ExperimentSpec spec, RecipeOptions options, string recipe, CancellationToken cancel,
+        bool leaveOutTraining = false)
     {
         options.Validate();
         if (spec.Objective.Name != "pet")
@@ -26,6 +28,7 @@ public sealed class RecipeStages
         this.options = options;
         this.cancel = cancel;
         Data = runner.LoadTask(spec);
+        if (leaveOutTraining) Data = Data with { Train = [] };
         if (Data.Unlabelled is not { Count: > 0 })
             throw new OptionsException(
                 $"task.max_unlabelled: the {recipe} recipe labels an unlabelled pool; ask the task for one " +
@@ -94,10 +97,19 @@ public sealed class RecipeStages
         overrides["zero_shot"] = true;
         var stage = Stage($"{name}-zero-shot", overrides, spec.Seed);
         var run = await runner.RunAsync(stage, Data with { Unlabelled = null }, cancel);
+        // Without T (zero-shot iPET) there is no accuracy to weigh a pattern by: every pattern votes alike.
+        if (Data.Train.Count == 0) return (new StageResult($"{name} zero-shot", run.Metrics, run.Directory), 1);
         double onTrain = runner.Score(stage, runner.Predict(run.Directory, Data.Train, cancel), Data.Train)[Data.PrimaryMetric];
         double weight = options.Weighting == "uniform" ? 1 : onTrain;
         var metrics = new Dictionary<string, double>(run.Metrics) { ["train_" + Data.PrimaryMetric] = onTrain };
         return (new StageResult($"{name} zero-shot", metrics, run.Directory), weight);
+    }
+
+    /// <summary>A finished run's log-probabilities on the dev set and the pool, as an ensemble member.</summary>
+    public ModelScores Scores(string name, string runDirectory, int pattern, double weight)
+    {
+        var scores = Ensemble.LogProbabilities(runner.Predict(runDirectory, [.. Data.Dev, .. Data.Unlabelled!], cancel));
+        return new ModelScores(name, runDirectory, pattern, weight, scores[..Data.Dev.Count], scores[Data.Dev.Count..]);
     }
 
     /// <summary>Trains model <paramref name="model"/> of a pattern on <paramref name="train"/> (T, or T and iPET's new examples)
@@ -111,10 +123,7 @@ public sealed class RecipeStages
         overrides["seed"] = seed;
         var stage = Stage($"{prefix}{name}-m{model}", overrides, seed);
         var run = await runner.RunAsync(stage, Data with { Train = train }, cancel);
-        var all = runner.Predict(run.Directory, [.. Data.Dev, .. Data.Unlabelled!], cancel);
-        var scores = Ensemble.LogProbabilities(all);
-        return (new ModelScores($"{prefix}{name}-m{model}", run.Directory, pattern, weight, scores[..Data.Dev.Count],
-            scores[Data.Dev.Count..]), run.Metrics);
+        return (Scores($"{prefix}{name}-m{model}", run.Directory, pattern, weight), run.Metrics);
     }
 
     /// <summary>The ensemble's dev metrics as a stage, and the pool with the ensemble's soft labels (written to

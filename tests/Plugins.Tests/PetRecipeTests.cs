@@ -24,14 +24,15 @@ public class PetRecipeTests
             Enumerable.Range(0, DevCount).Select(i => new Example([$"d{i}"], Label: i % 2)).ToList(), "accuracy",
             Enumerable.Range(0, PoolCount).Select(i => new Example([$"u{i}"])).ToList());
 
-        /// <summary>Zero-shot run of pattern p: right on the first 2p+2 training examples (accuracy (2p+2)/10). A trained model:
-        /// p(positive) from the run's and example's numbers.</summary>
+        /// <summary>Zero-shot run of pattern p: right on the first 2p+2 training examples (accuracy (2p+2)/10), and on pool example
+        /// n p(positive) = 0.05 + (n mod 10)/10. A trained model: p(positive) from the run's and example's numbers.</summary>
         public static double Positive(string run, string text)
         {
             int n = int.Parse(text[1..]);
             int pattern = int.Parse(Regex.Match(Path.GetFileName(run), @"(?:^|-)p(\d)").Groups[1].Value);
             if (run.EndsWith("zero-shot", StringComparison.Ordinal))
-                return text[0] == 't' && n < 2 * pattern + 2 == (Data.Train[n].Label == 1) ? 0.8 : 0.2;
+                return text[0] == 'u' ? 0.05 + n % 10 / 10.0
+                    : text[0] == 't' && n < 2 * pattern + 2 == (Data.Train[n].Label == 1) ? 0.8 : 0.2;
             return 0.05 + 0.9 * ((n * 7 + pattern * 3 + run.Length) % 11) / 10.0;
         }
 
@@ -126,6 +127,39 @@ public class PetRecipeTests
             return (margin > 0 ? 1 : 0) == i % 2 ? 1.0 : 0;
         });
         Assert.Equal(expected, stages[4].Metrics["accuracy"], 12);
+    }
+
+    [Fact]
+    public async Task Zero_shot_IPET_starts_from_the_untrained_patterns_labels_of_the_pools_likeliest_examples()
+    {
+        using var dir = new TempDir();
+        var runner = new RecordingRunner();
+        const string options =
+            """{"zero_shot": true, "patterns": [0, 1], "models_per_pattern": 1, "generations": 2, "n_most_likely": 20}""";
+        var spec = Spec("ipet", options, dir.Path);
+        await new IpetRecipe().RunAsync(spec, runner, default);
+
+        var names = runner.Runs.Select(r => Path.GetFileName(r.Spec.Output!)).ToList();
+        Assert.Equal(["p0-zero-shot", "p1-zero-shot", "g0-p0-m0", "g0-p1-m0", "g1-p0-m0", "g1-p1-m0", "distilled"], names);
+        Assert.All(runner.Runs, r => Assert.DoesNotContain(r.Data.Train, e => e.Segments[0].StartsWith('t')));   // T is never read
+        Assert.DoesNotContain("train_accuracy", runner.Reported![0].Metrics.Keys);   // no T to weigh the patterns by
+
+        // Generation 0: PET's 10 examples (5 a label: uniform without T), each label drawn among the pool's 20 likeliest for it.
+        // The zero-shot models give pool example n p(positive) = 0.05 + (n mod 10)/10: the 30 with n mod 10 = 9 are the likeliest
+        // positives (0.95), the 30 with n mod 10 = 0 the likeliest negatives.
+        foreach (var (_, data) in runner.Runs.Skip(2).Take(2))
+        {
+            Assert.Equal(10, data.Train.Count);
+            Assert.All(data.Train.Where(e => e.Label == 1), e => Assert.EndsWith("9", e.Segments[0]));
+            Assert.All(data.Train.Where(e => e.Label == 0), e => Assert.EndsWith("0", e.Segments[0]));
+            Assert.Equal(5, data.Train.Count(e => e.Label == 1));
+        }
+        // Generation 1: 10·5 = 50, labelled by generation 0's other models, half a label.
+        foreach (var (_, data) in runner.Runs.Skip(4).Take(2))
+        {
+            Assert.Equal(50, data.Train.Count);
+            Assert.Equal(25, data.Train.Count(e => e.Label == 1));
+        }
     }
 
     [Fact]
