@@ -12,10 +12,10 @@ public sealed class LinearProbe : IAdaptationMethod
 
     sealed record Options;
 
-    /// <summary>Nothing of its own to train or save: the head belongs to the objective and is saved by it.</summary>
     /// <summary>Hook point: None.</summary>
     public HookPoints? Uses(JsonElement options) => HookPoints.None;
 
+    /// <summary>Nothing of its own to train or save: the head belongs to the objective and is saved by it.</summary>
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
         PluginOptions.Bind<Options>(options, "method.options");

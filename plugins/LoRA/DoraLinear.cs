@@ -14,7 +14,9 @@ namespace PluginGpt.Plugins.LoRA;
 /// </summary>
 public sealed class DoraLinear : LoraLinear
 {
-    readonly Parameter magnitude;
+#pragma warning disable IDE1006 // PEFT's name; a field named as registered stays current if TorchSharp's .to() replaces it
+    readonly Parameter lora_magnitude_vector;
+#pragma warning restore IDE1006
     readonly double dropout;
     Tensor? mergedNorm;   // the norm a merge divided by: unmerge undoes exactly that (PEFT caches it too)
 
@@ -24,12 +26,12 @@ public sealed class DoraLinear : LoraLinear
         this.dropout = dropout;
         using (torch.NewDisposeScope())
         using (torch.no_grad())
-            magnitude = (Parameter)new Parameter(WeightNorm(), requires_grad: true).DetachFromDisposeScope();
-        register_parameter("lora_magnitude_vector", magnitude);   // PEFT's name, without its ".weight" in saved files
+            lora_magnitude_vector = (Parameter)new Parameter(WeightNorm(), requires_grad: true).DetachFromDisposeScope();
+        register_parameter(nameof(lora_magnitude_vector), lora_magnitude_vector);   // saved without PEFT's ".weight"
     }
 
     /// <summary>m [out]: the magnitude per output feature.</summary>
-    public Parameter Magnitude => magnitude;
+    public Parameter Magnitude => lora_magnitude_vector;
 
     /// <summary>‖W + s·B·A‖ over each output feature's row [out], fp32.</summary>
     Tensor WeightNorm()
@@ -42,7 +44,9 @@ public sealed class DoraLinear : LoraLinear
     {
         var y = BaseForward(x);
         if (Merged) return y;
-        var scale = (magnitude / WeightNorm().detach()).view(-1);   // [out]
+        Tensor norm;
+        using (torch.no_grad()) norm = WeightNorm();   // detached (PEFT's choice): no graph for it at all
+        var scale = (lora_magnitude_vector / norm).view(-1);   // [out]
         bool dropping = training && dropout > 0;
         // Without dropout W·x is the base output minus its bias (PEFT reuses it); with dropout the dropped input goes through W.
         var dropped = dropping ? Dropped(x) : x;
@@ -61,7 +65,7 @@ public sealed class DoraLinear : LoraLinear
         var norm = combined.pow(2).sum(1).sqrt();
         mergedNorm?.Dispose();
         mergedNorm = norm.DetachFromDisposeScope();
-        w.copy_(((magnitude / norm).unsqueeze(1) * combined).to(w.dtype));
+        w.copy_(((lora_magnitude_vector / norm).unsqueeze(1) * combined).to(w.dtype));
     }
 
     protected override void FoldOut()
@@ -69,7 +73,7 @@ public sealed class DoraLinear : LoraLinear
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
         var w = Base.weight!;
-        var factor = (magnitude / mergedNorm!).unsqueeze(1);
+        var factor = (lora_magnitude_vector / mergedNorm!).unsqueeze(1);
         w.copy_((w.to(ScalarType.Float32) / factor - Delta()).to(w.dtype));
         mergedNorm!.Dispose();   // used once: PEFT pops it from its cache too
         mergedNorm = null;

@@ -47,11 +47,6 @@ public sealed class LoraMethod : IAdaptationMethod
             if (layer is DoraLinear dora) yield return (PeftKeys.Key(model, path, "lora_magnitude_vector"), dora.Magnitude);
         }
 
-        /// <summary>DoRA's magnitudes are vectors the decay would pull towards zero; A and B decay as matrices.</summary>
-        public override ParameterSettings SettingsFor(string name, Parameter parameter) =>
-            name.EndsWith("lora_magnitude_vector", StringComparison.Ordinal) ? ParameterSettings.NoDecay
-                : ParameterSettings.Default(name, parameter);
-
         /// <summary>B starts at zero: the base output is unchanged.</summary>
         public override bool IsIdentityAtInit => true;
 

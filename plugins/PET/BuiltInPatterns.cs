@@ -43,6 +43,9 @@ public static class BuiltInPatterns
                 ["Sci/Tech"] = ["Tech"],
             }),
         ["rte"] = new(NliPatterns, new Dictionary<string, List<string>> { ["entailment"] = ["Yes"], ["not_entailment"] = ["No"] }),
+        // COPA: the task joins premise and connective ("The man fell because"); each option fills the slot (PET's COPA scores
+        // the choices themselves, no verbalizer). The second pattern quotes the premise, as PET's COPA patterns do.
+        ["copa"] = new(["{text_a} {answer}.", "\"{text_a}\" {answer}."], new Dictionary<string, List<string>>()),
         ["cb"] = new(NliPatterns,
             new Dictionary<string, List<string>> { ["entailment"] = ["Yes"], ["contradiction"] = ["No"], ["neutral"] = ["Maybe"] }),
     };

@@ -10,14 +10,16 @@ namespace PluginGpt.Plugins.PET;
 /// that follows them (the filled-in text's likelihood from the slot on; one sequence per word). When the slot ends the
 /// pattern and every word is one token, that is the next-token distribution after the prefix: one pass for all labels.
 /// </summary>
-public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pattern, Verbalizer verbalizer, int room)
+/// <param name="verbalizer">null for a multiple-choice task (PET's COPA): each example's options are its answers.</param>
+public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pattern, Verbalizer? verbalizer, int room)
 {
     readonly IReadOnlyList<(int Label, string Word)> words =
-        verbalizer.Words.SelectMany((ws, label) => ws.Select(w => (label, w))).ToList();
+        verbalizer?.Words.SelectMany((ws, label) => ws.Select(w => (label, w))).ToList() ?? [];
 
-    /// <summary>Label scores [N, labels] (log-likelihoods, with gradient when grad is on).</summary>
+    /// <summary>Label scores [N, labels] (log-likelihoods, with gradient when grad is on); for multiple choice [N, options].</summary>
     public Tensor Scores(IReadOnlyList<Example> batch)
     {
+        if (verbalizer is null) return OptionScores(batch);
         // Every sequence starts with <|endoftext|>, so a slot at the very start still has a context to be predicted from.
         var filled = batch.Select(e => pattern.Encode(tokenizer, e, words.Select(w => w.Word).ToList(), room - 1)).ToList();
         bool oneStep = pattern.AnswerEnds && filled.All(f => f.All(s => s.Answer.Length == 1));
@@ -29,6 +31,25 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
             return wordScores.index_select(1, columns).max(1).values;
         });
         return torch.stack(byLabel.ToArray(), 1);
+    }
+
+    /// <summary>
+    /// Multiple choice as PET scores COPA: each option, its first letter lowered and its final punctuation dropped (PET's
+    /// <c>lowercase_first</c>, <c>remove_final_punc</c>), fills the slot; its score is the filled text's log-likelihood from the
+    /// slot on. Every example of a task has the same number of options.
+    /// </summary>
+    Tensor OptionScores(IReadOnlyList<Example> batch)
+    {
+        if (batch.Any(e => e.Options is not { Count: > 1 } || e.Options.Count != batch[0].Options!.Count))
+            throw new DataException("pet: a multiple-choice batch needs the same number (≥ 2) of options in every example");
+        var filled = batch.Select(e => pattern.Encode(tokenizer, e, e.Options!.Select(AsAnswer).ToList(), room - 1)).ToList();
+        return Filled(filled);
+    }
+
+    static string AsAnswer(string option)
+    {
+        var text = option.Trim().TrimEnd('.', '!', '?', ',', ';', ':', ' ');
+        return text.Length == 0 ? text : char.ToLowerInvariant(text[0]) + text[1..];
     }
 
     /// <summary>One pass per example over the prefix; each word's single token read at the slot.</summary>
@@ -58,7 +79,8 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
         var (ids, _) = Batch(sequences);
         var tokenLogp = TokenBatch.TokenLogProbabilities(model, model.Forward(ids), picks);   // only the scored positions
         var owners = torch.tensor(picks.Select(p => p.Item1).ToArray(), device: ids.device);
-        return torch.zeros(sequences.Count, tokenLogp.dtype, ids.device).index_add(0, owners, tokenLogp, 1).view(filled.Count, words.Count);
+        return torch.zeros(sequences.Count, tokenLogp.dtype, ids.device).index_add(0, owners, tokenLogp, 1)
+            .view(filled.Count, filled[0].Count);
     }
 
     (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model.Device);

@@ -119,7 +119,9 @@ public sealed class IpetRecipe : IRecipe
         var chosen = others.OrderBy(_ => rng.Next()).Take(count).ToList();
         var merged = Ensemble.Merge(chosen.Select(m => m.Unlabelled).ToList(), chosen.Select(m => m.Weight).ToList());
         var probabilities = merged.Select(row => Ensemble.Softmax(row, 1)).ToArray();
-        var perLabel = IpetDraw.PerLabel(data.Train, data.Labels.Count, NewCount(options, data.Train.Count, generation));
+        // A multiple-choice task names no labels: its classes are the options.
+        int classes = data.Labels.Count > 0 ? data.Labels.Count : data.Dev[0].Options!.Count;
+        var perLabel = IpetDraw.PerLabel(data.Train, classes, NewCount(options, data.Train.Count, generation));
         int? mostLikely = options.ZeroShot && generation == 0 ? options.NMostLikely : null;
         return IpetDraw.Draw(data.Unlabelled!, probabilities, perLabel, rng, mostLikely);
     }

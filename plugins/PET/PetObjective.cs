@@ -40,8 +40,11 @@ public sealed class PetObjective : IObjective
         const string section = "objective.options";
         var o = PluginOptions.Bind<Options>(context.Options, section);
         var task = context.Task;
-        PluginOptions.Require(task.Format is InputFormat.Single or InputFormat.Pair, section, "(task)",
-            "PET classifies one text or an ordered pair of texts (classification, nli)");
+        PluginOptions.Require(task.Format is InputFormat.Single or InputFormat.Pair or InputFormat.MultipleChoice, section, "(task)",
+            "PET classifies one text or an ordered pair of texts (classification, nli), or picks an option (multiple-choice)");
+        bool choice = task.Format == InputFormat.MultipleChoice;
+        PluginOptions.Require(!choice || o.Verbalizer is null, section, "verbalizer",
+            "a multiple-choice task's options are the answers; it takes no verbalizer");
         PluginOptions.Require(o.LmAlpha is >= 0 and <= 1, section, "lm_alpha", $"must be in [0, 1], got {o.LmAlpha}");
         PluginOptions.Require(o.MaxLength >= 0, section, "max_length", $"must be ≥ 0, got {o.MaxLength}");
         var builtIn = BuiltInPatterns.For(task.Name);
@@ -53,10 +56,14 @@ public sealed class PetObjective : IObjective
                 $"must be in [0, {builtIn!.Patterns.Count}) for {task.Name}, got {o.PatternId}");
         var pattern = Pattern.Parse(o.Pattern ?? builtIn!.Patterns[o.PatternId], $"{section}.pattern",
             task.Format == InputFormat.Pair ? 2 : 1);
-        var byLabel = o.Verbalizer ?? builtIn?.Verbalizer
-            ?? throw new OptionsException(
-                $"{section}.verbalizer: data set '{task.Name}' has no built-in verbalizer; give one (label → words)");
-        var verbalizer = PET.Verbalizer.Create(byLabel, task.Labels, context.Tokenizer, $"{section}.verbalizer");
+        Verbalizer? verbalizer = null;
+        if (!choice)
+        {
+            var byLabel = o.Verbalizer ?? builtIn?.Verbalizer
+                ?? throw new OptionsException(
+                    $"{section}.verbalizer: data set '{task.Name}' has no built-in verbalizer; give one (label → words)");
+            verbalizer = PET.Verbalizer.Create(byLabel, task.Labels, context.Tokenizer, $"{section}.verbalizer");
+        }
         int room = o.MaxLength == 0 ? context.Model.UsableContext : Math.Min(o.MaxLength, context.Model.UsableContext);
         return new Instance(context, o, new ClozeScorer(context.Model, context.Tokenizer, pattern, verbalizer, room), room);
     }

@@ -135,8 +135,10 @@ public sealed class RecipeStages
         var metrics = runner.Score(spec, Ensemble.Predictions(dev), Data.Dev);
         var pool = Ensemble.SoftLabelled(Data.Unlabelled!, Ensemble.Merge(models.Select(m => m.Unlabelled).ToList(), weights),
             options.Temperature);
+        // A multiple-choice task names no labels: its label is the option's index.
+        string Label(Example e) => e.Label < Data.Labels.Count ? Data.Labels[e.Label] : $"{e.Label}";
         File.WriteAllLines(Path.Combine(spec.Output!, "soft-labels.jsonl"), pool.Select(e => JsonSerializer.Serialize(
-            new { text = e.Segments, label = Data.Labels[e.Label], soft = e.Soft })));
+            new { text = e.Segments, options = e.Options, label = Label(e), soft = e.Soft })));
         return (new StageResult(name, metrics), pool);
     }
 

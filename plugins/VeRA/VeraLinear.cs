@@ -18,12 +18,12 @@ public sealed class VeraLinear : LinearWrapper
     readonly Parameter vera_lambda_d;
     readonly Dropout vera_dropout;
 #pragma warning restore IDE1006
-    readonly VeraProjections shared;   // owned by the attachment, not by this layer
+    // Owned by the attachment, not by this layer: set after RegisterComponents, which registers every module-valued field.
+    readonly VeraProjections shared;
 
     public VeraLinear(Module<Tensor, Tensor> original, VeraProjections shared, int r, double dropout, double dInitial, bool initWeights)
         : base(nameof(VeraLinear), original)
     {
-        this.shared = shared;
         long outFeatures = Base.weight!.shape[0];
         var device = Base.weight!.device;
         using (torch.NewDisposeScope())
@@ -34,6 +34,7 @@ public sealed class VeraLinear : LinearWrapper
         }
         vera_dropout = Dropout(dropout);
         RegisterComponents();
+        this.shared = shared;
     }
 
     public Parameter LambdaB => vera_lambda_b;

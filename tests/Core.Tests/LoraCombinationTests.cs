@@ -96,5 +96,10 @@ public class LoraCombinationTests
         using var r2 = Adapter(dir, "b", [1, 2, 3, 4], [1, 1, 1, 1], r: 2);
         Assert.Contains("same r", Assert.Throws<OptionsException>(() => LoraCombination.Combine([(r1, 1), (r2, 1)], "ties")).Message);
         Assert.Contains("DoRA", Assert.Throws<CheckpointException>(() => Adapter(dir, "d", [1, 2], [1, 1], dora: true)).Message);
+        // √(w·s) of a negative weight has no value: refused by name outside cat, where it subtracts the adapter exactly.
+        using var other = Adapter(dir, "c", [3, 4], [1, 1]);
+        Assert.Contains("negative", Assert.Throws<OptionsException>(() => LoraCombination.Combine([(r1, 1), (other, -1)], "ties")).Message);
+        var (_, difference) = LoraCombination.Combine([(r1, 1), (other, -1)], "cat");
+        Assert.Equal([-2f, -2], Values(difference[B].matmul(difference[A])[0]));   // 1·[1, 2] − 1·[3, 4]
     }
 }

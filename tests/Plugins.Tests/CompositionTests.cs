@@ -91,6 +91,22 @@ public class CompositionTests
         Assert.IsType<TorchSharp.Modules.Linear>(model.GetLinear("h.0.attn.c_attn"));   // nothing was wrapped
     }
 
+    [Fact]
+    public void Methods_that_share_PEFT_names_compose_under_prefixed_names_and_full_fine_tuning_runs_alone()
+    {
+        using var model = Tiny();
+        var prompt = new MethodChoice(new PromptTuningMethod(), Options("""{"num_virtual_tokens": 2}"""), "method");
+        using (var both = MethodInstaller.Attach([prompt, Prefix()], model))
+        {
+            var names = both.Trainable.Select(p => p.Name).ToList();
+            Assert.Equal(names.Count, names.Distinct().Count());
+            Assert.Contains(names, n => n.StartsWith("with-1-prefix.", StringComparison.Ordinal));
+        }
+        var full = new MethodChoice(new PluginGpt.Plugins.Baselines.FullFineTuning(), default, "method.with[0]");
+        var e = Assert.Throws<OptionsException>(() => MethodInstaller.Attach([Lora(), full], model));
+        Assert.Contains("trains the body's own weights", e.Message);
+    }
+
     /// <summary>A method written before SDK 2.6: it runs alone, but cannot be composed.</summary>
     sealed class Undeclared : IAdaptationMethod
     {

@@ -44,6 +44,27 @@ public class PetTests
     }
 
     [Fact]
+    public void Multiple_choice_fills_the_slot_with_each_option_lowered_and_unpunctuated_as_PETs_COPA()
+    {
+        using var model = Golden();
+        using var _ = torch.no_grad();
+        var example = new Example(["rain because"], Label: 0, Options: ["Clouds came.", "Sun!"]);
+        var scores = new ClozeScorer(model, Bytes, Pattern.Parse("{text_a} {answer}.", "p", 1), null, 64).Scores([example]);
+        Assert.Equal([1L, 2], scores.shape);
+        var prefix = Ids("rain because");
+        Assert.Equal(LogLikelihood(model, Ids("rain because clouds came."), prefix.Length), scores[0, 0].item<float>(), 1e-4);
+        Assert.Equal(LogLikelihood(model, Ids("rain because sun."), prefix.Length), scores[0, 1].item<float>(), 1e-4);
+
+        // Through the objective: COPA's built-in pattern, a loss over the options, and no verbalizer accepted.
+        var copa = new TaskData("copa", InputFormat.MultipleChoice, [], [example], [example], "accuracy");
+        using (var pet = new PetObjective().Create(new ObjectiveContext(model, Bytes, copa, Json("{}"))))
+            Assert.Equal(2, pet.Predict([example])[0].Probabilities.Count);
+        var e = Assert.Throws<OptionsException>(() => new PetObjective().Create(
+            new ObjectiveContext(model, Bytes, copa, Json("""{"verbalizer": {"a": ["b"]}}"""))));
+        Assert.Contains("objective.options.verbalizer", e.Message);
+    }
+
+    [Fact]
     public void A_multi_token_word_sums_its_tokens_and_a_label_takes_its_best_word()
     {
         using var model = Golden();

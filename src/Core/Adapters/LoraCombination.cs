@@ -7,13 +7,18 @@ namespace PluginGpt.Core.Adapters;
 /// <summary>A LoRA adapter in PEFT's layout, read from its folder: config and tensors (CPU, fp32).</summary>
 public sealed record LoraAdapterFiles(string Directory, JsonObject Config, Dictionary<string, Tensor> Tensors) : IDisposable
 {
-    public int Rank => Config["r"]!.GetValue<int>();
+    public int Rank { get; } = Number<int>(Directory, Config, "r");
+
+    /// <summary>A required number of the config; anything else is a <see cref="CheckpointException"/> naming the file and key.</summary>
+    static T Number<T>(string directory, JsonObject config, string key) =>
+        config[key] is JsonValue v && v.TryGetValue<T>(out var n) ? n
+            : throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: '{key}' must be a number");
     /// <summary>α/r, or α/√r with rsLoRA.</summary>
     public double Scaling
     {
         get
         {
-            double alpha = Config["lora_alpha"]!.GetValue<double>();
+            double alpha = Number<double>(Directory, Config, "lora_alpha");
             bool rs = Config["use_rslora"] is JsonValue v && v.TryGetValue<bool>(out var flag) && flag;
             return rs ? alpha / Math.Sqrt(Rank) : alpha / Rank;
         }
@@ -23,14 +28,15 @@ public sealed record LoraAdapterFiles(string Directory, JsonObject Config, Dicti
     {
         var config = AdapterFiles.ReadConfig(directory);
         string file = Path.Combine(directory, AdapterFiles.ConfigFile);
-        if (config["peft_type"]?.GetValue<string>() != "LORA")
+        if (config["peft_type"] is not JsonValue type || !type.TryGetValue<string>(out var name) || name != "LORA")
             throw new CheckpointException(
                 $"{file}: peft_type {config["peft_type"]?.ToJsonString() ?? "missing"}; only LoRA adapters combine");
         if (config["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var dora) && dora)
             throw new CheckpointException($"{file}: a DoRA adapter (use_dora): its magnitudes do not combine as LoRA factors do");
-        if (config["r"] is null || config["lora_alpha"] is null) throw new CheckpointException($"{file}: r and lora_alpha are required");
-        var tensors = Safetensors.Load(Path.Combine(directory, AdapterFiles.WeightsFile))
-            .ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32));
+        var loaded = Safetensors.Load(Path.Combine(directory, AdapterFiles.WeightsFile));
+        var tensors = loaded.ToDictionary(kv => kv.Key, kv => kv.Value.to(ScalarType.Float32));
+        foreach (var (key, t) in loaded)
+            if (!ReferenceEquals(t, tensors[key])) t.Dispose();   // a bf16/fp16 file: its own copy is not kept
         return new LoraAdapterFiles(directory, config, tensors);
     }
 
@@ -61,6 +67,10 @@ public static class LoraCombination
         if (adapters.Count < 2) throw new OptionsException("adapters combine: give at least two adapters");
         if (type is not ("linear" or "cat") && density is not (> 0 and <= 1))
             throw new OptionsException($"--density: must be in (0, 1], got {density}");
+        // √(w·s) has no value for a negative weight (PEFT's math.sqrt refuses too); cat multiplies, so it negates an adapter.
+        if (type != "cat" && adapters.FirstOrDefault(a => a.Weight < 0) is { Adapter: not null } negative)
+            throw new OptionsException($"{negative.Adapter.Directory}: weight {negative.Weight} is negative; --type {type} weighs " +
+                "the factors by √(w·s), use --type cat to subtract an adapter");
         var keys = adapters[0].Adapter.Tensors.Keys.Order().ToList();
         foreach (var (a, _) in adapters.Skip(1))
             if (!a.Tensors.Keys.Order().SequenceEqual(keys))
@@ -70,7 +80,8 @@ public static class LoraCombination
                 $"{string.Join(", ", adapters.Select(a => a.Adapter.Rank))}); use --type cat for different ranks");
 
         int rank = type == "cat" ? adapters.Sum(a => a.Adapter.Rank) : adapters[0].Adapter.Rank;
-        var generator = new torch.Generator((ulong)seed);
+        using var generator = new torch.Generator((ulong)seed);
+        using var scope = torch.NewDisposeScope();   // intermediates freed; the results are moved out below
         var result = new Dictionary<string, Tensor>();
         foreach (var key in keys.Where(k => k.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
         {
@@ -88,6 +99,7 @@ public static class LoraCombination
             result[key] = Merge(a, weights, type, density, generator);
             result[module + ".lora_B.weight"] = Merge(b, weights, type, density, generator);
         }
+        foreach (var t in result.Values) t.MoveToOuterDisposeScope();
         var config = (JsonObject)adapters[0].Adapter.Config.DeepClone();
         config["r"] = rank;
         config["lora_alpha"] = rank;

@@ -7,7 +7,9 @@ namespace PluginGpt.Core.Adapters;
 /// How several task tensors (one per adapter, same shape) become one, as PEFT's <c>merge_utils</c> does it: weighted sum (task
 /// arithmetic), TIES (Yadav et al. 2023: keep each tensor's largest-magnitude share, elect a sign per entry by the total, average
 /// the weighted entries that agree with it), DARE (Yu et al. 2023: drop entries at random and rescale by the kept share) and
-/// magnitude pruning alone. Written here because no .NET library implements these merges.
+/// magnitude pruning alone. Written here because no .NET library implements these merges. One difference from PEFT: its
+/// <c>random_pruning</c> computes DARE's division by the density but discards the result, so PEFT's <c>dare_*</c> output is ours
+/// times the density; this one rescales, as the DARE paper does.
 /// </summary>
 public static class TaskArithmetic
 {

@@ -11,8 +11,10 @@ public sealed class ComposedMethod : IAttachedMethod
 {
     readonly IReadOnlyList<MethodChoice> methods;
     readonly IReadOnlyList<IAttachedMethod> parts;
-    readonly Dictionary<string, IAttachedMethod> owner = [];
+    readonly Dictionary<string, (IAttachedMethod Part, string Name)> owner = [];
 
+    /// <summary>The first method's tensors keep their names; the n-th's are prefixed <c>with-n-NAME.</c>, so two methods may use
+    /// the same PEFT name (prompt and prefix tuning both call theirs <c>prompt_embeddings</c>): each saves in its own folder.</summary>
     internal ComposedMethod(IReadOnlyList<MethodChoice> methods, IReadOnlyList<IAttachedMethod> parts)
     {
         this.methods = methods;
@@ -21,9 +23,9 @@ public sealed class ComposedMethod : IAttachedMethod
         for (int i = 0; i < parts.Count; i++)
             foreach (var (name, p) in parts[i].Trainable)
             {
-                if (!owner.TryAdd(name, parts[i]))
-                    throw new OptionsException($"{methods[i].Field}: trains '{name}', which {NameOf(owner[name])} trains too");
-                trainable.Add((name, p));
+                string united = i == 0 ? name : $"{Path.GetFileName(FolderOf("", i))}.{name}";
+                owner[united] = (parts[i], name);
+                trainable.Add((united, p));
             }
         Trainable = trainable;
     }
@@ -39,6 +41,9 @@ public sealed class ComposedMethod : IAttachedMethod
             var points = choice.Method.Uses(choice.Options)
                 ?? throw new OptionsException($"{choice.Field}: method '{name}' does not declare the hook points it uses " +
                     "(IAdaptationMethod.Uses, SDK 2.6), so it cannot be composed with another");
+            // A method that trains the body's own weights would also train the other methods' tensors.
+            if (points.HasFlag(HookPoints.BodyWeights))
+                throw new OptionsException($"{choice.Field}: method '{name}' trains the body's own weights; it runs alone");
             foreach (var (other, by) in taken)
                 if ((other & points) is var shared and not HookPoints.None)
                     throw new OptionsException($"{choice.Field}: methods '{by.Method.Manifest.Name}' and '{name}' both use " +
@@ -47,11 +52,10 @@ public sealed class ComposedMethod : IAttachedMethod
         }
     }
 
-    string NameOf(IAttachedMethod part) => methods[parts.ToList().IndexOf(part)].Method.Manifest.Name;
-
     public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; }
 
-    public ParameterSettings SettingsFor(string name, Parameter parameter) => owner[name].SettingsFor(name, parameter);
+    public ParameterSettings SettingsFor(string name, Parameter parameter) =>
+        owner[name].Part.SettingsFor(owner[name].Name, parameter);
 
     /// <summary>The folder the n-th method saves into: the run's own for the first, <c>with-n-NAME/</c> in it for the others.</summary>
     public string FolderOf(string directory, int index) =>

@@ -41,6 +41,12 @@ public sealed class AdaptersCommand(IAnsiConsole console) : ICliCommand
             var target = OutputFolder.EnsureFree(parse.GetValue(output)!, "--out");
             var parsed = parse.GetValue(sources)!.Select(Source).ToList();
             bool runs = parsed.All(s => IsRun(s.Path));
+            if (!runs && parsed.FirstOrDefault(s => IsRun(s.Path)) is { Path: not null } run)
+                throw new OptionsException($"{run.Path}: a run folder among adapter folders; give all runs or all adapter folders " +
+                    $"(a run's adapter is {Path.Combine(run.Path, "best")})");
+            foreach (var (path, _) in runs ? parsed : [])
+                if (JsonNode.Parse(File.ReadAllText(Path.Combine(path, "config.json")))?["method"]?["with"] is not null)
+                    throw new OptionsException($"{path}: a composed run (method.with) holds more than a LoRA adapter; combine its best/");
             var adapters = new List<(LoraAdapterFiles, double)>();
             try
             {
@@ -89,8 +95,6 @@ public sealed class AdaptersCommand(IAnsiConsole console) : ICliCommand
     static void CopyRun(string run, string target, JsonObject adapterConfig)
     {
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "config.json")))!.AsObject();
-        if (config["method"]?["with"] is not null)
-            throw new OptionsException($"{run}: a composed run (method.with) has more than a LoRA adapter; combine its best/ folder");
         var options = config["method"]!["options"] as JsonObject ?? [];
         options["r"] = adapterConfig["r"]!.DeepClone();
         options["lora_alpha"] = adapterConfig["lora_alpha"]!.DeepClone();

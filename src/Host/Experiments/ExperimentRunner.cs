@@ -179,6 +179,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     List<MethodChoice> Methods(ExperimentSpec spec, LoadedPlugin method)
     {
         if (spec.Objective.With is not null) throw new OptionsException("objective.with: only a method composes with others");
+        if (spec.Recipe?.With is not null) throw new OptionsException("recipe.with: only a method composes with others");
         var methods = new List<MethodChoice> { new((IAdaptationMethod)method.Instance, spec.Method.Options ?? default, "method") };
         for (int i = 0; i < (spec.Method.With?.Count ?? 0); i++)
         {
@@ -282,6 +283,7 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     IReadOnlyList<(LoadedPlugin Plugin, ITrainingListener Listener)> Callbacks(ExperimentSpec spec) =>
         [.. (spec.Callbacks ?? []).Select((choice, i) =>
         {
+            if (choice.With is not null) throw new OptionsException($"callbacks[{i}].with: only a method composes with others");
             var found = catalog.Find(PluginKind.Callback, choice.Name, $"callbacks[{i}].name");
             return (found, ((ITrainingCallback)found.Instance).CreateListener(choice.Options ?? default));
         })];
