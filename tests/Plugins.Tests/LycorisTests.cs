@@ -71,11 +71,7 @@ public class LycorisTests
             Assert.True(layer.Delta().allclose(delta, rtol: 1e-5, atol: 1e-6));
             Assert.True(layer.forward(x).allclose(layer.Base.forward(x) + x.matmul(delta.t()), rtol: 1e-5, atol: 1e-5));
         }
-        var unmerged = Logits(model);
-        loha.Merge();
-        Assert.True(unmerged.allclose(Logits(model), rtol: 1e-4, atol: 1e-5));
-        loha.Unmerge();
-        Assert.True(unmerged.allclose(Logits(model), rtol: 1e-5, atol: 1e-5));
+        TinyModel.AssertMergeKeepsLogits(model, loha);
     }
 
     [Fact]
@@ -103,11 +99,7 @@ public class LycorisTests
             var delta = torch.kron(w1, w2) * 2.0;   // α/r = 4/2; [8·12, 4·8] = [96, 32]
             Assert.True(layer.Delta().allclose(delta, rtol: 1e-5, atol: 1e-6));
         }
-        var unmerged = Logits(model);
-        lokr.Merge();
-        Assert.True(unmerged.allclose(Logits(model), rtol: 1e-4, atol: 1e-5));
-        lokr.Unmerge();
-        Assert.True(unmerged.allclose(Logits(model), rtol: 1e-5, atol: 1e-5));
+        TinyModel.AssertMergeKeepsLogits(model, lokr);
     }
 
     [Fact]
