@@ -68,6 +68,13 @@ public sealed class LoraMethod : IAdaptationMethod
             if (r != options.R)
                 throw new CheckpointException(
                     $"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
+            // The scale s = α/r (α/√r) multiplies the saved B·A: an adapter trained with another one would load silently wrong.
+            double? alpha = config["lora_alpha"] is JsonValue a && a.TryGetValue<double>(out var value) ? value : null;
+            bool rs = config["use_rslora"] is JsonValue q && q.TryGetValue<bool>(out var stabilised) && stabilised;
+            if (alpha != options.LoraAlpha || rs != options.UseRsLora)
+                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has lora_alpha = " +
+                    $"{alpha}, use_rslora = {rs.ToString().ToLowerInvariant()}; this experiment {options.LoraAlpha}, " +
+                    $"{options.UseRsLora.ToString().ToLowerInvariant()}");
             bool dora = config["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var flag) && flag;
             if (dora != options.UseDora)
                 throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has use_dora = " +

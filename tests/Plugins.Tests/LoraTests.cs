@@ -115,9 +115,14 @@ public class LoraTests
             Assert.Equal("transformer.h.0.attn.c_attn", config.GetProperty("target_modules")[0].GetString());
 
             using var fresh = Tiny();
-            using var reloaded = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4}"""));
-            reloaded.Load(dir.Path);
-            Assert.True(adapted.allclose(Logits(fresh), rtol: 0, atol: 0));
+            using (var reloaded = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4}""")))
+            {
+                reloaded.Load(dir.Path);
+                Assert.True(adapted.allclose(Logits(fresh), rtol: 0, atol: 0));
+            }
+            // Another scale would multiply the saved B·A differently: refused by name, not loaded wrong.
+            using var otherScale = MethodInstaller.Attach(new LoraMethod(), fresh, Options("""{"r": 4, "lora_alpha": 8}"""));
+            Assert.Contains("lora_alpha", Assert.Throws<CheckpointException>(() => otherScale.Load(dir.Path)).Message);
         }
         Assert.True(Logits(Tiny()).allclose(Logits(model), rtol: 0, atol: 0));   // detached: the base model again
     }
