@@ -23,7 +23,7 @@ public sealed class ComposedMethod : IAttachedMethod
         for (int i = 0; i < parts.Count; i++)
             foreach (var (name, p) in parts[i].Trainable)
             {
-                string united = i == 0 ? name : $"{Path.GetFileName(FolderOf("", i))}.{name}";
+                string united = i == 0 ? name : $"{FolderName(i)}.{name}";
                 owner[united] = (parts[i], name);
                 trainable.Add((united, p));
             }
@@ -58,8 +58,10 @@ public sealed class ComposedMethod : IAttachedMethod
         owner[name].Part.SettingsFor(owner[name].Name, parameter);
 
     /// <summary>The folder the n-th method saves into: the run's own for the first, <c>with-n-NAME/</c> in it for the others.</summary>
-    public string FolderOf(string directory, int index) =>
-        index == 0 ? directory : Path.Combine(directory, $"with-{index}-{methods[index].Method.Manifest.Name}");
+    public string FolderOf(string directory, int index) => index == 0 ? directory : Path.Combine(directory, FolderName(index));
+
+    /// <summary><c>with-n-NAME</c>: the n-th method's folder, and the prefix of its tensors' names.</summary>
+    string FolderName(int index) => $"with-{index}-{methods[index].Method.Manifest.Name}";
 
     public void Save(string directory)
     {
