@@ -47,6 +47,10 @@ public class CliTests
         Assert.Contains("GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0", Cells(tuned.Stdout));
         bool amd = File.ReadAllText("/proc/cpuinfo").Contains("AuthenticAMD");
         Assert.Equal(amd, Cells(tuned.Stdout).Contains("MKLbyCPUfeatures"));
+        // Same seed, same losses even when another process shares the cores: MKL schedules its GEMMs reproducibly.
+        Assert.Contains("reproducible(MKL_CBWR=AUTO)", Cells(tuned.Stdout));
+        var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE" }, "doctor");
+        Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
         var plain = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["PLUGINGPT_MKL_DISPATCH"] = "vendor" }, "doctor");
         Assert.Contains("glibc'sdefault(PLUGINGPT_HEAP=default)", Cells(plain.Stdout));
         Assert.Contains("MKL'sownchoice(PLUGINGPT_MKL_DISPATCH=vendor)", Cells(plain.Stdout));

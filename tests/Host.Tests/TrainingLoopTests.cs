@@ -68,11 +68,14 @@ public class TrainingLoopTests
         double Memory(params string[] extra)
         {
             // GPT-1's 12 blocks at 2 × 256 tokens: activations (~20 MiB a block) outweigh the LM head's logits, so the saving
-            // (~400 MiB measured) stands far above the process peak's noise (±20 MiB); on `small` the head dominates and it does not.
-            // glibc's own allocator settings: a freed block goes back to the kernel, so the peak is the live memory's. With the
-            // host's (large blocks kept, transparent huge pages) the peak also holds whatever 2 MiB pages the kernel rounded up to.
-            var r = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default" }, ["bench", "train", "--preset", "gpt1", "--precision",
-                "fp32", "--steps", "1", "--batch-size", "2", "--block-size", "256", "--json", .. extra]);
+            // (~340 MiB measured) stands far above the process peak's noise; on `small` the head dominates and it does not.
+            // glibc with a fixed mmap threshold: every block over 64 KiB is mapped and goes back to the kernel on free, so the peak
+            // is the live memory's (same figure run after run). With glibc's default the threshold grows after the first free and
+            // later blocks fragment the heap (peaks varied by ±500 MiB between identical runs); with the host's settings (large
+            // blocks kept, transparent huge pages) the peak also holds whatever 2 MiB pages the kernel rounded up to.
+            var r = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_threshold=65536" },
+                ["bench", "train", "--preset", "gpt1", "--precision", "fp32", "--steps", "1", "--batch-size", "2", "--block-size", "256",
+                 "--json", .. extra]);
             Assert.True(r.ExitCode == 0, r.Stderr);
             Assert.StartsWith("{", r.Stdout);
             return JsonDocument.Parse(r.Stdout).RootElement.GetProperty("fp32_train_memory_mib").GetDouble();

@@ -33,6 +33,9 @@ static class LibC
     [DllImport("libc", EntryPoint = "execve")]
     static extern int Execve(string path, string?[] argv, string?[] environment);
 
+    [DllImport("libc", EntryPoint = "setenv")]
+    public static extern int SetEnvironment(string name, string value, int overwrite);
+
     [DllImport("libc", EntryPoint = "getpagesize")]
     public static extern int PageSize();
 #pragma warning restore SYSLIB1054

@@ -24,13 +24,18 @@ public static class MklCpuDispatch
     // mov eax, 1; ret
     static readonly byte[] AnswerOne = [0xB8, 0x01, 0x00, 0x00, 0x00, 0xC3];
 
-    static readonly Lazy<string> Applied = new(Patch);
+    static readonly Lazy<string> Applied = new(() =>
+    {
+        MklReproducibility.Request();   // before LibTorch loads: MKL reads it at its first call
+        return Patch();
+    });
     static readonly List<IntPtr> slotsWritten = [];
 
     /// <summary>The table slots <see cref="Apply"/> pointed at its answer (none where it left MKL alone).</summary>
     public static IReadOnlyList<IntPtr> PatchedSlots => slotsWritten;
 
-    /// <summary>Routes MKL by CPU features where that applies (once per process, idempotent) and says what was chosen.</summary>
+    /// <summary>Asks MKL for reproducible scheduling (<see cref="MklReproducibility"/>), routes it by CPU features where that
+    /// applies (once per process, idempotent) and says what was chosen.</summary>
     public static string Apply() => Applied.Value;
 
     /// <summary>The CPU vendor from <c>/proc/cpuinfo</c> (e.g. <c>AuthenticAMD</c>), or null.</summary>

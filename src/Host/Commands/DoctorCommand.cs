@@ -32,6 +32,13 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             var (fp32, bf16) = PrecisionSelector.Peaks(torch.CPU);
             table.AddRow("matmul 512³", $"fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");
             table.AddRow("GEMM", Markup.Escape($"{dispatch}: {MklCpuDispatch.Description() ?? "no MKL in this LibTorch"}"));
+            table.AddRow("GEMM scheduling", Markup.Escape(MklReproducibility.Branch() switch
+            {
+                null => "no MKL in this LibTorch",
+                MklReproducibility.AutoBranch => $"reproducible ({MklReproducibility.Variable}=AUTO)",
+                var other => $"MKL branch {other} " +
+                    $"({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable) ?? "unset"})",
+            }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
