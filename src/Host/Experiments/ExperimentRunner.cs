@@ -31,7 +31,7 @@ public sealed record OpenedRun(string Directory, ExperimentSpec Spec, Decoder Mo
 /// core's shared loop. Its run folder holds the resolved config (with the plugins' provenance), metrics.jsonl,
 /// metrics.json, best/ and run.log.
 /// </summary>
-public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, ILogger? logger = null) : IExperimentRunner
+public sealed partial class ExperimentRunner(PluginCatalog catalog, RunDisplay display, ILogger? logger = null) : IExperimentRunner
 {
     readonly ILogger logger = logger ?? NullLogger.Instance;
 
@@ -192,6 +192,29 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return methods;
     }
 
+    /// <summary>The experiment's base model on its device (seeded first: a preset's weights are drawn), its vocabulary fitted to
+    /// the tokenizer, and a note saying how when it was.</summary>
+    static (Decoder Model, string? Note) BaseModel(ExperimentSpec spec, IModelTokenizer tokenizer, torch.Device device)
+    {
+        torch.manual_seed(spec.Seed);
+        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.ModelPath(path))
+            : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        string? note = null;
+        if (tokenizer.VocabSize > model.Config.Vocab)
+        {
+            // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
+            note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens " +
+                "for the tokenizer's special tokens (new rows N(0, 0.02))";
+            model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+        }
+        else if (tokenizer.VocabSize < model.Config.Vocab)
+            // Said, not silent: the extra rows are never an input, and generation never produces them.
+            note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
+                $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
+        model.to(device);
+        return (model, note);
+    }
+
     Prepared Prepare(ExperimentSpec spec, TaskData? given = null)
     {
         var recorded = spec.Provenance;
@@ -202,26 +225,11 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         var tasks = LoadTasks(spec, given);
         var (data, scoring, multi) = Compose(spec, tasks);
 
-        torch.manual_seed(spec.Seed);
-        var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.ModelPath(path))
-            : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
+        var (model, note) = BaseModel(spec, tokenizer, device);
         IAttachedMethod? attached = null;
         var perTask = new List<IObjectiveInstance>();
         try
         {
-            string? note = null;
-            if (tokenizer.VocabSize > model.Config.Vocab)
-            {
-                // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
-                note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens " +
-                    "for the tokenizer's special tokens (new rows N(0, 0.02))";
-                model.ResizeTokenEmbeddings(tokenizer.VocabSize);
-            }
-            else if (tokenizer.VocabSize < model.Config.Vocab)
-                // Said, not silent: the extra rows are never an input, and generation never produces them.
-                note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
-                    $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
-            model.to(device);
             attached = MethodInstaller.Attach(Methods(spec, method), model);
             // A multi-task run builds the objective once per task (each its own prompts, answers or head) behind one composite.
             foreach (var context in ObjectiveContexts(spec, model, tokenizer, data, multi, tasks))
@@ -464,15 +472,8 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
     /// <summary>A finished run rebuilt from its config.json with its best/ weights, in the precision it recorded.</summary>
     T Reloaded<T>(string runDirectory, TaskData? data, Func<ExperimentSpec, Prepared, T> use)
     {
-        var config = Path.Combine(runDirectory, "config.json");
-        if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
-        var spec = ExperimentFile.Load(config, []);
-        if (spec.Recipe is not null) return Reloaded(FinalStage(runDirectory), data, use);
-        // An interrupted run leaves best/ from a completed epoch but no metrics.json: it is not a finished model. A run made by
-        // `adapters combine` was never trained: its combination.json says what it holds.
-        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Summary))
-            && !File.Exists(Path.Combine(runDirectory, Core.Adapters.LoraCombination.RunFile)))
-            throw new UserInputException($"{runDirectory}: the run did not finish (no {RunFiles.Summary}); run it again");
+        var (finished, spec) = FinishedModel(runDirectory);
+        if (finished != runDirectory) return Reloaded(finished, data, use);
         using var region = Autocast.Use(PrecisionSelector.Resolve(spec.Precision, DeviceSelector.Parse(spec.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
         using var p = Prepare(spec, data);
@@ -483,13 +484,31 @@ public sealed class ExperimentRunner(PluginCatalog catalog, RunDisplay display, 
         return use(spec, p);
     }
 
+    /// <summary>The folder holding a finished run's model (a recipe's: its final stage's) and its experiment; a folder that is
+    /// no run, or a run that did not finish, is refused in one line.</summary>
+    static (string Directory, ExperimentSpec Spec) FinishedModel(string runDirectory)
+    {
+        var config = Path.Combine(runDirectory, "config.json");
+        if (!File.Exists(config)) throw new UserInputException($"{runDirectory}: not a run folder (no config.json)");
+        var spec = ExperimentFile.Load(config, []);
+        if (spec.Recipe is not null) return FinishedModel(FinalStage(runDirectory));
+        // An interrupted run leaves best/ from a completed epoch but no metrics.json: it is not a finished model. A run made by
+        // `adapters combine` was never trained: its combination.json says what it holds.
+        if (!File.Exists(Path.Combine(runDirectory, RunFiles.Summary))
+            && !File.Exists(Path.Combine(runDirectory, Core.Adapters.LoraCombination.RunFile)))
+            throw new UserInputException($"{runDirectory}: the run did not finish (no {RunFiles.Summary}); run it again");
+        return (runDirectory, spec);
+    }
+
     /// <summary>Weights that went NaN or infinite score as a constant answer in <c>evaluate</c> and crash <c>predict</c>: every
     /// command that reopens the run refuses them alike, naming the first such tensor.</summary>
-    static void CheckFinite(string best, Prepared p)
+    static void CheckFinite(string best, Prepared p) => CheckFinite(best, p.Model, p.PerTask);
+
+    internal static void CheckFinite(string best, Decoder model, IEnumerable<IObjectiveInstance> objectives)
     {
         using var scope = torch.NewDisposeScope();
-        var tensors = p.Model.named_parameters().Select(n => (n.name, (torch.Tensor)n.parameter))
-            .Concat(p.PerTask.SelectMany(o => o.Parameters.Select(x => ($"head.{x.Name}", (torch.Tensor)x.Parameter))));
+        var tensors = model.named_parameters().Select(n => (n.name, (torch.Tensor)n.parameter))
+            .Concat(objectives.SelectMany(o => o.Parameters.Select(x => ($"head.{x.Name}", (torch.Tensor)x.Parameter))));
         foreach (var (name, tensor) in tensors)
             if (!tensor.isfinite().all().item<bool>())
                 throw new CheckpointException($"{best}: {name} holds NaN or infinite values (the run diverged); train it again, " +

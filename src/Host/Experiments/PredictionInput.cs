@@ -5,28 +5,39 @@ namespace PluginGpt.Host.Experiments;
 /// <summary>
 /// Examples to predict, read from a file: JSON Lines (<c>{"text": …}</c>, or <c>{"text_a": …, "text_b": …}</c> for pairs, with
 /// <c>"options": […]</c> for multiple choice) or plain text (one example a line, a tab between a pair's two texts).
-/// Blank lines are skipped; a bad line is an error naming the file and line.
+/// Blank lines are skipped; a bad line is an error naming the file and line. With named adapters a JSON line may name its
+/// <c>"adapter"</c>.
 /// </summary>
 public static class PredictionInput
 {
-    public static IReadOnlyList<Example> Read(string path, InputFormat format)
+    public static IReadOnlyList<Example> Read(string path, InputFormat format) =>
+        [.. ReadRouted(path, new Dictionary<string, InputFormat> { [""] = format }, "", routed: false).Select(r => r.Example)];
+
+    /// <summary>Examples for named adapters: a JSON line's <c>"adapter"</c> names the one that answers it, other lines go to
+    /// <paramref name="fallback"/>; each is read in its adapter's input format. An unknown name is an error naming the file and
+    /// line.</summary>
+    public static IReadOnlyList<(string Adapter, Example Example)> ReadRouted(string path, IReadOnlyDictionary<string, InputFormat> formats,
+        string fallback, bool routed = true)
     {
         if (!File.Exists(path)) throw new DataException($"{path}: no such file");
         bool jsonLines = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
-        int needed = format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
-        var examples = new List<Example>();
+        var examples = new List<(string, Example)>();
         int number = 0;
         foreach (var line in BoundedLines(path))
         {
             number++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            var example = jsonLines ? FromJson(line, path, number) : new Example(line.Split('\t'));
+            var (example, adapter) = jsonLines ? FromJson(line, path, number) : (new Example(line.Split('\t')), null);
+            if (!routed || adapter is null) adapter = fallback;   // one run answers every line, whatever it names
+            if (!formats.TryGetValue(adapter, out var format))
+                throw new DataException($"{path}:{number}: adapter: '{adapter}' is not loaded (loaded: {string.Join(", ", formats.Keys)})");
+            int needed = format is InputFormat.Pair or InputFormat.SymmetricPair ? 2 : 1;
             if (example.Segments.Count != needed)
                 throw new DataException(
                     $"{path}:{number}: this task reads {needed} text(s) an example, the line has {example.Segments.Count}");
             if (format == InputFormat.MultipleChoice && example.Options is not { Count: > 1 })
                 throw new DataException($"{path}:{number}: options: a multiple-choice example lists at least two options");
-            examples.Add(example);
+            examples.Add((adapter, example));
         }
         if (examples.Count == 0) throw new DataException($"{path}: no examples (the file is empty)");
         return examples;
@@ -70,7 +81,7 @@ public static class PredictionInput
                 "an example is at most that (the model reads only its context's tokens of it)");
     }
 
-    static Example FromJson(string line, string path, int number)
+    static (Example Example, string? Adapter) FromJson(string line, string path, int number)
     {
         try
         {
@@ -84,7 +95,7 @@ public static class PredictionInput
             var options = o.TryGetProperty("options", out var list) && list.ValueKind == JsonValueKind.Array
                 ? list.EnumerateArray().Select(v => v.ToString()).ToList()
                 : null;
-            return new Example(segments, Options: options);
+            return (new Example(segments, Options: options), Text("adapter"));
         }
         catch (JsonException e)
         {

@@ -1,0 +1,78 @@
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Tokenization;
+using PluginGpt.Core.Training;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>
+/// Several finished runs on one base model, by name — PEFT's named adapters (<c>load_adapter</c>, <c>set_adapter</c>): the base
+/// is loaded once, every run's objective (its head, its prompts) is built once and kept, and <see cref="Activate"/> puts one
+/// run's method on the model: the active method is detached (the contract's <c>Dispose</c> leaves the base as it was) and the
+/// named one attached and loaded from its run's <c>best/</c>. Any method that leaves the body's weights alone can be named,
+/// so one set may hold a LoRA run beside an (IA)³ or a prefix-tuning run; each answers exactly as its run opened alone.
+/// </summary>
+public sealed class AdapterSet : IDisposable
+{
+    /// <summary>One named run: its experiment, the folder its weights are read from, its methods and its objective.</summary>
+    public sealed record Entry(string Name, string Directory, ExperimentSpec Spec, IReadOnlyList<MethodChoice> Methods, TaskData Data,
+        IObjectiveInstance Objective);
+
+    readonly Dictionary<string, Entry> entries = [];
+    IAttachedMethod? attached;
+
+    internal AdapterSet(Decoder model, IModelTokenizer tokenizer)
+    {
+        Model = model;
+        Tokenizer = tokenizer;
+    }
+
+    /// <summary>The shared base model, with the active run's method attached.</summary>
+    public Decoder Model { get; }
+    public IModelTokenizer Tokenizer { get; }
+    /// <summary>The names, in the order they were given.</summary>
+    public IReadOnlyList<string> Names => [.. entries.Keys];
+    /// <summary>The run whose method is on the model now (null before the first <see cref="Activate"/>).</summary>
+    public string? Active { get; private set; }
+    /// <summary>How many times a method was attached: a switch to the active name attaches nothing.</summary>
+    public int Attachments { get; private set; }
+
+    /// <summary>The named run (its task data, its objective); an unknown name is one line listing the known ones.</summary>
+    public Entry this[string name] => entries.TryGetValue(name, out var entry) ? entry
+        : throw new OptionsException($"adapter '{name}' is not loaded (loaded: {string.Join(", ", entries.Keys)})");
+
+    internal void Add(Entry entry) => entries.Add(entry.Name, entry);
+
+    /// <summary>Puts <paramref name="name"/>'s method on the model (nothing to do when it is already there) and returns its entry.
+    /// </summary>
+    public Entry Activate(string name)
+    {
+        var entry = this[name];
+        if (Active == name) return entry;
+        attached?.Dispose();   // the base model again
+        attached = null;
+        Active = null;
+        attached = MethodInstaller.Attach(entry.Methods, Model);
+        var best = Path.Combine(entry.Directory, FineTuner.BestDir);
+        attached.Load(best);
+        ExperimentRunner.CheckFinite(best, Model, [entry.Objective]);
+        Active = name;
+        Attachments++;
+        return entry;
+    }
+
+    /// <summary>Predictions of the named adapter (activated first) in its run's batch size: exactly what its run, opened alone,
+    /// predicts.</summary>
+    public IReadOnlyList<Prediction> Predict(string name, IReadOnlyList<Example> examples, CancellationToken cancel = default)
+    {
+        var entry = Activate(name);
+        return FineTuner.Predict(Model, entry.Objective, examples, Math.Max(1, entry.Spec.Training.BatchSize), cancel);
+    }
+
+    /// <summary>The objectives, the active method (restoring the base), then the model.</summary>
+    public void Dispose()
+    {
+        foreach (var entry in entries.Values) entry.Objective.Dispose();
+        attached?.Dispose();
+        Model.Dispose();
+    }
+}

@@ -1,0 +1,82 @@
+using PluginGpt.Core;
+using PluginGpt.Core.Training;
+using TorchSharp;
+
+namespace PluginGpt.Host.Experiments;
+
+/// <summary>A run given a name on the command line (<c>--adapter NAME=RUN_DIR</c>).</summary>
+public sealed record NamedRun(string Name, string Directory)
+{
+    /// <summary>Reads <c>NAME=RUN_DIR</c>; anything else is one line naming the option.</summary>
+    public static NamedRun Parse(string text, string option)
+    {
+        int at = text.IndexOf('=');
+        if (at <= 0 || at == text.Length - 1)
+            throw new OptionsException($"{option}: '{text}' is not NAME=RUN_DIR (e.g. {option} sst2=runs/lora-sst2)");
+        return new NamedRun(text[..at].Trim(), text[(at + 1)..].Trim());
+    }
+}
+
+public sealed partial class ExperimentRunner
+{
+    /// <summary>Finished single-task runs that adapt the same base model, loaded onto one copy of it by name (see
+    /// <see cref="AdapterSet"/>), with <paramref name="active"/> (default: the first) attached; the set lives while
+    /// <paramref name="use"/> runs, in the precision the first run recorded.</summary>
+    public T OpenAdapters<T>(IReadOnlyList<NamedRun> runs, string? active, Func<AdapterSet, T> use)
+    {
+        if (runs.Count == 0) throw new OptionsException("--adapter: name at least one run (NAME=RUN_DIR)");
+        if (runs.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new OptionsException($"--adapter: the name '{twice.Key}' is given twice");
+        var finished = runs.Select(r => FinishedModel(r.Directory)).ToList();
+        var first = finished[0].Spec;
+        for (int i = 0; i < runs.Count; i++) CheckAdapter(runs[i], finished[i].Spec, runs[0], first);
+
+        using var region = Autocast.Use(PrecisionSelector.Resolve(first.Precision, DeviceSelector.Parse(first.Device)).ComputeType);
+        using var temporaries = torch.NewDisposeScope();
+        var tokenizer = LoadTokenizer(first);
+        var set = new AdapterSet(BaseModel(first, tokenizer, DeviceSelector.Parse(first.Device)).Model, tokenizer);
+        try
+        {
+            for (int i = 0; i < runs.Count; i++)
+            {
+                var (directory, spec) = finished[i];
+                var recorded = spec.Provenance;
+                var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
+                var methods = Methods(spec, method);
+                foreach (var choice in methods)
+                    if (choice.Method.Uses(choice.Options) is not { } points || points.HasFlag(HookPoints.BodyWeights))
+                        throw new OptionsException($"--adapter {runs[i].Name}: {directory} trains with '{choice.Method.Manifest.Name}', " +
+                            "which changes (or may change) the base model's own weights; named adapters share one base, so they take " +
+                            "methods that add their own weights (LoRA, (IA)³, adapters, prompts, …); open this run alone with --run");
+                var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name",
+                    recorded?.GetValueOrDefault("objective"));
+                var tasks = LoadTasks(spec, Reopened(directory));
+                var (data, _, _) = Compose(spec, tasks);
+                var context = ObjectiveContexts(spec, set.Model, tokenizer, data, null, tasks).Single();
+                var instance = ((IObjective)objective.Instance).Create(context);
+                set.Add(new AdapterSet.Entry(runs[i].Name, directory, spec, methods, data, instance));
+                instance.Load(Path.Combine(directory, FineTuner.BestDir));
+            }
+            set.Activate(active ?? runs[0].Name);
+            return use(set);
+        }
+        finally { set.Dispose(); }
+    }
+
+    /// <summary>A named run must be a single-task run on the first one's base model, tokenizer, device and precision.</summary>
+    static void CheckAdapter(NamedRun run, ExperimentSpec spec, NamedRun firstRun, ExperimentSpec first)
+    {
+        if (spec.Tasks is not null)
+            throw new OptionsException($"--adapter {run.Name}: {run.Directory} is a multi-task run; open it alone with --run and --task");
+        string Base(ExperimentSpec s) => s.Model.Path is { } path ? $"model {path}" : $"preset {s.Model.Preset} (seed {s.Seed})";
+        // A preset's weights are drawn from the run's seed, so two preset runs share a base only with the same seed.
+        bool same = spec.Model.Path == first.Model.Path && spec.Model.Preset == first.Model.Preset && spec.Model.Tokenizer ==
+            first.Model.Tokenizer && (spec.Model.Path is not null || spec.Seed == first.Seed);
+        if (!same)
+            throw new OptionsException($"--adapter {run.Name}: {run.Directory} adapts {Base(spec)}, {firstRun.Name} adapts " +
+                $"{Base(first)}; named adapters share one base model");
+        if (spec.Device != first.Device || spec.Precision != first.Precision)
+            throw new OptionsException($"--adapter {run.Name}: {run.Directory} ran on {spec.Device} in {spec.Precision}, " +
+                $"{firstRun.Name} on {first.Device} in {first.Precision}; named adapters share one model, so they run alike");
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using PluginGpt.Abstractions;
+using PluginGpt.Core.Training;
+using PluginGpt.Host.Experiments;
+using PluginGpt.Host.Plugins;
+using TorchSharp;
+using Xunit;
+
+namespace PluginGpt.Host.Tests;
+
+/// <summary>Named adapters: several finished runs loaded onto one base model, switched per call (PEFT's <c>set_adapter</c>).
+/// </summary>
+public class NamedAdapterTests
+{
+    static readonly ExperimentRunner Runner =
+        new(PluginCatalog.Load(PluginFolders.Resolve(null)), (_, _, work) => work(new Progress<TrainingProgress>()));
+
+    static string Train(TempDir dir, string name, string method, params string[] extra)
+    {
+        var output = dir[name];
+        var spec = ExperimentFile.Load(Experiments.Tiny, [$"output={output}", $"method.name={method}", "training.epochs=1",
+            "task.max_train=32", "task.max_dev=16", .. extra]);
+        Runner.RunAsync(spec, CancellationToken.None).GetAwaiter().GetResult();
+        return output;
+    }
+
+    static readonly Example[] Sentences = [new(["a gorgeous, witty film"]), new(["dull and lifeless"]), new(["it is a film"])];
+    static readonly Example[] Pairs = [new(["The cat sat on the mat.", "A cat is sitting."]), new(["It rained.", "It was dry."])];
+
+    [Fact]
+    public void Each_adapter_answers_exactly_as_its_run_alone_however_often_they_are_switched_and_nothing_is_left_behind()
+    {
+        using var dir = new TempDir();
+        // Three hook points, two tasks: LoRA and (IA)³ wrap Linears, prefix tuning feeds key/value prefixes; RTE reads pairs.
+        var runs = new Dictionary<string, (string Dir, Example[] Inputs)>
+        {
+            ["lora"] = (Train(dir, "lora", "lora"), Sentences),
+            ["ia3"] = (Train(dir, "ia3", "ia3", "training.lr=0.05"), Sentences),
+            ["rte"] = (Train(dir, "prefix", "prefix", "task.name=nli", "task.dataset=rte"), Pairs),
+        };
+        var alone = runs.ToDictionary(r => r.Key, r => Probabilities(Runner.Predict(r.Value.Dir, r.Value.Inputs, CancellationToken.None)));
+        Assert.NotEqual(alone["lora"], alone["ia3"]);   // the adapters differ, so a wrong switch would show
+
+        long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var order = new[] { "ia3", "lora", "rte", "lora", "ia3", "ia3", "rte" };
+        var attachments = Runner.OpenAdapters([.. runs.Select(r => new NamedRun(r.Key, r.Value.Dir))], "lora", set =>
+        {
+            Assert.Equal(["lora", "ia3", "rte"], set.Names);
+            Assert.Equal("lora", set.Active);
+            foreach (var name in order)
+                Assert.Equal(alone[name], Probabilities(set.Predict(name, runs[name].Inputs)));
+            return set.Attachments;
+        });
+        Assert.Equal(1 + 6, attachments);   // the first, then one per change of name (ia3 → ia3 attaches nothing)
+        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // every switch freed what it replaced
+    }
+
+    static List<double> Probabilities(IReadOnlyList<Prediction> predictions) => [.. predictions.SelectMany(p => p.Probabilities)];
+
+    [Fact]
+    public void Predict_routes_each_line_to_the_adapter_it_names_and_refuses_what_cannot_share_a_base()
+    {
+        using var dir = new TempDir();
+        string lora = Train(dir, "lora", "lora"), prefix = Train(dir, "prefix", "prefix", "task.name=nli", "task.dataset=rte");
+        var rows = dir["rows.jsonl"];
+        File.WriteAllLines(rows, [
+            """{"text": "a gorgeous, witty film"}""",
+            """{"text_a": "The cat sat on the mat.", "text_b": "A cat is sitting.", "adapter": "rte"}""",
+            """{"text": "dull and lifeless", "adapter": "sst2"}""",
+        ]);
+        var routed = CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--adapter", $"rte={prefix}", "--input", rows);
+        Assert.True(routed.ExitCode == 0, routed.Stderr);
+        var lines = routed.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(["sst2", "rte", "sst2"], lines.Select(l => l.GetProperty("adapter").GetString()));
+        // The same lines through each run alone (the "adapter" field is ignored there) give the same probabilities.
+        string Alone(string run, params int[] indices)
+        {
+            var file = dir[$"alone-{Path.GetFileName(run)}.jsonl"];
+            File.WriteAllLines(file, indices.Select(i => File.ReadAllLines(rows)[i]));
+            var r = CliRunner.Run("predict", run, "--input", file);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            return string.Join("|", r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonDocument.Parse(l).RootElement.GetProperty("probabilities").GetRawText()));
+        }
+        string Routed(params int[] indices) => string.Join("|", indices.Select(i => lines[i].GetProperty("probabilities").GetRawText()));
+        Assert.Equal(Alone(lora, 0, 2), Routed(0, 2));
+        Assert.Equal(Alone(prefix, 1), Routed(1));
+
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--input", rows), "rows.jsonl:2", "'rte'", "sst2");
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"a={lora}", "--adapter", $"b={Train(dir, "full", "full")}",
+            "--input", rows), "--adapter b", "'full'", "base model's own weights");
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"a={lora}", "--adapter", $"b={Train(dir, "seed", "lora", "seed=8")}",
+            "--input", rows), "--adapter b", "seed 8", "one base model");
+        BadInputTests.OneLine(CliRunner.Run("predict", lora, "--adapter", $"a={lora}", "--input", rows), "run / --adapter");
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", lora, "--input", rows), "NAME=RUN_DIR");
+    }
+}
