@@ -87,6 +87,19 @@ public class NamedAdapterTests
         Assert.Equal(Alone(lora, 0, 2), Routed(0, 2));
         Assert.Equal(Alone(prefix, 1), Routed(1));
 
+        // generate and export take the active adapter as --run / the run argument take that run.
+        string[] generation = ["--prompt", "The film", "--max-new-tokens", "6", "--greedy"];
+        var generated = CliRunner.Run(
+            ["generate", "--adapter", $"sst2={lora}", "--adapter", $"rte={prefix}", "--active", "rte", .. generation]);
+        Assert.True(generated.ExitCode == 0, generated.Stderr);
+        Assert.Equal(CliRunner.Run(["generate", "--run", prefix, .. generation]).Stdout, generated.Stdout);
+        var exported = CliRunner.Run("export", "--adapter", $"rte={prefix}", "--adapter", $"sst2={lora}", "--active", "sst2",
+            "--merged", dir["named-export"]);
+        Assert.True(exported.ExitCode == 0, exported.Stderr);
+        Assert.Equal(0, CliRunner.Run("export", lora, "--merged", dir["export"]).ExitCode);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir["export"], "model.safetensors")),
+            File.ReadAllBytes(Path.Combine(dir["named-export"], "model.safetensors")));
+
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--input", rows), "rows.jsonl:2", "'rte'", "sst2");
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"a={lora}", "--adapter", $"b={Train(dir, "full", "full")}",
             "--input", rows), "--adapter b", "'full'", "base model's own weights");

@@ -17,16 +17,23 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
 {
     public Command Build()
     {
-        var run = new Argument<string>("run") { Description = "a finished run's folder (or a recipe's: its final model)" };
+        var run = new Argument<string?>("run")
+        {
+            Description = "a finished run's folder (or a recipe's: its final model)",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var adapters = new AdapterOptions();
         var merged = new Option<string>("--merged") { Description = "new or empty folder for the merged model", Required = true };
         var command = new Command("export", "Write a run's model, its method merged into the weights, as a plain model folder.")
-        { run, merged };
+        { run, merged, adapters.Adapters, adapters.Active };
         command.SetAction((parse, cancel) =>
         {
             var target = OutputFolder.EnsureFree(parse.GetValue(merged)!, "--merged");
-            var dir = parse.GetValue(run)!;
-            var (method, heads, family) = runners.Quiet().Open(dir, opened =>
+            bool named = adapters.NamedInsteadOf(parse, parse.GetValue(run), "run").Count > 0;
+            string dir = parse.GetValue(run) ?? "";
+            (string, int, string) Export(OpenedRun opened)
             {
+                dir = opened.Directory;
                 var body = GptCheckpoint.BaseWeights(opened.Model).Values.Select(t => t.Handle).ToHashSet();
                 if (!opened.Method.CanMerge && !opened.Method.Trainable.All(p => body.Contains(p.Parameter.Handle)))
                     throw new OptionsException($"{dir}: method '{opened.MethodName}' adds computation a plain checkpoint cannot hold " +
@@ -53,7 +60,8 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                     throw;
                 }
                 return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count), opened.Model.Config.ModelType);
-            });
+            }
+            var (method, heads, family) = named ? adapters.OpenActive(runners.Quiet(), parse, Export) : runners.Quiet().Open(dir, Export);
             console.MarkupLineInterpolated($"{method} run exported to {target} (a plain {family} model folder)");
             if (heads > 0)
                 console.MarkupLineInterpolated(

@@ -45,21 +45,24 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
         var noCache = new Option<bool>("--no-kv-cache") { Description = "recompute the whole sequence each step" };
         var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
         var precision = GlobalOptions.Precision();
+        var adapters = new AdapterOptions();
 
         var command = new Command("generate", "Continue a prompt with a trained model or a fine-tuning run.")
         {
             model, run, template, task, promptB, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device,
-            precision,
+            precision, adapters.Adapters, adapters.Active,
         };
         command.SetAction((parse, cancel) =>
         {
             if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
                 throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
-            if ((parse.GetValue(model) is null) == (parse.GetValue(run) is null))
-                throw new OptionsException("--model / --run: give exactly one (a model folder, or a finished run's folder)");
+            bool named = adapters.Named(parse).Count > 0;
+            if (new[] { parse.GetValue(model) is not null, parse.GetValue(run) is not null, named }.Count(given => given) != 1)
+                throw new OptionsException("--model / --run / --adapter: give exactly one (a model folder, a finished run's folder, " +
+                    "or named runs)");
             bool wantsRun = parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null;
-            if (parse.GetValue(run) is null && wantsRun)
-                throw new OptionsException("--template: a run's template needs --run");
+            if (parse.GetValue(run) is null && !named && wantsRun)
+                throw new OptionsException("--template: a run's template needs --run (or --adapter)");
             var options = new GenerationOptions
             {
                 MaxNewTokens = parse.GetValue(maxNew),
@@ -76,16 +79,17 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
             var text = parse.GetValue(prompt)!;
             if (parse.GetValue(run) is { } checkedRun && parse.GetValue(template))
                 CheckTexts(checkedRun, parse.GetValue(task), parse.GetValue(promptB));
-            if (parse.GetValue(run) is { } runDir)
-                return Task.FromResult(runners.Quiet().Open(runDir, opened =>
-                {
-                    opened.Model.eval();
-                    var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
-                        : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
-                            ?? throw new OptionsException(
-                                $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
-                    return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
-                }));
+            int FromRun(OpenedRun opened)
+            {
+                opened.Model.eval();
+                var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
+                    : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
+                        ?? throw new OptionsException(
+                            $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
+                return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
+            }
+            if (parse.GetValue(run) is { } runDir) return Task.FromResult(runners.Quiet().Open(runDir, FromRun));
+            if (named) return Task.FromResult(adapters.OpenActive(runners.Quiet(), parse, FromRun));
             var dir = ShippedData.ModelPath(parse.GetValue(model)!);
             var tokenizer = ModelTokenizer.Load(dir);
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);

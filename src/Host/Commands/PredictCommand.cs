@@ -25,30 +25,19 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
         };
         var output = new Option<string?>("--output") { Description = "write the predictions here (JSON Lines) instead of stdout" };
         var task = new Option<string?>("--task") { Description = "for a multi-task run: which of its tasks (a data set's name)" };
-        var adapters = new Option<string[]>("--adapter")
-        {
-            Description = "NAME=RUN_DIR, repeatable, instead of a run: finished runs on one base model, loaded once, each input line " +
-                "answered by the adapter its \"adapter\" field names",
-        };
-        var active = new Option<string?>("--active")
-        {
-            Description = "with --adapter: the adapter for lines that name none (default: the first)",
-        };
+        var adapters = new AdapterOptions();
         var command = new Command("predict", "Label new examples with a finished run's best weights, or with named adapters on one base.")
         {
-            run, input, output, task, adapters, active,
+            run, input, output, task, adapters.Adapters, adapters.Active,
         };
         command.SetAction((parse, cancel) =>
         {
             if (parse.GetValue(output) is { } target) OutputFile.CheckNew(target, "--output");
-            var named = (parse.GetValue(adapters) ?? []).Select(a => NamedRun.Parse(a, "--adapter")).ToList();
-            if ((parse.GetValue(run) is null) == (named.Count == 0))
-                throw new OptionsException("run / --adapter: give a run folder, or named runs with --adapter NAME=RUN_DIR (not both)");
-            if (named.Count == 0 && parse.GetValue(active) is not null)
-                throw new OptionsException("--active: it picks among --adapter runs");
+            var named = adapters.NamedInsteadOf(parse, parse.GetValue(run), "run");
             if (named.Count > 0 && parse.GetValue(task) is not null)
                 throw new OptionsException("--task: named adapters are single-task runs; leave --task out");
-            var lines = named.Count > 0 ? WithAdapters(runners.Quiet(), named, parse.GetValue(active), parse.GetValue(input)!, cancel)
+            var lines = named.Count > 0
+                ? WithAdapters(runners.Quiet(), named, parse.GetValue(adapters.Active), parse.GetValue(input)!, cancel)
                 : WithRun(runners.Quiet(), parse.GetValue(run)!, parse.GetValue(task), parse.GetValue(input)!, cancel);
             if (parse.GetValue(output) is { } file)
             {

@@ -60,6 +60,14 @@ public sealed class AdapterSet : IDisposable
         return entry;
     }
 
+    /// <summary>The active run as a run opened alone (<c>generate --run</c>, <c>export</c>) sees it.</summary>
+    public OpenedRun Opened()
+    {
+        var entry = this[Active ?? throw new InvalidOperationException("no adapter is active")];
+        return new OpenedRun(entry.Directory, entry.Spec, Model, Tokenizer, entry.Methods[0].Method.Manifest.Name, attached!,
+            [entry.Data.Name], [entry.Objective]);
+    }
+
     /// <summary>Predictions of the named adapter (activated first) in its run's batch size: exactly what its run, opened alone,
     /// predicts.</summary>
     public IReadOnlyList<Prediction> Predict(string name, IReadOnlyList<Example> examples, CancellationToken cancel = default)
