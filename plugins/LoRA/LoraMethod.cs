@@ -64,21 +64,11 @@ public sealed class LoraMethod : IAdaptationMethod
 
         protected override void CheckConfig(string directory, JsonObject config)
         {
-            var r = config["r"] is JsonValue v && v.TryGetValue<int>(out var rank) ? rank : (int?)null;
-            if (r != options.R)
-                throw new CheckpointException(
-                    $"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has r = {r}, this experiment r = {options.R}");
+            RequireSaved(directory, config, "r", options.R);
             // The scale s = α/r (α/√r) multiplies the saved B·A: an adapter trained with another one would load silently wrong.
-            double? alpha = config["lora_alpha"] is JsonValue a && a.TryGetValue<double>(out var value) ? value : null;
-            bool rs = config["use_rslora"] is JsonValue q && q.TryGetValue<bool>(out var stabilised) && stabilised;
-            if (alpha != options.LoraAlpha || rs != options.UseRsLora)
-                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has lora_alpha = " +
-                    $"{alpha}, use_rslora = {rs.ToString().ToLowerInvariant()}; this experiment {options.LoraAlpha}, " +
-                    $"{options.UseRsLora.ToString().ToLowerInvariant()}");
-            bool dora = config["use_dora"] is JsonValue d && d.TryGetValue<bool>(out var flag) && flag;
-            if (dora != options.UseDora)
-                throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has use_dora = " +
-                    $"{dora.ToString().ToLowerInvariant()}, this experiment {options.UseDora.ToString().ToLowerInvariant()}");
+            RequireSaved(directory, config, "lora_alpha", options.LoraAlpha);
+            RequireSaved(directory, config, "use_rslora", options.UseRsLora, whenAbsent: false);
+            RequireSaved(directory, config, "use_dora", options.UseDora, whenAbsent: false);
         }
     }
 }

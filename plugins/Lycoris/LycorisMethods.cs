@@ -81,8 +81,8 @@ static class LycorisAttachment
             string file = Path.Combine(directory, AdapterFiles.ConfigFile);
             string? type = config["peft_type"]?.GetValue<string>();
             if (type != peftType) throw new CheckpointException($"{file}: adapter is {type ?? "untyped"}, this experiment {peftType}");
-            int? r = config["r"] is JsonValue v && v.TryGetValue<int>(out var rank) ? rank : null;
-            if (r != options.R) throw new CheckpointException($"{file}: adapter has r = {r}, this experiment r = {options.R}");
+            RequireSaved(directory, config, "r", options.R);
+            RequireSaved(directory, config, "alpha", options.Alpha);   // the scale α/r multiplies the saved factors' product
         }
 
         protected override JsonObject AdapterConfig()

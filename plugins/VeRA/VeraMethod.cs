@@ -81,13 +81,8 @@ public sealed class VeraMethod : IAdaptationMethod
 
         protected override void CheckConfig(string directory, JsonObject config)
         {
-            string file = Path.Combine(directory, AdapterFiles.ConfigFile);
-            int? r = config["r"] is JsonValue v && v.TryGetValue<int>(out var rank) ? rank : null;
-            if (r != options.R) throw new CheckpointException($"{file}: adapter has r = {r}, this experiment r = {options.R}");
-            long? key = config["projection_prng_key"] is JsonValue k && k.TryGetValue<long>(out var seed) ? seed : null;
-            if (key != options.ProjectionPrngKey)
-                throw new CheckpointException(
-                    $"{file}: adapter has projection_prng_key = {key}, this experiment {options.ProjectionPrngKey}");
+            RequireSaved(directory, config, "r", options.R);
+            RequireSaved(directory, config, "projection_prng_key", options.ProjectionPrngKey);
         }
 
         protected override JsonObject AdapterConfig() => WithTargets(new()

@@ -62,6 +62,26 @@ public abstract class WrappedLinears<T>(IDecoder model, IReadOnlyList<(string Pa
     /// checked on load anyway.</summary>
     protected virtual void CheckConfig(string directory, JsonObject config) { }
 
+    /// <summary>For <see cref="CheckConfig"/>: refuses a saved adapter whose config holds another <paramref name="key"/> than
+    /// <paramref name="expected"/> (a key the file lacks reads as <paramref name="whenAbsent"/>), in one line naming the file, the
+    /// key and both values. Since SDK 2.7.</summary>
+    protected static void RequireSaved<TValue>(string directory, JsonObject config, string key, TValue expected,
+        TValue? whenAbsent = null) where TValue : struct
+    {
+        TValue? saved = config[key] is JsonValue v && v.TryGetValue<TValue>(out var value) ? value : whenAbsent;
+        if (saved is { } found && EqualityComparer<TValue>.Default.Equals(found, expected)) return;
+        throw new CheckpointException($"{Path.Combine(directory, AdapterFiles.ConfigFile)}: adapter has {key} = {Text(saved)}, " +
+            $"this experiment {Text(expected)}");
+    }
+
+    static string Text(object? value) => value switch
+    {
+        null => "(none)",
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
     /// <summary>Whether every wrapper can fold into its base weights.</summary>
     public virtual bool CanMerge => wrapped.All(l => l.Wrapper.CanMerge);
 

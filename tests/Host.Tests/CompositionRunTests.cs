@@ -20,6 +20,10 @@ public class CompositionRunTests
         Assert.True(File.Exists(Path.Combine(dir["run"], "best", "with-1-prefix", "adapter_config.json")));
         var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "metrics.json"))).RootElement;
         Assert.Equal("lora+prefix", metrics.GetProperty("method").GetString());
+        // Every plugin of the composition is recorded as the main method's is (name, version, assembly, folder).
+        var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir["run"], "config.json"))).RootElement;
+        var provenance = config.GetProperty("provenance");
+        Assert.Equal("prefix", provenance.GetProperty("method.with[0]").GetProperty("name").GetString());
 
         var evaluate = CliRunner.Run("evaluate", dir["run"], "--json");
         Assert.True(evaluate.ExitCode == 0, evaluate.Stdout + evaluate.Stderr);

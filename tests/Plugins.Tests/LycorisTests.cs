@@ -124,7 +124,10 @@ public class LycorisTests
             reloaded.Load(dir.Path);
             Assert.True(adapted.allclose(Logits(fresh), rtol: 0, atol: 0));
         }
-        using var loha = MethodInstaller.Attach(new LohaMethod(), fresh, default);
-        Assert.Contains("LOKR", Assert.Throws<CheckpointException>(() => loha.Load(dir.Path)).Message);
+        using (var loha = MethodInstaller.Attach(new LohaMethod(), fresh, default))
+            Assert.Contains("LOKR", Assert.Throws<CheckpointException>(() => loha.Load(dir.Path)).Message);
+        // The scale α/r multiplies the saved factors: another alpha would load silently wrong.
+        using var otherAlpha = MethodInstaller.Attach(new LokrMethod(), fresh, JsonDocument.Parse("""{"alpha": 16}""").RootElement);
+        Assert.Contains("alpha = 8, this experiment 16", Assert.Throws<CheckpointException>(() => otherAlpha.Load(dir.Path)).Message);
     }
 }

@@ -186,7 +186,7 @@ public sealed partial class ExperimentRunner(PluginCatalog catalog, RunDisplay d
             var other = spec.Method.With![i];
             string field = $"method.with[{i}]";
             if (other.With is not null) throw new OptionsException($"{field}.with: list every composed method in method.with");
-            var plugin = catalog.Find(PluginKind.Method, other.Name, field + ".name");
+            var plugin = catalog.Find(PluginKind.Method, other.Name, field + ".name", spec.Provenance?.GetValueOrDefault(field));
             methods.Add(new((IAdaptationMethod)plugin.Instance, other.Options ?? default, field));
         }
         return methods;
@@ -307,6 +307,9 @@ public sealed partial class ExperimentRunner(PluginCatalog catalog, RunDisplay d
             ["method"] = p.Method.Provenance,
             ["objective"] = p.Objective.Provenance,
         };
+        for (int i = 0; i < (spec.Method.With?.Count ?? 0); i++)   // composed methods: each plugin as the main one is recorded
+            provenance[$"method.with[{i}]"] =
+                catalog.Find(PluginKind.Method, spec.Method.With![i].Name, $"method.with[{i}].name").Provenance;
         for (int i = 0; i < p.Tasks.Count; i++) provenance[p.Multi is null ? "task" : TaskRole(i)] = p.Tasks[i].Provenance;
         for (int i = 0; i < callbacks.Count; i++) provenance[$"callbacks[{i}]"] = callbacks[i].Plugin.Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
