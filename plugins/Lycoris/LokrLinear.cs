@@ -13,13 +13,14 @@ namespace PluginGpt.Plugins.Lycoris;
 /// </summary>
 public sealed class LokrLinear : DeltaWeightLinear
 {
-    // By PEFT's names; registered by name below (typed fields would be registered a second time under their field names).
-    readonly Dictionary<string, Parameter> factors = [];
     readonly double scaling;
 
     public LokrLinear(Module<Tensor, Tensor> original, LokrOptions o)
         : base(nameof(LokrLinear), original, o.RankDropout, o.ModuleDropout, o.RankDropoutScale)
     {
+        // By PEFT's names, registered by name below and read back from the module (a dictionary kept here would go stale when
+        // .to() replaces the parameters; typed fields would be registered a second time under their field names).
+        var factors = new Dictionary<string, Parameter>();
         long outFeatures = Base.weight!.shape[0], inFeatures = Base.weight!.shape[1];
         var (inM, inN) = Factorization(inFeatures, o.DecomposeFactor);
         var (outL, outK) = Factorization(outFeatures, o.DecomposeFactor);
@@ -43,13 +44,13 @@ public sealed class LokrLinear : DeltaWeightLinear
     }
 
     /// <summary>The factors this layer has, by PEFT's names.</summary>
-    public override IEnumerable<(string Name, Parameter Parameter)> Named => factors.Select(f => (f.Key, f.Value));
+    public override IEnumerable<(string Name, Parameter Parameter)> Named => named_parameters(recurse: false);
 
     protected override Tensor Factors() => torch.kron(Side("lokr_w1"), Side("lokr_w2")) * scaling;
 
     /// <summary>A Kronecker factor: the full matrix, or its two rank-r halves multiplied.</summary>
     Tensor Side(string name) =>
-        factors.TryGetValue(name, out var full) ? full : factors[name + "_a"].matmul(factors[name + "_b"]);
+        get_parameter(name) is { } full ? full : get_parameter(name + "_a")!.matmul(get_parameter(name + "_b")!);
 
     /// <summary>
     /// PEFT's (and LyCORIS's) split of a dimension into m ≤ n with m·n = dimension: <paramref name="factor"/> itself when it divides

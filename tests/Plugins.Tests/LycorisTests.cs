@@ -130,4 +130,15 @@ public class LycorisTests
         using var otherAlpha = MethodInstaller.Attach(new LokrMethod(), fresh, JsonDocument.Parse("""{"alpha": 16}""").RootElement);
         Assert.Contains("alpha = 8, this experiment 16", Assert.Throws<CheckpointException>(() => otherAlpha.Load(dir.Path)).Message);
     }
+
+    [Fact]
+    public void LoKr_reads_its_factors_from_the_module_so_they_follow_a_move_to_another_dtype()
+    {
+        using var layer = new LokrLinear(torch.nn.Linear(8, 12), new LokrOptions { R = 2 });
+        layer.to(ScalarType.Float64);
+        Assert.All(layer.Named, f => Assert.Equal(ScalarType.Float64, f.Parameter.dtype));
+        Assert.Equal(layer.named_parameters(recurse: false).Select(p => p.parameter.Handle), layer.Named.Select(f => f.Parameter.Handle));
+        using var y = layer.call(torch.ones(3, 8, dtype: ScalarType.Float64));
+        Assert.Equal(ScalarType.Float64, y.dtype);
+    }
 }
