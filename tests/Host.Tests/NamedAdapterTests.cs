@@ -40,6 +40,7 @@ public class NamedAdapterTests
         };
         var alone = runs.ToDictionary(r => r.Key, r => Probabilities(Runner.Predict(r.Value.Dir, r.Value.Inputs, CancellationToken.None)));
         Assert.NotEqual(alone["lora"], alone["ia3"]);   // the adapters differ, so a wrong switch would show
+        var scored = runs.ToDictionary(r => r.Key, r => Runner.Evaluate(r.Value.Dir));
 
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var order = new[] { "ia3", "lora", "rte", "lora", "ia3", "ia3", "rte" };
@@ -49,9 +50,10 @@ public class NamedAdapterTests
             Assert.Equal("lora", set.Active);
             foreach (var name in order)
                 Assert.Equal(alone[name], Probabilities(set.Predict(name, runs[name].Inputs)));
+            foreach (var name in new[] { "rte", "lora" }) Assert.Equal(scored[name], set.Evaluate(name));   // each on its own dev set
             return set.Attachments;
         });
-        Assert.Equal(1 + 6, attachments);   // the first, then one per change of name (ia3 → ia3 attaches nothing)
+        Assert.Equal(1 + 6 + 1, attachments);   // the first, then one per change of name (ia3 → ia3, rte → rte attach nothing)
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // every switch freed what it replaced
     }
 

@@ -15,7 +15,7 @@ public sealed class AdapterSet : IDisposable
 {
     /// <summary>One named run: its experiment, the folder its weights are read from, its methods and its objective.</summary>
     public sealed record Entry(string Name, string Directory, ExperimentSpec Spec, IReadOnlyList<MethodChoice> Methods, TaskData Data,
-        IObjectiveInstance Objective);
+        ITaskPlugin Scoring, IObjectiveInstance Objective);
 
     readonly Dictionary<string, Entry> entries = [];
     IAttachedMethod? attached;
@@ -74,6 +74,15 @@ public sealed class AdapterSet : IDisposable
     {
         var entry = Activate(name);
         return FineTuner.Predict(Model, entry.Objective, examples, Math.Max(1, entry.Spec.Training.BatchSize), cancel);
+    }
+
+    /// <summary>The named adapter's dev-set metrics (activated first), as <c>evaluate</c> scores its run alone.</summary>
+    public IReadOnlyDictionary<string, double> Evaluate(string name, CancellationToken cancel = default)
+    {
+        var entry = Activate(name);
+        var job = new FineTuneJob(Model, attached!, entry.Objective, entry.Scoring, entry.Data, entry.Spec.Training, entry.Spec.Seed,
+            entry.Directory);
+        return FineTuner.Evaluate(job, 0, cancel: cancel);
     }
 
     /// <summary>The objectives, the active method (restoring the base), then the model.</summary>

@@ -51,10 +51,10 @@ public sealed partial class ExperimentRunner
                 var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name",
                     recorded?.GetValueOrDefault("objective"));
                 var tasks = LoadTasks(spec, Reopened(directory));
-                var (data, _, _) = Compose(spec, tasks);
+                var (data, scoring, _) = Compose(spec, tasks);
                 var context = ObjectiveContexts(spec, set.Model, tokenizer, data, null, tasks).Single();
                 var instance = ((IObjective)objective.Instance).Create(context);
-                set.Add(new AdapterSet.Entry(runs[i].Name, directory, spec, methods, data, instance));
+                set.Add(new AdapterSet.Entry(runs[i].Name, directory, spec, methods, data, scoring, instance));
                 instance.Load(Path.Combine(directory, FineTuner.BestDir));
             }
             set.Activate(active ?? runs[0].Name);
