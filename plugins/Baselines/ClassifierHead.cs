@@ -66,7 +66,7 @@ public sealed class ClassifierHead : IObjective
             this.context = context;
             this.options = options;
             var model = context.Model;
-            maxLength = options.MaxLength == 0 ? model.UsableContext : Math.Min(options.MaxLength, model.UsableContext);
+            maxLength = context.Room(options.MaxLength);
             bool concat = options.Combine == "concat";
             head = Linear(concat ? 2 * model.Config.ModelDim : model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
             using (torch.NewDisposeScope())

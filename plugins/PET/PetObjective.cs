@@ -64,7 +64,7 @@ public sealed class PetObjective : IObjective
                     $"{section}.verbalizer: data set '{task.Name}' has no built-in verbalizer; give one (label → words)");
             verbalizer = PET.Verbalizer.Create(byLabel, task.Labels, context.Tokenizer, $"{section}.verbalizer");
         }
-        int room = o.MaxLength == 0 ? context.Model.UsableContext : Math.Min(o.MaxLength, context.Model.UsableContext);
+        int room = context.Room(o.MaxLength);
         return new Instance(context, o, new ClozeScorer(context.Model, context.Tokenizer, pattern, verbalizer, room), room);
     }
 

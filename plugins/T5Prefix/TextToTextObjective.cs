@@ -58,7 +58,7 @@ public sealed class TextToTextObjective : IObjective
         var template = PrefixTemplate.Parse(own?.Template ?? o.Template ?? BuiltInPrefixes.For(task), task.Format, field);
         var answers = Answers(task, own?.Targets ?? o.Targets, o.Grid, own?.Targets is not null ? $"{section}.tasks.{task.Name}.targets"
             : $"{section}.targets");
-        int room = o.MaxLength == 0 ? context.Model.UsableContext : Math.Min(o.MaxLength, context.Model.UsableContext);
+        int room = context.Room(o.MaxLength);
         return new TextToTextInstance(new AnswerScorer(context.Model, context.Tokenizer, room), template, answers, o.Separator,
             o.Decoding);
     }

@@ -20,6 +20,10 @@ public sealed record ObjectiveContext(IDecoder Model, ITokenizer Tokenizer, Task
     }
 
     readonly IReadOnlyList<string>? runTasks;
+
+    /// <summary>The tokens an example may take: an objective's <c>max_length</c> option within what the model can read (0: all the
+    /// model can read, <see cref="IDecoder.UsableContext"/>). Since SDK 2.7.</summary>
+    public int Room(int maxLength) => maxLength == 0 ? Model.UsableContext : Math.Min(maxLength, Model.UsableContext);
 }
 
 /// <summary>How a labelled example becomes logits and a loss (classifier head, cloze, text-to-text, in-context).</summary>

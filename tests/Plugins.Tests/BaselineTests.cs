@@ -31,6 +31,18 @@ public class BaselineTests
     }
 
     [Fact]
+    public void An_objectives_room_is_its_max_length_within_what_the_model_reads_less_virtual_tokens()
+    {
+        using var model = Tiny();
+        var context = new ObjectiveContext(model, Tok, Sentiment(), Json("{}"));
+        int all = model.Config.Context;
+        Assert.Equal([all, 5, all], new[] { 0, 5, all + 10 }.Select(context.Room));
+        using var prompt = MethodInstaller.Attach(new PluginGpt.Plugins.PromptTuning.PromptTuningMethod(), model,
+            Json("""{"num_virtual_tokens": 4}"""));
+        Assert.Equal(all - 4, context.Room(0));   // virtual tokens take their place in the context
+    }
+
+    [Fact]
     public void Mean_pooling_ignores_padding()
     {
         // The same example scored alone and beside a much longer one must get the same probabilities.
