@@ -79,6 +79,12 @@ public sealed record GptConfig
     /// GELU MLP.</summary>
     [JsonIgnore] public bool IsLlamaFamily => ModelType is "llama" or "qwen2";
 
+    /// <summary>Training FLOPs per token of a model of this shape with <paramref name="parameters"/> parameters at
+    /// <paramref name="block"/> tokens a sequence, nanoGPT's estimate for MFU: 6 per parameter (learned position embeddings
+    /// excluded: a lookup, no matmul) plus attention's 12·L·d·T. Since SDK 2.7.</summary>
+    public double TrainingFlopsPerToken(long parameters, int block) =>
+        6.0 * (parameters - (IsLlamaFamily ? 0 : (long)Context * ModelDim)) + 12.0 * Layers * ModelDim * block;
+
     /// <summary>Throws with the field's JSON name when a value is out of range.</summary>
     public void Validate()
     {

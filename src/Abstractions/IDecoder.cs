@@ -74,6 +74,13 @@ public interface IDecoder
     IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
     /// <summary>Hook point 4.</summary>
     IBlockOutputHook? BlockOutputHook { get; set; }
+
+    /// <summary>Token positions read by forward passes so far (padding included): training loops' tokens/s and MFU. Null (the
+    /// default) where the decoder does not count them; loops then report throughput in examples only. Since SDK 2.7.</summary>
+    long? TokensForwarded => null;
+    /// <summary>Sequences started by forward passes so far (a cached continuation is not a new one); null where not counted.
+    /// Since SDK 2.7.</summary>
+    long? SequencesForwarded => null;
 }
 
 /// <summary>Byte-level BPE with GPT-1's special tokens, as plugins see it.</summary>

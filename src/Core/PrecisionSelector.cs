@@ -1,4 +1,3 @@
-using PluginGpt.Core.Bench;
 using static TorchSharp.torch;
 
 namespace PluginGpt.Core;
@@ -40,8 +39,8 @@ public static class PrecisionSelector
         lock (Probes)
         {
             if (!Probes.TryGetValue(key, out var peaks))
-                Probes[key] = peaks = (Benchmarks.MatmulPeak(device, 512, 5).GFlops,
-                    Benchmarks.MatmulPeak(device, 512, 5, ScalarType.BFloat16).GFlops);
+                Probes[key] = peaks = (MatmulPeak.Measure(device, 512, 5).GFlops,
+                    MatmulPeak.Measure(device, 512, 5, ScalarType.BFloat16).GFlops);
             return peaks;
         }
     }

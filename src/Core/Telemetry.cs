@@ -38,7 +38,7 @@ public static class Telemetry
         Meter.CreateHistogram<double>("plugingpt.eval.score", description: "primary metric after each evaluation");
     /// <summary>
     /// Records one training step: loss, step time, tokens/s and MFU, where MFU = tokens/s × FLOPs per token over the device's
-    /// measured matmul peak, with nanoGPT's FLOPs per token (<see cref="Bench.Benchmarks.TrainingFlopsPerToken"/>) for every loop.
+    /// measured matmul peak, with nanoGPT's FLOPs per token (<see cref="GptConfig.TrainingFlopsPerToken"/>) for every loop.
     /// </summary>
     public static void RecordStep(double loss, double stepSeconds, double tokensPerSecond, double flopsPerToken, double peakGFlops)
     {

@@ -13,7 +13,6 @@ namespace PluginGpt.Core.Bench;
 /// </summary>
 public static class Benchmarks
 {
-    public sealed record MatmulResult(int Size, double GFlops);
     public sealed record TrainingResult(double TokensPerSecond, double GFlops, double PeakGFlops, double StepSeconds, long Parameters,
         string Precision = "fp32")
     {
@@ -27,30 +26,6 @@ public static class Benchmarks
         public double Speedup => CachedTokensPerSecond / UncachedTokensPerSecond;
     }
 
-    /// <summary>Best GFLOP/s of an n×n by n×n matmul in <paramref name="dtype"/> (fp32 by default) over a few repeats.</summary>
-    public static MatmulResult MatmulPeak(Device device, int size = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32)
-    {
-        using var scope = torch.NewDisposeScope();
-        var a = torch.randn(size, size, device: device).to(dtype);
-        var b = torch.randn(size, size, device: device).to(dtype);
-        a.matmul(b);   // warm-up
-        double best = double.MaxValue;
-        for (int i = 0; i < repeats; i++)
-        {
-            var w = Stopwatch.StartNew();
-            using var c = a.matmul(b);
-            if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
-            else c[0, 0].to(ScalarType.Float32).item<float>();
-            best = Math.Min(best, w.Elapsed.TotalSeconds);
-        }
-        return new MatmulResult(size, 2.0 * size * size * size / best / 1e9);
-    }
-
-    /// <summary>nanoGPT's estimate: 6 FLOPs per parameter per token (learned position embeddings excluded: a lookup, no matmul)
-    /// plus attention's 12·L·d·T.</summary>
-    public static double TrainingFlopsPerToken(GptConfig c, long parameters, int block) =>
-        6.0 * (parameters - (c.IsLlamaFamily ? 0 : (long)c.Context * c.ModelDim)) + 12.0 * c.Layers * c.ModelDim * block;
-
     /// <summary>Median training step (forward, backward, AdamW) of a fresh model at one shape and precision; the peak is that
     /// precision's matmul peak, measured now on the device.</summary>
     public static TrainingResult Training(GptConfig config, int batch, int block, int steps, Device device, PrecisionChoice precision,
@@ -58,7 +33,7 @@ public static class Benchmarks
     {
         using var span = Telemetry.Source.StartActivity("bench.train");
         span?.SetTag("precision", precision.Name);
-        double peakGFlops = MatmulPeak(device, 1024, 10, precision.MatmulType).GFlops;
+        double peakGFlops = MatmulPeak.Measure(device, 1024, 10, precision.MatmulType).GFlops;
         using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
         using var model = new Decoder(config) { GradientCheckpointing = gradientCheckpointing };
@@ -87,7 +62,7 @@ public static class Benchmarks
         }
         double median = times.Order().ElementAt(times.Count / 2);
         double tokensPerSecond = batch * block / median;
-        double gflops = tokensPerSecond * TrainingFlopsPerToken(config, count, block) / 1e9;
+        double gflops = tokensPerSecond * config.TrainingFlopsPerToken(count, block) / 1e9;
         var tags = new TagList { { "benchmark", "train" }, { "precision", precision.Name } };
         Telemetry.BenchTokensPerSecond.Record(tokensPerSecond, tags);
         Telemetry.BenchMfu.Record(gflops / peakGFlops, tags);

@@ -75,6 +75,8 @@ public sealed class Decoder : Module, IDecoder
     /// <summary>Sequences started through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> (a cached continuation is not a new
     /// one).</summary>
     public long SequencesForwarded { get; private set; }
+    long? IDecoder.TokensForwarded => TokensForwarded;
+    long? IDecoder.SequencesForwarded => SequencesForwarded;
     nn.Module IDecoder.Module => this;
     public Device Device => TokenWeight.device;
     /// <summary><c>wte</c>'s weight as registered in the module tree. TorchSharp's <c>Embedding.weight</c> getter makes a new

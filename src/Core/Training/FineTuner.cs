@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using PluginGpt.Core.Model;
 using PluginGpt.Core.Training.Listeners;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -82,8 +81,7 @@ public static class FineTuner
 
         // Tokens/s come from the decoder's own token counters; MFU from a matmul peak measured now, in the precision the run
         // computes in (its Autocast region), so it compares like with like.
-        var decoder = job.Model as Decoder;
-        double peak = Bench.Benchmarks.MatmulPeak(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
+        double peak = MatmulPeak.Measure(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
         var control = new TrainingControl();
         using var frozenCasts = Autocast.CacheFrozenCasts();   // a frozen body is cast to bf16 once per run, not per step
         var stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;
@@ -151,7 +149,7 @@ public static class FineTuner
             var stepParts = new Dictionary<string, double>();
             var watch = Stopwatch.StartNew();
             double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
-            long tokensAtStart = decoder?.TokensForwarded ?? 0;
+            long tokensAtStart = job.Model.TokensForwarded ?? 0;
             for (int b = epoch == firstEpoch ? firstBatch : 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
             {
                 using var scope = torch.NewDisposeScope();
@@ -179,7 +177,7 @@ public static class FineTuner
                 step++;
                 double seconds = watch.Elapsed.TotalSeconds, stepSeconds = seconds - lastStepEnd;
                 lastStepEnd = seconds;
-                long tokens = (decoder?.TokensForwarded ?? 0) - tokensAtStart;
+                long tokens = (job.Model.TokensForwarded ?? 0) - tokensAtStart;
                 run.StepEnd(new StepEndEvent(step, epoch, stepLoss / stepBatches, lr, stepSeconds, (b + 1.0) * t.BatchSize / seconds,
                     tokens / seconds, stepParts.Count == 0 ? null : stepParts.ToDictionary(p => p.Key, p => p.Value / stepBatches)));
                 stepLoss = 0;

@@ -85,9 +85,9 @@ public static class Pretrainer
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
 
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
-        double peak = Bench.Benchmarks.MatmulPeak(device, 512, 3, precision.MatmulType).GFlops;
+        double peak = MatmulPeak.Measure(device, 512, 3, precision.MatmulType).GFlops;
         double flopsPerToken =
-            Bench.Benchmarks.TrainingFlopsPerToken(config, ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
+            config.TrainingFlopsPerToken(ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
         using var runSpan = Telemetry.Source.StartActivity("run");
         runSpan?.SetTag("command", "pretrain");
         var curve = new List<(int, double)>();
