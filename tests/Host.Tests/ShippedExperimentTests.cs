@@ -20,19 +20,13 @@ public class ShippedExperimentTests
         var path = Path.Combine(CliRunner.RepoRoot, file);
         var runner = new ExperimentRunner(PluginCatalog.Load(PluginFolders.Resolve(null)),
             (_, _, work) => work(new Progress<TrainingProgress>()));
-        var cwd = Environment.CurrentDirectory;
-        try
+        if (CommentedJson.ReadObject(path, "file").ContainsKey("experiments"))
         {
-            Environment.CurrentDirectory = CliRunner.RepoRoot;   // files name shipped models and data relative to the repository
-            if (CommentedJson.ReadObject(path, "file").ContainsKey("experiments"))
-            {
-                using var dir = new TempDir();
-                var plan = StudyPlan.Load(path, [], dir.Path);
-                foreach (var first in plan.Runs.GroupBy(r => (r.Group, r.Experiment)).Select(g => g.First()))
-                    runner.Check(ExperimentFile.LoadValid(first.File, first.Overrides));
-            }
-            else runner.Check(ExperimentFile.LoadValid(path, []));
+            using var dir = new TempDir();
+            var plan = StudyPlan.Load(path, [], dir.Path);
+            foreach (var first in plan.Runs.GroupBy(r => (r.Group, r.Experiment)).Select(g => g.First()))
+                runner.Check(ExperimentFile.LoadValid(first.File, first.Overrides));
         }
-        finally { Environment.CurrentDirectory = cwd; }
+        else runner.Check(ExperimentFile.LoadValid(path, []));
     }
 }
