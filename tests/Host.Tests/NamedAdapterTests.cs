@@ -24,18 +24,23 @@ public class NamedAdapterTests
         return output;
     }
 
-    static readonly Example[] Sentences = [new(["a gorgeous, witty film"]), new(["dull and lifeless"]), new(["it is a film"])];
+    // The last is longer than the tiny model's context: each run cuts it to the room its objective was built with (less the
+    // virtual tokens of prompt tuning).
+    static readonly Example[] Sentences = [new(["a gorgeous, witty film"]), new(["dull and lifeless"]), new(["it is a film"]),
+        new([string.Join(" ", Enumerable.Repeat("a long and winding film", 30))])];
     static readonly Example[] Pairs = [new(["The cat sat on the mat.", "A cat is sitting."]), new(["It rained.", "It was dry."])];
 
     [Fact]
     public void Each_adapter_answers_exactly_as_its_run_alone_however_often_they_are_switched_and_nothing_is_left_behind()
     {
         using var dir = new TempDir();
-        // Three hook points, two tasks: LoRA and (IA)³ wrap Linears, prefix tuning feeds key/value prefixes; RTE reads pairs.
+        // Three hook points, two tasks: LoRA and (IA)³ wrap Linears, prompt tuning prepends virtual tokens (its objective's room
+        // is shorter), prefix tuning feeds key/value prefixes; RTE reads pairs.
         var runs = new Dictionary<string, (string Dir, Example[] Inputs)>
         {
             ["lora"] = (Train(dir, "lora", "lora"), Sentences),
             ["ia3"] = (Train(dir, "ia3", "ia3", "training.lr=0.05"), Sentences),
+            ["prompt"] = (Train(dir, "prompt", "prompt", "method.options={\"num_virtual_tokens\": 20}"), Sentences),
             ["rte"] = (Train(dir, "prefix", "prefix", "task.name=nli", "task.dataset=rte"), Pairs),
         };
         var alone = runs.ToDictionary(r => r.Key, r => Probabilities(Runner.Predict(r.Value.Dir, r.Value.Inputs, CancellationToken.None)));
@@ -43,18 +48,24 @@ public class NamedAdapterTests
         var scored = runs.ToDictionary(r => r.Key, r => Runner.Evaluate(r.Value.Dir));
 
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var order = new[] { "ia3", "lora", "rte", "lora", "ia3", "ia3", "rte" };
+        var order = new[] { "ia3", "lora", "prompt", "rte", "lora", "ia3", "ia3", "prompt", "rte" };
         var attachments = Runner.OpenAdapters([.. runs.Select(r => new NamedRun(r.Key, r.Value.Dir))], "lora", set =>
         {
-            Assert.Equal(["lora", "ia3", "rte"], set.Names);
+            Assert.Equal(["lora", "ia3", "prompt", "rte"], set.Names);
             Assert.Equal("lora", set.Active);
+            int opened = set.Attachments;   // one per run while opening (each objective is built on its run's method), then lora
+            var live = new List<long>();
             foreach (var name in order)
+            {
                 Assert.Equal(alone[name], Probabilities(set.Predict(name, runs[name].Inputs)));
+                if (name == "rte") live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            }
+            Assert.Equal(live[0], live[1]);   // a round of switches frees what it replaces: the same tensors live after each
             foreach (var name in new[] { "rte", "lora" }) Assert.Equal(scored[name], set.Evaluate(name));   // each on its own dev set
-            return set.Attachments;
+            return set.Attachments - opened;
         });
-        Assert.Equal(1 + 6 + 1, attachments);   // the first, then one per change of name (ia3 → ia3, rte → rte attach nothing)
-        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // every switch freed what it replaced
+        Assert.Equal(8 + 1, attachments);   // one per change of name (ia3 → ia3, rte → rte attach nothing)
+        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);   // closing the set frees it all
     }
 
     static List<double> Probabilities(IReadOnlyList<Prediction> predictions) => [.. predictions.SelectMany(p => p.Probabilities)];
@@ -108,6 +119,16 @@ public class NamedAdapterTests
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"a={lora}", "--adapter", $"b={Train(dir, "seed", "lora", "seed=8")}",
             "--input", rows), "--adapter b", "seed 8", "one base model");
         BadInputTests.OneLine(CliRunner.Run("predict", lora, "--adapter", $"a={lora}", "--input", rows), "run / --adapter");
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--active", "imdb", "--input", rows),
+            "--active", "'imdb'", "sst2");
+        File.WriteAllLines(dir["numbered.jsonl"], ["""{"text": "a film", "adapter": 3}"""]);
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--input", dir["numbered.jsonl"]),
+            "numbered.jsonl:1", "adapter", "string");
+        // A model folder whose vocabulary the tokenizer grows: the new rows are drawn from each run's seed, so seeds must agree.
+        var golden = Path.Combine(CliRunner.RepoRoot, "tests", "Core.Tests", "Fixtures", "golden-tiny-gpt2");
+        string[] grown = ["model.preset=null", $"model.path={golden}", $"model.tokenizer={Experiments.SmallTokenizer(dir)}"];
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"a={Train(dir, "g7", "lora", grown)}", "--adapter",
+            $"b={Train(dir, "g8", "lora", [.. grown, "seed=8"])}", "--input", rows), "--adapter b", "seed 8", "one base model");
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", lora, "--input", rows), "NAME=RUN_DIR");
     }
 }

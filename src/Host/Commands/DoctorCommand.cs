@@ -35,7 +35,8 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow("GEMM scheduling", Markup.Escape(MklReproducibility.Branch() switch
             {
                 null => "no MKL in this LibTorch",
-                MklReproducibility.AutoBranch => $"reproducible ({MklReproducibility.Variable}=AUTO)",
+                MklReproducibility.AutoBranch =>
+                    $"reproducible ({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable)})",
                 var other => $"MKL branch {other} " +
                     $"({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable) ?? "unset"})",
             }));

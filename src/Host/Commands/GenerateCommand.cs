@@ -81,6 +81,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                 CheckTexts(checkedRun, parse.GetValue(task), parse.GetValue(promptB));
             int FromRun(OpenedRun opened)
             {
+                if (named && parse.GetValue(template)) CheckTexts(opened.Directory, null, parse.GetValue(promptB));   // the active run's
                 opened.Model.eval();
                 var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
                     : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))

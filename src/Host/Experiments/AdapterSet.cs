@@ -48,16 +48,33 @@ public sealed class AdapterSet : IDisposable
     {
         var entry = this[name];
         if (Active == name) return entry;
-        attached?.Dispose();   // the base model again
+        Install(name, entry.Methods, entry.Directory);
+        return entry;
+    }
+
+    /// <summary>Detaches the active method (the base model again) and attaches <paramref name="methods"/> with <paramref name="run"/>'s
+    /// best/ weights, checked finite. On failure the model is left bare (no half-loaded method stays on it) and nothing is active.
+    /// </summary>
+    internal void Install(string name, IReadOnlyList<MethodChoice> methods, string run)
+    {
+        attached?.Dispose();
         attached = null;
         Active = null;
-        attached = MethodInstaller.Attach(entry.Methods, Model);
-        var best = Path.Combine(entry.Directory, FineTuner.BestDir);
-        attached.Load(best);
-        ExperimentRunner.CheckFinite(best, Model, [entry.Objective]);
+        try
+        {
+            attached = MethodInstaller.Attach(methods, Model);
+            var best = Path.Combine(run, FineTuner.BestDir);
+            attached.Load(best);
+            ExperimentRunner.CheckFinite(best, Model, []);
+        }
+        catch
+        {
+            attached?.Dispose();
+            attached = null;
+            throw;
+        }
         Active = name;
         Attachments++;
-        return entry;
     }
 
     /// <summary>The active run as a run opened alone (<c>generate --run</c>, <c>export</c>) sees it.</summary>

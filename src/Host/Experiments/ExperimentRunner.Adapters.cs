@@ -1,4 +1,5 @@
 using PluginGpt.Core;
+using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Training;
 using TorchSharp;
 
@@ -11,9 +12,10 @@ public sealed record NamedRun(string Name, string Directory)
     public static NamedRun Parse(string text, string option)
     {
         int at = text.IndexOf('=');
-        if (at <= 0 || at == text.Length - 1)
+        var (name, directory) = at < 0 ? ("", "") : (text[..at].Trim(), text[(at + 1)..].Trim());
+        if (name.Length == 0 || directory.Length == 0)
             throw new OptionsException($"{option}: '{text}' is not NAME=RUN_DIR (e.g. {option} sst2=runs/lora-sst2)");
-        return new NamedRun(text[..at].Trim(), text[(at + 1)..].Trim());
+        return new NamedRun(name, directory);
     }
 }
 
@@ -27,13 +29,19 @@ public sealed partial class ExperimentRunner
         if (runs.Count == 0) throw new OptionsException("--adapter: name at least one run (NAME=RUN_DIR)");
         if (runs.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new OptionsException($"--adapter: the name '{twice.Key}' is given twice");
+        if (active is not null && runs.All(r => r.Name != active))
+            throw new OptionsException(
+                $"--active: '{active}' is not one of the --adapter names ({string.Join(", ", runs.Select(r => r.Name))})");
         var finished = runs.Select(r => FinishedModel(r.Directory)).ToList();
         var first = finished[0].Spec;
-        for (int i = 0; i < runs.Count; i++) CheckAdapter(runs[i], finished[i].Spec, runs[0], first);
+        var tokenizer = LoadTokenizer(first);
+        // A preset's weights, and the rows a grown vocabulary adds to a model folder, are drawn from the run's seed.
+        bool drawn = first.Model.Path is not { } basePath
+            || tokenizer.VocabSize > GptCheckpoint.ReadConfig(ShippedData.ModelPath(basePath)).Vocab;
+        for (int i = 0; i < runs.Count; i++) CheckAdapter(runs[i], finished[i].Spec, runs[0], first, drawn);
 
         using var region = Autocast.Use(PrecisionSelector.Resolve(first.Precision, DeviceSelector.Parse(first.Device)).ComputeType);
         using var temporaries = torch.NewDisposeScope();
-        var tokenizer = LoadTokenizer(first);
         var set = new AdapterSet(BaseModel(first, tokenizer, DeviceSelector.Parse(first.Device)).Model, tokenizer);
         try
         {
@@ -52,10 +60,15 @@ public sealed partial class ExperimentRunner
                     recorded?.GetValueOrDefault("objective"));
                 var tasks = LoadTasks(spec, Reopened(directory));
                 var (data, scoring, _) = Compose(spec, tasks);
+                // The objective is built as in its run, on the model with the run's method (virtual tokens shorten its room,
+                // in-context calibration reads the adapted model); every adapter's files are checked now, not at first use.
+                set.Install(runs[i].Name, methods, directory);
                 var context = ObjectiveContexts(spec, set.Model, tokenizer, data, null, tasks).Single();
                 var instance = ((IObjective)objective.Instance).Create(context);
                 set.Add(new AdapterSet.Entry(runs[i].Name, directory, spec, methods, data, scoring, instance));
-                instance.Load(Path.Combine(directory, FineTuner.BestDir));
+                var best = Path.Combine(directory, FineTuner.BestDir);
+                instance.Load(best);
+                CheckFinite(best, set.Model, [instance]);
             }
             set.Activate(active ?? runs[0].Name);
             return use(set);
@@ -63,15 +76,16 @@ public sealed partial class ExperimentRunner
         finally { set.Dispose(); }
     }
 
-    /// <summary>A named run must be a single-task run on the first one's base model, tokenizer, device and precision.</summary>
-    static void CheckAdapter(NamedRun run, ExperimentSpec spec, NamedRun firstRun, ExperimentSpec first)
+    /// <summary>A named run must be a single-task run on the first one's base model, tokenizer, device and precision — and seed,
+    /// where the base is partly drawn from it (<paramref name="drawn"/>).</summary>
+    static void CheckAdapter(NamedRun run, ExperimentSpec spec, NamedRun firstRun, ExperimentSpec first, bool drawn)
     {
         if (spec.Tasks is not null)
-            throw new OptionsException($"--adapter {run.Name}: {run.Directory} is a multi-task run; open it alone with --run and --task");
-        string Base(ExperimentSpec s) => s.Model.Path is { } path ? $"model {path}" : $"preset {s.Model.Preset} (seed {s.Seed})";
-        // A preset's weights are drawn from the run's seed, so two preset runs share a base only with the same seed.
-        bool same = spec.Model.Path == first.Model.Path && spec.Model.Preset == first.Model.Preset && spec.Model.Tokenizer ==
-            first.Model.Tokenizer && (spec.Model.Path is not null || spec.Seed == first.Seed);
+            throw new OptionsException($"--adapter {run.Name}: {run.Directory} is a multi-task run; open it alone (with --task)");
+        string Base(ExperimentSpec s) => (s.Model.Path is { } path ? $"model {path}" : $"preset {s.Model.Preset}") +
+            (s.Model.Tokenizer is { } tokenizer ? $" with tokenizer {tokenizer}" : "") + (drawn ? $" (seed {s.Seed})" : "");
+        bool same = spec.Model.Path == first.Model.Path && spec.Model.Preset == first.Model.Preset &&
+            spec.Model.Tokenizer == first.Model.Tokenizer && (!drawn || spec.Seed == first.Seed);
         if (!same)
             throw new OptionsException($"--adapter {run.Name}: {run.Directory} adapts {Base(spec)}, {firstRun.Name} adapts " +
                 $"{Base(first)}; named adapters share one base model");

@@ -199,20 +199,28 @@ public sealed partial class ExperimentRunner(PluginCatalog catalog, RunDisplay d
         torch.manual_seed(spec.Seed);
         var model = spec.Model.Path is { } path ? GptCheckpoint.Load(ShippedData.ModelPath(path))
             : new Decoder(Presets.Get(spec.Model.Preset!) with { Vocab = tokenizer.VocabSize });
-        string? note = null;
-        if (tokenizer.VocabSize > model.Config.Vocab)
+        try
         {
-            // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new embedding rows.
-            note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens " +
-                "for the tokenizer's special tokens (new rows N(0, 0.02))";
-            model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+            string? note = null;
+            if (tokenizer.VocabSize > model.Config.Vocab)
+            {
+                // HF's GPT-2 has 50,257 tokens; GPT-1's input transforms add start, delimiter and extract (and pad): new rows.
+                note = $"vocabulary grown from {model.Config.Vocab} to {tokenizer.VocabSize} tokens " +
+                    "for the tokenizer's special tokens (new rows N(0, 0.02))";
+                model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+            }
+            else if (tokenizer.VocabSize < model.Config.Vocab)
+                // Said, not silent: the extra rows are never an input, and generation never produces them.
+                note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
+                    $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
+            model.to(device);
+            return (model, note);
         }
-        else if (tokenizer.VocabSize < model.Config.Vocab)
-            // Said, not silent: the extra rows are never an input, and generation never produces them.
-            note = $"the tokenizer has {tokenizer.VocabSize} ids, the model's vocabulary {model.Config.Vocab}: ids " +
-                $"{tokenizer.VocabSize}–{model.Config.Vocab - 1} are never read nor generated";
-        model.to(device);
-        return (model, note);
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     Prepared Prepare(ExperimentSpec spec, TaskData? given = null)

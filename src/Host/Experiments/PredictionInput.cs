@@ -95,6 +95,8 @@ public static class PredictionInput
             var options = o.TryGetProperty("options", out var list) && list.ValueKind == JsonValueKind.Array
                 ? list.EnumerateArray().Select(v => v.ToString()).ToList()
                 : null;
+            if (o.TryGetProperty("adapter", out var adapter) && adapter.ValueKind != JsonValueKind.String)
+                throw new DataException($"{path}:{number}: adapter: give the adapter's name as a string");
             return (new Example(segments, Options: options), Text("adapter"));
         }
         catch (JsonException e)
