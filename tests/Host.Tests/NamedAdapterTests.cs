@@ -121,6 +121,17 @@ public class NamedAdapterTests
         BadInputTests.OneLine(CliRunner.Run("predict", lora, "--adapter", $"a={lora}", "--input", rows), "run / --adapter");
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--active", "imdb", "--input", rows),
             "--active", "'imdb'", "sst2");
+        // A damaged adapter is refused when the set opens, even when no line names it, and the error says which one.
+        var broken = dir["broken"];
+        foreach (var file in Directory.GetFiles(lora, "*", SearchOption.AllDirectories))
+        {
+            var copy = Path.Combine(broken, Path.GetRelativePath(lora, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+            File.Copy(file, copy);
+        }
+        File.WriteAllBytes(Path.Combine(broken, "best", "adapter_model.safetensors"), new byte[100]);
+        BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--adapter", $"b={broken}", "--input",
+            dir["alone-lora.jsonl"]), "--adapter b", "adapter_model.safetensors");
         File.WriteAllLines(dir["numbered.jsonl"], ["""{"text": "a film", "adapter": 3}"""]);
         BadInputTests.OneLine(CliRunner.Run("predict", "--adapter", $"sst2={lora}", "--input", dir["numbered.jsonl"]),
             "numbered.jsonl:1", "adapter", "string");

@@ -47,33 +47,44 @@ public sealed partial class ExperimentRunner
         {
             for (int i = 0; i < runs.Count; i++)
             {
-                var (directory, spec) = finished[i];
-                var recorded = spec.Provenance;
-                var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
-                var methods = Methods(spec, method);
-                foreach (var choice in methods)
-                    if (choice.Method.Uses(choice.Options) is not { } points || points.HasFlag(HookPoints.BodyWeights))
-                        throw new OptionsException($"--adapter {runs[i].Name}: {directory} trains with '{choice.Method.Manifest.Name}', " +
-                            "which changes (or may change) the base model's own weights; named adapters share one base, so they take " +
-                            "methods that add their own weights (LoRA, (IA)³, adapters, prompts, …); open this run alone with --run");
-                var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name",
-                    recorded?.GetValueOrDefault("objective"));
-                var tasks = LoadTasks(spec, Reopened(directory));
-                var (data, scoring, _) = Compose(spec, tasks);
-                // The objective is built as in its run, on the model with the run's method (virtual tokens shorten its room,
-                // in-context calibration reads the adapted model); every adapter's files are checked now, not at first use.
-                set.Install(runs[i].Name, methods, directory);
-                var context = ObjectiveContexts(spec, set.Model, tokenizer, data, null, tasks).Single();
-                var instance = ((IObjective)objective.Instance).Create(context);
-                set.Add(new AdapterSet.Entry(runs[i].Name, directory, spec, methods, data, scoring, instance));
-                var best = Path.Combine(directory, FineTuner.BestDir);
-                instance.Load(best);
-                CheckFinite(best, set.Model, [instance]);
+                try { AddAdapter(set, runs[i], finished[i].Directory, finished[i].Spec, tokenizer); }
+                catch (UserInputException e) when (!e.Message.StartsWith("--adapter", StringComparison.Ordinal))
+                {
+                    // Which of the runs a plugin, data or weights error belongs to.
+                    throw new UserInputException($"--adapter {runs[i].Name} ({finished[i].Directory}): {e.Message}", e);
+                }
             }
             set.Activate(active ?? runs[0].Name);
             return use(set);
         }
         finally { set.Dispose(); }
+    }
+
+    /// <summary>One named run into the set: its methods (refused when they change the body), its task data, and its objective
+    /// built on the model with its method on, head loaded.</summary>
+    void AddAdapter(AdapterSet set, NamedRun run, string directory, ExperimentSpec spec, Core.Tokenization.IModelTokenizer tokenizer)
+    {
+        var recorded = spec.Provenance;
+        var method = catalog.Find(PluginKind.Method, spec.Method.Name, "method.name", recorded?.GetValueOrDefault("method"));
+        var methods = Methods(spec, method);
+        foreach (var choice in methods)
+            if (choice.Method.Uses(choice.Options) is not { } points || points.HasFlag(HookPoints.BodyWeights))
+                throw new OptionsException($"--adapter {run.Name}: {directory} trains with '{choice.Method.Manifest.Name}', " +
+                    "which changes (or may change) the base model's own weights; named adapters share one base, so they take " +
+                    "methods that add their own weights (LoRA, (IA)³, adapters, prompts, …); open this run alone with --run");
+        var objective = catalog.Find(PluginKind.Objective, spec.Objective.Name, "objective.name",
+            recorded?.GetValueOrDefault("objective"));
+        var tasks = LoadTasks(spec, Reopened(directory));
+        var (data, scoring, _) = Compose(spec, tasks);
+        // The objective is built as in its run, on the model with the run's method (virtual tokens shorten its room,
+        // in-context calibration reads the adapted model); every adapter's files are checked now, not at first use.
+        set.Install(run.Name, methods, directory);
+        var context = ObjectiveContexts(spec, set.Model, tokenizer, data, null, tasks).Single();
+        var instance = ((IObjective)objective.Instance).Create(context);
+        set.Add(new AdapterSet.Entry(run.Name, directory, spec, methods, data, scoring, instance));
+        var best = Path.Combine(directory, FineTuner.BestDir);
+        instance.Load(best);
+        CheckFinite(best, set.Model, [instance]);
     }
 
     /// <summary>A named run must be a single-task run on the first one's base model, tokenizer, device and precision — and seed,
