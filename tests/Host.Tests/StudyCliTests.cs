@@ -44,7 +44,7 @@ public class StudyCliTests
         [ { "name": "head", "experiment": "head" },
           { "name": "zero-shot mean", "experiment": "pet", "stages": "* zero-shot" },
           { "name": "ensemble", "experiment": "pet", "stages": "ensemble" },
-          { "name": "distilled", "experiment": "pet", "stages": "distilled" } ]
+          { "name": "distilled (|T| = 0)", "experiment": "pet", "stages": "distilled" } ]
         """;
 
     static JsonElement Json(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement;
@@ -66,6 +66,9 @@ public class StudyCliTests
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         foreach (var file in new[] { "study.md", "study.json", "study-sst2.png", "study-file.json" })
             Assert.True(File.Exists(Path.Combine(output, file)), file);
+        // Every table row has the header's columns: a "|" in a series name is escaped.
+        var rows = File.ReadAllLines(Path.Combine(output, "study.md")).Where(l => l.StartsWith('|')).ToList();
+        Assert.All(rows, row => Assert.Equal(rows[0].Replace("\\|", "").Count(c => c == '|'), row.Replace("\\|", "").Count(c => c == '|')));
 
         string Run(int size, int seed, string experiment) => Path.Combine(output, "sst2", $"max_train={size}", $"seed={seed}", experiment);
         var cells = Json(Path.Combine(output, "study.json")).GetProperty("cells").EnumerateArray().ToList();
@@ -85,7 +88,7 @@ public class StudyCliTests
                     .GetProperty("metrics").GetProperty("accuracy").GetDouble())],
                 ["zero-shot mean"] = [.. new[] { 1, 2 }.Select(s => Stage(Run(size, s, "pet"), "zero-shot", "accuracy"))],
                 ["ensemble"] = [.. new[] { 1, 2 }.Select(s => Stage(Run(size, s, "pet"), "ensemble", "accuracy"))],
-                ["distilled"] = [.. new[] { 1, 2 }.Select(s => Stage(Run(size, s, "pet"), "distilled", "accuracy"))],
+                ["distilled (|T| = 0)"] = [.. new[] { 1, 2 }.Select(s => Stage(Run(size, s, "pet"), "distilled", "accuracy"))],
             };
             foreach (var (series, values) in expected)
             {
@@ -94,7 +97,7 @@ public class StudyCliTests
                 Assert.Equal(mean, cell.GetProperty("mean").GetDouble(), 12);
                 Assert.Equal(std, cell.GetProperty("std").GetDouble(), 12);
                 Assert.Equal(2, cell.GetProperty("n").GetInt32());
-                Assert.Contains($"| {series} |", File.ReadAllText(Path.Combine(output, "study.md")));
+                Assert.Contains($"| {series.Replace("|", "\\|")} |", File.ReadAllText(Path.Combine(output, "study.md")));
             }
         }
 

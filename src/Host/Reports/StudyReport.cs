@@ -68,9 +68,9 @@ public static class StudyReport
             console.Write(table);
 
             md.AppendLine($"## {group} ({metric} ×100, mean ± std over seeds)\n");
-            md.AppendLine("| series | " + string.Join(" | ", headers.Select(h => h.Replace("|", "\\|"))) + " |");   // |T| is not a column
+            md.AppendLine("| series | " + string.Join(" | ", headers.Select(MarkdownCell)) + " |");
             md.AppendLine("|---|" + string.Concat(xs.Select(_ => "---:|")));
-            foreach (var s in series) md.AppendLine($"| {s} | " + string.Join(" | ", xs.Select(x => Cell(s, x))) + " |");
+            foreach (var s in series) md.AppendLine($"| {MarkdownCell(s)} | " + string.Join(" | ", xs.Select(x => Cell(s, x))) + " |");
             md.AppendLine();
             files.Add(Chart(Path.Combine(directory, $"study-{group}.png"), $"{title}: {group}", xLabel, metric, series, inGroup));
         }
@@ -80,6 +80,9 @@ public static class StudyReport
         AtomicFile.WriteAllText(json, JsonSerializer.Serialize(new { cells, scores }, new JsonSerializerOptions { WriteIndented = true }));
         return [markdown, json, .. files];
     }
+
+    /// <summary>Text in a Markdown table cell: a "|" (as in |T|) would start a new column.</summary>
+    static string MarkdownCell(string text) => text.Replace("|", "\\|");
 
     static string Chart(string path, string title, string xLabel, string metric, IReadOnlyList<string> series,
         IReadOnlyList<StudyCell> cells)
