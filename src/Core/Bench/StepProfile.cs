@@ -79,8 +79,7 @@ public static class StepProfiler
             ("embedding lookup", Time(() => wte.index_select(0, ids), repeats)),
             ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Time(() => norm.forward(h), repeats)),
             ($"q/k/v projection × {layers}", layers * Time(() => Autocast.Linear(qkv, h), repeats)),
-            ($"attention (SDPA, causal) × {layers}",
-                layers * Time(() => functional.scaled_dot_product_attention(q, k, v, is_casual: true), repeats)),
+            ($"attention (SDPA, causal) × {layers}", layers * Time(() => Attention(q, k, v, block), repeats)),
             ($"attention out projection × {layers}", layers * Time(() => Autocast.Linear(proj, h), repeats)),
             ($"MLP up (c_fc) × {layers}", layers * Time(() => Autocast.Linear(fc, h), repeats)),
             ($"GELU × {layers}",
@@ -93,7 +92,7 @@ public static class StepProfiler
         return ops;
     }
 
-    /// <summary>The backward of the matmul-heavy op kinds at the step's shapes: inputs and weights require gradients, as in a
+    /// <summary>The backward of each op kind at the step's shapes: inputs and weights require gradients, as in a
     /// step; the time of forward + backward less the forward's.</summary>
     static IReadOnlyList<(string, double)> BackwardOps(GptConfig c, int batch, int block, Device device, int repeats)
     {
@@ -102,25 +101,37 @@ public static class StepProfiler
         Tensor Input(params long[] shape) => torch.randn(shape, device: device).requires_grad_();
         var (h, ff) = (Input(tokens, d), Input(tokens, c.InnerDim));
         TorchSharp.Modules.Linear Dense(long i, long o) => torch.nn.Linear(i, o, device: device);
-        var (qkv, fc, fcProj) = (Dense(d, 3 * d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
+        var (qkv, proj, fc, fcProj) = (Dense(d, 3 * d), Dense(d, d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
+        var norm = LayerNorm(d, device: device);
         var wte = Input(c.Vocab, d);
+        var logits = Input(tokens, c.Vocab);
+        var ids = torch.randint(0, c.Vocab, [tokens], device: device);
         var (q, k, v) = (Input(batch, c.Heads, block, c.HeadDim), Input(batch, c.Heads, block, c.HeadDim),
             Input(batch, c.Heads, block, c.HeadDim));
         int layers = c.Layers;
         double Backward(Func<Tensor> op) => Math.Max(0, TimeWithBackward(op, repeats) - Time(op, repeats));
         var ops = new List<(string, double)>
         {
+            ("embedding lookup", Backward(() => wte.index_select(0, ids))),
+            ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Backward(() => norm.forward(h))),
             ($"q/k/v projection × {layers}", layers * Backward(() => Autocast.Linear(qkv, h))),
             ($"attention (SDPA, causal) × {layers}", layers * Backward(() =>
-                functional.scaled_dot_product_attention(Autocast.Compute(q), Autocast.Compute(k), Autocast.Compute(v), is_casual: true))),
+                Attention(Autocast.Compute(q), Autocast.Compute(k), Autocast.Compute(v), block))),
+            ($"attention out projection × {layers}", layers * Backward(() => Autocast.Linear(proj, h))),
             ($"MLP up (c_fc) × {layers}", layers * Backward(() => Autocast.Linear(fc, h))),
             ($"GELU × {layers}", layers * Backward(() => functional.gelu(Autocast.Compute(ff), TorchSharp.Modules.GELU.Approximate.tanh))),
             ($"MLP down (c_proj) × {layers}", layers * Backward(() => Autocast.Linear(fcProj, ff))),
             ("LM head (tied wte)", Backward(() => Autocast.Linear(h, wte))),
+            ("cross-entropy over the vocabulary", Backward(() => functional.cross_entropy(logits, ids))),
         };
-        foreach (var m in new Module[] { qkv, fc, fcProj }) m.Dispose();
+        foreach (var m in new Module[] { qkv, proj, fc, fcProj, norm }) m.Dispose();
         return ops;
     }
+
+    /// <summary>Attention as a training step runs it (<see cref="ScaledAttention"/>: on CPU a bf16 region attends in fp32), so
+    /// the profile times the path the model takes, not bare SDPA.</summary>
+    static Tensor Attention(Tensor q, Tensor k, Tensor v, int block) =>
+        ScaledAttention.Attend(q, k, v, block, 0, 0, null, dropout: 0, training: true);
 
     static double TimeWithBackward(Func<Tensor> op, int repeats)
     {
