@@ -69,8 +69,7 @@ public static class MklCpuDispatch
     /// where LibTorch carries no MKL.</summary>
     public static string? Description()
     {
-        if (LoadedMapping() is not { } mapping || !NativeLibrary.TryLoad(mapping.Path, out var library)) return null;
-        if (!NativeLibrary.TryGetExport(library, "MKL_Get_Version_String", out var export)) return null;
+        if (Export("MKL_Get_Version_String") is not { } export) return null;
         var buffer = Marshal.AllocHGlobal(512);
         try
         {
@@ -81,6 +80,11 @@ public static class MklCpuDispatch
     }
 
     delegate void VersionString(IntPtr buffer, int length);
+
+    /// <summary>A function libtorch_cpu.so (and the MKL linked into it) exports, once LibTorch is loaded; null otherwise.</summary>
+    internal static IntPtr? Export(string symbol) =>
+        LoadedMapping() is { } mapping && NativeLibrary.TryLoad(mapping.Path, out var library)
+            && NativeLibrary.TryGetExport(library, symbol, out var export) ? export : null;
 
     /// <summary>Where libtorch_cpu.so is mapped in this process: its file and the address of its first page.</summary>
     static (string Path, ulong Start)? LoadedMapping()

@@ -37,12 +37,9 @@ public static class MklReproducibility
     public static int? Branch()
     {
         if (!OperatingSystem.IsLinux()) return null;
-        var mapping = File.ReadLines("/proc/self/maps").Select(l => l.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries))
-            .FirstOrDefault(f => f.Length == 6 && f[5].EndsWith("/libtorch_cpu.so", StringComparison.Ordinal));
-        if (mapping is null || !NativeLibrary.TryLoad(mapping[5], out var library)) return null;
         // libtorch_cpu links MKL statically and exports its service layer's getter, not the public mkl_cbwr_get.
-        if (!NativeLibrary.TryGetExport(library, "mkl_serv_cbwr_get", out var export)) return null;
-        return Marshal.GetDelegateForFunctionPointer<CbwrGet>(export)(BranchOption);
+        return MklCpuDispatch.Export("mkl_serv_cbwr_get") is { } export
+            ? Marshal.GetDelegateForFunctionPointer<CbwrGet>(export)(BranchOption) : null;
     }
 
     delegate int CbwrGet(int option);

@@ -65,7 +65,7 @@ public sealed class AdapterSet : IDisposable
             attached = MethodInstaller.Attach(methods, Model);
             var best = Path.Combine(run, FineTuner.BestDir);
             attached.Load(best);
-            ExperimentRunner.CheckFinite(best, Model, []);
+            ExperimentRunner.CheckFinite(best, ExperimentRunner.ModelTensors(Model));
         }
         catch
         {

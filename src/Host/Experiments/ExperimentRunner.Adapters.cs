@@ -84,7 +84,7 @@ public sealed partial class ExperimentRunner
         set.Add(new AdapterSet.Entry(run.Name, directory, spec, methods, data, scoring, instance));
         var best = Path.Combine(directory, FineTuner.BestDir);
         instance.Load(best);
-        CheckFinite(best, set.Model, [instance]);
+        CheckFinite(best, HeadTensors([instance]));   // the model's tensors were checked when the method was installed
     }
 
     /// <summary>A named run must be a single-task run on the first one's base model, tokenizer, device and precision — and seed,

@@ -513,13 +513,19 @@ public sealed partial class ExperimentRunner(PluginCatalog catalog, RunDisplay d
 
     /// <summary>Weights that went NaN or infinite score as a constant answer in <c>evaluate</c> and crash <c>predict</c>: every
     /// command that reopens the run refuses them alike, naming the first such tensor.</summary>
-    static void CheckFinite(string best, Prepared p) => CheckFinite(best, p.Model, p.PerTask);
+    static void CheckFinite(string best, Prepared p) => CheckFinite(best, ModelTensors(p.Model).Concat(HeadTensors(p.PerTask)));
 
-    internal static void CheckFinite(string best, Decoder model, IEnumerable<IObjectiveInstance> objectives)
+    /// <summary>The model's parameters (body and attached method), by name.</summary>
+    internal static IEnumerable<(string Name, torch.Tensor Tensor)> ModelTensors(Decoder model) =>
+        model.named_parameters().Select(n => (n.name, (torch.Tensor)n.parameter));
+
+    /// <summary>The objectives' own parameters (heads), named <c>head.NAME</c>.</summary>
+    internal static IEnumerable<(string Name, torch.Tensor Tensor)> HeadTensors(IEnumerable<IObjectiveInstance> objectives) =>
+        objectives.SelectMany(o => o.Parameters.Select(x => ($"head.{x.Name}", (torch.Tensor)x.Parameter)));
+
+    internal static void CheckFinite(string best, IEnumerable<(string Name, torch.Tensor Tensor)> tensors)
     {
         using var scope = torch.NewDisposeScope();
-        var tensors = model.named_parameters().Select(n => (n.name, (torch.Tensor)n.parameter))
-            .Concat(objectives.SelectMany(o => o.Parameters.Select(x => ($"head.{x.Name}", (torch.Tensor)x.Parameter))));
         foreach (var (name, tensor) in tensors)
             if (!tensor.isfinite().all().item<bool>())
                 throw new CheckpointException($"{best}: {name} holds NaN or infinite values (the run diverged); train it again, " +
