@@ -5,9 +5,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using PluginGpt.Core.NativeRuntime;
 using PluginGpt.Host.Commands;
-using PluginGpt.Host.Experiments;
 using PluginGpt.Host.Logging;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs.Plugins;
 using Spectre.Console;
 
 namespace PluginGpt.Host;

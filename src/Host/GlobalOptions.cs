@@ -24,7 +24,7 @@ public static class GlobalOptions
 
     public static Option<string?> Results() => new("--results")
     {
-        Description = $"results database every run is recorded in (default {Host.Results.ResultsStore.DefaultPath}, or " +
+        Description = $"results database every run is recorded in (default {Runs.Results.ResultsStore.DefaultPath}, or " +
             "PLUGINGPT_RESULTS; 'none' records nothing)",
         Recursive = true,
     };
@@ -65,9 +65,9 @@ public static class GlobalOptions
             throw new OptionsException($"--otlp: '{url}' is not an absolute URI");
         var fromEnvironment = Environment.GetEnvironmentVariable("PLUGINGPT_RESULTS");
         var database = parse.GetValue(results) ?? (string.IsNullOrEmpty(fromEnvironment) ? null : fromEnvironment)
-            ?? Host.Results.ResultsStore.DefaultPath;
+            ?? Runs.Results.ResultsStore.DefaultPath;
         if (database.Length == 0) throw new OptionsException("--results: give a database file, or 'none'");
-        return new Values(Host.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint, database == "none" ? null : database);
+        return new Values(Runs.Plugins.PluginFolders.Resolve(explicitFolders), mode, endpoint, database == "none" ? null : database);
     }
 
     /// <summary><c>--precision</c> of the commands that compute (pretrain, generate, bench, verify).</summary>

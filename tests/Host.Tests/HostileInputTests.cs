@@ -1,7 +1,7 @@
 using Microsoft.Data.Sqlite;
 using PluginGpt.Abstractions;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Results;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Results;
 using Xunit;
 using static PluginGpt.Host.Tests.BadInputTests;
 

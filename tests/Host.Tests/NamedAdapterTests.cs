@@ -1,8 +1,8 @@
 using System.Text.Json;
 using PluginGpt.Abstractions;
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
 using TorchSharp;
 using Xunit;
 
@@ -45,11 +45,11 @@ public class NamedAdapterTests
         };
         var alone = runs.ToDictionary(r => r.Key, r => Probabilities(Runner.Predict(r.Value.Dir, r.Value.Inputs, CancellationToken.None)));
         Assert.NotEqual(alone["lora"], alone["ia3"]);   // the adapters differ, so a wrong switch would show
-        var scored = runs.ToDictionary(r => r.Key, r => Runner.Evaluate(r.Value.Dir));
+        var scored = runs.ToDictionary(r => r.Key, r => Runner.Finished.Evaluate(r.Value.Dir));
 
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         var order = new[] { "ia3", "lora", "prompt", "rte", "lora", "ia3", "ia3", "prompt", "rte" };
-        var attachments = Runner.OpenAdapters([.. runs.Select(r => new NamedRun(r.Key, r.Value.Dir))], "lora", set =>
+        var attachments = Runner.Finished.OpenAdapters([.. runs.Select(r => new NamedRun(r.Key, r.Value.Dir))], "lora", set =>
         {
             Assert.Equal(["lora", "ia3", "prompt", "rte"], set.Names);
             Assert.Equal("lora", set.Active);

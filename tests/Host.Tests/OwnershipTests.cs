@@ -1,6 +1,6 @@
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
 using TorchSharp;
 using Xunit;
 
@@ -35,7 +35,7 @@ public class OwnershipTests
         Run("probe", "in-context");
         Run("lora", "text-to-text");
         Run("lora", "classifier-head", "model.preset=null", $"model.path={golden}", $"model.tokenizer={Experiments.SmallTokenizer(dir)}");
-        runner.Evaluate(Run("lora"));
+        runner.Finished.Evaluate(Run("lora"));
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         // The run's safety-net scope must have had nothing to free: every tensor had its owner.
         foreach (var log in Directory.GetFiles(dir.Path, "run.log", SearchOption.AllDirectories))

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using PluginGpt.Abstractions;
-using PluginGpt.Host.Results;
+using PluginGpt.Runs.Results;
 using Xunit;
 using static PluginGpt.Host.Tests.CliTests;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Xunit;
 using static PluginGpt.Host.Tests.CliTests;
 

@@ -1,6 +1,7 @@
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
+using PluginGpt.Runs.Sweeps;
 using Xunit;
 
 namespace PluginGpt.Host.Tests;

@@ -8,8 +8,8 @@ using PluginGpt.Core.Bench;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
 using Xunit;
 
 namespace PluginGpt.Host.Tests;
@@ -82,7 +82,7 @@ public class TelemetryTests
             var tokenizer = Path.Combine(CliRunner.RepoRoot, "data", "tokenizers", "en-4k");
             await runner.RunAsync(ExperimentFile.Load(Experiments.Tiny, [$"output={dir["run"]}", $"model.tokenizer={tokenizer}",
                 "training.epochs=1", "task.max_train=16", "task.max_dev=8"]), CancellationToken.None);
-            runner.Evaluate(dir["run"]);
+            runner.Finished.Evaluate(dir["run"]);
             tracer.ForceFlush();
             meter.ForceFlush();
         }

@@ -3,7 +3,7 @@ using PluginGpt.Abstractions;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Tokenization;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs.Plugins;
 using TorchSharp;
 using Xunit;
 using static PluginGpt.Host.Tests.CliTests;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 
 namespace PluginGpt.Host.Commands;
 
@@ -35,6 +35,6 @@ public sealed class AdapterOptions
     }
 
     /// <summary>The active named run, opened as <c>--run</c> opens one run.</summary>
-    public T OpenActive<T>(ExperimentRunner runner, ParseResult parse, Func<OpenedRun, T> use) =>
-        runner.OpenAdapters(Named(parse), parse.GetValue(Active), set => use(set.Opened()));
+    public T OpenActive<T>(FinishedRuns runs, ParseResult parse, Func<OpenedRun, T> use) =>
+        runs.OpenAdapters(Named(parse), parse.GetValue(Active), set => use(set.Opened()));
 }

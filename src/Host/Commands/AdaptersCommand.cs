@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using PluginGpt.Core.Adapters;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -4,9 +4,9 @@ using System.Text.Json;
 using PluginGpt.Core;
 using PluginGpt.Core.Bench;
 using PluginGpt.Core.Model;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
-using PluginGpt.Host.Results;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
+using PluginGpt.Runs.Results;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

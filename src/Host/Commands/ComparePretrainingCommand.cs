@@ -1,5 +1,5 @@
 using System.CommandLine;
-using PluginGpt.Host.Reports;
+using PluginGpt.Runs.Reports;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Tokenization;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

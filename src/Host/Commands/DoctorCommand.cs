@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using PluginGpt.Core;
 using PluginGpt.Core.NativeRuntime;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs.Plugins;
 using Spectre.Console;
 using TorchSharp;
 

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using PluginGpt.Host.Experiments;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
@@ -18,11 +17,11 @@ public sealed class EvaluateCommand(IAnsiConsole console, ExperimentRunnerFactor
         command.SetAction((parse, cancel) =>
         {
             var named = adapters.NamedInsteadOf(parse, parse.GetValue(run), "run");
-            if (named.Count > 0) return Task.FromResult(Show(parse.GetValue(json), runners.Quiet().OpenAdapters(named, null, set =>
+            if (named.Count > 0) return Task.FromResult(Show(parse.GetValue(json), runners.Finished().OpenAdapters(named, null, set =>
                 set.Names.ToDictionary(name => name, name => set.Evaluate(name, cancel)))));
             var dir = parse.GetValue(run)!;
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new OptionsException($"{dir}: not a run folder (no config.json)");
-            var metrics = runners.Quiet().Evaluate(dir, cancel);
+            var metrics = runners.Finished().Evaluate(dir, cancel);
             if (parse.GetValue(json)) { Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(metrics)); return Task.FromResult(0); }
             var table = new Table().AddColumns("metric", "value");
             foreach (var (k, v) in metrics) table.AddRow(k, $"{v:F4}");

@@ -2,6 +2,7 @@ using System.CommandLine;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Corpora;
 using PluginGpt.Core.Tokenization;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

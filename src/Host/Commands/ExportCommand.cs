@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
@@ -61,7 +61,7 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                 }
                 return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count), opened.Model.Config.ModelType);
             }
-            var (method, heads, family) = named ? adapters.OpenActive(runners.Quiet(), parse, Export) : runners.Quiet().Open(dir, Export);
+            var (method, heads, family) = named ? adapters.OpenActive(runners.Finished(), parse, Export) : runners.Finished().Open(dir, Export);
             console.MarkupLineInterpolated($"{method} run exported to {target} (a plain {family} model folder)");
             if (heads > 0)
                 console.MarkupLineInterpolated(

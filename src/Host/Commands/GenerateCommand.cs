@@ -4,7 +4,7 @@ using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using TorchSharp;
 
 namespace PluginGpt.Host.Commands;
@@ -89,8 +89,8 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
                             $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
                 return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
             }
-            if (parse.GetValue(run) is { } runDir) return Task.FromResult(runners.Quiet().Open(runDir, FromRun));
-            if (named) return Task.FromResult(adapters.OpenActive(runners.Quiet(), parse, FromRun));
+            if (parse.GetValue(run) is { } runDir) return Task.FromResult(runners.Finished().Open(runDir, FromRun));
+            if (named) return Task.FromResult(adapters.OpenActive(runners.Finished(), parse, FromRun));
             var dir = ShippedData.ModelPath(parse.GetValue(model)!);
             var tokenizer = ModelTokenizer.Load(dir);
             tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
@@ -114,7 +114,7 @@ public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliComma
     {
         var config = Path.Combine(runDir, "config.json");
         if (!File.Exists(config)) return;   // Open says what is wrong with the folder
-        var format = runners.Quiet().LoadTask(ExperimentFile.Load(config, []), task, runDir).Format;
+        var format = runners.Finished().LoadTask(ExperimentFile.Load(config, []), task, runDir).Format;
         bool pair = format is InputFormat.Pair or InputFormat.SymmetricPair;
         if (pair && string.IsNullOrWhiteSpace(second))
             throw new OptionsException("--prompt-b: this run's task takes a pair of texts; give the second with --prompt-b");

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs.Plugins;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
@@ -37,8 +37,8 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
             if (named.Count > 0 && parse.GetValue(task) is not null)
                 throw new OptionsException("--task: named adapters are single-task runs; leave --task out");
             var lines = named.Count > 0
-                ? WithAdapters(runners.Quiet(), named, parse.GetValue(adapters.Active), parse.GetValue(input)!, cancel)
-                : WithRun(runners.Quiet(), parse.GetValue(run)!, parse.GetValue(task), parse.GetValue(input)!, cancel);
+                ? WithAdapters(runners.Finished(), named, parse.GetValue(adapters.Active), parse.GetValue(input)!, cancel)
+                : WithRun(runners.Finished(), parse.GetValue(run)!, parse.GetValue(task), parse.GetValue(input)!, cancel);
             if (parse.GetValue(output) is { } file)
             {
                 AtomicFile.WriteAllText(file, string.Join("\n", lines) + "\n");
@@ -50,20 +50,20 @@ public sealed class PredictCommand(IAnsiConsole console, ExperimentRunnerFactory
         return command;
     }
 
-    static List<string> WithRun(ExperimentRunner runner, string dir, string? task, string input, CancellationToken cancel)
+    static List<string> WithRun(FinishedRuns runs, string dir, string? task, string input, CancellationToken cancel)
     {
         var config = Path.Combine(dir, "config.json");
         if (!File.Exists(config)) throw new OptionsException($"{dir}: not a run folder (no config.json)");
-        var data = runner.LoadTask(ExperimentFile.Load(config, []), task, dir);
+        var data = runs.LoadTask(ExperimentFile.Load(config, []), task, dir);
         var examples = PredictionInput.Read(input, data.Format);
-        var predictions = runner.Predict(dir, examples, task, cancel);
+        var predictions = runs.Predict(dir, examples, task, cancel);
         return [.. examples.Zip(predictions, (e, p) => JsonSerializer.Serialize(Line(data, e, p)))];
     }
 
     /// <summary>Each adapter answers its own lines, all of them in one pass (the same batches as a run opened alone: exactly its
     /// answers); one switch per adapter, the lines kept in input order.</summary>
-    static List<string> WithAdapters(ExperimentRunner runner, IReadOnlyList<NamedRun> named, string? active, string input,
-        CancellationToken cancel) => runner.OpenAdapters(named, active, set =>
+    static List<string> WithAdapters(FinishedRuns runs, IReadOnlyList<NamedRun> named, string? active, string input,
+        CancellationToken cancel) => runs.OpenAdapters(named, active, set =>
     {
         var rows = PredictionInput.ReadRouted(input, set.Names.ToDictionary(n => n, n => set[n].Data.Format), set.Active!);
         var lines = new string[rows.Count];

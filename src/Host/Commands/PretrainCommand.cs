@@ -1,7 +1,8 @@
 using System.CommandLine;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Display;
-using PluginGpt.Host.Reports;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Reports;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

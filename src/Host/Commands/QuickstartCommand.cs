@@ -4,9 +4,9 @@ using System.Text.Json;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Training;
 using PluginGpt.Host.Display;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
-using PluginGpt.Host.Reports;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
+using PluginGpt.Runs.Reports;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -2,9 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Reports;
-using PluginGpt.Host.Results;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Reports;
+using PluginGpt.Runs.Results;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

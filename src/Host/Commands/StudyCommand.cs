@@ -1,7 +1,8 @@
 using System.CommandLine;
 using PluginGpt.Core.Training;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Reports;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Reports;
+using PluginGpt.Runs.Sweeps;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using PluginGpt.Host.Experiments;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Sweeps;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;

@@ -3,8 +3,8 @@ using System.Text.Json;
 using PluginGpt.Core;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Verification;
-using PluginGpt.Host.Experiments;
-using PluginGpt.Host.Plugins;
+using PluginGpt.Runs;
+using PluginGpt.Runs.Plugins;
 using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
