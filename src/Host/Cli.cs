@@ -57,7 +57,8 @@ public sealed class Cli(IEnumerable<ICliCommand> commands)
         // LibTorch's messages carry their native stack after the first line: that belongs in the log only.
         var first = e.Message.Split('\n')[0].Trim();
         // A plugin's bug is the plugin author's to fix: name the plugin, not PluginGpt.
-        var source = Runs.Plugins.FaultingPlugin.Find(e) is { } plugin ? $"a bug in plugin {plugin.Name} ({plugin.File})" : "internal error";
+        var source = Runs.Plugins.FaultingPlugin.Find(e) is { } plugin ? $"a bug in plugin {plugin.Name} ({plugin.File})"
+            : "internal error";
         await Console.Error.WriteLineAsync($"{source}: {e.GetType().Name}: {first} ({where})");
         if (Environment.GetEnvironmentVariable("PLUGINGPT_DEBUG") is not null) await Console.Error.WriteLineAsync(e.ToString());
         return InternalError;

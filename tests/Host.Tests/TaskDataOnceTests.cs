@@ -18,7 +18,8 @@ public class TaskDataOnceTests
         using var dir = new TempDir();
         var output = dir["pet"];
         var spec = ExperimentFile.Load(Experiments.Tiny, [$"output={output}", "method.name=full", "objective.name=pet",
-            "objective.options={\"max_length\": 48}", "recipe={\"name\": \"pet\", \"options\": {\"patterns\": [0, 1], \"models_per_pattern\": 1}}",
+            "objective.options={\"max_length\": 48}",
+            "recipe={\"name\": \"pet\", \"options\": {\"patterns\": [0, 1], \"models_per_pattern\": 1}}",
             "task.max_train=8", "task.balance_train=true", "task.max_unlabelled=16", "task.max_dev=8", "training.epochs=1"]);
         var runner = NewRunner();
         await runner.RunAsync(spec, CancellationToken.None);

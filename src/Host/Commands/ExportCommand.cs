@@ -61,7 +61,8 @@ public sealed class ExportCommand(IAnsiConsole console, ExperimentRunnerFactory 
                 }
                 return (opened.MethodName, opened.Objectives.Sum(o => o.Parameters.Count), opened.Model.Config.ModelType);
             }
-            var (method, heads, family) = named ? adapters.OpenActive(runners.Finished(), parse, Export) : runners.Finished().Open(dir, Export);
+            var finished = runners.Finished();
+            var (method, heads, family) = named ? adapters.OpenActive(finished, parse, Export) : finished.Open(dir, Export);
             console.MarkupLineInterpolated($"{method} run exported to {target} (a plain {family} model folder)");
             if (heads > 0)
                 console.MarkupLineInterpolated(

@@ -29,7 +29,8 @@ public sealed class RunFolderWriter(string? resultsPath, ILogger logger)
             ["objective"] = run.Objective.Provenance,
         };
         for (int i = 0; i < run.ComposedMethods.Count; i++) provenance[$"method.with[{i}]"] = run.ComposedMethods[i].Provenance;
-        for (int i = 0; i < run.Tasks.Count; i++) provenance[run.Multi is null ? "task" : RunAssembler.TaskRole(i)] = run.Tasks[i].Provenance;
+        for (int i = 0; i < run.Tasks.Count; i++)
+            provenance[run.Multi is null ? "task" : RunAssembler.TaskRole(i)] = run.Tasks[i].Provenance;
         for (int i = 0; i < callbacks.Count; i++) provenance[$"callbacks[{i}]"] = callbacks[i].Plugin.Provenance;
         AtomicFile.WriteAllText(Path.Combine(dir, "config.json"), ExperimentFile.Serialize(spec with { Provenance = provenance }));
         if (run.Multi is null) RunTaskRecord.Write(dir, run.Data);
