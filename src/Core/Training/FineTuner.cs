@@ -108,6 +108,7 @@ public static class FineTuner
         using var metrics = new StreamWriter(metricsPath, append: job.Resume) { AutoFlush = true };
         var run = new TrainingEvents(ListenersFor(job, metrics, progress, totalSteps, peak, stoppingRule), control);
         run.RunStart(new TrainingRunInfo(job.RunDirectory, totalSteps, trainableCount, bestMetric));
+        var steps = new TrainingStep(job.Model, optimizer, run);
         // Scores the dev set after `step`, keeps the weights when they are the best so far.
         void EvaluateAndKeep(int epoch)
         {
@@ -144,51 +145,25 @@ public static class FineTuner
             var train = job.TrainFor?.Invoke(epoch) ?? job.Data.Train;
             var order = Shuffled(train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
             job.Model.Module.train();
-            double stepLoss = 0;
-            int stepBatches = 0;
-            var stepParts = new Dictionary<string, double>();
-            var watch = Stopwatch.StartNew();
-            double lastStepEnd = 0;   // an optimizer step's time runs from the previous step's end (every micro-batch in it)
-            long tokensAtStart = job.Model.TokensForwarded ?? 0;
+            steps.Restart();
             for (int b = epoch == firstEpoch ? firstBatch : 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
             {
-                using var scope = torch.NewDisposeScope();
-                torch.manual_seed(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b));
+                using var scope = torch.NewDisposeScope();   // also what an evaluation or checkpoint after the step leaves
                 var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => train[i]).ToList();
                 examplesSeen += batch.Count;
-                Tensor loss;
-                using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
-                {
-                    loss = job.Objective.Loss(batch) / t.GradientAccumulation;
-                    loss.backward();
-                }
-                double batchLoss = Autocast.Float(loss).item<float>();
-                // A non-finite loss poisons the weights and every later step: stop, with the step named.
-                if (!double.IsFinite(batchLoss))
-                    throw new TrainingDivergedException($"step {step + 1} (epoch {epoch}): the training loss is {batchLoss} " +
-                        $"(training diverged); lower training.lr (was {t.LearningRate}) or raise training.warmup");
-                stepLoss += batchLoss * t.GradientAccumulation;
-                stepBatches++;
-                foreach (var (name, value) in job.Objective.LossParts ?? new Dictionary<string, double>())
-                    stepParts[name] = stepParts.GetValueOrDefault(name) + value;
+                int atStep = step + 1, atEpoch = epoch;
+                steps.Accumulate(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b), batch.Count,
+                    () => job.Objective.Loss(batch), t.GradientAccumulation,
+                    loss => $"step {atStep} (epoch {atEpoch}): the training loss is {loss} (training diverged); " +
+                        $"lower training.lr (was {t.LearningRate}) or raise training.warmup", () => job.Objective.LossParts);
                 if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
-
-                double lr = optimizer.Step(step);
-                step++;
-                double seconds = watch.Elapsed.TotalSeconds, stepSeconds = seconds - lastStepEnd;
-                lastStepEnd = seconds;
-                long tokens = (job.Model.TokensForwarded ?? 0) - tokensAtStart;
-                run.StepEnd(new StepEndEvent(step, epoch, stepLoss / stepBatches, lr, stepSeconds, (b + 1.0) * t.BatchSize / seconds,
-                    tokens / seconds, stepParts.Count == 0 ? null : stepParts.ToDictionary(p => p.Key, p => p.Value / stepBatches)));
-                stepLoss = 0;
-                stepBatches = 0;
-                stepParts.Clear();
+                steps.Step(++step, epoch);
                 bool evaluate = t.EvalEvery > 0 && !cancel.IsCancellationRequested && (step % t.EvalEvery == 0 || step == totalSteps);
                 if (evaluate) EvaluateAndKeep(epoch);
                 if (evaluate || (t.CheckpointEvery > 0 && step % t.CheckpointEvery == 0))
                     Checkpoint(epoch, b + 1);
             }
-            trainingSeconds += watch.Elapsed.TotalSeconds;
+            trainingSeconds += steps.Elapsed;
             if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
             bool finalEpoch = epoch == t.Epochs || step >= totalSteps || control.StopRequested;
             // Scored by steps, or once after training (keep = last), or here after each epoch.

@@ -1,9 +1,9 @@
-using System.Diagnostics;
 using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Corpora;
 using PluginGpt.Core.Model;
 using PluginGpt.Core.Tokenization;
+using PluginGpt.Core.Training.Listeners;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -86,43 +86,30 @@ public static class Pretrainer
 
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
         double peak = MatmulPeak.Measure(device, 512, 3, precision.MatmulType).GFlops;
-        double flopsPerToken =
-            config.TrainingFlopsPerToken(ParameterSet.Count(parameters.Select(p => p.Parameter)), block);
         using var runSpan = Telemetry.Source.StartActivity("run");
         runSpan?.SetTag("command", "pretrain");
         var curve = new List<(int, double)>();
         double lastLoss = double.NaN, tokensPerSecond = 0;
         double? lastValidation = null;
         IReadOnlyDictionary<string, double>? lastCorpusLosses = null;
-        var total = Stopwatch.StartNew();
-        long tokensSeen = 0;
         int step = startStep;
+        var events = new TrainingEvents([new TelemetryListener(model, peak)]);
+        events.RunStart(new TrainingRunInfo(dir, o.MaxSteps, ParameterSet.Count(parameters.Select(p => p.Parameter)), "loss"));
+        var steps = new TrainingStep(model, optimizer, events);
+        steps.Restart();
         for (; step < o.MaxSteps && !cancel.IsCancellationRequested; step++)
         {
-            var watch = Stopwatch.StartNew();
-            double lr;
-            using (var scope = torch.NewDisposeScope())
+            model.train();
+            int atStep = step;
+            lastLoss = steps.Accumulate(TokenDataset.StableSeed(o.Seed, 2, step), o.BatchSize, () =>
             {
-                torch.manual_seed(TokenDataset.StableSeed(o.Seed, 2, step));   // dropout masks depend on the step, not on history
-                model.train();
-                var (x, y) = data.TrainBatch(step, o.BatchSize, block, o.Seed, device);
-                Tensor loss;
-                using (Autocast.CacheCasts())   // each weight cast once per step (the tied LM head is used once per chunk)
-                {
-                    loss = model.LanguageModelLoss(x, y);
-                    loss.backward();
-                }
-                lastLoss = loss.item<float>();
-                // A non-finite loss would poison the weights and every later step: stop, keep the last good checkpoint.
-                if (!double.IsFinite(lastLoss))
-                    throw new TrainingDivergedException($"step {step + 1}: the training loss is {lastLoss} (training diverged); " +
-                        $"lower --lr (was {o.LearningRate}) or raise --warmup-steps; {dir} keeps its last checkpoint");
-                lr = optimizer.Step(step);
-            }
-            double seconds = watch.Elapsed.TotalSeconds;
-            tokensSeen += (long)o.BatchSize * block;
-            tokensPerSecond = tokensSeen / total.Elapsed.TotalSeconds;
-            Telemetry.RecordStep(lastLoss, seconds, o.BatchSize * block / seconds, flopsPerToken, peak);
+                var (x, y) = data.TrainBatch(atStep, o.BatchSize, block, o.Seed, device);
+                return model.LanguageModelLoss(x, y);
+            }, 1, loss => $"step {atStep + 1}: the training loss is {loss} (training diverged); lower --lr (was {o.LearningRate}) " +
+                $"or raise --warmup-steps; {dir} keeps its last checkpoint");
+            var ended = steps.Step(step + 1, 1);
+            double lr = ended.LearningRate, seconds = ended.StepSeconds;
+            tokensPerSecond = ended.TokensPerSecond;
             double? validation = null;
             IReadOnlyDictionary<string, double>? corpusLosses = null;
             bool last = step + 1 == o.MaxSteps;
