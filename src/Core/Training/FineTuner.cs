@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using PluginGpt.Core.Training.Listeners;
 using TorchSharp;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Training;
 
@@ -49,145 +48,13 @@ public static class FineTuner
 
     public static FineTuneResult Run(FineTuneJob job, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
-        var t = job.Training;
-        var trainable = Trainable(job);
-        long trainableCount = trainable.Sum(p => p.Parameter.numel());
-        var metricsPath = Path.Combine(job.RunDirectory, RunFiles.MetricsLines);
-        string bestMetric = t.BestMetric ?? job.Data.PrimaryMetric;
-
-        if (!job.Objective.Trains)
-        {
-            using var lines = new StreamWriter(metricsPath, append: false) { AutoFlush = true };
-            var events = new TrainingEvents(ListenersFor(job, lines, null, 0, 0));
-            events.RunStart(new TrainingRunInfo(job.RunDirectory, 0, 0, bestMetric));
-            var scores = Evaluate(job, 0);
-            events.Evaluation(new EvaluationEvent(0, 0, scores, scores.GetValueOrDefault(bestMetric), IsBest: true));
-            SaveBest(job);
-            events.BestSaved(new BestSavedEvent(0, Path.Combine(job.RunDirectory, BestDir)));
-            events.RunEnd(new RunEndEvent(0, 0, null));
-            return new FineTuneResult(scores, 0, 0, 0);
-        }
-        if (trainableCount == 0)
-            throw new OptionsException(
-                $"method '{job.MethodName}': nothing to train (0 trainable parameters); check method.options");
-        foreach (var p in trainable) p.Parameter.requires_grad = true;
-
-        int batchesPerEpoch = (job.Data.Train.Count + t.BatchSize - 1) / t.BatchSize;
-        int totalSteps = TotalSteps(job.Data.Train.Count, t);
-        var schedule = new LearningRateSchedule(t.LearningRate, 0, (int)Math.Ceiling(t.WarmupFraction * totalSteps), totalSteps,
-            t.Schedule);
-        using var optimizer = new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip,
-            new Optimizers.OptimizerChoice(t.Optimizer, Beta2: 0.999, Momentum: t.Momentum));
-
-        // Tokens/s come from the decoder's own token counters; MFU from a matmul peak measured now, in the precision the run
-        // computes in (its Autocast region), so it compares like with like.
-        double peak = MatmulPeak.Measure(job.Model.Device, 512, 3, Autocast.ComputeType ?? ScalarType.Float32).GFlops;
-        var control = new TrainingControl();
-        using var frozenCasts = Autocast.CacheFrozenCasts();   // a frozen body is cast to bf16 once per run, not per step
-        var stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;
-
-        IReadOnlyDictionary<string, double> best = new Dictionary<string, double>();
-        int bestEpoch = 0, bestStep = 0, step = 0, evaluations = 0, firstEpoch = 1, firstBatch = 0;
-        double trainingSeconds = 0, bestScore = double.NegativeInfinity;
-        long examplesSeen = 0;
-        if (job.Resume)
-        {
-            var state = FineTuneCheckpoint.Load(job, optimizer);
-            (step, firstEpoch, firstBatch, evaluations) = (state.Step, state.Epoch, state.NextBatch, state.Evaluations);
-            (examplesSeen, trainingSeconds) = (state.ExamplesSeen, state.TrainingSeconds);
-            // The evaluations the checkpoint counted decide the best so far and early stopping's count, as they did then.
-            foreach (var e in ResumedLines(metricsPath, state).Where(l => l.Eval is not null))
-            {
-                double score = t.KeepsLast ? double.PositiveInfinity : e.Eval!.GetValueOrDefault(bestMetric, double.NaN);
-                stoppingRule?.Replay(score, control);
-                if (score > bestScore) (bestScore, best, bestEpoch, bestStep) = (score, e.Eval!, e.Epoch ?? 0, e.Step ?? 0);
-            }
-            progress?.Report(TrainingProgress.Note(totalSteps, $"resumed after step {step} (epoch {firstEpoch})"));
-        }
-        // Opened after a resume cut the file back (the cut replaces the file: a writer opened before would write to the old one).
-        using var metrics = new StreamWriter(metricsPath, append: job.Resume) { AutoFlush = true };
-        var run = new TrainingEvents(ListenersFor(job, metrics, progress, totalSteps, peak, stoppingRule), control);
-        run.RunStart(new TrainingRunInfo(job.RunDirectory, totalSteps, trainableCount, bestMetric));
-        var steps = new TrainingStep(job.Model, optimizer, run);
-        // Scores the dev set after `step`, keeps the weights when they are the best so far.
-        void EvaluateAndKeep(int epoch)
-        {
-            var scores = Evaluate(job, epoch, step: step);
-            evaluations++;
-            if (!t.KeepsLast && !scores.ContainsKey(bestMetric))
-                throw new OptionsException($"training.best_metric: the task reports no \"{bestMetric}\"; it reports " +
-                    string.Join(", ", scores.Keys));
-            double score = t.KeepsLast ? double.PositiveInfinity : scores[bestMetric];
-            bool isBest = score > bestScore;
-            run.Evaluation(new EvaluationEvent(step, epoch, scores, score, isBest));
-            if (!isBest) return;
-            bestScore = score; best = scores; bestEpoch = epoch; bestStep = step;
-            SaveBest(job);
-            run.BestSaved(new BestSavedEvent(step, Path.Combine(job.RunDirectory, BestDir)));
-        }
-        bool Stopping() => cancel.IsCancellationRequested || control.StopRequested;
-
-        var memory = TrainingMemory.Start(job.Model.Device);   // optimizer state is made at the first step: counted
-        // A checkpoint holds everything the next step needs; it is written after the step's evaluation, if any.
-        void Checkpoint(int epoch, int nextBatch) => FineTuneCheckpoint.Save(job, optimizer, new FineTuneState
-        {
-            Step = step,
-            Epoch = epoch,
-            NextBatch = nextBatch,
-            Evaluations = evaluations,
-            ExamplesSeen = examplesSeen,
-            TrainingSeconds = trainingSeconds,
-        });
-        for (int epoch = firstEpoch; epoch <= t.Epochs && step < totalSteps && !Stopping(); epoch++)
-        {
-            using var epochSpan = Telemetry.Source.StartActivity("epoch");
-            epochSpan?.SetTag("epoch", epoch);
-            var train = job.TrainFor?.Invoke(epoch) ?? job.Data.Train;
-            var order = Shuffled(train.Count, TokenDataset.StableSeed(job.Seed, 3, epoch));
-            job.Model.Module.train();
-            steps.Restart();
-            for (int b = epoch == firstEpoch ? firstBatch : 0; b < batchesPerEpoch && step < totalSteps && !Stopping(); b++)
-            {
-                using var scope = torch.NewDisposeScope();   // also what an evaluation or checkpoint after the step leaves
-                var batch = order.Skip(b * t.BatchSize).Take(t.BatchSize).Select(i => train[i]).ToList();
-                examplesSeen += batch.Count;
-                int atStep = step + 1, atEpoch = epoch;
-                steps.Accumulate(TokenDataset.StableSeed(job.Seed, 4, epoch * 1_000_003L + b), batch.Count,
-                    () => job.Objective.Loss(batch), t.GradientAccumulation,
-                    loss => $"step {atStep} (epoch {atEpoch}): the training loss is {loss} (training diverged); " +
-                        $"lower training.lr (was {t.LearningRate}) or raise training.warmup", () => job.Objective.LossParts);
-                if ((b + 1) % t.GradientAccumulation != 0 && b + 1 != batchesPerEpoch) continue;
-                steps.Step(++step, epoch);
-                bool evaluate = t.EvalEvery > 0 && !cancel.IsCancellationRequested && (step % t.EvalEvery == 0 || step == totalSteps);
-                if (evaluate) EvaluateAndKeep(epoch);
-                if (evaluate || (t.CheckpointEvery > 0 && step % t.CheckpointEvery == 0))
-                    Checkpoint(epoch, b + 1);
-            }
-            trainingSeconds += steps.Elapsed;
-            if (cancel.IsCancellationRequested) break;   // a partial epoch is neither scored nor kept
-            bool finalEpoch = epoch == t.Epochs || step >= totalSteps || control.StopRequested;
-            // Scored by steps, or once after training (keep = last), or here after each epoch.
-            bool evaluated = t.EvalEvery == 0 && !(t.KeepsLast && !finalEpoch);
-            if (evaluated) EvaluateAndKeep(epoch);
-            // After an evaluation (or when asked for steps): few-shot runs' many tiny epochs write none in between.
-            if (!control.StopRequested && (evaluated || t.CheckpointEvery > 0)) Checkpoint(epoch + 1, 0);
-        }
-        string? stopReason = cancel.IsCancellationRequested ? "cancelled" : step < totalSteps ? control.StopReason : null;
-        run.RunEnd(new RunEndEvent(step, bestStep, stopReason));
-        return new FineTuneResult(best, bestEpoch, trainableCount, step)
-        {
-            BestStep = bestStep,
-            StoppedEarly = control.StopRequested && step < totalSteps,
-            StopReason = stopReason,
-            TrainingMemoryBytes = memory.PeakGrowthBytes,
-            ExamplesPerSecond = trainingSeconds > 0 ? examplesSeen / trainingSeconds : null,
-            MatmulGFlops = peak,
-        };
+        using var loop = new FineTuneLoop(job, progress, cancel);
+        return loop.Run();
     }
 
     /// <summary>The host's own listeners (metrics.jsonl, telemetry, the progress display, early stopping), then the run's
     /// callback plugins', in the experiment's order.</summary>
-    static IEnumerable<ITrainingListener> ListenersFor(FineTuneJob job, StreamWriter metrics, IProgress<TrainingProgress>? progress,
+    internal static IEnumerable<ITrainingListener> ListenersFor(FineTuneJob job, StreamWriter metrics, IProgress<TrainingProgress>? progress,
         int totalSteps, double peak, EarlyStoppingListener? stopping = null)
     {
         yield return new MetricsFileListener(metrics);
@@ -199,7 +66,7 @@ public static class FineTuner
 
     /// <summary>metrics.jsonl cut back to what the checkpoint covers (its steps, its evaluations), rewritten whole; what it
     /// keeps.</summary>
-    static IReadOnlyList<MetricsLine> ResumedLines(string path, FineTuneState state)
+    internal static IReadOnlyList<MetricsLine> ResumedLines(string path, FineTuneState state)
     {
         var kept = new List<MetricsLine>();
         int evaluations = 0;
@@ -289,7 +156,7 @@ public static class FineTuner
     static double InvalidRate(IReadOnlyList<Prediction> predictions) =>
         predictions.Count == 0 ? 0 : predictions.Count(p => p.Invalid) / (double)predictions.Count;
 
-    static void SaveBest(FineTuneJob job)
+    internal static void SaveBest(FineTuneJob job)
     {
         AtomicDirectory.Replace(Path.Combine(job.RunDirectory, BestDir), fresh =>
         {
@@ -298,7 +165,7 @@ public static class FineTuner
         });
     }
 
-    static int[] Shuffled(int count, int seed)
+    internal static int[] Shuffled(int count, int seed)
     {
         var order = Enumerable.Range(0, count).ToArray();
         new Random(seed).Shuffle(order);

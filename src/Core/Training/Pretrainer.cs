@@ -27,14 +27,7 @@ public static class Pretrainer
 
     public static PretrainResult Run(PretrainOptions o, IProgress<TrainingProgress>? progress = null, CancellationToken cancel = default)
     {
-        o.Validate();
-        var dir = Path.GetFullPath(o.OutputDirectory);
-        var checkpoint = Path.Combine(dir, CheckpointDir);
-        if (o.InitFrom is not null && o.Resume)
-            throw new OptionsException("--init-from starts a new run from a model, --resume continues a run: give one of them");
-        if (o.Resume && o.Overwrite) throw new OptionsException("--overwrite starts afresh, --resume continues: give one of them");
-        var init = o.InitFrom is null ? null : Path.GetFullPath(o.InitFrom);
-        if (init is not null && !Directory.Exists(init)) throw new UserInputException($"--init-from: {init} not found");
+        var (dir, checkpoint, init) = CheckOptions(o);
         // The folder is this process's alone until the run ends: a second pretrain into it is refused, not interleaved.
         using var claim = OutputLock.Acquire(dir, "--out", note => progress?.Report(TrainingProgress.Note(o.MaxSteps, note)));
         bool recovered = AtomicDirectory.Recover(checkpoint);   // a crash between the checkpoint swap's renames
@@ -57,35 +50,72 @@ public static class Pretrainer
             : init is not null ? GptCheckpoint.ReadConfig(init).WithDropout(o.Dropout)
             : o.Shape.Apply(Presets.Get(o.Preset)).WithDropout(o.Dropout) with { Vocab = tokenizer.VocabSize };
         if (resuming || init is not null) tokenizer.CheckFits(config, resuming ? dir : init!);
-        int block = o.BlockSize == 0 ? config.Context : Math.Min(o.BlockSize, config.Context);
 
-        torch.manual_seed(o.Seed);
-        using var model = new Decoder(config);
-        if (init is not null)
-        {
-            GptCheckpoint.LoadWeightsFrom(model, init);
-            // A Hugging Face GPT-2 folder lacks rows for the special tokens PluginGpt's tokenizer appends: grow them (N(0, 0.02)).
-            if (tokenizer.VocabSize > model.Config.Vocab) model.ResizeTokenEmbeddings(tokenizer.VocabSize);
-        }
-        int startStep = 0;
-        if (resuming)
-        {
-            GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
-            startStep = ReadState(checkpoint).Step;
-            if (startStep < 1 || startStep > o.MaxSteps)
-                throw new CheckpointException($"{Path.Combine(checkpoint, StateFile)}: Step must be a step of this run " +
-                    $"(1 to {o.MaxSteps}), got {startStep}");
-        }
+        using var model = BuildModel(config, o, tokenizer, init, resuming ? checkpoint : null, out int startStep);
         model.to(device);
         var parameters = TrainableTensor.Defaults(model.named_parameters());
         var schedule = new LearningRateSchedule(o.LearningRate, o.MinLearningRate, o.WarmupSteps, o.MaxSteps);
         using var optimizer = new OptimizerStep(parameters, schedule, o.WeightDecay, o.GradClip);
         if (resuming) LoadOptimizer(optimizer, Path.Combine(checkpoint, OptimizerFile));
-        using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
-
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
         double peak = MatmulPeak.Measure(device, 512, 3, precision.MatmulType).GFlops;
+        return Train(model, optimizer, data, o, dir, startStep, peak, progress, cancel);
+    }
+
+    /// <summary>The options' own conflicts, refused before anything is touched: the output folder, its checkpoint folder and
+    /// the model to start from (when given).</summary>
+    static (string Dir, string Checkpoint, string? Init) CheckOptions(PretrainOptions o)
+    {
+        o.Validate();
+        var dir = Path.GetFullPath(o.OutputDirectory);
+        if (o.InitFrom is not null && o.Resume)
+            throw new OptionsException("--init-from starts a new run from a model, --resume continues a run: give one of them");
+        if (o.Resume && o.Overwrite) throw new OptionsException("--overwrite starts afresh, --resume continues: give one of them");
+        var init = o.InitFrom is null ? null : Path.GetFullPath(o.InitFrom);
+        if (init is not null && !Directory.Exists(init)) throw new UserInputException($"--init-from: {init} not found");
+        return (dir, Path.Combine(dir, CheckpointDir), init);
+    }
+
+    /// <summary>The model to train: drawn from the seed, then the weights of <paramref name="init"/> (its vocabulary grown to the
+    /// tokenizer's) or of the checkpoint a resumed run continues (<paramref name="checkpoint"/>), whose step it returns.</summary>
+    static Decoder BuildModel(GptConfig config, PretrainOptions o, IModelTokenizer tokenizer, string? init, string? checkpoint,
+        out int startStep)
+    {
+        torch.manual_seed(o.Seed);
+        var model = new Decoder(config);
+        startStep = 0;
+        try
+        {
+            if (init is not null)
+            {
+                GptCheckpoint.LoadWeightsFrom(model, init);
+                // A Hugging Face GPT-2 folder lacks rows for the special tokens PluginGpt's tokenizer appends: grow them (N(0, 0.02)).
+                if (tokenizer.VocabSize > model.Config.Vocab) model.ResizeTokenEmbeddings(tokenizer.VocabSize);
+            }
+            if (checkpoint is null) return model;
+            GptCheckpoint.LoadWeights(model, Path.Combine(checkpoint, GptCheckpoint.WeightsFile));
+            startStep = ReadState(checkpoint).Step;
+            if (startStep < 1 || startStep > o.MaxSteps)
+                throw new CheckpointException($"{Path.Combine(checkpoint, StateFile)}: Step must be a step of this run " +
+                    $"(1 to {o.MaxSteps}), got {startStep}");
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The steps from <paramref name="startStep"/> to the last (<see cref="TrainingStep"/> does each step's bookkeeping);
+    /// after each, the held-out losses when due, the metrics line, progress and the checkpoint when due. A cancelled run
+    /// keeps a checkpoint of the step it reached.</summary>
+    static PretrainResult Train(Decoder model, OptimizerStep optimizer, CorpusMixture data, PretrainOptions o, string dir,
+        int startStep, double peak, IProgress<TrainingProgress>? progress, CancellationToken cancel)
+    {
+        int block = o.BlockSize == 0 ? model.Config.Context : Math.Min(o.BlockSize, model.Config.Context);
+        using var metrics = OpenMetrics(Path.Combine(dir, MetricsFile), startStep);
         using var runSpan = Telemetry.Source.StartActivity("run");
         runSpan?.SetTag("command", "pretrain");
         var curve = new List<(int, double)>();
@@ -94,7 +124,7 @@ public static class Pretrainer
         IReadOnlyDictionary<string, double>? lastCorpusLosses = null;
         int step = startStep;
         var events = new TrainingEvents([new TelemetryListener(model, peak)]);
-        events.RunStart(new TrainingRunInfo(dir, o.MaxSteps, ParameterSet.Count(parameters.Select(p => p.Parameter)), "loss"));
+        events.RunStart(new TrainingRunInfo(dir, o.MaxSteps, ParameterSet.Count(model.parameters()), "loss"));
         var steps = new TrainingStep(model, optimizer, events);
         steps.Restart();
         for (; step < o.MaxSteps && !cancel.IsCancellationRequested; step++)
@@ -103,7 +133,7 @@ public static class Pretrainer
             int atStep = step;
             lastLoss = steps.Accumulate(TokenDataset.StableSeed(o.Seed, 2, step), o.BatchSize, () =>
             {
-                var (x, y) = data.TrainBatch(atStep, o.BatchSize, block, o.Seed, device);
+                var (x, y) = data.TrainBatch(atStep, o.BatchSize, block, o.Seed, model.Device);
                 return model.LanguageModelLoss(x, y);
             }, 1, loss => $"step {atStep + 1}: the training loss is {loss} (training diverged); lower --lr (was {o.LearningRate}) " +
                 $"or raise --warmup-steps; {dir} keeps its last checkpoint");
@@ -115,7 +145,7 @@ public static class Pretrainer
             bool last = step + 1 == o.MaxSteps;
             if ((step + 1) % o.EvalInterval == 0 || last)
             {
-                using (Telemetry.Source.StartActivity("evaluation")) (validation, corpusLosses) = Evaluate(model, data, o, block, device);
+                using (Telemetry.Source.StartActivity("evaluation")) (validation, corpusLosses) = Evaluate(model, data, o, block, model.Device);
                 (lastValidation, lastCorpusLosses) = (validation, corpusLosses);
                 curve.Add((step + 1, validation.Value));
             }
