@@ -145,7 +145,8 @@ public static class Pretrainer
             bool last = step + 1 == o.MaxSteps;
             if ((step + 1) % o.EvalInterval == 0 || last)
             {
-                using (Telemetry.Source.StartActivity("evaluation")) (validation, corpusLosses) = Evaluate(model, data, o, block, model.Device);
+                using (Telemetry.Source.StartActivity("evaluation"))
+                    (validation, corpusLosses) = Evaluate(model, data, o, block, model.Device);
                 (lastValidation, lastCorpusLosses) = (validation, corpusLosses);
                 curve.Add((step + 1, validation.Value));
             }
