@@ -55,8 +55,7 @@ public static class FineTuner
     /// <summary>The host's own listeners (metrics.jsonl, telemetry, the progress display, early stopping), then the run's
     /// callback plugins', in the experiment's order.</summary>
     internal static IEnumerable<ITrainingListener> ListenersFor(FineTuneJob job, StreamWriter metrics,
-        IProgress<TrainingProgress>? progress,
-        int totalSteps, double peak, EarlyStoppingListener? stopping = null)
+        IProgress<TrainingProgress>? progress, int totalSteps, double peak, EarlyStoppingListener? stopping = null)
     {
         yield return new MetricsFileListener(metrics);
         if (totalSteps > 0) yield return new TelemetryListener(job.Model, peak);
