@@ -11,27 +11,48 @@ using Spectre.Console;
 
 namespace PluginGpt.Host.Commands;
 
-/// <summary><c>plugingpt bench train|generate|method</c>: throughput and cost as ratios measured in one run.</summary>
+/// <summary><c>plugingpt bench train|generate|profile|hooks|method|compare</c>: throughput and cost as ratios measured in one run.
+/// Each subcommand reads its options into a <see cref="Shape"/>, runs one benchmark of <c>PluginGpt.Core.Bench</c>, and prints
+/// and records its <see cref="BenchFigures"/>.</summary>
 public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugins, GlobalOptions.Values globals) : ICliCommand
 {
-    public Command Build()
+    readonly Option<string> preset = new("--preset") { DefaultValueFactory = _ => "small" };
+    readonly Option<string> device = new("--device") { DefaultValueFactory = _ => "cpu" };
+    readonly Option<bool> json = new("--json") { Description = "print the figures as JSON" };
+    readonly Option<int> batch = new("--batch-size") { DefaultValueFactory = _ => 16 };
+    readonly Option<int> block = new("--block-size")
     {
-        var preset = new Option<string>("--preset") { DefaultValueFactory = _ => "small" };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var json = new Option<bool>("--json") { Description = "print the figures as JSON" };
+        Description = "tokens per sequence; 0 = the model's context",
+        DefaultValueFactory = _ => 0,
+    };
+    readonly Option<string> precisions = new("--precision")
+    {
+        Description = "comma-separated precisions to measure in this run (fp32, bf16, auto); ratios compare them",
+        DefaultValueFactory = _ => "fp32,bf16",
+    };
 
-        var batch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 16 };
-        var block = new Option<int>("--block-size")
-        {
-            Description = "tokens per sequence; 0 = the model's context",
-            DefaultValueFactory = _ => 0,
-        };
+    /// <summary>What every benchmark is measured at: the preset's shape, the device, a batch of sequences and the precisions.</summary>
+    sealed record Shape(string Preset, GptConfig Config, TorchSharp.torch.Device Device, int Batch, int Block,
+        IReadOnlyList<PrecisionChoice> Precisions);
+
+    Shape Read(ParseResult parse)
+    {
+        var config = Presets.Get(parse.GetValue(preset)!);
+        var dev = DeviceSelector.Parse(parse.GetValue(device)!);
+        int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
+        var choices = parse.GetValue(precisions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(name => PrecisionSelector.Resolve(name, dev)).ToList();   // `auto` probes the device
+        return new Shape(parse.GetValue(preset)!, config, dev, parse.GetValue(batch), t, choices);
+    }
+
+    public Command Build() => new("bench", "Measure throughput (figures are ratios within one run); results are recorded (--results).")
+    {
+        Train(), Generate(), Method(), Profile(), Hooks(), BenchCompareCommand.Build(console, Report),
+    };
+
+    Command Train()
+    {
         var steps = new Option<int>("--steps") { DefaultValueFactory = _ => 10 };
-        var precisions = new Option<string>("--precision")
-        {
-            Description = "comma-separated precisions to measure in this run (fp32, bf16, auto); ratios compare them",
-            DefaultValueFactory = _ => "fp32,bf16",
-        };
         var checkpointing = new Option<bool>("--gradient-checkpointing")
         {
             Description = "recompute block activations in backward (training.gradient_checkpointing): less memory, more compute",
@@ -41,36 +62,17 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         { preset, device, json, batch, block, steps, precisions, checkpointing };
         train.SetAction((parse, cancel) =>
         {
-            var config = Presets.Get(parse.GetValue(preset)!);
-            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
-            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
-            var results = Choices(parse.GetValue(precisions)!, dev)
-                .Select(p => Benchmarks.Training(config, parse.GetValue(batch), t, parse.GetValue(steps), dev, p, cancel,
-                    parse.GetValue(checkpointing))).ToList();
-            var figures = new Dictionary<string, object>
-            {
-                ["preset"] = parse.GetValue(preset)!,
-                ["parameters"] = results[0].Parameters,
-                ["batch"] = $"{parse.GetValue(batch)} x {t}",
-                ["gradient_checkpointing"] = parse.GetValue(checkpointing),
-            };
-            foreach (var r in results)
-            {
-                figures[$"{r.Precision}_matmul_peak_gflops"] = Math.Round(r.PeakGFlops, 1);
-                figures[$"{r.Precision}_train_tokens_per_s"] = Math.Round(r.TokensPerSecond);
-                figures[$"{r.Precision}_train_gflops"] = Math.Round(r.GFlops, 1);
-                figures[$"{r.Precision}_utilisation_of_peak"] = Math.Round(r.Utilisation, 3);
-                figures[$"{r.Precision}_step_s"] = Math.Round(r.StepSeconds, 3);
-                // The first precision's is the clean figure: a later one may reuse memory the allocator kept from the first.
-                if (r.MemoryBytes is { } bytes) figures[$"{r.Precision}_train_memory_mib"] = Math.Round(bytes / 1048576.0, 1);
-            }
-            if (results.Count == 2)
-                figures[$"{results[1].Precision}_over_{results[0].Precision}_tokens_per_s"] =
-                    Math.Round(results[1].TokensPerSecond / results[0].TokensPerSecond, 2);
-            Report(parse, parse.GetValue(json), figures);
-            return Task.FromResult(0);
+            var s = Read(parse);
+            bool recompute = parse.GetValue(checkpointing);
+            var results = s.Precisions.Select(p => Benchmarks.Training(s.Config, s.Batch, s.Block, parse.GetValue(steps), s.Device, p,
+                cancel, recompute)).ToList();
+            return Report(parse, BenchFigures.Training(s.Preset, s.Batch, s.Block, recompute, results));
         });
+        return train;
+    }
 
+    Command Generate()
+    {
         var prompt = new Option<int>("--prompt-tokens") { DefaultValueFactory = _ => 16 };
         var tokens = new Option<int>("--new-tokens") { DefaultValueFactory = _ => 100 };
         var generate = new Command("generate",
@@ -78,74 +80,48 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         { preset, device, json, prompt, tokens, precisions };
         generate.SetAction((parse, cancel) =>
         {
-            var config = Presets.Get(parse.GetValue(preset)!);
-            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
-            var choices = Choices(parse.GetValue(precisions)!, dev);
-            var results = choices
-                .Select(p => (p.Name, R: Benchmarks.Generation(config, parse.GetValue(prompt), parse.GetValue(tokens), dev, p, cancel)))
-                .ToList();
-            var figures = new Dictionary<string, object> { ["preset"] = parse.GetValue(preset)!, ["new_tokens"] = parse.GetValue(tokens) };
-            foreach (var (name, r) in results)
-            {
-                figures[$"{name}_cached_tokens_per_s"] = Math.Round(r.CachedTokensPerSecond, 1);
-                figures[$"{name}_uncached_tokens_per_s"] = Math.Round(r.UncachedTokensPerSecond, 1);
-                figures[$"{name}_kv_cache_speedup"] = Math.Round(r.Speedup, 2);
-            }
-            if (results.Count == 2)
-                figures[$"{results[1].Name}_over_{results[0].Name}_cached_tokens_per_s"] =
-                    Math.Round(results[1].R.CachedTokensPerSecond / results[0].R.CachedTokensPerSecond, 2);
-            Report(parse, parse.GetValue(json), figures);
-            return Task.FromResult(0);
+            var s = Read(parse);
+            int newTokens = parse.GetValue(tokens);
+            var results = s.Precisions
+                .Select(p => (p.Name, Benchmarks.Generation(s.Config, parse.GetValue(prompt), newTokens, s.Device, p, cancel))).ToList();
+            return Report(parse, BenchFigures.Generation(s.Preset, newTokens, results));
         });
+        return generate;
+    }
+
+    Command Profile()
+    {
         var profile = new Command("profile",
             "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
         { preset, device, json, batch, block, precisions };
-        profile.SetAction((parse, cancel) =>
+        profile.SetAction(async (parse, cancel) =>
         {
-            var config = Presets.Get(parse.GetValue(preset)!);
-            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
-            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
-            foreach (var choice in Choices(parse.GetValue(precisions)!, dev))
+            var s = Read(parse);
+            foreach (var choice in s.Precisions)
             {
                 cancel.ThrowIfCancellationRequested();
-                var p = StepProfiler.Run(config, parse.GetValue(batch), t, dev, choice);
-                double ops = p.ForwardOps.Sum(o => o.Seconds);
-                var figures = new Dictionary<string, object>
-                {
-                    ["precision"] = p.Precision,
-                    ["step_ms"] = Math.Round((p.ForwardSeconds + p.BackwardSeconds + p.OptimizerSeconds) * 1000, 1),
-                    ["forward_ms"] = Math.Round(p.ForwardSeconds * 1000, 1),
-                    ["backward_ms"] = Math.Round(p.BackwardSeconds * 1000, 1),
-                    ["optimizer_ms"] = Math.Round(p.OptimizerSeconds * 1000, 1),
-                };
-                foreach (var (op, seconds) in p.ForwardOps)
-                    figures[$"forward: {op}"] = $"{seconds * 1000:F2} ms ({seconds / ops:P0} of the ops)";
-                foreach (var (op, seconds) in p.BackwardOps) figures[$"backward: {op}"] = $"{seconds * 1000:F2} ms";
-                Report(parse, parse.GetValue(json), figures);
+                await Report(parse, BenchFigures.Profile(StepProfiler.Run(s.Config, s.Batch, s.Block, s.Device, choice)));
             }
-            return Task.FromResult(0);
+            return 0;
         });
+        return profile;
+    }
 
+    Command Hooks()
+    {
         var hooks = new Command("hooks", "A training step with all four hook points present but empty against none (overhead).")
         { preset, device, json, batch, block, precisions };
         hooks.SetAction((parse, cancel) =>
         {
-            var config = Presets.Get(parse.GetValue(preset)!);
-            var dev = DeviceSelector.Parse(parse.GetValue(device)!);
-            int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
-            var choice = Choices(parse.GetValue(precisions)!, dev)[0];
-            var r = HookOverhead.Run(config, parse.GetValue(batch), t, dev, choice);
-            Report(parse, parse.GetValue(json), new()
-            {
-                ["preset"] = parse.GetValue(preset)!,
-                ["precision"] = choice.Name,
-                ["step_ms_without_hooks"] = Math.Round(r.AbsentStepSeconds * 1000, 1),
-                ["step_ms_with_empty_hooks"] = Math.Round(r.PresentStepSeconds * 1000, 1),
-                ["overhead"] = $"{r.Overhead:P1}",
-            });
-            return Task.FromResult(0);
+            var s = Read(parse);
+            var r = HookOverhead.Run(s.Config, s.Batch, s.Block, s.Device, s.Precisions[0]);
+            return Report(parse, BenchFigures.Hooks(s.Preset, s.Precisions[0].Name, r));
         });
+        return hooks;
+    }
 
+    Command Method()
+    {
         var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
         var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8" };
@@ -158,40 +134,15 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
             var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch),
                 config.Context, DeviceSelector.Parse(parse.GetValue(device)!), cancel: cancel);
-            var figures = new Dictionary<string, object>
-            {
-                ["preset"] = parse.GetValue(preset)!,
-                ["method"] = plugin.Manifest.Name,
-                ["trainable_parameters"] = r.TrainableParameters,
-                ["total_parameters"] = r.TotalParameters,
-                ["base_forward_ms"] = Math.Round(r.BaseForwardSeconds * 1000, 2),
-                ["method_forward_ms"] = Math.Round(r.MethodForwardSeconds * 1000, 2),
-                ["method_forward_over_base"] = Math.Round(r.MethodForwardSeconds / r.BaseForwardSeconds, 3),
-            };
-            if (r.MergedForwardSeconds is { } merged)
-            {
-                figures["merged_forward_ms"] = Math.Round(merged * 1000, 2);
-                figures["merged_forward_over_base"] = Math.Round(merged / r.BaseForwardSeconds, 3);
-            }
-            figures["full_step_ms"] = Math.Round(r.FullStepSeconds * 1000, 1);
-            if (!double.IsNaN(r.MethodStepSeconds))
-            {
-                figures["method_step_ms"] = Math.Round(r.MethodStepSeconds * 1000, 1);
-                figures["method_step_over_full"] = Math.Round(r.MethodStepSeconds / r.FullStepSeconds, 3);
-            }
-            const double MiB = 1024 * 1024;
-            if (r.FullStepMemoryBytes is { } fullBytes) figures["full_step_memory_mib"] = Math.Round(fullBytes / MiB, 1);
-            if (r.MethodStepMemoryBytes is { } methodBytes) figures["method_step_memory_mib"] = Math.Round(methodBytes / MiB, 1);
-            if (r.FullStepMemoryBytes is > 0 && r.MethodStepMemoryBytes is { } m)
-                figures["method_memory_over_full"] = Math.Round(m / (double)r.FullStepMemoryBytes.Value, 3);
-            Report(parse, parse.GetValue(json), figures);
-            return Task.FromResult(0);
+            return Report(parse, BenchFigures.Method(parse.GetValue(preset)!, plugin.Manifest.Name, r));
         });
-        var compare = BenchCompareCommand.Build(console, Report);
-        return new Command("bench", "Measure throughput (figures are ratios within one run); results are recorded (--results).")
-        {
-            train, generate, method, profile, hooks, compare,
-        };
+        return method;
+    }
+
+    Task<int> Report(ParseResult parse, Dictionary<string, object> figures)
+    {
+        Report(parse, parse.GetValue(json), figures);
+        return Task.FromResult(0);
     }
 
     void Record(ParseResult parse, IReadOnlyDictionary<string, object> figures)
@@ -203,11 +154,6 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         using var store = ResultsStore.Open(database);
         store.RecordBench(BenchRecord.Now(parse.CommandResult.Command.Name, arguments, precision, figures));
     }
-
-    /// <summary>The precisions of a comma-separated list, each resolved on the device (<c>auto</c> probes it).</summary>
-    static IReadOnlyList<PrecisionChoice> Choices(string list, TorchSharp.torch.Device device) =>
-        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(name => PrecisionSelector.Resolve(name, device)).ToList();
 
     /// <summary>Prints the figures and records them in the results database (with the CPU, cores and commit).</summary>
     void Report(ParseResult parse, bool json, Dictionary<string, object> figures)
