@@ -13,96 +13,113 @@ namespace PluginGpt.Host.Commands;
 /// a fine-tuning run (the base model with the run's method weights: LoRA, adapters, prompt, prefix).</summary>
 public sealed class GenerateCommand(ExperimentRunnerFactory runners) : ICliCommand
 {
+    readonly Option<string?> model = new("--model")
+    {
+        Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)",
+    };
+    readonly Option<string?> run = new("--run")
+    {
+        Description = "a finished run's folder: its base model with its method's best weights (device and precision as it ran)",
+    };
+    readonly Option<bool> template = new("--template")
+    {
+        Description = "with --run: put the prompt into the run's input template (text-to-text: task prefix and separator)",
+    };
+    readonly Option<string?> task = new("--task") { Description = "with --run --template on a multi-task run: which task's template" };
+    readonly Option<string?> promptB = new("--prompt-b") { Description = "with --template: the second text of a pair task" };
+    readonly Option<string> prompt = new("--prompt") { Description = "text to continue", Required = true };
+    readonly Option<int> maxNew = new("--max-new-tokens") { DefaultValueFactory = _ => 64 };
+    readonly Option<bool> greedy = new("--greedy") { Description = "always take the most likely token" };
+    readonly Option<double> temperature = new("--temperature") { DefaultValueFactory = _ => 1.0 };
+    readonly Option<int> topK = new("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
+    readonly Option<double> topP = new("--top-p") { Description = "1 = off", DefaultValueFactory = _ => 1.0 };
+    readonly Option<double> penalty = new("--repetition-penalty")
+    {
+        Description = "1 = off; 1.2 is typical",
+        DefaultValueFactory = _ => 1.0,
+    };
+    readonly Option<ulong> seed = new("--seed") { DefaultValueFactory = _ => 1234UL };
+    readonly Option<string[]> stop = new("--stop") { Description = "stop when the continuation contains this text (repeatable)" };
+    readonly Option<bool> noCache = new("--no-kv-cache") { Description = "recompute the whole sequence each step" };
+    readonly Option<string> device = new("--device") { DefaultValueFactory = _ => "cpu" };
+    readonly Option<string> precision = GlobalOptions.Precision();
+    readonly AdapterOptions adapters = new();
+
     public Command Build()
     {
-        var model = new Option<string?>("--model")
-        {
-            Description = "model folder (config.json, model.safetensors, vocab.json, merges.txt)",
-        };
-        var run = new Option<string?>("--run")
-        {
-            Description = "a finished run's folder: its base model with its method's best weights (device and precision as it ran)",
-        };
-        var template = new Option<bool>("--template")
-        {
-            Description = "with --run: put the prompt into the run's input template (text-to-text: task prefix and separator)",
-        };
-        var task = new Option<string?>("--task") { Description = "with --run --template on a multi-task run: which task's template" };
-        var promptB = new Option<string?>("--prompt-b") { Description = "with --template: the second text of a pair task" };
-        var prompt = new Option<string>("--prompt") { Description = "text to continue", Required = true };
-        var maxNew = new Option<int>("--max-new-tokens") { DefaultValueFactory = _ => 64 };
-        var greedy = new Option<bool>("--greedy") { Description = "always take the most likely token" };
-        var temperature = new Option<double>("--temperature") { DefaultValueFactory = _ => 1.0 };
-        var topK = new Option<int>("--top-k") { Description = "0 = off", DefaultValueFactory = _ => 0 };
-        var topP = new Option<double>("--top-p") { Description = "1 = off", DefaultValueFactory = _ => 1.0 };
-        var penalty = new Option<double>("--repetition-penalty")
-        {
-            Description = "1 = off; 1.2 is typical",
-            DefaultValueFactory = _ => 1.0,
-        };
-        var seed = new Option<ulong>("--seed") { DefaultValueFactory = _ => 1234UL };
-        var stop = new Option<string[]>("--stop") { Description = "stop when the continuation contains this text (repeatable)" };
-        var noCache = new Option<bool>("--no-kv-cache") { Description = "recompute the whole sequence each step" };
-        var device = new Option<string>("--device") { DefaultValueFactory = _ => "cpu" };
-        var precision = GlobalOptions.Precision();
-        var adapters = new AdapterOptions();
-
         var command = new Command("generate", "Continue a prompt with a trained model or a fine-tuning run.")
         {
             model, run, template, task, promptB, prompt, maxNew, greedy, temperature, topK, topP, penalty, seed, stop, noCache, device,
             precision, adapters.Adapters, adapters.Active,
         };
-        command.SetAction((parse, cancel) =>
-        {
-            if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
-                throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
-            bool named = adapters.Named(parse).Count > 0;
-            if (new[] { parse.GetValue(model) is not null, parse.GetValue(run) is not null, named }.Count(given => given) != 1)
-                throw new OptionsException("--model / --run / --adapter: give exactly one (a model folder, a finished run's folder, " +
-                    "or named runs)");
-            bool wantsRun = parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null;
-            if (parse.GetValue(run) is null && !named && wantsRun)
-                throw new OptionsException("--template: a run's template needs --run (or --adapter)");
-            var options = new GenerationOptions
-            {
-                MaxNewTokens = parse.GetValue(maxNew),
-                Greedy = parse.GetValue(greedy),
-                Temperature = parse.GetValue(temperature),
-                TopK = parse.GetValue(topK),
-                TopP = parse.GetValue(topP),
-                RepetitionPenalty = parse.GetValue(penalty),
-                Seed = parse.GetValue(seed),
-                UseKvCache = !parse.GetValue(noCache),
-            };
-            options.Validate();   // before the prompt is echoed: a bad option prints nothing on stdout
-            var stops = parse.GetValue(stop) ?? [];
-            var text = parse.GetValue(prompt)!;
-            if (parse.GetValue(run) is { } checkedRun && parse.GetValue(template))
-                CheckTexts(checkedRun, parse.GetValue(task), parse.GetValue(promptB));
-            int FromRun(OpenedRun opened)
-            {
-                if (named && parse.GetValue(template)) CheckTexts(opened.Directory, null, parse.GetValue(promptB));   // the active run's
-                opened.Model.eval();
-                var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
-                    : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
-                        ?? throw new OptionsException(
-                            $"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
-                return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
-            }
-            if (parse.GetValue(run) is { } runDir) return Task.FromResult(runners.Finished().Open(runDir, FromRun));
-            if (named) return Task.FromResult(adapters.OpenActive(runners.Finished(), parse, FromRun));
-            var dir = ShippedData.ModelPath(parse.GetValue(model)!);
-            var tokenizer = ModelTokenizer.Load(dir);
-            tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
-            var target = DeviceSelector.Parse(parse.GetValue(device)!);
-            using var decoder = GptCheckpoint.Load(dir, target);
-            // Inference needs no fp32 master weights: in bf16 the weights themselves are converted once, so no step casts them.
-            var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
-            if (choice.ComputeType is { } compute) decoder.to(compute);
-            using var region = Autocast.Use(choice.ComputeType);
-            return Task.FromResult(Stream(decoder, tokenizer, Prompt(tokenizer, text), options, stops, cancel));
-        });
+        command.SetAction((parse, cancel) => Task.FromResult(Generate(parse, cancel)));
         return command;
+    }
+
+    /// <summary>The options checked (before the prompt is echoed: a bad option prints nothing on stdout), then the prompt
+    /// continued by a finished run, the active named run, or a model folder.</summary>
+    int Generate(ParseResult parse, CancellationToken cancel)
+    {
+        bool named = CheckSources(parse);
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = parse.GetValue(maxNew),
+            Greedy = parse.GetValue(greedy),
+            Temperature = parse.GetValue(temperature),
+            TopK = parse.GetValue(topK),
+            TopP = parse.GetValue(topP),
+            RepetitionPenalty = parse.GetValue(penalty),
+            Seed = parse.GetValue(seed),
+            UseKvCache = !parse.GetValue(noCache),
+        };
+        options.Validate();
+        var stops = parse.GetValue(stop) ?? [];
+        var text = parse.GetValue(prompt)!;
+        if (parse.GetValue(run) is { } checkedRun && parse.GetValue(template))
+            CheckTexts(checkedRun, parse.GetValue(task), parse.GetValue(promptB));
+        int FromRun(OpenedRun opened)
+        {
+            if (named && parse.GetValue(template)) CheckTexts(opened.Directory, null, parse.GetValue(promptB));   // the active run's
+            opened.Model.eval();
+            var input = !parse.GetValue(template) ? Prompt(opened.Tokenizer, text)
+                : opened.Objective(parse.GetValue(task)).PromptTokens(Example(text, parse.GetValue(promptB)))
+                    ?? throw new OptionsException($"--template: the run's objective '{opened.Spec.Objective.Name}' has no input template");
+            return Stream(opened.Model, opened.Tokenizer, input, options, stops, cancel);
+        }
+        if (parse.GetValue(run) is { } runDir) return runners.Finished().Open(runDir, FromRun);
+        if (named) return adapters.OpenActive(runners.Finished(), parse, FromRun);
+        return FromModel(parse, text, options, stops, cancel);
+    }
+
+    /// <summary>Exactly one source (a model folder, a run, named runs), and a template only with a run; whether named runs are
+    /// given.</summary>
+    bool CheckSources(ParseResult parse)
+    {
+        if ((parse.GetValue(stop) ?? []).Any(s => s.Length == 0))
+            throw new OptionsException("--stop: an empty text would stop at once; give the text to stop at");
+        bool named = adapters.Named(parse).Count > 0;
+        if (new[] { parse.GetValue(model) is not null, parse.GetValue(run) is not null, named }.Count(given => given) != 1)
+            throw new OptionsException("--model / --run / --adapter: give exactly one (a model folder, a finished run's folder, " +
+                "or named runs)");
+        bool wantsRun = parse.GetValue(template) || parse.GetValue(task) is not null || parse.GetValue(promptB) is not null;
+        if (parse.GetValue(run) is null && !named && wantsRun)
+            throw new OptionsException("--template: a run's template needs --run (or --adapter)");
+        return named;
+    }
+
+    /// <summary>A model folder on the chosen device; in bf16 its weights themselves are converted once (inference needs no fp32
+    /// master weights), so no step casts them.</summary>
+    int FromModel(ParseResult parse, string text, GenerationOptions options, IReadOnlyList<string> stops, CancellationToken cancel)
+    {
+        var dir = ShippedData.ModelPath(parse.GetValue(model)!);
+        var tokenizer = ModelTokenizer.Load(dir);
+        tokenizer.CheckFits(GptCheckpoint.ReadConfig(dir), dir);
+        var target = DeviceSelector.Parse(parse.GetValue(device)!);
+        using var decoder = GptCheckpoint.Load(dir, target);
+        var choice = PrecisionSelector.Resolve(parse.GetValue(precision)!, target);
+        if (choice.ComputeType is { } compute) decoder.to(compute);
+        using var region = Autocast.Use(choice.ComputeType);
+        return Stream(decoder, tokenizer, Prompt(tokenizer, text), options, stops, cancel);
     }
 
     /// <summary>A prompt as the model saw whole sequences in training: behind its BOS token where it has one (Llama).</summary>
