@@ -202,6 +202,14 @@ public static class Pretrainer
     /// <summary><c>trainer_state.json</c>: the step reached and the options the run was started with (what --resume uses).</summary>
     sealed record TrainerState(int Step, PretrainOptions? Options = null);
 
+    /// <summary>The step the checkpoint in <paramref name="directory"/> reached, or null without one (an unreadable one is refused
+    /// in one line).</summary>
+    public static int? CheckpointStep(string directory)
+    {
+        var checkpoint = Path.Combine(directory, CheckpointDir);
+        return File.Exists(Path.Combine(checkpoint, StateFile)) ? ReadState(checkpoint).Step : null;
+    }
+
     static TrainerState ReadState(string checkpoint)
     {
         var path = Path.Combine(checkpoint, StateFile);
