@@ -35,9 +35,9 @@ public sealed class Block : DecoderBlock
         if (norm == NormPlacement.Pre) return PreNormForward(x, layer, hook, ln_1, h => attn.Forward(h, context), ln_2, mlp.Forward);
         var a = attn.Forward(x, context);
         if (hook is not null) a = hook.AfterAttention(layer, a);
-        x = ln_1.forward(x + a);
+        x = ln_1.call(x + a);
         var m = mlp.Forward(x);
         if (hook is not null) m = hook.AfterMlp(layer, m);
-        return ln_2.forward(x + m);
+        return ln_2.call(x + m);
     }
 }

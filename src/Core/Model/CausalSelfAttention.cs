@@ -40,6 +40,6 @@ public sealed class CausalSelfAttention : ReplaceableChildren
         var y = ScaledAttention.Attend(q, k, v, steps, past, prefixLength, context.KeyPaddingMask, attnDropout, training);
 
         y = y.transpose(1, 2).contiguous().view(batch, steps, dim);
-        return resid_dropout.forward(Project(c_proj, y));
+        return resid_dropout.call(Project(c_proj, y));
     }
 }

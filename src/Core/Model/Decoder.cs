@@ -90,7 +90,7 @@ public sealed class Decoder : Module, IDecoder
         if (layer < 0 || layer > Config.Layers) throw new ArgumentOutOfRangeException(nameof(layer), $"must be in [0, {Config.Layers}]");
         return Forward(inputIds, null, keyPaddingMask, null, layer);
     }
-    public Tensor EmbedTokens(Tensor inputIds) => Tokens.forward(inputIds);
+    public Tensor EmbedTokens(Tensor inputIds) => Tokens.call(inputIds);
     public Embedding TokenEmbedding => Tokens;
     /// <summary>GPT-2's learned positions; null in the Llama family (rotary positions live in the attention).</summary>
     public Embedding? PositionEmbedding => wpe;
@@ -111,7 +111,7 @@ public sealed class Decoder : Module, IDecoder
         if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
         long steps = inputIds.shape[1];
         long past = cache?.Length ?? 0;
-        var x = Tokens.forward(inputIds);
+        var x = Tokens.call(inputIds);
         long virtualTokens = 0;
         if (InputEmbeddingHook is not null && past == 0)
         {
@@ -126,7 +126,7 @@ public sealed class Decoder : Module, IDecoder
             throw new ArgumentException($"sequence of {total} positions exceeds the model's context of {Config.Context} (n_positions)");
         var positions = torch.arange(past, total, dtype: ScalarType.Int64, device: inputIds.device);
         (Tensor, Tensor)? rotary = null;
-        if (wpe is not null) x = drop!.forward(x + wpe.forward(positions));
+        if (wpe is not null) x = drop!.call(x + wpe.call(positions));
         else rotary = RotaryEmbedding.Table(positions, Config.HeadDim, Config.RopeTheta);
 
         var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary);
@@ -145,8 +145,8 @@ public sealed class Decoder : Module, IDecoder
             layerStates?.Add(Real(x));
         }
         if (stopAfterBlocks is not null) return Real(x);
-        if (ln_f is not null) x = ln_f.forward(x);
-        if (norm is not null) x = norm.forward(x);
+        if (ln_f is not null) x = ln_f.call(x);
+        if (norm is not null) x = norm.call(x);
         return Real(x);
     }
 

@@ -19,10 +19,10 @@ public abstract class DecoderBlock : Module
     protected static Tensor PreNormForward(Tensor x, int layer, IBlockOutputHook? hook, Module<Tensor, Tensor> attentionNorm,
         Func<Tensor, Tensor> attention, Module<Tensor, Tensor> mlpNorm, Func<Tensor, Tensor> mlp)
     {
-        var a = attention(attentionNorm.forward(x));
+        var a = attention(attentionNorm.call(x));
         if (hook is not null) a = hook.AfterAttention(layer, a);
         x = x + a;
-        var m = mlp(mlpNorm.forward(x));
+        var m = mlp(mlpNorm.call(x));
         if (hook is not null) m = hook.AfterMlp(layer, m);
         return x + m;
     }

@@ -32,6 +32,6 @@ public sealed class Mlp : ReplaceableChildren
             "gelu" => functional.gelu(h),
             _ => functional.relu(h),
         };
-        return dropout.forward(Project(c_proj, h));
+        return dropout.call(Project(c_proj, h));
     }
 }

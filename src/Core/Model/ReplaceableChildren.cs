@@ -33,10 +33,11 @@ public abstract class ReplaceableChildren : nn.Module
         return old;
     }
 
-    /// <summary>A child's forward pass: a plain Linear through <see cref="Autocast"/> (bf16 when a region is open), a method's
-    /// wrapper through its own forward (which routes its matmuls the same way).</summary>
+    /// <summary>A child's forward pass, called as a TorchSharp module (<c>call</c>: its forward hooks fire); inside a bf16
+    /// <see cref="Autocast"/> region a plain Linear multiplies with its cached bf16 weight instead (no hooks on that Linear
+    /// there), a method's wrapper through its own forward (which routes its matmuls the same way).</summary>
     protected static Tensor Project(Module<Tensor, Tensor> child, Tensor x) =>
-        child is TorchSharp.Modules.Linear linear ? Autocast.Linear(linear, x) : child.forward(x);
+        child is TorchSharp.Modules.Linear linear && Autocast.ComputeType is not null ? Autocast.Linear(linear, x) : child.call(x);
 
     FieldInfo Slot(string name) => SlotFields().FirstOrDefault(f => f.Name == name)
         ?? throw new ArgumentException($"'{name}' is not a replaceable child; valid: {string.Join(", ", ReplaceableNames)}");
