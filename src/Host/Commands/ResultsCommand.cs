@@ -13,77 +13,86 @@ namespace PluginGpt.Host.Commands;
 /// score-against-trainable-parameters chart.</summary>
 public sealed class ResultsCommand(IAnsiConsole console, GlobalOptions.Values globals) : ICliCommand
 {
+    readonly Option<string?> task = new("--task") { Description = "only runs of this task plugin (classification, nli, …, multi-task)" };
+    readonly Option<string?> method = new("--method") { Description = "only runs of this method (lora, full, …)" };
+    readonly Option<string?> since = new("--since") { Description = "only runs started on or after this date (2026-11-26 or an ISO time)" };
+    readonly Option<bool> json = new("--json") { Description = "every field and metric as JSON" };
+    readonly Option<bool> md = new("--md") { Description = "a Markdown table" };
+    readonly Option<string[]> plot = new("--plot")
+    {
+        Description = "score-vs-params OUT.png: score against trainable parameters per method",
+        Arity = new ArgumentArity(2, 2),
+        AllowMultipleArgumentsPerToken = true,
+    };
+    readonly Option<bool> bench = new("--bench")
+    {
+        Description = "list the recorded benchmark results (plugingpt bench …) with their CPU, cores and commit instead of runs",
+    };
+
     public Command Build()
     {
-        var task = new Option<string?>("--task") { Description = "only runs of this task plugin (classification, nli, …, multi-task)" };
-        var method = new Option<string?>("--method") { Description = "only runs of this method (lora, full, …)" };
-        var since = new Option<string?>("--since") { Description = "only runs started on or after this date (2026-11-26 or an ISO time)" };
-        var json = new Option<bool>("--json") { Description = "every field and metric as JSON" };
-        var md = new Option<bool>("--md") { Description = "a Markdown table" };
-        var plot = new Option<string[]>("--plot")
-        {
-            Description = "score-vs-params OUT.png: score against trainable parameters per method",
-            Arity = new ArgumentArity(2, 2),
-            AllowMultipleArgumentsPerToken = true,
-        };
-        var bench = new Option<bool>("--bench")
-        {
-            Description = "list the recorded benchmark results (plugingpt bench …) with their CPU, cores and commit instead of runs",
-        };
         var command = new Command("results", "List and compare the runs recorded in the results database (--results).")
         { task, method, since, json, md, plot, bench };
         command.SetAction((parse, cancel) =>
         {
-            DateTime? from = null;
-            if (parse.GetValue(since) is { } text)
-                from = DateTime.TryParse(text, CultureInfo.InvariantCulture,
-                    DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
-                    ? parsed : throw new OptionsException($"--since: '{text}' is not a date (e.g. 2026-11-26)");
-            if (parse.GetValue(plot) is { Length: 2 } chart && chart[0] != "score-vs-params")
-                throw new OptionsException($"--plot: unknown chart '{chart[0]}'; known: score-vs-params");
-            if (parse.GetValue(plot) is { Length: 2 } named) OutputFile.CheckChart(named[1], "--plot");
-            var database = globals.Results ?? throw new OptionsException("--results: 'none' records nothing, so there is nothing to list");
-            if (parse.GetValue(json) && parse.GetValue(md)) throw new OptionsException("--json / --md: choose one");
-            if (Directory.Exists(database))
-                throw new OptionsException($"--results: {Path.GetFullPath(database)} is a folder, not a database");
-            if (!File.Exists(database))
-                throw new OptionsException($"--results: {Path.GetFullPath(database)} not found (no run has been recorded there yet)");
-            using var store = ResultsStore.OpenToRead(database);
-            if (parse.GetValue(bench))
-            {
-                var records = store.QueryBench();
-                foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
-                if (parse.GetValue(json))
-                    Console.WriteLine(JsonSerializer.Serialize(records, new JsonSerializerOptions
-                    {
-                        WriteIndented = true,
-                        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-                    }));
-                else if (parse.GetValue(md)) Console.Write(BenchHistory.Markdown(records));
-                else console.Write(BenchHistory.Table(records));
-                return Task.FromResult(0);
-            }
-            var runs = store.Query(new ResultsFilter(parse.GetValue(task), parse.GetValue(method), from));
-            foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
-            if (parse.GetValue(plot) is { Length: 2 } wanted)
-            {
-                var chartPath = OutputFile.CheckChart(wanted[1], "--plot");
-                Directory.CreateDirectory(Path.GetDirectoryName(chartPath)!);
-                var png = ScoreVsParametersChart.Write(chartPath, runs);
-                console.MarkupLineInterpolated($"chart of {runs.Count} runs: {png}");
-                return Task.FromResult(0);
-            }
-            if (parse.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(runs, new JsonSerializerOptions
-                {
-                    WriteIndented = true,
-                    PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-                }));
-            else if (parse.GetValue(md)) Console.Write(Markdown(runs));
-            else console.Write(Table(runs));
+            var from = CheckOptions(parse);
+            using var store = ResultsStore.OpenToRead(globals.Results!);
+            if (parse.GetValue(bench)) ShowBench(parse, store);
+            else ShowRuns(parse, store, from);
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    /// <summary>The options checked, and the database there to read; the date <c>--since</c> names, if any.</summary>
+    DateTime? CheckOptions(ParseResult parse)
+    {
+        DateTime? from = null;
+        if (parse.GetValue(since) is { } text)
+            from = DateTime.TryParse(text, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
+                ? parsed : throw new OptionsException($"--since: '{text}' is not a date (e.g. 2026-11-26)");
+        if (parse.GetValue(plot) is { Length: 2 } chart && chart[0] != "score-vs-params")
+            throw new OptionsException($"--plot: unknown chart '{chart[0]}'; known: score-vs-params");
+        if (parse.GetValue(plot) is { Length: 2 } named) OutputFile.CheckChart(named[1], "--plot");
+        var database = globals.Results ?? throw new OptionsException("--results: 'none' records nothing, so there is nothing to list");
+        if (parse.GetValue(json) && parse.GetValue(md)) throw new OptionsException("--json / --md: choose one");
+        if (Directory.Exists(database))
+            throw new OptionsException($"--results: {Path.GetFullPath(database)} is a folder, not a database");
+        if (!File.Exists(database))
+            throw new OptionsException($"--results: {Path.GetFullPath(database)} not found (no run has been recorded there yet)");
+        return from;
+    }
+
+    static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+    };
+
+    void ShowBench(ParseResult parse, ResultsStore store)
+    {
+        var records = store.QueryBench();
+        foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
+        if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(records, JsonOptions));
+        else if (parse.GetValue(md)) Console.Write(BenchHistory.Markdown(records));
+        else console.Write(BenchHistory.Table(records));
+    }
+
+    void ShowRuns(ParseResult parse, ResultsStore store, DateTime? from)
+    {
+        var runs = store.Query(new ResultsFilter(parse.GetValue(task), parse.GetValue(method), from));
+        foreach (var skippedRow in store.Skipped) Console.Error.WriteLine($"{store.Path}: left out {skippedRow}");
+        if (parse.GetValue(plot) is { Length: 2 } wanted)
+        {
+            var chartPath = OutputFile.CheckChart(wanted[1], "--plot");
+            Directory.CreateDirectory(Path.GetDirectoryName(chartPath)!);
+            var png = ScoreVsParametersChart.Write(chartPath, runs);
+            console.MarkupLineInterpolated($"chart of {runs.Count} runs: {png}");
+        }
+        else if (parse.GetValue(json)) Console.WriteLine(JsonSerializer.Serialize(runs, JsonOptions));
+        else if (parse.GetValue(md)) Console.Write(Markdown(runs));
+        else console.Write(Table(runs));
     }
 
     static readonly string[] Columns = ["started", "name", "method", "objective", "task", "dataset", "score", "trainable", "seconds",

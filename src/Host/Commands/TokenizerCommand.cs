@@ -8,7 +8,10 @@ namespace PluginGpt.Host.Commands;
 /// <summary><c>plugingpt tokenizer train|encode</c>: learn a byte-level BPE on text files; show ids for a text.</summary>
 public sealed class TokenizerCommand : ICliCommand
 {
-    public Command Build()
+    public Command Build() =>
+        new("tokenizer", "Train, apply or measure a byte-level BPE tokenizer.") { Train(), Encode(), Stats() };
+
+    static Command Train()
     {
         var corpus = new Option<string[]>("--corpus")
         {
@@ -51,6 +54,11 @@ public sealed class TokenizerCommand : ICliCommand
             return Task.FromResult(0);
         });
 
+        return train;
+    }
+
+    static Command Encode()
+    {
         var folder = new Option<string>("--tokenizer") { Description = "tokenizer or model folder", Required = true };
         var text = new Option<string>("--text") { Required = true };
         var encode = new Command("encode", "Print the token ids of a text.") { folder, text };
@@ -59,6 +67,11 @@ public sealed class TokenizerCommand : ICliCommand
             Console.WriteLine(string.Join(" ", ModelTokenizer.Load(parse.GetValue(folder)!).Encode(parse.GetValue(text)!)));
             return 0;
         });
+        return encode;
+    }
+
+    static Command Stats()
+    {
         var statsTokenizer = new Option<string>("--tokenizer") { Description = "tokenizer or model folder", Required = true };
         var statsCorpus = new Option<string[]>("--corpus")
         {
@@ -83,6 +96,6 @@ public sealed class TokenizerCommand : ICliCommand
             }
             return 0;
         });
-        return new Command("tokenizer", "Train, apply or measure a byte-level BPE tokenizer.") { train, encode, stats };
+        return stats;
     }
 }
