@@ -57,8 +57,7 @@ public sealed class ClassifierHead : IObjective
     {
         readonly ObjectiveContext context;
         readonly Options options;
-        readonly Linear head;
-        readonly Dropout dropout;
+        readonly OwnedModule<HeadModule> owned;
         readonly int maxLength;
 
         public Instance(ObjectiveContext context, Options options)
@@ -68,11 +67,11 @@ public sealed class ClassifierHead : IObjective
             var model = context.Model;
             maxLength = context.Room(options.MaxLength);
             bool concat = options.Combine == "concat";
-            head = Linear(concat ? 2 * model.Config.ModelDim : model.Config.ModelDim, context.Task.OutputSize, device: model.Device);
-            using (torch.NewDisposeScope())
-            using (torch.no_grad()) { init.normal_(head.weight!, 0, 0.02); init.zeros_(head.bias!); }
-            dropout = Dropout(options.Dropout);
-            Parameters = [("head.weight", head.weight!), ("head.bias", head.bias!)];
+            var head = new HeadModule(concat ? 2 * model.Config.ModelDim : model.Config.ModelDim, context.Task.OutputSize,
+                options.Dropout, model.Device);
+            // In the model's tree: the model's train()/eval() switch its dropout, the tree counts its parameters.
+            owned = OwnedModule.Attach(model, "head", head);
+            Parameters = [("head.weight", head.linear.weight!), ("head.bias", head.linear.bias!)];
         }
 
         public IReadOnlyList<(string Name, Parameter Parameter)> Parameters { get; }
@@ -119,13 +118,12 @@ public sealed class ClassifierHead : IObjective
             // Both orders: summed (GPT-1) or side by side.
             if (format == InputFormat.SymmetricPair)
                 features = options.Combine == "concat" ? features.view(examples, -1) : features.view(examples, 2, -1).sum(1);
-            var outputs = head.forward(dropout.forward(features));
+            var outputs = owned.Module.call(features);
             return format == InputFormat.MultipleChoice ? outputs.view(examples, -1) : outputs;   // one score per option
         }
 
         public Tensor Loss(IReadOnlyList<Example> batch)
         {
-            head.train(); dropout.train();
             var (hidden, features, ids, lengths) = Encode(batch);
             var outputs = Outputs(features, batch.Count);
             var device = context.Model.Device;
@@ -169,7 +167,6 @@ public sealed class ClassifierHead : IObjective
 
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)
         {
-            head.eval(); dropout.eval();
             using var _ = torch.no_grad();
             var outputs = Outputs(Encode(batch).Features, batch.Count).to(ScalarType.Float64).cpu();
             if (context.Task.IsRegression)
@@ -186,10 +183,30 @@ public sealed class ClassifierHead : IObjective
         }
 
         /// <summary>The head and its dropout are this objective's own (saved by the default Save as <c>head.safetensors</c>).</summary>
-        public void Dispose()
+        public void Dispose() => owned.Dispose();
+    }
+
+    /// <summary>Dropout, then a linear map from the pooled features to the task's outputs (N(0, 0.02) weights, zero bias).</summary>
+    sealed class HeadModule : Module<Tensor, Tensor>
+    {
+        internal readonly Linear linear;
+        readonly Dropout dropout;
+
+        public HeadModule(long inputs, long outputs, double dropoutRate, Device device) : base("ClassifierHead")
         {
-            head.Dispose();
-            dropout.Dispose();
+            linear = Linear(inputs, outputs, device: device);
+            using (torch.NewDisposeScope())
+            using (torch.no_grad()) { init.normal_(linear.weight!, 0, 0.02); init.zeros_(linear.bias!); }
+            dropout = Dropout(dropoutRate);
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor features) => linear.call(dropout.call(features));
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) { linear.Dispose(); dropout.Dispose(); }
+            base.Dispose(disposing);
         }
     }
 }
