@@ -34,9 +34,9 @@ public sealed class AdapterMethod : IAdaptationMethod
             throw new InvalidOperationException("the model's block-output hook is taken by another method");
 
         var hook = new AdapterHook(model.Config.Layers, model.Config.ModelDim, model.Config.ModelDim / o.ReductionFactor, o, model.Device);
-        model.AttachModule(ModuleName, hook);
+        var owned = OwnedModule.Attach(model, ModuleName, hook);
         model.BlockOutputHook = hook;
-        return new Attached(model, hook, o);
+        return new Attached(model, owned, o);
     }
 
     /// <summary>Hook point 4: adapters applied to the sub-layer outputs of every block; a module in the decoder's tree.</summary>
@@ -72,10 +72,11 @@ public sealed class AdapterMethod : IAdaptationMethod
         }
     }
 
-    sealed class Attached(IDecoder model, AdapterHook hook, AdapterOptions options) : IAttachedMethod
+    sealed class Attached(IDecoder model, OwnedModule<AdapterHook> owned, AdapterOptions options) : IAttachedMethod
     {
+        readonly AdapterHook hook = owned.Module;
         bool disposed;
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = hook.Named().ToList();
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = owned.Module.Named().ToList();
 
         public void Save(string directory)
         {
@@ -102,7 +103,7 @@ public sealed class AdapterMethod : IAdaptationMethod
             if (disposed) return;
             disposed = true;
             if (ReferenceEquals(model.BlockOutputHook, hook)) model.BlockOutputHook = null;
-            model.DetachModule(ModuleName).Dispose();
+            owned.Dispose();
         }
     }
 }

@@ -82,12 +82,12 @@ public abstract class VirtualTokenMethod : IAdaptationMethod
     {
         if (model.InputEmbeddingHook is not null)
             throw new InvalidOperationException("the model's input-embedding hook is taken by another method");
-        model.AttachModule("prompt_encoder", encoder);
+        var owned = OwnedModule.Attach(model, "prompt_encoder", encoder);
         model.InputEmbeddingHook = encoder;
         return new Attached(encoder.Named(), config, () =>
         {
             if (ReferenceEquals(model.InputEmbeddingHook, encoder)) model.InputEmbeddingHook = null;
-            model.DetachModule("prompt_encoder").Dispose();
+            owned.Dispose();
         });
     }
 }
@@ -145,7 +145,7 @@ public sealed class PrefixTuningMethod : VirtualTokenMethod
         var start = !o.PrefixProjection ? Random(model, o.NumVirtualTokens, c.Layers * 2L * keyValueDim)
             : keyValueDim == c.ModelDim ? Start(model, o) : Random(model, o.NumVirtualTokens, keyValueDim);
         var encoder = new PrefixEncoder(start, c, hidden, o.PrefixProjection, model.Device);
-        model.AttachModule("prefix_encoder", encoder);
+        var owned = OwnedModule.Attach(model, "prefix_encoder", encoder);
         model.KeyValuePrefix = encoder;
         config["prefix_projection"] = o.PrefixProjection;
         if (o.PrefixProjection) config["encoder_hidden_size"] = hidden;
@@ -154,7 +154,7 @@ public sealed class PrefixTuningMethod : VirtualTokenMethod
         return new Attached(encoder.Named(), config, () =>
         {
             if (ReferenceEquals(model.KeyValuePrefix, encoder)) model.KeyValuePrefix = null;
-            model.DetachModule("prefix_encoder").Dispose();
+            owned.Dispose();
         });
     }
 }
