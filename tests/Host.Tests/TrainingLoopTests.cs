@@ -51,15 +51,22 @@ public class TrainingLoopTests
     public void Gradient_checkpointing_trains_to_the_same_losses_and_metrics(string method)
     {
         using var dir = new TempDir();
-        string Losses(string run) => string.Join("\n", RunFiles.ReadLines(Path.Combine(dir[run], "metrics.jsonl"))
-            .Select(l => $"{l.Step} {l.Loss:R} {(l.Eval is null ? "" : string.Join(",", l.Eval.Values))}"));
+        List<MetricsLine> Lines(string run) => [.. RunFiles.ReadLines(Path.Combine(dir[run], "metrics.jsonl"))];
         foreach (var (run, on) in new[] { ("plain", false), ("recomputed", true) })
         {
             var r = CliRunner.Run("run", Experiments.Write(dir, "classification", "sst2"), "--set", $"output={dir[run]}",
                 "--set", $"method.name={method}", "--set", $"training.gradient_checkpointing={(on ? "true" : "false")}");
             Assert.True(r.ExitCode == 0, r.Stderr);
         }
-        Assert.Equal(Losses("plain"), Losses("recomputed"));
+        var (plain, recomputed) = (Lines("plain"), Lines("recomputed"));
+        Assert.Equal(plain.Select(l => l.Step), recomputed.Select(l => l.Step));
+        // The same computation, but in two processes: MKL's reproducible mode (MKL_CBWR=AUTO) gives the same bits for the same
+        // buffer alignment, and two processes may align their buffers differently — the last bits of a GEMM may then differ.
+        foreach (var (a, b) in plain.Zip(recomputed))
+        {
+            if (a.Loss is { } x) Assert.Equal(x, b.Loss!.Value, Math.Abs(x) * 1e-5);
+            Assert.Equal(a.Eval?.Values.ToList(), b.Eval?.Values.ToList());
+        }
     }
 
     [Fact]
