@@ -2,24 +2,20 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PluginGpt.Abstractions;
 using TorchSharp.Modules;
-using static TorchSharp.torch;
 
 namespace PluginGpt.Plugins.Adapters;
 
 /// <summary>
-/// <c>adapters</c>: bottleneck adapters (Houlsby et al. 2019; Pfeiffer et al. 2020, AdapterFusion) on the block-output hook.
-/// The body is frozen; each adapter sees a sub-layer's output before the residual add.
+/// <c>adapters</c>: bottleneck adapters (Houlsby et al. 2019; Pfeiffer et al. 2020, AdapterFusion), each wrapping a block's
+/// sub-layer as AdapterHub places them: the adapter sees the sub-layer's output before the residual add. The body is frozen.
 /// </summary>
 public sealed class AdapterMethod : IAdaptationMethod
 {
-    /// <summary>Where the adapters sit in the decoder's module tree.</summary>
-    const string ModuleName = "adapters";
-
-    public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.0.0",
+    public PluginManifest Manifest { get; } = new("adapters", PluginKind.Method, "1.1.0",
         "Bottleneck adapters: Pfeiffer (after the MLP) or Houlsby (after attention and MLP).");
 
-    /// <summary>Hook point: BlockOutputs.</summary>
-    public HookPoints? Uses(JsonElement options) => HookPoints.BlockOutputs;
+    /// <summary>Wraps whole sub-layers.</summary>
+    public HookPoints? Uses(JsonElement options) => HookPoints.SubLayers;
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
@@ -30,53 +26,50 @@ public sealed class AdapterMethod : IAdaptationMethod
             "reduction_factor", $"must divide n_embd ({model.Config.ModelDim}), got {o.ReductionFactor}");
         PluginOptions.Require(o.Activation is "relu" or "swish" or "gelu", "method.options", "non_linearity",
             $"must be relu, swish or gelu, got '{o.NonLinearity}'");
-        if (model.BlockOutputHook is not null)
-            throw new InvalidOperationException("the model's block-output hook is taken by another method");
 
-        var hook = new AdapterHook(model.Config.Layers, model.Config.ModelDim, model.Config.ModelDim / o.ReductionFactor, o, model.Device);
-        var owned = OwnedModule.Attach(model, ModuleName, hook);
-        model.BlockOutputHook = hook;
-        return new Attached(model, owned, o);
-    }
-
-    /// <summary>Hook point 4: adapters applied to the sub-layer outputs of every block; a module in the decoder's tree.</summary>
-    sealed class AdapterHook : nn.Module, IBlockOutputHook
-    {
-#pragma warning disable IDE1006 // state-dict names
-        readonly ModuleList<BottleneckAdapter> attention_adapters;
-        readonly ModuleList<BottleneckAdapter> output_adapters;
-#pragma warning restore IDE1006
-
-        public AdapterHook(int layers, long dim, long bottleneck, AdapterOptions o, Device device) : base(nameof(AdapterHook))
+        var adapters = Adapters(model, o);
+        int handedOver = 0;   // a wrapper owns its adapter from its construction on
+        try
         {
-            BottleneckAdapter[] Make() =>
-                Enumerable.Range(0, layers).Select(_ => new BottleneckAdapter(dim, bottleneck, o.Activation, device)).ToArray();
-            attention_adapters = new ModuleList<BottleneckAdapter>(o.Config == "houlsby" ? Make() : []);
-            output_adapters = new ModuleList<BottleneckAdapter>(Make());
-            RegisterComponents();
+            var wrapped = ModuleWrapper.WrapAll(model, adapters.Select(a => a.Path),
+                (path, sublayer) => new AdaptedSubLayer(sublayer, adapters[handedOver++].Adapter));
+            return new Attached(model, wrapped, adapters.Select(a => a.Name).ToList(), o);
         }
-
-        public Tensor AfterAttention(int layer, Tensor output) =>
-            attention_adapters.Count > 0 ? attention_adapters[layer].forward(output) : output;
-        public Tensor AfterMlp(int layer, Tensor output) => output_adapters[layer].forward(output);
-
-        /// <summary>AdapterHub-like names: <c>h.{i}.attention_adapter.down.weight</c>, <c>h.{i}.output_adapter.up.bias</c>, …</summary>
-        public IEnumerable<(string Name, Parameter Parameter)> Named()
+        catch
         {
-            for (int i = 0; i < output_adapters.Count; i++)
-            {
-                if (attention_adapters.Count > 0)
-                    foreach (var (n, p) in attention_adapters[i].named_parameters()) yield return ($"h.{i}.attention_adapter.{n}", p);
-                foreach (var (n, p) in output_adapters[i].named_parameters()) yield return ($"h.{i}.output_adapter.{n}", p);
-            }
+            foreach (var (_, _, adapter) in adapters.Skip(handedOver)) adapter.Dispose();
+            throw;
         }
     }
 
-    sealed class Attached(IDecoder model, OwnedModule<AdapterHook> owned, AdapterOptions options) : IAttachedMethod
+    /// <summary>The adapters with the sub-layer each wraps and the AdapterHub-like name it is saved under
+    /// (<c>h.{i}.attention_adapter</c>, <c>h.{i}.output_adapter</c>), made in the order that fixes their random initialisation:
+    /// every attention adapter (Houlsby), then every output adapter.</summary>
+    static List<(string Path, string Name, BottleneckAdapter Adapter)> Adapters(IDecoder model, AdapterOptions o)
     {
-        readonly AdapterHook hook = owned.Module;
+        long dim = model.Config.ModelDim;
+        var layers = Enumerable.Range(0, model.Config.Layers).ToList();
+        var attention = o.Config == "houlsby"
+            ? layers.Select(i => (model.SubLayerPath(i, SubLayer.Attention), $"h.{i}.attention_adapter")).ToList()
+            : [];
+        var output = layers.Select(i => (model.SubLayerPath(i, SubLayer.FeedForward), $"h.{i}.output_adapter"));
+        return [.. attention.Concat(output)
+            .Select(t => (t.Item1, t.Item2, new BottleneckAdapter(dim, dim / o.ReductionFactor, o.Activation, model.Device)))];
+    }
+
+    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, AdaptedSubLayer Wrapper)> wrapped, IReadOnlyList<string> names,
+        AdapterOptions options) : IAttachedMethod
+    {
         bool disposed;
-        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = owned.Module.Named().ToList();
+
+        /// <summary>AdapterHub-like names, layer by layer: <c>h.{i}.attention_adapter.down.weight</c>,
+        /// <c>h.{i}.output_adapter.up.bias</c>, …</summary>
+        public IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } = wrapped
+            .Select((w, k) => (Name: names[k], w.Wrapper.Adapter))
+            .OrderBy(a => int.Parse(a.Name.Split('.')[1], System.Globalization.CultureInfo.InvariantCulture))
+            .ThenBy(a => a.Name.EndsWith("output_adapter", StringComparison.Ordinal))
+            .SelectMany(a => a.Adapter.named_parameters().Select(p => ($"{a.Name}.{p.name}", p.parameter)))
+            .ToList();
 
         public void Save(string directory)
         {
@@ -97,13 +90,12 @@ public sealed class AdapterMethod : IAdaptationMethod
 
         // Adapters are non-linear: nothing to fold into the base weights (the default Merge refuses).
 
-        /// <summary>Unhooks the adapters and frees them.</summary>
+        /// <summary>Puts the sub-layers back and frees the adapters.</summary>
         public void Dispose()
         {
             if (disposed) return;
             disposed = true;
-            if (ReferenceEquals(model.BlockOutputHook, hook)) model.BlockOutputHook = null;
-            owned.Dispose();
+            ModuleWrapper.UnwrapAll(model, wrapped);
         }
     }
 }

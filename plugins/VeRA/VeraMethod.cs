@@ -31,25 +31,26 @@ public sealed class VeraMethod : IAdaptationMethod
             $"must be ≥ 0, got {o.ProjectionPrngKey}");
         var targets = TargetModules.Resolve(model.LinearPaths(), o.TargetModules, model.LinearNames(VeraOptions.DefaultRoles));
         // PEFT sizes the shared matrices by the largest input and output over the targets.
-        var shapes = targets.Select(t => ((Linear)model.GetLinear(t)).weight!.shape).ToList();
+        var shapes = targets.Select(t => ((Linear)model.GetModule(t)).weight!.shape).ToList();
         var projections = new VeraProjections(o.R, shapes.Max(s => s[1]), shapes.Max(s => s[0]), o.ProjectionPrngKey, model.Device);
-        model.AttachModule(ModuleName, projections);
+        var owned = OwnedModule.Attach(model, ModuleName, projections);
         try
         {
             var layers = LinearWrapper.WrapAll(model, targets,
                 (_, inner) => new VeraLinear(inner, projections, o.R, o.VeraDropout, o.DInitial, o.InitWeights));
-            return new Attached(model, layers, projections, o);
+            return new Attached(model, layers, owned, o);
         }
         catch
         {
-            model.DetachModule(ModuleName).Dispose();
+            owned.Dispose();
             throw;
         }
     }
 
-    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, VeraLinear Wrapper)> layers, VeraProjections projections,
+    sealed class Attached(IDecoder model, IReadOnlyList<(string Path, VeraLinear Wrapper)> layers, OwnedModule<VeraProjections> owned,
         VeraOptions options) : WrappedLinears<VeraLinear>(model, layers)
     {
+
         /// <summary>PEFT's keys: <c>base_model.model.transformer.h.0.attn.c_attn.vera_lambda_b</c> and <c>…vera_lambda_d</c>.</summary>
         public override IReadOnlyList<(string Name, Parameter Parameter)> Trainable { get; } =
             layers.SelectMany(l => new[]
@@ -60,7 +61,7 @@ public sealed class VeraMethod : IAdaptationMethod
 
         /// <summary>The shared projections under PEFT's keys; frozen, saved beside the vectors when <c>save_projection</c> is on.</summary>
         IReadOnlyList<(string Name, Parameter Parameter)> Projections { get; } =
-            [("base_model.vera_A", projections.A), ("base_model.vera_B", projections.B)];
+            [("base_model.vera_A", owned.Module.A), ("base_model.vera_B", owned.Module.B)];
 
         public override bool IsIdentityAtInit => options.InitWeights;
 
@@ -102,7 +103,7 @@ public sealed class VeraMethod : IAdaptationMethod
         public override void Dispose()
         {
             base.Dispose();
-            Model.DetachModule(ModuleName).Dispose();
+            owned.Dispose();
         }
     }
 }

@@ -16,8 +16,12 @@ public enum HookPoints
     InputEmbeddings = 2,
     /// <summary>Hook point 3: supplies per-layer key/value prefixes (prefix tuning).</summary>
     KeyValuePrefix = 4,
-    /// <summary>Hook point 4: rewrites sub-layer outputs before the residual add (bottleneck adapters).</summary>
+    /// <summary>Hook point 4: rewrites sub-layer outputs before the residual add (superseded by <see cref="SubLayers"/>).</summary>
+    [Obsolete("Declare SubLayers and wrap the sub-layers with IDecoder.ReplaceModule (SDK 2.9).")]
     BlockOutputs = 8,
     /// <summary>Trains the body's own parameters (full fine-tuning, BitFit).</summary>
     BodyWeights = 16,
+    /// <summary>Wraps whole sub-layers (<see cref="IDecoder.SubLayerPath"/>: attention, MLP) with modules of its own (bottleneck
+    /// adapters). Since SDK 2.9.</summary>
+    SubLayers = 32,
 }

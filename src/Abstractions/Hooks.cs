@@ -32,8 +32,10 @@ public interface IKeyValuePrefixProvider
 
 /// <summary>
 /// Hook point 4: sees a sub-layer's output [B, T, C] just before it is added to the residual stream and
-/// returns its replacement (bottleneck adapters: Houlsby after both sub-layers, Pfeiffer after the MLP).
+/// returns its replacement. Superseded in SDK 2.9 by wrapping the sub-layer (<see cref="IDecoder.ReplaceModule"/>,
+/// <see cref="ModuleWrapper"/>), which the shipped bottleneck adapters now do; the decoder still calls it.
 /// </summary>
+[Obsolete("Wrap the sub-layer instead: IDecoder.ReplaceModule(IDecoder.SubLayerPath(layer, which), …) with a ModuleWrapper (SDK 2.9).")]
 public interface IBlockOutputHook
 {
     /// <summary>What block <paramref name="layer"/> adds to the residual stream instead of its attention's

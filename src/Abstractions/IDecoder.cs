@@ -4,7 +4,8 @@ using static TorchSharp.torch.nn;
 namespace PluginGpt.Abstractions;
 
 /// <summary>
-/// The pretrained decoder as plugins see it: a forward pass, the LM head, and the four hook points.
+/// The pretrained decoder as plugins see it: a forward pass, the LM head, replaceable child modules (sub-layers and their
+/// Linears), and the hook points for what is not a child's output (virtual tokens, key/value prefixes).
 /// The host's <c>PluginGpt.Core.Model.Decoder</c> implements it.
 /// </summary>
 public interface IDecoder
@@ -48,13 +49,32 @@ public interface IDecoder
     /// <summary>Whether Hugging Face's files hold the projections transposed, as GPT-2's Conv1D ([in, out]): PEFT's
     /// <c>fan_in_fan_out</c>. Since SDK 2.3.</summary>
     bool StoresConv1D { get; }
-    /// <summary>The module now at <paramref name="path"/>: a TorchSharp <c>Linear</c> (weight [out, in], on <see cref="Device"/>,
-    /// frozen) unless a method has wrapped it. Unknown paths throw <see cref="OptionsException"/> listing the valid ones.</summary>
+    /// <summary>The module now at a hook point 1 path: <see cref="GetModule"/>, which also takes sub-layer paths.</summary>
+    [Obsolete("Use GetModule: the same for Linear paths, and it also takes sub-layer paths (SDK 2.9).")]
     Module<Tensor, Tensor> GetLinear(string path);
-    /// <summary>Puts <paramref name="wrap"/>(current module) at <paramref name="path"/>; the wrapper becomes part of the module tree.
-    /// Wrappers do not nest by themselves: a method finding a module that is not a <c>Linear</c> should refuse (another method holds it).
-    /// To detach, replace the wrapper by the module it wraps and dispose the wrapper without disposing that module.</summary>
+    /// <summary>Wraps the Linear at a hook point 1 path: <see cref="ReplaceModule"/>, which also takes sub-layer paths.</summary>
+    [Obsolete("Use ReplaceModule: the same for Linear paths, and it also takes sub-layer paths (SDK 2.9).")]
     void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap);
+
+    /// <summary>Dotted paths of every child module a method may replace, block by block: each sub-layer (<c>h.0.attn</c>,
+    /// <c>h.0.mlp</c>; Llama <c>layers.0.self_attn</c>, <c>layers.0.mlp</c>) followed by its Linears (<see cref="LinearPaths"/>).
+    /// Since SDK 2.9; the default lists the Linears alone.</summary>
+    IReadOnlyList<string> ModulePaths() => LinearPaths();
+    /// <summary>The path of block <paramref name="layer"/>'s <paramref name="which"/> sub-layer (<c>h.3.mlp</c>,
+    /// <c>layers.3.self_attn</c>): what an adapter that wraps a whole sub-layer replaces. Since SDK 2.9.</summary>
+    string SubLayerPath(int layer, SubLayer which) =>
+        throw new NotSupportedException($"{GetType().Name} does not expose its sub-layers (SDK 2.9)");
+    /// <summary>The module now at <paramref name="path"/> (<see cref="ModulePaths"/>): the decoder's own — a sub-layer, or a
+    /// TorchSharp <c>Linear</c> (weight [out, in], on <see cref="Device"/>, frozen) — unless a method has wrapped it. Unknown
+    /// paths throw <see cref="OptionsException"/> listing valid ones. Since SDK 2.9.</summary>
+#pragma warning disable CS0618 // the default for decoders built against SDK 2.8 and older
+    Module<Tensor, Tensor> GetModule(string path) => GetLinear(path);
+    /// <summary>Puts <paramref name="wrap"/>(current module) at <paramref name="path"/>; the wrapper becomes part of the module tree
+    /// and the block calls it where it called the module (<see cref="ModuleWrapper"/>). A Linear's path keeps reaching that
+    /// Linear while its sub-layer is wrapped. To detach, replace the wrapper by the module it wraps and dispose the wrapper
+    /// without disposing that module (<see cref="ModuleWrapper.UnwrapAll{T}"/>). Since SDK 2.9.</summary>
+    void ReplaceModule(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap) => ReplaceLinear(path, wrap);
+#pragma warning restore CS0618
 
     /// <summary>
     /// Gives a method's own module (adapters, a prompt encoder, prefix parameters) a place in the decoder's module tree, as
@@ -72,8 +92,12 @@ public interface IDecoder
     int UsableContext => Config.Context - (InputEmbeddingHook?.VirtualTokens ?? 0);
     /// <summary>Hook point 3.</summary>
     IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
-    /// <summary>Hook point 4.</summary>
+    /// <summary>Hook point 4: superseded by wrapping the sub-layer itself (<see cref="ReplaceModule"/> at
+    /// <see cref="SubLayerPath"/>), as PEFT and AdapterHub do; still honoured.</summary>
+#pragma warning disable CS0618 // the obsolete hook's own type
+    [Obsolete("Wrap the sub-layer instead: ReplaceModule(SubLayerPath(layer, which), …) with a ModuleWrapper (SDK 2.9).")]
     IBlockOutputHook? BlockOutputHook { get; set; }
+#pragma warning restore CS0618
 
     /// <summary>Token positions read by forward passes so far (padding included): training loops' tokens/s and MFU. Null (the
     /// default) where the decoder does not count them; loops then report throughput in examples only. Since SDK 2.7.</summary>

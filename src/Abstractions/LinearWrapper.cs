@@ -6,32 +6,27 @@ using static TorchSharp.torch.nn;
 namespace PluginGpt.Abstractions;
 
 /// <summary>
-/// Hook point 1's building block: a module that wraps one frozen <c>Linear</c> of the decoder (weight [out, in], on the
-/// model's device) and owns what it adds. <see cref="UnwrapAll"/> puts the Linear back and frees only the wrapper's own
-/// tensors; a wrapper still in the model when the model is disposed (an attach that failed halfway) goes with the model,
-/// Linear included. Subclasses create their tensors in their constructor, then call <c>RegisterComponents()</c>.
+/// Hook point 1's building block: a <see cref="ModuleWrapper"/> around one frozen <c>Linear</c> of the decoder (weight [out, in],
+/// on the model's device) that owns what it adds and can fold it into the Linear's weights. <see cref="UnwrapAll"/> puts the
+/// Linear back and frees only the wrapper's own tensors. Subclasses create their tensors in their constructor, then call
+/// <c>RegisterComponents()</c>.
 /// </summary>
-public abstract class LinearWrapper : Module<Tensor, Tensor>
+public abstract class LinearWrapper : ModuleWrapper
 {
-#pragma warning disable IDE1006 // PEFT's state-dict name
-    readonly Linear base_layer;
-#pragma warning restore IDE1006
-
     /// <param name="name">the module's name (its type, by convention).</param>
-    /// <param name="wrapped">what <see cref="IDecoder.ReplaceLinear"/> handed over; anything but a Linear means another method holds the
-    /// path.</param>
-    protected LinearWrapper(string name, Module<Tensor, Tensor> wrapped) : base(name)
+    /// <param name="wrapped">what <see cref="IDecoder.ReplaceModule"/> handed over; anything but a Linear means another method holds
+    /// the path.</param>
+    protected LinearWrapper(string name, Module<Tensor, Tensor> wrapped) : base(name, wrapped as Linear
+        ?? throw new InvalidOperationException(
+            $"{name} wraps Linear layers; this one is a {wrapped.GetType().Name} (another method holds it)"))
     {
-        base_layer = wrapped as Linear
-            ?? throw new InvalidOperationException(
-                $"{name} wraps Linear layers; this one is a {wrapped.GetType().Name} (another method holds it)");
     }
 
     /// <summary>The wrapped Linear, frozen, owned by the decoder.</summary>
-    public Linear Base => base_layer;
+    public Linear Base => (Linear)Wrapped;
 
     /// <summary>The wrapped Linear's forward pass, in bf16 inside an <see cref="Autocast"/> region as the decoder's own layers.</summary>
-    protected Tensor BaseForward(Tensor x) => Autocast.Linear(base_layer, x);
+    protected Tensor BaseForward(Tensor x) => Autocast.Linear(Base, x);
 
     /// <summary>Whether the wrapper's effect can be folded into the base weights (<see cref="FoldIn"/> and <see cref="FoldOut"/>
     /// implemented).</summary>
@@ -70,49 +65,14 @@ public abstract class LinearWrapper : Module<Tensor, Tensor>
     /// <summary>Takes the effect out of the base weights again.</summary>
     protected virtual void FoldOut() => throw new NotSupportedException($"{GetType().Name} cannot be merged into the base weights");
 
-    bool released;
-
-    /// <summary>Frees what the wrapper added, and the base Linear too unless <see cref="UnwrapAll"/> gave it back to the model.</summary>
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing && released) register_module(nameof(base_layer), null!);   // null unregisters: the model owns it again
-        base.Dispose(disposing);
-    }
-
-    /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path.
-    /// All or nothing: when one wrap fails, the ones already made are undone before the exception goes on.</summary>
-    public static IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths,
+    /// <summary>Wraps every one of <paramref name="paths"/> with <paramref name="wrap"/> and returns the wrappers by path: see
+    /// <see cref="ModuleWrapper.WrapAll{T}"/> (kept for plugins built against SDK 2.0–2.8).</summary>
+    public static new IReadOnlyList<(string Path, T Wrapper)> WrapAll<T>(IDecoder model, IEnumerable<string> paths,
         Func<string, Module<Tensor, Tensor>, T> wrap)
-        where T : LinearWrapper
-    {
-        var wrapped = new List<(string, T)>();
-        try
-        {
-            foreach (var path in paths)
-            {
-                T? wrapper = null;
-                model.ReplaceLinear(path, inner => wrapper = wrap(path, inner));
-                wrapped.Add((path, wrapper!));
-            }
-        }
-        catch
-        {
-            UnwrapAll(model, wrapped);
-            throw;
-        }
-        return wrapped;
-    }
+        where T : LinearWrapper => ModuleWrapper.WrapAll(model, paths, wrap);
 
-    /// <summary>Puts each wrapper's Linear back at its path and disposes the wrapper: the model is the base model again.</summary>
-    public static void UnwrapAll<T>(IDecoder model, IEnumerable<(string Path, T Wrapper)> wrapped) where T : LinearWrapper
-    {
-        foreach (var (path, wrapper) in wrapped)
-        {
-            model.ReplaceLinear(path, current => ReferenceEquals(current, wrapper) ? wrapper.Base
-                : throw new InvalidOperationException(
-                    $"{path} no longer holds this wrapper; detach methods in reverse order of attaching"));
-            wrapper.released = true;
-            wrapper.Dispose();
-        }
-    }
+    /// <summary>Puts each wrapper's Linear back at its path and disposes the wrapper: see <see cref="ModuleWrapper.UnwrapAll{T}"/>
+    /// (kept for plugins built against SDK 2.0–2.8).</summary>
+    public static new void UnwrapAll<T>(IDecoder model, IEnumerable<(string Path, T Wrapper)> wrapped) where T : LinearWrapper =>
+        ModuleWrapper.UnwrapAll(model, wrapped);
 }

@@ -135,7 +135,7 @@ public class ModelTests
     public void Unknown_module_path_lists_valid_ones()
     {
         using var model = Tiny();
-        var e = Assert.Throws<OptionsException>(() => model.ReplaceLinear("h.0.attn.q_proj", m => m));
+        var e = Assert.Throws<OptionsException>(() => model.ReplaceModule("h.0.attn.q_proj", m => m));
         Assert.Contains("h.0.attn.c_attn", e.Message);
     }
 

@@ -121,4 +121,19 @@ public class VerifyTests
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("--set", r.Stderr);
     }
+
+    [Fact]
+    public void A_method_built_against_SDK_2_8_loads_and_passes_every_check_through_the_obsolete_members()
+    {
+        // tests/Fixtures/Sdk28Plugin/prebuilt is that build, kept as a binary: it wraps a Linear through LinearWrapper.WrapAll
+        // (ReplaceLinear underneath) and adds a block-output hook, both marked obsolete since SDK 2.9. Its shift after every MLP
+        // gets a gradient only if the decoder still calls that hook.
+        var method = Verify(0, "--method", "sdk28-compat", "--precision", "fp32", "--plugins",
+            Path.Combine(CliRunner.RepoRoot, "tests", "Fixtures", "Sdk28Plugin", "prebuilt")).Single();
+        Assert.Empty(Failed(method));
+        var checks = method.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!,
+            c => c.GetProperty("detail").GetString()!);
+        Assert.Contains("all 2 trainable tensors receive a gradient", checks["gradients"]);
+        Assert.Contains("replaced modules left: 0; hooks left: 0", checks["dispose restores the base"]);
+    }
 }

@@ -88,7 +88,7 @@ public class CompositionTests
             MethodInstaller.Attach([Lora(), new MethodChoice(new Undeclared(), default, "method.with[0]")], model));
         Assert.Contains("does not declare the hook points", undeclared.Message);
         Assert.True(baseLogits.allclose(Logits(model), rtol: 0, atol: 0));
-        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLinear("h.0.attn.c_attn"));   // nothing was wrapped
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetModule("h.0.attn.c_attn"));   // nothing was wrapped
     }
 
     [Fact]

@@ -47,7 +47,7 @@ public class DoraTests
             Options("""{"r": 4, "lora_alpha": 8, "use_dora": true, "target_modules": ["c_attn", "mlp.c_fc"]}"""));
         Assert.True(before.allclose(Logits(model), rtol: 1e-5, atol: 1e-6));   // m = ‖W‖ and B = 0: the base model
         Perturb(dora);
-        var layer = (DoraLinear)model.GetLinear("h.0.attn.c_attn");
+        var layer = (DoraLinear)model.GetModule("h.0.attn.c_attn");
         var x = torch.randn(3, 32);
         using (torch.no_grad())
         {
@@ -72,7 +72,7 @@ public class DoraTests
         using var model = Tiny();
         using var dora = MethodInstaller.Attach(new DoraMethod(), model, Options("""{"r": 4}"""));
         Perturb(dora);
-        var layer = (DoraLinear)model.GetLinear("h.0.attn.c_attn");
+        var layer = (DoraLinear)model.GetModule("h.0.attn.c_attn");
         foreach (var (_, p) in dora.Trainable) p.requires_grad_(true);
         var x = torch.randn(3, 32);
         layer.forward(x).sum().backward();

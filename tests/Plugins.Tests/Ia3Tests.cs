@@ -127,7 +127,7 @@ public class Ia3Tests
         long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Throws<InvalidOperationException>(() =>
             MethodInstaller.Attach(new Ia3Method(), model, Options("""{"target_modules": ["c_attn"], "feedforward_modules": []}""")));
-        Assert.IsType<TorchSharp.Modules.Linear>(model.GetLinear("h.0.attn.c_attn"));
+        Assert.IsType<TorchSharp.Modules.Linear>(model.GetModule("h.0.attn.c_attn"));
         Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         lora.Dispose();
         Assert.True(before.allclose(TinyModel.Logits(model), rtol: 0, atol: 0));

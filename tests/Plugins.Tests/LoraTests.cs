@@ -60,7 +60,7 @@ public class LoraTests
         Assert.True(unmerged.allclose(merged, rtol: 1e-5, atol: 1e-5), $"max diff {(unmerged - merged).abs().max().item<float>()}");
         lora.Unmerge();
         Assert.True(unmerged.allclose(Logits(model), rtol: 1e-5, atol: 1e-6));
-        var wrapped = (LoraLinear)model.GetLinear("h.0.attn.c_attn");
+        var wrapped = (LoraLinear)model.GetModule("h.0.attn.c_attn");
         Assert.True(wrapped.Base.weight!.allclose(baseWeight, rtol: 0, atol: 1e-6));
     }
 
@@ -75,7 +75,7 @@ public class LoraTests
             Options($$"""{"r": 4, "lora_alpha": 16, "use_rslora": {{useRsLora}}, "target_modules": "h\\.0\\.attn\\.c_attn"}"""));
         Assert.Equal(2, lora.Trainable.Count);   // a regex string picks exactly one module
         Perturb(lora);
-        var layer = (LoraLinear)model.GetLinear("h.0.attn.c_attn");
+        var layer = (LoraLinear)model.GetModule("h.0.attn.c_attn");
         using var _ = torch.no_grad();
         var x = torch.randn(3, 32);
         var expected = layer.Base.forward(x) + x.matmul(layer.A.t()).matmul(layer.B.t()) * scaling;
@@ -89,7 +89,7 @@ public class LoraTests
         using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("{}"));
         model.train();
         model.LanguageModelLoss(Ids, Ids).backward();
-        var layer = (LoraLinear)model.GetLinear("h.1.attn.c_attn");
+        var layer = (LoraLinear)model.GetModule("h.1.attn.c_attn");
         Assert.NotNull(layer.A.grad);
         Assert.Null(layer.Base.weight!.grad);
         Assert.Null(model.TokenEmbedding.weight!.grad);

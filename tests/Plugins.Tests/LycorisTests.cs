@@ -63,7 +63,7 @@ public class LycorisTests
         Assert.Equal(["hada_w1_a", "hada_w1_b", "hada_w2_a", "hada_w2_b"], names);
         using (torch.no_grad()) foreach (var (_, p) in loha.Trainable) p.copy_(torch.randn_like(p) * 0.2);
         var f = loha.Trainable.Where(p => p.Name.Contains("h.0.")).Select(p => p.Parameter).ToArray();
-        var layer = (LohaLinear)model.GetLinear("h.0.attn.c_attn");
+        var layer = (LohaLinear)model.GetModule("h.0.attn.c_attn");
         var x = torch.randn(3, 32);
         using (torch.no_grad())
         {
@@ -91,7 +91,7 @@ public class LycorisTests
         Assert.Equal([2L, 8], factors["lokr_w2_b"].shape);
         Assert.Equal(0f, factors["lokr_w1_a"].abs().sum().item<float>());
         using (torch.no_grad()) foreach (var (_, p) in lokr.Trainable) p.copy_(torch.randn_like(p) * 0.2);
-        var layer = (LokrLinear)model.GetLinear("h.0.attn.c_attn");
+        var layer = (LokrLinear)model.GetModule("h.0.attn.c_attn");
         using (torch.no_grad())
         {
             var w1 = factors["lokr_w1_a"].matmul(factors["lokr_w1_b"]);

@@ -45,7 +45,7 @@ public class VeraTests
         using var vera = MethodInstaller.Attach(new VeraMethod(), model,
             Options("""{"r": 8, "target_modules": ["c_attn", "mlp.c_proj"]}"""));
         Assert.True(before.allclose(Logits(model), rtol: 0, atol: 0));   // λ_b = 0
-        var first = (VeraLinear)model.GetLinear("h.0.attn.c_attn");
+        var first = (VeraLinear)model.GetModule("h.0.attn.c_attn");
         Assert.All(first.LambdaD.data<float>().ToArray(), v => Assert.Equal(0.1f, v));
 
         // A [8, max in = 128 (mlp.c_proj)], B [max out = 96 (c_attn), 8], drawn A first then B from one generator seeded 0,
@@ -59,7 +59,7 @@ public class VeraTests
         Assert.True(projections.B.allclose(b, rtol: 0, atol: 0));
 
         Perturb(vera);
-        var mlp = (VeraLinear)model.GetLinear("h.1.mlp.c_proj");   // 128 → 32: A's 128 columns, B's first 32 rows
+        var mlp = (VeraLinear)model.GetModule("h.1.mlp.c_proj");   // 128 → 32: A's 128 columns, B's first 32 rows
         var x = torch.randn(3, 128);
         using (torch.no_grad())
         {

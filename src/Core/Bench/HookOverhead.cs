@@ -7,9 +7,9 @@ using static TorchSharp.torch;
 namespace PluginGpt.Core.Bench;
 
 /// <summary>
-/// What the four hook points cost when present but empty: a training step of the bare model against the same model with an
-/// identity wrapper on every Linear (hook point 1), an input hook adding no token (2), a prefix provider giving no prefix (3)
-/// and a block-output hook returning its input (4). Rounds interleave the two so drift hits both alike.
+/// What the hook points cost when present but empty: a training step of the bare model against the same model with an
+/// identity wrapper on every Linear (hook point 1) and on every sub-layer (what replaced hook point 4), an input hook adding no
+/// token (2) and a prefix provider giving no prefix (3). Rounds interleave the two so drift hits both alike.
 /// </summary>
 public static class HookOverhead
 {
@@ -43,28 +43,35 @@ public static class HookOverhead
         for (int round = 0; round < rounds; round++)
         {
             absent.Add(Step());
-            var wrapped = LinearWrapper.WrapAll(model, model.LinearPaths(), (_, inner) => new IdentityWrapper(inner));
+            var linears = ModuleWrapper.WrapAll(model, model.LinearPaths(), (_, inner) => new IdentityLinear(inner));
+            var sublayers = ModuleWrapper.WrapAll(model, model.ModulePaths().Except(model.LinearPaths()),
+                (_, inner) => new IdentitySubLayer(inner));
             var empty = new EmptyHooks();
-            (model.InputEmbeddingHook, model.KeyValuePrefix, model.BlockOutputHook) = (empty, empty, empty);
+            (model.InputEmbeddingHook, model.KeyValuePrefix) = (empty, empty);
             present.Add(Step());
-            (model.InputEmbeddingHook, model.KeyValuePrefix, model.BlockOutputHook) = (null, null, null);
-            LinearWrapper.UnwrapAll(model, wrapped);
+            (model.InputEmbeddingHook, model.KeyValuePrefix) = (null, null);
+            ModuleWrapper.UnwrapAll(model, sublayers);
+            ModuleWrapper.UnwrapAll(model, linears);
         }
         return new Result(absent.Order().ElementAt(rounds / 2), present.Order().ElementAt(rounds / 2));
     }
 
-    sealed class IdentityWrapper : LinearWrapper
+    sealed class IdentityLinear : LinearWrapper
     {
-        public IdentityWrapper(nn.Module<Tensor, Tensor> inner) : base(nameof(IdentityWrapper), inner) => RegisterComponents();
+        public IdentityLinear(nn.Module<Tensor, Tensor> inner) : base(nameof(IdentityLinear), inner) => RegisterComponents();
         public override Tensor forward(Tensor x) => BaseForward(x);
     }
 
-    sealed class EmptyHooks : IInputEmbeddingHook, IKeyValuePrefixProvider, IBlockOutputHook
+    sealed class IdentitySubLayer : ModuleWrapper
+    {
+        public IdentitySubLayer(nn.Module<Tensor, Tensor> inner) : base(nameof(IdentitySubLayer), inner) => RegisterComponents();
+        public override Tensor forward(Tensor x) => WrappedForward(x);
+    }
+
+    sealed class EmptyHooks : IInputEmbeddingHook, IKeyValuePrefixProvider
     {
         public int VirtualTokens => 0;
         public Tensor Apply(Tensor tokenEmbeddings, Tensor inputIds) => tokenEmbeddings;
         public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batchSize) => null;
-        public Tensor AfterAttention(int layer, Tensor output) => output;
-        public Tensor AfterMlp(int layer, Tensor output) => output;
     }
 }

@@ -9,35 +9,40 @@ public sealed class Block : DecoderBlock
 {
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     internal readonly LayerNorm ln_1;
-    internal readonly CausalSelfAttention attn;
+    internal Module<Tensor, Tensor> attn;
     internal readonly LayerNorm ln_2;
-    internal readonly Mlp mlp;
+    internal Module<Tensor, Tensor> mlp;
 #pragma warning restore IDE1006
     readonly int layer;
     readonly NormPlacement norm;
 
-    public Block(GptConfig config, int layer, Device? device = null) : base(nameof(Block))
+    public Block(GptConfig config, int layer, Device? device = null) : this(config, layer,
+        new CausalSelfAttention(config, layer, device), new Mlp(config, device), device)
+    {
+    }
+
+    Block(GptConfig config, int layer, CausalSelfAttention attention, Mlp feedForward, Device? device)
+        : base(nameof(Block), attention, feedForward)
     {
         this.layer = layer;
         norm = config.Norm;
         ln_1 = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
-        attn = new CausalSelfAttention(config, layer, device);
+        attn = attention;
         ln_2 = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
-        mlp = new Mlp(config, device);
+        mlp = feedForward;
         RegisterComponents();
     }
 
-    public override ReplaceableChildren Attention => attn;
-    public override ReplaceableChildren FeedForward => mlp;
-
-    internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook)
+    public override Tensor forward(Tensor x, AttentionContext context)
     {
-        if (norm == NormPlacement.Pre) return PreNormForward(x, layer, hook, ln_1, h => attn.Forward(h, context), ln_2, mlp.Forward);
-        var a = attn.Forward(x, context);
-        if (hook is not null) a = hook.AfterAttention(layer, a);
+        if (norm == NormPlacement.Pre) return PreNormForward(x, context, ln_1, attn, ln_2, mlp, layer);
+        var a = Attend(attn, x, context);
+#pragma warning disable CS0618 // the obsolete hook point 4 keeps working
+        if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
         x = ln_1.call(x + a);
-        var m = mlp.Forward(x);
-        if (hook is not null) m = hook.AfterMlp(layer, m);
+        var m = mlp.call(x);
+        if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
+#pragma warning restore CS0618
         return ln_2.call(x + m);
     }
 }

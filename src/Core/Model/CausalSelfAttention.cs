@@ -5,7 +5,7 @@ using static TorchSharp.torch.nn;
 namespace PluginGpt.Core.Model;
 
 /// <summary>Multi-head causal self-attention with fused q/k/v projection (GPT-2's <c>attn</c>).</summary>
-public sealed class CausalSelfAttention : ReplaceableChildren
+public sealed class CausalSelfAttention : AttentionSubLayer
 {
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     internal Module<Tensor, Tensor> c_attn;
@@ -25,8 +25,9 @@ public sealed class CausalSelfAttention : ReplaceableChildren
         RegisterComponents();
     }
 
-    internal Tensor Forward(Tensor x, AttentionContext context)
+    public override Tensor forward(Tensor x)
     {
+        var context = CurrentContext;
         long batch = x.shape[0], steps = x.shape[1], dim = x.shape[2];
         var qkv = Project(c_attn, x).split(dim, 2);
         // [B, T, C] → [B, H, T, D]

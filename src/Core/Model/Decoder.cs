@@ -33,8 +33,10 @@ public sealed class Decoder : Module, IDecoder
     public IInputEmbeddingHook? InputEmbeddingHook { get; set; }
     /// <summary>Hook point 3 (prefix tuning). Null costs nothing.</summary>
     public IKeyValuePrefixProvider? KeyValuePrefix { get; set; }
-    /// <summary>Hook point 4 (bottleneck adapters). Null costs nothing.</summary>
+#pragma warning disable CS0618 // hook point 4 is obsolete (sub-layers are wrapped instead) but still honoured
+    /// <summary>Hook point 4, obsolete: methods wrap the sub-layer instead (<see cref="ReplaceModule"/>). Null costs nothing.</summary>
     public IBlockOutputHook? BlockOutputHook { get; set; }
+#pragma warning restore CS0618
     /// <summary>Recompute each block's activations in the backward pass instead of keeping them (<see cref="BlockCheckpoint"/>):
     /// applies while training with gradients on.</summary>
     public bool GradientCheckpointing { get; set; }
@@ -129,7 +131,7 @@ public sealed class Decoder : Module, IDecoder
         if (wpe is not null) x = drop!.call(x + wpe.call(positions));
         else rotary = RotaryEmbedding.Table(positions, Config.HeadDim, Config.RopeTheta);
 
-        var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary);
+        var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary, BlockOutputHook);
         Tensor Real(Tensor t) => virtualTokens > 0 ? t[.., (int)virtualTokens..] : t;   // virtual tokens are not the caller's
         layerStates?.Add(Real(x));
         bool recompute = GradientCheckpointing && training && torch.is_grad_enabled() && cache is null;
@@ -140,8 +142,7 @@ public sealed class Decoder : Module, IDecoder
         foreach (var block in BlockList)
         {
             if (blocksRun++ == stopAfterBlocks) break;
-            x = recompute ? BlockCheckpoint.Run(x, h => block.Forward(h, context, BlockOutputHook))
-                : block.Forward(x, context, BlockOutputHook);
+            x = recompute ? BlockCheckpoint.Run(x, h => block.call(h, context)) : block.call(x, context);
             layerStates?.Add(Real(x));
         }
         if (stopAfterBlocks is not null) return Real(x);
@@ -235,9 +236,27 @@ public sealed class Decoder : Module, IDecoder
 
     /// <summary>Dotted paths of every replaceable Linear (<c>h.0.attn.c_attn</c>, <c>layers.0.self_attn.q_proj</c>, …) — hook
     /// point 1.</summary>
-    public IReadOnlyList<string> LinearPaths() =>
-        BlockList.SelectMany((b, i) => b.Attention.ReplaceableNames.Select(n => $"{family.Blocks}.{i}.{family.Attention}.{n}")
-            .Concat(b.FeedForward.ReplaceableNames.Select(n => $"{family.Blocks}.{i}.mlp.{n}"))).ToArray();
+    public IReadOnlyList<string> LinearPaths() => BlockList.SelectMany((b, i) => PathsOf(b, i, withSubLayers: false)).ToArray();
+
+    /// <summary>Every replaceable child, block by block: each sub-layer followed by its Linears.</summary>
+    public IReadOnlyList<string> ModulePaths() => BlockList.SelectMany((b, i) => PathsOf(b, i, withSubLayers: true)).ToArray();
+
+    IEnumerable<string> PathsOf(DecoderBlock block, int layer, bool withSubLayers)
+    {
+        foreach (var (which, sublayer) in new[] { (SubLayer.Attention, block.Attention), (SubLayer.FeedForward, block.FeedForward) })
+        {
+            var path = SubLayerPath(layer, which);
+            if (withSubLayers) yield return path;
+            foreach (var name in sublayer.ReplaceableNames) yield return $"{path}.{name}";
+        }
+    }
+
+    public string SubLayerPath(int layer, SubLayer which)
+    {
+        if (layer < 0 || layer >= Config.Layers)
+            throw new ArgumentOutOfRangeException(nameof(layer), $"must be in [0, {Config.Layers - 1}], got {layer}");
+        return $"{family.Blocks}.{layer}.{(which == SubLayer.Attention ? family.Attention : "mlp")}";
+    }
 
     public IReadOnlyList<string> LinearNames(params LinearRole[] roles) =>
         family.Roles.Where(r => roles.Contains(r.Role)).Select(r => r.Name).Distinct().ToArray();
@@ -247,28 +266,39 @@ public sealed class Decoder : Module, IDecoder
     /// <summary>Whether Hugging Face's files hold this family's projections transposed (GPT-2's Conv1D, [in, out]).</summary>
     public bool StoresConv1D => family.StoresConv1D;
 
-    /// <summary>Wraps the Linear at <paramref name="path"/> (e.g. <c>h.3.attn.c_attn</c>); unknown paths list the valid ones.</summary>
-    public void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap)
+    /// <summary>Wraps the module at <paramref name="path"/> (a sub-layer such as <c>h.3.mlp</c>, or a Linear such as
+    /// <c>h.3.attn.c_attn</c>); unknown paths list valid ones.</summary>
+    public void ReplaceModule(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap)
     {
         var (owner, child) = Resolve(path);
-        owner.ReplaceChild(child, wrap(owner.GetChild(child)));
+        ChildSlots.Replace(owner, child, wrap(ChildSlots.Get(owner, child)));
     }
 
-    /// <summary>The module now at a Linear path (the original Linear or whatever wraps it).</summary>
-    public Module<Tensor, Tensor> GetLinear(string path) { var (owner, child) = Resolve(path); return owner.GetChild(child); }
+    /// <summary>The module now at a path (the decoder's own or whatever wraps it).</summary>
+    public Module<Tensor, Tensor> GetModule(string path) { var (owner, child) = Resolve(path); return ChildSlots.Get(owner, child); }
 
-    (ReplaceableChildren Owner, string Child) Resolve(string path)
+    [Obsolete("Use ReplaceModule.")]
+    public void ReplaceLinear(string path, Func<Module<Tensor, Tensor>, Module<Tensor, Tensor>> wrap) => ReplaceModule(path, wrap);
+
+    [Obsolete("Use GetModule.")]
+    public Module<Tensor, Tensor> GetLinear(string path) => GetModule(path);
+
+    /// <summary>The module holding the slot a path names: a block (<c>h.3.mlp</c>) or the block's own sub-layer
+    /// (<c>h.3.mlp.c_fc</c>, reached even while a method wraps that sub-layer).</summary>
+    (Module Owner, string Child) Resolve(string path)
     {
         var parts = path.Split('.');
         var blocks = BlockList;
-        if (parts.Length == 4 && parts[0] == family.Blocks && int.TryParse(parts[1], out int layer) && layer >= 0 && layer < blocks.Count)
+        if (parts.Length is 3 or 4 && parts[0] == family.Blocks && int.TryParse(parts[1], out int layer) && layer >= 0
+            && layer < blocks.Count)
         {
-            ReplaceableChildren? owner = parts[2] == family.Attention ? blocks[layer].Attention
-                : parts[2] == "mlp" ? blocks[layer].FeedForward : null;
-            if (owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
+            var block = blocks[layer];
+            if (parts.Length == 3 && block.SubLayerNames.Contains(parts[2])) return (block, parts[2]);
+            ReplaceableChildren? owner = parts[2] == family.Attention ? block.Attention : parts[2] == "mlp" ? block.FeedForward : null;
+            if (parts.Length == 4 && owner is not null && owner.ReplaceableNames.Contains(parts[3])) return (owner, parts[3]);
         }
-        throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", LinearPaths().Take(4))}, … " +
-            $"({family.Blocks}.0–{family.Blocks}.{blocks.Count - 1} × " +
+        throw new OptionsException($"unknown module '{path}'; valid: {string.Join(", ", ModulePaths().Take(4))}, … " +
+            $"({family.Blocks}.0–{family.Blocks}.{blocks.Count - 1} × {family.Attention}, mlp, " +
             $"{string.Join(", ", family.Roles.Select(r => r.Name).Distinct())})");
     }
 }

@@ -3,27 +3,48 @@ using static TorchSharp.torch.nn;
 
 namespace PluginGpt.Core.Model;
 
-/// <summary>One transformer block of any family: an attention and a feed-forward sub-layer whose Linears hook point 1 can
-/// replace, and a forward pass that calls hook point 4 after each sub-layer.</summary>
-public abstract class DecoderBlock : Module
+/// <summary>One transformer block of any family, a standard TorchSharp module (x, context) → x: an attention and a feed-forward
+/// sub-layer, each in a slot a method may wrap (<see cref="IDecoder.ReplaceModule"/> at <c>h.i.attn</c>, <c>h.i.mlp</c>), whose
+/// Linears hook point 1 can replace; the obsolete hook point 4 is still called after each sub-layer.</summary>
+public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
 {
-    protected DecoderBlock(string name) : base(name) { }
+    /// <summary>The block's own sub-layers, whatever wraps them (a plain holder: the slots are what the tree registers).</summary>
+    readonly (AttentionSubLayer Attention, ReplaceableChildren FeedForward) own;
 
-    public abstract ReplaceableChildren Attention { get; }
-    public abstract ReplaceableChildren FeedForward { get; }
+    protected DecoderBlock(string name, AttentionSubLayer attention, ReplaceableChildren feedForward) : base(name) =>
+        own = (attention, feedForward);
 
-    internal abstract Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook);
+    /// <summary>The block's own attention (what its Linear paths reach), even while a method wraps it.</summary>
+    public AttentionSubLayer Attention => own.Attention;
+    /// <summary>The block's own feed-forward sub-layer, even while a method wraps it.</summary>
+    public ReplaceableChildren FeedForward => own.FeedForward;
+
+    /// <summary>The slots' names: the attention's (<c>attn</c>, <c>self_attn</c>), then <c>mlp</c>.</summary>
+    public IReadOnlyList<string> SubLayerNames => ChildSlots.Names(this);
+    public Module<Tensor, Tensor> GetSubLayer(string name) => ChildSlots.Get(this, name);
+    public Module<Tensor, Tensor> ReplaceSubLayer(string name, Module<Tensor, Tensor> replacement) =>
+        ChildSlots.Replace(this, name, replacement);
+
+    /// <summary>What the attention slot holds, called with <paramref name="context"/> handed to the block's own attention.</summary>
+    protected Tensor Attend(Module<Tensor, Tensor> slot, Tensor x, AttentionContext context)
+    {
+        own.Attention.Context = context;
+        try { return slot.call(x); }
+        finally { own.Attention.Context = null; }   // the context holds this pass's tensors: no reference outlives it
+    }
 
     /// <summary>The pre-norm residual pattern GPT-2 and Llama share: x + attention(norm₁(x)), then + mlp(norm₂(x)), hook point 4
     /// seeing each sub-layer's output before it is added.</summary>
-    protected static Tensor PreNormForward(Tensor x, int layer, IBlockOutputHook? hook, Module<Tensor, Tensor> attentionNorm,
-        Func<Tensor, Tensor> attention, Module<Tensor, Tensor> mlpNorm, Func<Tensor, Tensor> mlp)
+    protected Tensor PreNormForward(Tensor x, AttentionContext context, Module<Tensor, Tensor> attentionNorm,
+        Module<Tensor, Tensor> attention, Module<Tensor, Tensor> mlpNorm, Module<Tensor, Tensor> mlp, int layer)
     {
-        var a = attention(attentionNorm.call(x));
-        if (hook is not null) a = hook.AfterAttention(layer, a);
+        var a = Attend(attention, attentionNorm.call(x), context);
+#pragma warning disable CS0618 // the obsolete hook point 4 keeps working
+        if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
         x = x + a;
-        var m = mlp(mlpNorm.call(x));
-        if (hook is not null) m = hook.AfterMlp(layer, m);
+        var m = mlp.call(mlpNorm.call(x));
+        if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
+#pragma warning restore CS0618
         return x + m;
     }
 }

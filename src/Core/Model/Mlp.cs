@@ -23,7 +23,7 @@ public sealed class Mlp : ReplaceableChildren
         RegisterComponents();
     }
 
-    internal Tensor Forward(Tensor x)
+    public override Tensor forward(Tensor x)
     {
         var h = Project(c_fc, x);
         h = activation switch

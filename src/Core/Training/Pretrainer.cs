@@ -1,4 +1,3 @@
-using System.Text.Json;
 using PluginGpt.Core.Checkpoints;
 using PluginGpt.Core.Corpora;
 using PluginGpt.Core.Model;
@@ -18,7 +17,7 @@ public sealed record PretrainResult(string Directory, int Steps, double FinalTra
 /// Next-token pre-training with teacher forcing. The output directory is a loadable model (config, weights,
 /// tokenizer) plus <c>checkpoint/</c> (weights, optimizer, step) from which <c>--resume</c> continues exactly.
 /// </summary>
-public static class Pretrainer
+public static partial class Pretrainer
 {
     public const string CheckpointDir = "checkpoint";
     const string StateFile = "trainer_state.json", OptimizerFile = "optimizer.bin", MetricsFile = RunFiles.MetricsLines;
@@ -198,145 +197,6 @@ public static class Pretrainer
     /// <summary>The corpus's name, with its position added when two corpora share a name.</summary>
     static string UniqueName(IReadOnlyList<CorpusSource> sources, int index) =>
         sources.Count(s => s.Name == sources[index].Name) > 1 ? $"{sources[index].Name}#{index + 1}" : sources[index].Name;
-
-    /// <summary><c>trainer_state.json</c>: the step reached and the options the run was started with (what --resume uses).</summary>
-    sealed record TrainerState(int Step, PretrainOptions? Options = null);
-
-    /// <summary>The step the checkpoint in <paramref name="directory"/> reached, or null without one (an unreadable one is refused
-    /// in one line).</summary>
-    public static int? CheckpointStep(string directory)
-    {
-        var checkpoint = Path.Combine(directory, CheckpointDir);
-        return File.Exists(Path.Combine(checkpoint, StateFile)) ? ReadState(checkpoint).Step : null;
-    }
-
-    static TrainerState ReadState(string checkpoint)
-    {
-        var path = Path.Combine(checkpoint, StateFile);
-        try { return JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path)) ?? throw new JsonException("empty"); }
-        catch (Exception e) when (e is JsonException or IOException or NotSupportedException)
-        {
-            throw new CheckpointException($"{path}: unreadable trainer state ({e.Message.Split(" Path:")[0]})");
-        }
-    }
-
-    static void LoadOptimizer(OptimizerStep optimizer, string path)
-    {
-        try { optimizer.Rule.Load(path); }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            throw new CheckpointException($"{path}: unreadable optimizer state ({e.Message.Split('\n')[0]})");
-        }
-    }
-
-    /// <summary>Written before a fresh run writes anything, removed by its first checkpoint: a folder holding it is what a run
-    /// that failed early left (its tokenizer, token cache, first weights), which the corrected command may clear.</summary>
-    public const string UnfinishedMarker = ".pretrain-started";
-
-    /// <summary>What pre-training writes at the top of its folder; <c>--overwrite</c> empties a folder holding only these.</summary>
-    static readonly HashSet<string> OwnEntries =
-    [
-        GptCheckpoint.ConfigFile, GptCheckpoint.WeightsFile, GptCheckpoint.IndexFile, "vocab.json", "merges.txt", "tokenizer.json",
-        MetricsFile, "loss.png", "loss.md", ContaminationReport.FileName, CheckpointDir, TokensDir, UnfinishedMarker,
-    ];
-
-    /// <summary>A fresh run's folder must be new or empty (its lock aside), or hold what a failed start of a run left;
-    /// <c>--overwrite</c> empties a pre-training folder first — and refuses a folder that holds anything else.</summary>
-    static void ClaimFresh(string dir, bool overwrite, bool recovered, PretrainOptions o)
-    {
-        var entries = Directory.EnumerateFileSystemEntries(dir).Where(e => !OutputLock.IsLockFile(e)).ToList();
-        bool leftovers = File.Exists(Path.Combine(dir, UnfinishedMarker)) && !recovered
-            && !Directory.Exists(Path.Combine(dir, CheckpointDir)) && entries.All(e => OwnEntries.Contains(Path.GetFileName(e)));
-        if (entries.Count > 0 && !leftovers)
-        {
-            if (!overwrite)
-            {
-                bool checkpoint = recovered || Directory.Exists(Path.Combine(dir, CheckpointDir));
-                throw new OptionsException(checkpoint
-                    ? $"--out: {dir} already holds a checkpoint; pass --resume to continue it, --overwrite to start afresh, " +
-                      "or another --out"
-                    : $"--out: {dir} already exists and is not empty; choose a new folder (or pass --overwrite to replace what it holds)");
-            }
-            // Emptying the folder must never take the run's own inputs, the working directory or anything it did not write.
-            var inputs = o.Corpus.Select(c => CorpusSource.Parse(c).Path).Append(o.InitFrom)
-                .Append(o.Tokenizer == "bpe" ? null : o.Tokenizer).Append(Environment.CurrentDirectory).OfType<string>();
-            if (inputs.FirstOrDefault(i => Inside(Path.GetFullPath(i), dir)) is { } input)
-                throw new OptionsException(
-                    $"--overwrite: {Path.GetFullPath(input)} is inside --out {dir}, which --overwrite would empty; " +
-                    "move it or choose another --out");
-            if (entries.FirstOrDefault(e => !OwnEntries.Contains(Path.GetFileName(e))) is { } foreign)
-                throw new OptionsException($"--overwrite: {dir} holds {Path.GetFileName(foreign)}, which pre-training did not write; " +
-                    "--overwrite empties only a pre-training folder: move it or choose another --out");
-        }
-        foreach (var entry in entries)
-        {
-            // The token cache is keyed by corpus and tokenizer: a stale entry is never read, a valid one saves the encoding.
-            if (Path.GetFileName(entry) == TokensDir) continue;
-            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
-            else File.Delete(entry);
-        }
-        File.WriteAllText(Path.Combine(dir, UnfinishedMarker), "");
-    }
-
-    static bool Inside(string path, string dir) =>
-        path == dir || path.StartsWith(dir.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
-
-    /// <summary>The options a run was started with, for <c>--resume</c>; a different value for one that shapes the run is
-    /// refused (a resumed run is the same run). Intervals, device and precision may change.</summary>
-    static PretrainOptions ResumedOptions(string checkpoint, PretrainOptions given)
-    {
-        if (ReadState(checkpoint).Options is not { } stored) return given;   // a checkpoint from before options were stored
-        foreach (var (flag, value) in Shaping)
-        {
-            string before = value(stored), now = value(given);
-            if (before != now)
-                throw new OptionsException($"{flag}: this run was started with {before}, not {now}; --resume continues it with its " +
-                    "own options (leave it out; --eval-interval, --checkpoint-interval, --device and --precision may change)");
-        }
-        return given;
-    }
-
-    static readonly (string Flag, Func<PretrainOptions, string> Value)[] Shaping =
-    [
-        ("--preset", o => o.Preset), ("--tokenizer", o => o.Tokenizer),
-        ("--corpus", o => string.Join(", ", o.Corpus.Select(c => CorpusSource.Parse(c).Spec))), ("--max-steps", o => Text(o.MaxSteps)),
-        ("model shape", o => o.Shape.ToString()), ("--tokenizer-sample-mb", o => Text(o.TokenizerSampleMegabytes)),
-        ("--batch-size", o => Text(o.BatchSize)), ("--block-size", o => Text(o.BlockSize)), ("--lr", o => Text(o.LearningRate)),
-        ("--min-lr", o => Text(o.MinLearningRate)), ("--warmup-steps", o => Text(o.WarmupSteps)),
-        ("--weight-decay", o => Text(o.WeightDecay)), ("--grad-clip", o => Text(o.GradClip)), ("--dropout", o => Text(o.Dropout)),
-        ("--eval-batches", o => Text(o.EvalBatches)), ("--validation-fraction", o => Text(o.ValidationFraction)),
-        ("--seed", o => Text(o.Seed)),
-    ];
-
-    static string Text(double value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
-
-    /// <summary>The options as stored beside a checkpoint (the folder's own, intervals and device included), or null.</summary>
-    public static PretrainOptions? StoredOptions(string directory)
-    {
-        // Read only (no recovery moves): another process may be writing this checkpoint right now.
-        var checkpoint = Path.Combine(Path.GetFullPath(directory), CheckpointDir);
-        var complete = AtomicDirectory.Complete(checkpoint);
-        return complete is null ? null : ReadState(complete).Options;
-    }
-
-    /// <summary>Writes the resumable state into a fresh folder, then swaps it in: a crash leaves the previous checkpoint whole.</summary>
-    static void SaveCheckpoint(Decoder model, OptimizerStep optimizer, string dir, int step, PretrainOptions options)
-    {
-        AtomicDirectory.Replace(Path.Combine(dir, CheckpointDir), fresh =>
-        {
-            GptCheckpoint.Save(model, fresh);
-            optimizer.Rule.Save(Path.Combine(fresh, OptimizerFile));
-            File.WriteAllText(Path.Combine(fresh, StateFile), JsonSerializer.Serialize(new TrainerState(step, options with
-            {
-                OutputDirectory = dir,
-                Corpus = [.. options.Corpus.Select(c => CorpusSource.Parse(c).Spec)],
-                Resume = false,
-                Overwrite = false,
-            })));
-        });
-        GptCheckpoint.Save(model, dir);   // the loadable model at the top of the folder follows the checkpoint
-        File.Delete(Path.Combine(dir, UnfinishedMarker));
-    }
 
     static IModelTokenizer PrepareTokenizer(PretrainOptions o, IReadOnlyList<CorpusSource> sources, string dir,
         IProgress<TrainingProgress>? progress)

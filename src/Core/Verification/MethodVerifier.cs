@@ -148,6 +148,7 @@ public static class MethodVerifier
         var baseLogits = Logits(model, ids);
         var body = model.parameters().Select(p => p.Handle).ToHashSet();
         long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var own = ((IDecoder)model).ModulePaths().ToDictionary(p => p, p => model.GetModule(p));
         checks.Run("dispose restores the base", () =>
         {
             var attached = MethodInstaller.Attach(method, model, options);
@@ -160,13 +161,21 @@ public static class MethodVerifier
             }
             finally { attached.Dispose(); }
             double restored = MaxDiff(Logits(model, ids), baseLogits);
-            return (restored <= Tolerance && model.AttachedModules.Count == 0,
-                $"max |Δlogit| = {restored:G3}; attached modules left: {model.AttachedModules.Count}");
+            var replaced = own.Where(o => !ReferenceEquals(model.GetModule(o.Key), o.Value)).Select(o => o.Key).ToList();
+            int hooks = HooksLeft(model);
+            return (restored <= Tolerance && model.AttachedModules.Count == 0 && replaced.Count == 0 && hooks == 0,
+                $"max |Δlogit| = {restored:G3}; attached modules left: {model.AttachedModules.Count}; " +
+                $"replaced modules left: {(replaced.Count == 0 ? "0" : string.Join(", ", replaced.Take(3)))}; hooks left: {hooks}");
         });
         long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - liveBefore;
         checks.Run("frees what it made", () => (leaked == 0,
             leaked == 0 ? "live tensor count back to where it was" : $"{leaked} tensors still alive after dispose"));
     }
+
+#pragma warning disable CS0618 // the obsolete hook point 4 must be left empty too
+    static int HooksLeft(Decoder model) =>
+        (model.InputEmbeddingHook is null ? 0 : 1) + (model.KeyValuePrefix is null ? 0 : 1) + (model.BlockOutputHook is null ? 0 : 1);
+#pragma warning restore CS0618
 
     static Decoder Fresh(GptConfig config, int seed)
     {

@@ -19,26 +19,25 @@ public sealed class FutureMethod : IAdaptationMethod
 }
 
 /// <summary>Breaks the method contract on purpose (for <c>plugingpt verify</c>): creates its tensor on the default device,
-/// claims to start as the base model but scales every MLP output, and its Dispose undoes nothing, so its module and hook
-/// stay behind.</summary>
+/// claims to start as the base model but scales the first MLP's output, and its Dispose undoes nothing, so its wrapper stays
+/// in the model.</summary>
 public sealed class LeakyMethod : IAdaptationMethod
 {
     public PluginManifest Manifest { get; } = new("leaky", PluginKind.Method, "1.0.0", "breaks the method contract on purpose");
 
     public IAttachedMethod Attach(IDecoder model, JsonElement options)
     {
-        var scale = new Scale();
-        model.AttachModule("leak", scale);
-        model.BlockOutputHook = scale;
-        return new Attached(scale);
+        Scale? scale = null;
+        model.ReplaceModule(model.SubLayerPath(0, SubLayer.FeedForward), mlp => scale = new Scale(mlp));
+        return new Attached(scale!);
     }
 
-    sealed class Scale : TorchSharp.torch.nn.Module, IBlockOutputHook
+    sealed class Scale : ModuleWrapper
     {
         public readonly TorchSharp.Modules.Parameter factor = new(TorchSharp.torch.full(1, 1.5f));
-        public Scale() : base("leak") => RegisterComponents();
-        public TorchSharp.torch.Tensor AfterAttention(int layer, TorchSharp.torch.Tensor output) => output;
-        public TorchSharp.torch.Tensor AfterMlp(int layer, TorchSharp.torch.Tensor output) => output * factor;
+        public Scale(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> mlp) : base("leak", mlp) =>
+            RegisterComponents();
+        public override TorchSharp.torch.Tensor forward(TorchSharp.torch.Tensor x) => WrappedForward(x) * factor;
     }
 
     sealed class Attached(Scale scale) : IAttachedMethod

@@ -8,7 +8,7 @@ namespace PluginGpt.Core.Model.Llama;
 /// num_key_value_heads heads of keys and values. The KV cache and prefix tuning hold the key/value heads (the small tensors);
 /// they are repeated to every query head only for the product, as Hugging Face's <c>repeat_kv</c> does.
 /// </summary>
-public sealed class LlamaAttention : ReplaceableChildren
+public sealed class LlamaAttention : AttentionSubLayer
 {
 #pragma warning disable IDE1006 // Hugging Face state-dict names
     internal Module<Tensor, Tensor> q_proj;
@@ -32,8 +32,9 @@ public sealed class LlamaAttention : ReplaceableChildren
         RegisterComponents();
     }
 
-    internal Tensor Forward(Tensor x, AttentionContext context)
+    public override Tensor forward(Tensor x)
     {
+        var context = CurrentContext;
         long batch = x.shape[0], steps = x.shape[1];
         // [B, T, H·D] → [B, H, T, D]
         Tensor Heads(Tensor t, int count) => t.view(batch, steps, count, headDim).transpose(1, 2);

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
 
 namespace PluginGpt.Core.Model.Llama;
 
@@ -7,25 +8,28 @@ public sealed class LlamaBlock : DecoderBlock
 {
 #pragma warning disable IDE1006 // Hugging Face state-dict names
     internal readonly RmsNorm input_layernorm;
-    internal readonly LlamaAttention self_attn;
+    internal Module<Tensor, Tensor> self_attn;
     internal readonly RmsNorm post_attention_layernorm;
-    internal readonly LlamaMlp mlp;
+    internal Module<Tensor, Tensor> mlp;
 #pragma warning restore IDE1006
     readonly int layer;
 
-    public LlamaBlock(GptConfig config, int layer, Device? device = null) : base(nameof(LlamaBlock))
+    public LlamaBlock(GptConfig config, int layer, Device? device = null) : this(config, layer,
+        new LlamaAttention(config, layer, device), new LlamaMlp(config, device), device)
+    {
+    }
+
+    LlamaBlock(GptConfig config, int layer, LlamaAttention attention, LlamaMlp feedForward, Device? device)
+        : base(nameof(LlamaBlock), attention, feedForward)
     {
         this.layer = layer;
         input_layernorm = new RmsNorm(config.ModelDim, config.LayerNormEpsilon, device);
-        self_attn = new LlamaAttention(config, layer, device);
+        self_attn = attention;
         post_attention_layernorm = new RmsNorm(config.ModelDim, config.LayerNormEpsilon, device);
-        mlp = new LlamaMlp(config, device);
+        mlp = feedForward;
         RegisterComponents();
     }
 
-    public override ReplaceableChildren Attention => self_attn;
-    public override ReplaceableChildren FeedForward => mlp;
-
-    internal override Tensor Forward(Tensor x, AttentionContext context, IBlockOutputHook? hook) =>
-        PreNormForward(x, layer, hook, input_layernorm, h => self_attn.Forward(h, context), post_attention_layernorm, mlp.Forward);
+    public override Tensor forward(Tensor x, AttentionContext context) =>
+        PreNormForward(x, context, input_layernorm, self_attn, post_attention_layernorm, mlp, layer);
 }

@@ -20,5 +20,5 @@ public sealed class LlamaMlp : ReplaceableChildren
         RegisterComponents();
     }
 
-    internal Tensor Forward(Tensor x) => Project(down_proj, functional.silu(Project(gate_proj, x)) * Project(up_proj, x));
+    public override Tensor forward(Tensor x) => Project(down_proj, functional.silu(Project(gate_proj, x)) * Project(up_proj, x));
 }
