@@ -25,11 +25,16 @@ public class HeapSettingsTests
     {
         if (!OperatingSystem.IsLinux()) return;
         Assert.StartsWith("no mmap, no trimming", HeapSettings.Apply());
-        const int size = 24 << 20;
-        Touch(size);
-        long before = ThreadMinorFaults();
-        Touch(size);
-        long faults = ThreadMinorFaults() - before;
+        // The fewest faults of three tries, each with a larger block (so glibc's defaults would fault on every one): other tests
+        // run in parallel in this process and may take the freed block in between, but not every time.
+        long faults = Enumerable.Range(0, 3).Min(attempt =>
+        {
+            int size = (24 + attempt) << 20;
+            Touch(size);
+            long before = ThreadMinorFaults();
+            Touch(size);
+            return ThreadMinorFaults() - before;
+        });
         Assert.True(faults < 600, $"{faults} page faults re-using a freed 24 MB block");
     }
 

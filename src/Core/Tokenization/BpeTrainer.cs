@@ -22,37 +22,68 @@ public static partial class BpeTrainer
         if (mergeCount < 0)
             throw new OptionsException($"vocabulary size must be at least {256 + SpecialTokens.All.Count}, got {vocabSize}");
 
+        var learner = new MergeLearner(WordCounts(texts));
+        while (learner.Tokens.Count < 256 + mergeCount && learner.MergeMostFrequentPair())
+        {
+            progress?.Report((learner.Tokens.Count - 256.0) / Math.Max(1, mergeCount));
+            cancel.ThrowIfCancellationRequested();
+        }
+        var tokenizer = GptTokenizer.FromMerges(learner.Tokens, learner.Merges);
+        tokenizer.Save(directory);
+        return tokenizer;
+    }
+
+    /// <summary>How often each pre-tokenised word occurs.</summary>
+    static Dictionary<string, long> WordCounts(IEnumerable<string> texts)
+    {
         var wordCounts = new Dictionary<string, long>();
         foreach (var text in texts)
             foreach (Match m in PreTokenizer().Matches(text))
                 wordCounts[m.Value] = wordCounts.GetValueOrDefault(m.Value) + 1;
+        return wordCounts;
+    }
 
-        var words = wordCounts.Select(kv => Encoding.UTF8.GetBytes(kv.Key).Select(b => (int)b).ToList()).ToArray();
-        var counts = wordCounts.Values.ToArray();
-        var pairCounts = new Dictionary<(int, int), long>();
-        var pairWords = new Dictionary<(int, int), HashSet<int>>();
-        for (int w = 0; w < words.Length; w++) AddPairs(w, +1);
+    /// <summary>The merge loop's state: each distinct word as its current symbols, the count of every adjacent pair and the
+    /// words holding it (so a merge revisits only those).</summary>
+    sealed class MergeLearner
+    {
+        readonly List<int>[] words;
+        readonly long[] counts;
+        readonly Dictionary<(int, int), long> pairCounts = [];
+        readonly Dictionary<(int, int), HashSet<int>> pairWords = [];
+        readonly Dictionary<string, int> idOfBytes;
 
-        var tokens = Enumerable.Range(0, 256).Select(b => new[] { (byte)b }).ToList();
-        var idOfBytes = tokens.Select((t, i) => (Key: Convert.ToBase64String(t), i)).ToDictionary(x => x.Key, x => x.i);
-        var merges = new List<(int, int)>();
-        int targetTokens = 256 + mergeCount;
-        while (tokens.Count < targetTokens)
+        public MergeLearner(Dictionary<string, long> wordCounts)
+        {
+            words = [.. wordCounts.Select(kv => Encoding.UTF8.GetBytes(kv.Key).Select(b => (int)b).ToList())];
+            counts = [.. wordCounts.Values];
+            for (int w = 0; w < words.Length; w++) AddPairs(w, +1);
+            Tokens = [.. Enumerable.Range(0, 256).Select(b => new[] { (byte)b })];
+            idOfBytes = Tokens.Select((t, i) => (Key: Convert.ToBase64String(t), i)).ToDictionary(x => x.Key, x => x.i);
+        }
+
+        /// <summary>Every token's bytes by id: the 256 bytes, then one per new merge result.</summary>
+        public List<byte[]> Tokens { get; }
+        public List<(int, int)> Merges { get; } = [];
+
+        /// <summary>Merges the most frequent pair (ties: the smallest ids) everywhere; false when no pair occurs twice (the
+        /// vocabulary then stays smaller).</summary>
+        public bool MergeMostFrequentPair()
         {
             (int, int) best = default; long bestCount = 0;
             foreach (var (pair, c) in pairCounts)
                 if (c > bestCount || (c == bestCount && c > 0 && pair.CompareTo(best) < 0)) { best = pair; bestCount = c; }
-            if (bestCount < 2) break;   // nothing left worth merging: the vocabulary stays smaller
+            if (bestCount < 2) return false;
 
             // Two different pairs can spell the same bytes ("ab"+"c", "a"+"bc"): they share one id.
-            byte[] merged = [.. tokens[best.Item1], .. tokens[best.Item2]];
+            byte[] merged = [.. Tokens[best.Item1], .. Tokens[best.Item2]];
             if (!idOfBytes.TryGetValue(Convert.ToBase64String(merged), out int newId))
             {
-                newId = tokens.Count;
-                tokens.Add(merged);
+                newId = Tokens.Count;
+                Tokens.Add(merged);
                 idOfBytes[Convert.ToBase64String(merged)] = newId;
             }
-            merges.Add(best);
+            Merges.Add(best);
             foreach (int w in pairWords[best].ToArray())
             {
                 AddPairs(w, -1);
@@ -61,13 +92,8 @@ public static partial class BpeTrainer
                     if (symbols[i] == best.Item1 && symbols[i + 1] == best.Item2) { symbols[i] = newId; symbols.RemoveAt(i + 1); }
                 AddPairs(w, +1);
             }
-            progress?.Report((tokens.Count - 256.0) / Math.Max(1, mergeCount));
-            cancel.ThrowIfCancellationRequested();
+            return true;
         }
-
-        var tokenizer = GptTokenizer.FromMerges(tokens, merges);
-        tokenizer.Save(directory);
-        return tokenizer;
 
         void AddPairs(int w, int sign)
         {

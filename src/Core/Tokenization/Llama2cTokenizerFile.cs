@@ -72,34 +72,12 @@ public static class Llama2cTokenizerFile
         catch (FormatException e) { throw new CheckpointException($"{tokBinPath}: {e.Message}", e); }
     }
 
+    static readonly string[] Specials = ["<unk>", "<s>", "</s>"];
+
     /// <summary>The tokenizer.json and tokenizer_config.json texts of <paramref name="pieces"/> (see the class remarks).</summary>
     public static (string TokenizerJson, string ConfigJson) ToHuggingFace(IReadOnlyList<(string Piece, float Score)> pieces)
     {
-        string[] specials = ["<unk>", "<s>", "</s>"];
-        if (pieces.Count < 259) throw new FormatException($"{pieces.Count} pieces: fewer than <unk>, <s>, </s> and 256 byte pieces");
-        for (int b = 0; b < 256; b++)
-            if (pieces[b + 3].Piece != ByteFallbackBpe.BytePiece((byte)b))
-                throw new FormatException($"piece {b + 3} is '{pieces[b + 3].Piece}', not {ByteFallbackBpe.BytePiece((byte)b)}");
-        var names = pieces.Select((p, id) => id < 3 ? specials[id] : p.Piece.Replace(' ', '▁')).ToArray();
-        var vocab = new Dictionary<string, int>();
-        for (int id = 0; id < names.Length; id++)
-            if (!vocab.TryAdd(names[id], id)) throw new FormatException($"pieces {vocab[names[id]]} and {id} are both '{names[id]}'");
-
-        var merges = new List<(float Score, int Merged, int Cut, string Left, string Right)>();
-        for (int id = 3; id < names.Length; id++)
-        {
-            var piece = names[id];
-            for (int cut = 1; cut < piece.Length; cut++)
-            {
-                if (char.IsLowSurrogate(piece[cut])) continue;
-                string left = piece[..cut], right = piece[cut..];
-                if (vocab.TryGetValue(left, out int l) && l >= 3 && vocab.TryGetValue(right, out int r) && r >= 3)
-                    merges.Add((pieces[id].Score, id, cut, left, right));
-            }
-        }
-        var ranked = merges.OrderByDescending(m => m.Score).ThenBy(m => m.Merged).ThenBy(m => m.Cut)
-            .Select(m => (JsonNode)new JsonArray(m.Left, m.Right));
-
+        var vocab = Vocabulary(pieces);
         var vocabJson = new JsonObject();
         foreach (var (name, id) in vocab) vocabJson[name] = id;
         var tokenizer = new JsonObject
@@ -107,7 +85,7 @@ public static class Llama2cTokenizerFile
             ["version"] = "1.0",
             ["truncation"] = null,
             ["padding"] = null,
-            ["added_tokens"] = new JsonArray([.. specials.Select((s, id) => (JsonNode)new JsonObject
+            ["added_tokens"] = new JsonArray([.. Specials.Select((s, id) => (JsonNode)new JsonObject
             {
                 ["id"] = id, ["content"] = s, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
                 ["normalized"] = false, ["special"] = true,
@@ -121,15 +99,7 @@ public static class Llama2cTokenizerFile
             },
             ["pre_tokenizer"] = null,
             ["post_processor"] = BosTemplate(),
-            ["decoder"] = new JsonObject
-            {
-                ["type"] = "Sequence",
-                ["decoders"] = new JsonArray(
-                    new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "▁" }, ["content"] = " " },
-                    new JsonObject { ["type"] = "ByteFallback" },
-                    new JsonObject { ["type"] = "Fuse" },
-                    new JsonObject { ["type"] = "Strip", ["content"] = " ", ["start"] = 1, ["stop"] = 0 }),
-            },
+            ["decoder"] = Decoder(),
             ["model"] = new JsonObject
             {
                 ["type"] = "BPE",
@@ -141,22 +111,69 @@ public static class Llama2cTokenizerFile
                 ["byte_fallback"] = true,
                 ["ignore_merges"] = false,
                 ["vocab"] = vocabJson,
-                ["merges"] = new JsonArray([.. ranked]),
+                ["merges"] = new JsonArray([.. RankedMerges(pieces, vocab)]),
             },
         };
-        var config = new JsonObject
-        {
-            ["add_bos_token"] = true,
-            ["add_eos_token"] = false,
-            ["bos_token"] = "<s>",
-            ["eos_token"] = "</s>",
-            ["unk_token"] = "<unk>",
-            ["clean_up_tokenization_spaces"] = false,
-            ["tokenizer_class"] = "LlamaTokenizerFast",
-        };
         var indented = new JsonSerializerOptions { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        return (tokenizer.ToJsonString(indented) + "\n", config.ToJsonString(indented) + "\n");
+        return (tokenizer.ToJsonString(indented) + "\n", TokenizerConfig().ToJsonString(indented) + "\n");
     }
+
+    /// <summary>Piece → id, the three specials under their names and spaces as ▁; the layout llama2.c writes is checked (specials,
+    /// then the 256 byte pieces) and two ids for one piece refused.</summary>
+    static Dictionary<string, int> Vocabulary(IReadOnlyList<(string Piece, float Score)> pieces)
+    {
+        if (pieces.Count < 259) throw new FormatException($"{pieces.Count} pieces: fewer than <unk>, <s>, </s> and 256 byte pieces");
+        for (int b = 0; b < 256; b++)
+            if (pieces[b + 3].Piece != ByteFallbackBpe.BytePiece((byte)b))
+                throw new FormatException($"piece {b + 3} is '{pieces[b + 3].Piece}', not {ByteFallbackBpe.BytePiece((byte)b)}");
+        var names = pieces.Select((p, id) => id < 3 ? Specials[id] : p.Piece.Replace(' ', '▁')).ToArray();
+        var vocab = new Dictionary<string, int>();
+        for (int id = 0; id < names.Length; id++)
+            if (!vocab.TryAdd(names[id], id)) throw new FormatException($"pieces {vocab[names[id]]} and {id} are both '{names[id]}'");
+        return vocab;
+    }
+
+    /// <summary>Every split of a piece into two known pieces is a merge, ranked by the merged piece's score (then id, then cut):
+    /// SentencePiece's scores as BPE merge ranks.</summary>
+    static IEnumerable<JsonNode> RankedMerges(IReadOnlyList<(string Piece, float Score)> pieces, Dictionary<string, int> vocab)
+    {
+        var merges = new List<(float Score, int Merged, int Cut, string Left, string Right)>();
+        foreach (var (piece, id) in vocab)
+        {
+            if (id < 3) continue;
+            for (int cut = 1; cut < piece.Length; cut++)
+            {
+                if (char.IsLowSurrogate(piece[cut])) continue;
+                string left = piece[..cut], right = piece[cut..];
+                if (vocab.TryGetValue(left, out int l) && l >= 3 && vocab.TryGetValue(right, out int r) && r >= 3)
+                    merges.Add((pieces[id].Score, id, cut, left, right));
+            }
+        }
+        return merges.OrderByDescending(m => m.Score).ThenBy(m => m.Merged).ThenBy(m => m.Cut)
+            .Select(m => (JsonNode)new JsonArray(m.Left, m.Right));
+    }
+
+    /// <summary>▁ back to spaces, byte pieces to bytes, the leading space the normalizer added stripped.</summary>
+    static JsonObject Decoder() => new()
+    {
+        ["type"] = "Sequence",
+        ["decoders"] = new JsonArray(
+            new JsonObject { ["type"] = "Replace", ["pattern"] = new JsonObject { ["String"] = "▁" }, ["content"] = " " },
+            new JsonObject { ["type"] = "ByteFallback" },
+            new JsonObject { ["type"] = "Fuse" },
+            new JsonObject { ["type"] = "Strip", ["content"] = " ", ["start"] = 1, ["stop"] = 0 }),
+    };
+
+    static JsonObject TokenizerConfig() => new()
+    {
+        ["add_bos_token"] = true,
+        ["add_eos_token"] = false,
+        ["bos_token"] = "<s>",
+        ["eos_token"] = "</s>",
+        ["unk_token"] = "<unk>",
+        ["clean_up_tokenization_spaces"] = false,
+        ["tokenizer_class"] = "LlamaTokenizerFast",
+    };
 
     /// <summary>Hugging Face Llama's post-processor (BOS before each sequence); PluginGpt reads add_bos_token instead.</summary>
     static JsonObject BosTemplate()

@@ -81,33 +81,8 @@ public static class MethodVerifier
             // Perturb the method's tensors so that a save that loses anything shows.
             Perturb(a.Trainable, seed);
             var adapted = Logits(model, ids);
-            checks.Run("save → fresh attach → load", () =>
-            {
-                a.Save(dir.Path);
-                using var other = Fresh(config, seed);
-                var reloaded = MethodInstaller.Attach(method, other, options);
-                try
-                {
-                    reloaded.Load(dir.Path);
-                    double diff = MaxDiff(Logits(other, ids), adapted);
-                    return (diff == 0, $"max |Δlogit| = {diff:G3}");
-                }
-                finally { reloaded.Dispose(); }
-            });
-            if (a.CanMerge)
-                checks.Run("merge == unmerged", () =>
-                {
-                    // Merging and unmerging must leave no tensor behind (a delta built outside a dispose scope leaks per merge).
-                    long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-                    a.Merge();
-                    double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
-                    a.Unmerge();
-                    long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - live;
-                    double back = MaxDiff(Logits(model, ids), adapted);
-                    return (merged <= mergeTolerance && back <= mergeTolerance && leaked == 0,
-                        $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}; " +
-                        (leaked == 0 ? "no tensor left behind" : $"{leaked} tensors left behind"));
-                });
+            checks.Run("save → fresh attach → load", () => SaveAndReload(method, options, config, seed, a, dir.Path, ids, adapted));
+            if (a.CanMerge) checks.Run("merge == unmerged", () => MergeEqualsUnmerged(model, a, ids, adapted, mergeTolerance));
             checks.Run("KV cache == recompute", () =>
             {
                 double d = CacheDiff(model, ids) / Math.Max(1, MaxAbs(adapted));
@@ -117,6 +92,37 @@ public static class MethodVerifier
         finally { attached?.Dispose(); }
         Detach(method, options, config, seed, checks);
         return checks;
+    }
+
+    /// <summary>Saved, then loaded into the method attached afresh to a new model, the logits must be the same bit for bit.</summary>
+    static (bool, string) SaveAndReload(IAdaptationMethod method, JsonElement options, GptConfig config, int seed,
+        IAttachedMethod attached, string dir, long[,] ids, float[] adapted)
+    {
+        attached.Save(dir);
+        using var other = Fresh(config, seed);
+        var reloaded = MethodInstaller.Attach(method, other, options);
+        try
+        {
+            reloaded.Load(dir);
+            double diff = MaxDiff(Logits(other, ids), adapted);
+            return (diff == 0, $"max |Δlogit| = {diff:G3}");
+        }
+        finally { reloaded.Dispose(); }
+    }
+
+    /// <summary>Merged, the logits equal the unmerged ones within <paramref name="tolerance"/>; unmerged again they come back, and
+    /// no tensor is left behind (a delta built outside a dispose scope leaks per merge).</summary>
+    static (bool, string) MergeEqualsUnmerged(Decoder model, IAttachedMethod attached, long[,] ids, float[] adapted, double tolerance)
+    {
+        long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        attached.Merge();
+        double merged = MaxDiff(Logits(model, ids), adapted) / Math.Max(1, MaxAbs(adapted));
+        attached.Unmerge();
+        long leaked = DisposeScopeManager.Statistics.ThreadTotalLiveCount - live;
+        double back = MaxDiff(Logits(model, ids), adapted);
+        return (merged <= tolerance && back <= tolerance && leaked == 0,
+            $"merged: relative max |Δlogit| = {merged:G3}; unmerged again: {back:G3}; " +
+            (leaked == 0 ? "no tensor left behind" : $"{leaked} tensors left behind"));
     }
 
     /// <summary>Attached to a model on the meta device (shapes only), every tensor in the tree must be there too.</summary>

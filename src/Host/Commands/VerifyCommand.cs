@@ -57,26 +57,32 @@ public sealed class VerifyCommand(IAnsiConsole console, Lazy<PluginCatalog> plug
                 results.Add((target, MethodVerifier.Run((IAdaptationMethod)target.Instance, options, config, choice.ComputeType,
                     expectedTrainable: parse.GetValue(expectTrainable))));
             }
-            if (parse.GetValue(json))
-                Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
-                {
-                    method = r.Plugin.Manifest.Name,
-                    assembly = Path.GetFileName(r.Plugin.AssemblyPath),
-                    precision = choice.Name,
-                    precision_reason = choice.Reason,
-                    passed = r.Checks.All(c => c.Passed),
-                    checks = r.Checks.Select(c => new { name = c.Name, passed = c.Passed, detail = c.Detail }),
-                }), new JsonSerializerOptions { WriteIndented = true }));
-            else
-                foreach (var (plugin, checks) in results)
-                {
-                    var table = new Table().Title($"{plugin.Manifest.Name} ({Path.GetFileName(plugin.AssemblyPath)})")
-                        .AddColumns("check", "result", "measured");
-                    foreach (var c in checks) table.AddRow(c.Name, c.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(c.Detail));
-                    console.Write(table);
-                }
+            if (parse.GetValue(json)) PrintJson(results, choice);
+            else PrintTables(results);
             return Task.FromResult(results.All(r => r.Checks.All(c => c.Passed)) ? 0 : Cli.CheckFailed);
         });
         return command;
+    }
+
+    static void PrintJson(IEnumerable<(LoadedPlugin Plugin, IReadOnlyList<VerificationCheck> Checks)> results, PrecisionChoice choice) =>
+        Console.WriteLine(JsonSerializer.Serialize(results.Select(r => new
+        {
+            method = r.Plugin.Manifest.Name,
+            assembly = Path.GetFileName(r.Plugin.AssemblyPath),
+            precision = choice.Name,
+            precision_reason = choice.Reason,
+            passed = r.Checks.All(c => c.Passed),
+            checks = r.Checks.Select(c => new { name = c.Name, passed = c.Passed, detail = c.Detail }),
+        }), new JsonSerializerOptions { WriteIndented = true }));
+
+    void PrintTables(IEnumerable<(LoadedPlugin Plugin, IReadOnlyList<VerificationCheck> Checks)> results)
+    {
+        foreach (var (plugin, checks) in results)
+        {
+            var table = new Table().Title($"{plugin.Manifest.Name} ({Path.GetFileName(plugin.AssemblyPath)})")
+                .AddColumns("check", "result", "measured");
+            foreach (var c in checks) table.AddRow(c.Name, c.Passed ? "[green]pass[/]" : "[red]FAIL[/]", Markup.Escape(c.Detail));
+            console.Write(table);
+        }
     }
 }

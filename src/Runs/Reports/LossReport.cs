@@ -66,6 +66,22 @@ public static class LossReport
     {
         var plot = new ScottPlot.Plot();
         var palette = new ScottPlot.Palettes.Category10();
+        int parts = AddTrainingLoss(plot, palette, steps);
+        AddHeldOut(plot, palette, heldOut, corpora, firstColor: 2 + parts);
+        plot.YLabel("loss");
+        plot.XLabel("step");
+        AddDevMetric(plot, palette, steps, evals, primary);
+        AddLearningRate(plot, palette, steps);
+        AddThroughput(plot, palette, steps);
+        plot.Title(evals.Count > 0 || heldOut.Count == 0 ? "Fine-tuning" : "Pre-training");
+        plot.ShowLegend(ScottPlot.Edge.Bottom);
+        return LineChart.Save(plot, path, 900, 560);
+    }
+
+    /// <summary>The loss per step with its moving average, and each loss term's (L1, L2 of an auxiliary objective) as dashed
+    /// lines; returns how many terms there were (their colours come before the held-out corpora's).</summary>
+    static int AddTrainingLoss(ScottPlot.Plot plot, ScottPlot.IPalette palette, IReadOnlyList<MetricsLine> steps)
+    {
         double[] xs = [.. steps.Select(r => (double)r.Step!.Value)];
         double[] losses = [.. steps.Select(r => r.Loss!.Value)];
         if (steps.Count > 0)   // a run cancelled before its first step has none
@@ -86,63 +102,71 @@ public static class LossReport
             part.LinePattern = ScottPlot.LinePattern.Dashed;
             part.LegendText = $"{partNames[i]} term (mean)";
         }
-        if (heldOut.Count > 0)
-        {
-            double[] heldSteps = [.. heldOut.Select(r => (double)r.Step!.Value)];
-            double[] heldLoss = [.. heldOut.Select(r => r.ValidationLoss!.Value)];
-            var held = plot.Add.Scatter(heldSteps, heldLoss, palette.GetColor(1));
-            held.LegendText = corpora.Count > 0 ? "held-out loss (mixture)" : "held-out loss";
-            for (int c = 0; c < corpora.Count; c++)
-            {
-                var with = heldOut.Where(r => r.Eval?.ContainsKey(corpora[c]) == true).ToList();
-                double[] at = [.. with.Select(r => (double)r.Step!.Value)], corpusLoss = [.. with.Select(r => r.Eval![corpora[c]])];
-                var series = plot.Add.Scatter(at, corpusLoss, palette.GetColor(2 + partNames.Count + c));
-                series.LinePattern = ScottPlot.LinePattern.Dashed;
-                series.LegendText = $"held-out: {corpora[c]}";
-            }
-        }
-        plot.YLabel("loss");
-        plot.XLabel("step");
+        return partNames.Count;
+    }
 
-        // The dev metric at each evaluation's step, on the right axis.
+    /// <summary>Pre-training's held-out loss on the mixture, and per corpus as dashed lines.</summary>
+    static void AddHeldOut(ScottPlot.Plot plot, ScottPlot.IPalette palette, IReadOnlyList<MetricsLine> heldOut,
+        IReadOnlyList<string> corpora, int firstColor)
+    {
+        if (heldOut.Count == 0) return;
+        double[] heldSteps = [.. heldOut.Select(r => (double)r.Step!.Value)];
+        double[] heldLoss = [.. heldOut.Select(r => r.ValidationLoss!.Value)];
+        var held = plot.Add.Scatter(heldSteps, heldLoss, palette.GetColor(1));
+        held.LegendText = corpora.Count > 0 ? "held-out loss (mixture)" : "held-out loss";
+        for (int c = 0; c < corpora.Count; c++)
+        {
+            var with = heldOut.Where(r => r.Eval?.ContainsKey(corpora[c]) == true).ToList();
+            double[] at = [.. with.Select(r => (double)r.Step!.Value)], corpusLoss = [.. with.Select(r => r.Eval![corpora[c]])];
+            var series = plot.Add.Scatter(at, corpusLoss, palette.GetColor(firstColor + c));
+            series.LinePattern = ScottPlot.LinePattern.Dashed;
+            series.LegendText = $"held-out: {corpora[c]}";
+        }
+    }
+
+    /// <summary>The dev metric at each evaluation's step, on the right axis.</summary>
+    static void AddDevMetric(ScottPlot.Plot plot, ScottPlot.IPalette palette, IReadOnlyList<MetricsLine> steps,
+        IReadOnlyList<MetricsLine> evals, string? primary)
+    {
         var metric = primary ?? evals.FirstOrDefault()?.Eval!.Keys.FirstOrDefault();
         var scored = evals.Where(e => metric is not null && e.Eval!.ContainsKey(metric)).ToList();   // an epoch without it: no point
-        if (scored.Count > 0)
-        {
-            double[] at = [.. scored.Select(e => (double)EvaluatedAt(e, steps))];
-            double[] scores = [.. scored.Select(e => e.Eval![metric!])];
-            var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
-            dev.Axes.YAxis = plot.Axes.Right;
-            dev.MarkerSize = 8;
-            dev.LegendText = $"dev {metric} (first right axis)";
-            plot.Axes.Right.Label.Text = $"dev {metric}";
-            plot.Axes.SetLimitsY(Math.Min(0, scores.Min()), Math.Max(1, scores.Max()), plot.Axes.Right);   // scores in [0, 1] as such
-        }
-        if (steps.Any(r => r.LearningRate is not null))
-        {
-            var lrAxis = plot.Axes.AddRightAxis();
-            lrAxis.LabelText = "learning rate";
-            var withLr = steps.Where(r => r.LearningRate is not null).ToList();
-            double[] lrSteps = [.. withLr.Select(r => (double)r.Step!.Value)], rates = [.. withLr.Select(r => r.LearningRate!.Value)];
-            var lr = plot.Add.ScatterLine(lrSteps, rates, palette.GetColor(7).WithAlpha(0.6));
-            lr.Axes.YAxis = lrAxis;
-            lr.LinePattern = ScottPlot.LinePattern.Dotted;
-            lr.LegendText = "learning rate (right)";
-        }
-        var withRate = steps.Where(r => r.TokensPerSecond is > 0).ToList();   // pre-training's throughput
-        if (withRate.Count > 0)
-        {
-            var rateAxis = plot.Axes.AddRightAxis();
-            rateAxis.LabelText = "tokens/s";
-            double[] rateSteps = [.. withRate.Select(r => (double)r.Step!.Value)];
-            var rate = plot.Add.ScatterLine(rateSteps, MovingAverage([.. withRate.Select(r => r.TokensPerSecond!.Value)]),
-                palette.GetColor(5).WithAlpha(0.7));
-            rate.Axes.YAxis = rateAxis;
-            rate.LegendText = "tokens/s (farthest right)";
-        }
-        plot.Title(evals.Count > 0 || heldOut.Count == 0 ? "Fine-tuning" : "Pre-training");
-        plot.ShowLegend(ScottPlot.Edge.Bottom);
-        return LineChart.Save(plot, path, 900, 560);
+        if (scored.Count == 0) return;
+        double[] at = [.. scored.Select(e => (double)EvaluatedAt(e, steps))];
+        double[] scores = [.. scored.Select(e => e.Eval![metric!])];
+        var dev = plot.Add.Scatter(at, scores, palette.GetColor(1));
+        dev.Axes.YAxis = plot.Axes.Right;
+        dev.MarkerSize = 8;
+        dev.LegendText = $"dev {metric} (first right axis)";
+        plot.Axes.Right.Label.Text = $"dev {metric}";
+        plot.Axes.SetLimitsY(Math.Min(0, scores.Min()), Math.Max(1, scores.Max()), plot.Axes.Right);   // scores in [0, 1] as such
+    }
+
+    /// <summary>The schedule's learning rate per step, on an axis of its own.</summary>
+    static void AddLearningRate(ScottPlot.Plot plot, ScottPlot.IPalette palette, IReadOnlyList<MetricsLine> steps)
+    {
+        var withLr = steps.Where(r => r.LearningRate is not null).ToList();
+        if (withLr.Count == 0) return;
+        var lrAxis = plot.Axes.AddRightAxis();
+        lrAxis.LabelText = "learning rate";
+        double[] lrSteps = [.. withLr.Select(r => (double)r.Step!.Value)], rates = [.. withLr.Select(r => r.LearningRate!.Value)];
+        var lr = plot.Add.ScatterLine(lrSteps, rates, palette.GetColor(7).WithAlpha(0.6));
+        lr.Axes.YAxis = lrAxis;
+        lr.LinePattern = ScottPlot.LinePattern.Dotted;
+        lr.LegendText = "learning rate (right)";
+    }
+
+    /// <summary>Pre-training's tokens/s (moving average), on the farthest axis.</summary>
+    static void AddThroughput(ScottPlot.Plot plot, ScottPlot.IPalette palette, IReadOnlyList<MetricsLine> steps)
+    {
+        var withRate = steps.Where(r => r.TokensPerSecond is > 0).ToList();
+        if (withRate.Count == 0) return;
+        var rateAxis = plot.Axes.AddRightAxis();
+        rateAxis.LabelText = "tokens/s";
+        double[] rateSteps = [.. withRate.Select(r => (double)r.Step!.Value)];
+        var rate = plot.Add.ScatterLine(rateSteps, MovingAverage([.. withRate.Select(r => r.TokensPerSecond!.Value)]),
+            palette.GetColor(5).WithAlpha(0.7));
+        rate.Axes.YAxis = rateAxis;
+        rate.LegendText = "tokens/s (farthest right)";
     }
 
     /// <summary>Steps a moving average spans: about a fiftieth of the run, at least 1.</summary>
