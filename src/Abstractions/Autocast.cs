@@ -12,7 +12,7 @@ namespace PluginGpt.Abstractions;
 /// reduction stay fp32; a cast is differentiable, so gradients and optimizer state are fp32 too. The host opens the region
 /// for a whole run (set-up, losses, predictions), pre-training step and generation; plugin code only has to route its
 /// matmuls through these helpers and take <see cref="Float"/> of logits before a loss.
-/// Inside <see cref="CacheCasts"/> a weight is cast once, not once per use (the tied LM head is used once per loss chunk, every
+/// Inside <see cref="CacheCasts"/> a weight is cast once, not once per use (the LM head by every loss chunk of an evaluation, every
 /// weight once per generated token), as PyTorch's autocast caches its weight casts; <see cref="CacheFrozenCasts"/> keeps a
 /// frozen body's casts for a whole run.
 /// </summary>

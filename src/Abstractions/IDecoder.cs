@@ -33,6 +33,9 @@ public interface IDecoder
     }
     /// <summary>Next-token logits [.., V] from hidden states.</summary>
     Tensor LmHead(Tensor hidden);
+    /// <summary>The LM head's weight [V, C] (the token embedding's when tied), for losses that fuse the head with the
+    /// cross-entropy (<see cref="LanguageModelLoss"/>); null (the default) where the head is not a plain weight. Since SDK 2.9.</summary>
+    Tensor? LmHeadWeight => null;
     /// <summary>Token embeddings [B, T, C] (the <c>wte</c> lookup alone).</summary>
     Tensor EmbedTokens(Tensor inputIds);
 

@@ -8,7 +8,9 @@ namespace PluginGpt.Abstractions;
 /// autocast does): the same value and gradients as one [N, V] logits tensor, but no chunk's logits exceed 16 MB. Allocations that
 /// size are reused from the heap, where one of hundreds of MB is fresh memory each step — on the sandboxed build machines its page
 /// faults made the LM head and the loss ~80 % of a small model's forward pass (a 134 MB empty tensor: 211 ms; eight 16 MB ones:
-/// 12 ms). Objectives with an auxiliary LM loss (L1) should use it instead of materialising logits.
+/// 12 ms). While gradients are wanted and the decoder hands out its head (<see cref="IDecoder.LmHeadWeight"/>), the head and the
+/// loss run fused (<see cref="FusedLinearCrossEntropy"/>): no chunk's logits are kept for the backward pass. Objectives with an
+/// auxiliary LM loss (L1) should use it instead of materialising logits.
 /// </summary>
 public static class LanguageModelLoss
 {
@@ -21,6 +23,9 @@ public static class LanguageModelLoss
         var rows = hidden.reshape(-1, hidden.shape[^1]);
         var flat = targets.reshape(-1);
         long n = rows.shape[0], chunk = rowsPerChunk ?? Math.Max(1, ChunkLogitBytes / (4L * model.Config.Vocab));
+        var count = flat.ge(0).sum().to(ScalarType.Float32);
+        if (torch.is_grad_enabled() && model.LmHeadWeight is { } head && (rows.requires_grad || head.requires_grad))
+            return (FusedLinearCrossEntropy.Sum(rows, Autocast.Compute(head), flat, chunk), count);
         Tensor? sum = null;
         for (long start = 0; start < n; start += chunk)
         {
@@ -30,7 +35,7 @@ public static class LanguageModelLoss
                 reduction: nn.Reduction.Sum);
             sum = sum is null ? part : sum + part;
         }
-        return (sum ?? torch.zeros(1, device: hidden.device).sum(), flat.ge(0).sum().to(ScalarType.Float32));
+        return (sum ?? torch.zeros(1, device: hidden.device).sum(), count);
     }
 
     /// <summary>The mean loss over the targets that count.</summary>

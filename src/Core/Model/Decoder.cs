@@ -187,6 +187,10 @@ public sealed class Decoder : Module, IDecoder
         return lm_head is not null ? Autocast.Linear(lm_head, hidden) : Autocast.Linear(hidden, TokenWeight);
     }
 
+    /// <summary>The head's weight (the token embedding's when tied): what the fused loss multiplies by.</summary>
+    public Tensor LmHeadWeight => lm_head?.weight ?? TokenWeight;
+    Tensor? IDecoder.LmHeadWeight => LmHeadWeight;
+
     /// <summary>Positions that went through <see cref="LmHead"/> so far: tests check that objectives ask for the logits they need
     /// only.</summary>
     public long LmHeadRows { get; private set; }
