@@ -21,9 +21,6 @@ public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
 
     /// <summary>The slots' names: the attention's (<c>attn</c>, <c>self_attn</c>), then <c>mlp</c>.</summary>
     public IReadOnlyList<string> SubLayerNames => ChildSlots.Names(this);
-    public Module<Tensor, Tensor> GetSubLayer(string name) => ChildSlots.Get(this, name);
-    public Module<Tensor, Tensor> ReplaceSubLayer(string name, Module<Tensor, Tensor> replacement) =>
-        ChildSlots.Replace(this, name, replacement);
 
     /// <summary>What the attention slot holds, called with <paramref name="context"/> handed to the block's own attention.</summary>
     protected Tensor Attend(Module<Tensor, Tensor> slot, Tensor x, AttentionContext context)

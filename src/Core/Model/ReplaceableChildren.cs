@@ -16,10 +16,6 @@ public abstract class ReplaceableChildren : Module<Tensor, Tensor>
 
     public Module<Tensor, Tensor> GetChild(string name) => ChildSlots.Get(this, name);
 
-    /// <summary>Puts <paramref name="replacement"/> where <paramref name="name"/> was and returns the old module.</summary>
-    public Module<Tensor, Tensor> ReplaceChild(string name, Module<Tensor, Tensor> replacement) =>
-        ChildSlots.Replace(this, name, replacement);
-
     /// <summary>A child's forward pass, called as a TorchSharp module (<c>call</c>: its forward hooks fire); inside a bf16
     /// <see cref="Autocast"/> region a plain Linear multiplies with its cached bf16 weight instead (no hooks on that Linear
     /// there), a method's wrapper through its own forward (which routes its matmuls the same way).</summary>
