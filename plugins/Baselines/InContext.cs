@@ -39,6 +39,9 @@ public sealed class InContext : IObjective
         /// <summary>Contextual calibration (Zhao et al. 2021): divide label probabilities by those the prompt gives a content-free input
         /// ("N/A").</summary>
         public bool Calibrate { get; init; }
+        /// <summary>Noisy-channel scoring (Min et al. 2022): the template puts <c>{label}</c> before the text, and a class scores the
+        /// text's likelihood given its label word (<see cref="ChannelPrompt"/>); needs no calibration.</summary>
+        public bool Channel { get; init; }
     }
 
     public IObjectiveInstance Create(ObjectiveContext context)
@@ -52,11 +55,19 @@ public sealed class InContext : IObjective
         PluginOptions.Require(task.Format == InputFormat.MultipleChoice || words.Count == task.Labels.Count, "objective.options",
             "verbalizer", $"needs one word per label ({task.Labels.Count}: {string.Join(", ", task.Labels)}), got {words.Count}");
         var template = o.Template ?? (o.ChainOfThought ? Baselines.ChainOfThought.DefaultTemplate
+            : o.Channel ? ChannelPrompt.DefaultTemplate(task.Format)
             : task.Format == InputFormat.Single ? "{0}\nAnswer: {label}"
             : task.Format == InputFormat.MultipleChoice ? "{0} {label}"
             : "{0}\nQuestion: {1}?\nAnswer: {label}");
-        PluginOptions.Require(o.ChainOfThought || template.EndsWith("{label}"), "objective.options", "template",
-            "must end with {label}, the slot the model fills");
+        if (o.Channel)
+        {
+            PluginOptions.Require(!o.Calibrate && !o.ChainOfThought, "objective.options", "channel",
+                "scores the text under each label word; it takes neither calibrate nor chain_of_thought");
+            ChannelPrompt.Check(template, task.Format);
+        }
+        else
+            PluginOptions.Require(o.ChainOfThought || template.EndsWith("{label}"), "objective.options", "template",
+                "must end with {label}, the slot the model fills");
         var given = o.Demonstrations?.Select((d, i) => Given(d, i, task, o.ChainOfThought)).ToList();
         ChainOfThought? reasoning = null;
         if (o.ChainOfThought)
@@ -101,6 +112,7 @@ public sealed class InContext : IObjective
         readonly int maxNewTokens;
         readonly int[] labelTokens;
         readonly double[]? prior;
+        readonly ChannelPrompt? channel;
 
         public Instance(ObjectiveContext context, Options options, IReadOnlyList<string> words, string template,
             IReadOnlyList<(Example Example, string? Rationale)>? given, ChainOfThought? reasoning)
@@ -108,13 +120,14 @@ public sealed class InContext : IObjective
             this.context = context;
             this.words = words;
             this.template = template;
+            if (options.Channel) channel = new ChannelPrompt(context, template, words);
             this.reasoning = reasoning;
             maxNewTokens = options.MaxNewTokens;
             demonstrations = given?.Select(g => g.Example).ToList() ?? Balanced(context.Task.Train, options.K, options.Seed);
             rationales = given?.Select(g => g.Rationale).ToList() ?? demonstrations.Select(_ => (string?)null).ToList();
             // A label is scored by the first token of " word" (the template puts a space or newline before it).
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
-            if (reasoning is null && labelTokens.Distinct().Count() != labelTokens.Length)
+            if (reasoning is null && channel is null && labelTokens.Distinct().Count() != labelTokens.Length)
                 throw new OptionsException($"objective.options.verbalizer: the words {string.Join(", ", words)} share a first token; " +
                     "choose words that differ at the start");
             if (options.Calibrate && context.Task.Format != InputFormat.MultipleChoice)
@@ -199,6 +212,7 @@ public sealed class InContext : IObjective
 
         Prediction ScoreLabels(Example e)
         {
+            if (channel is not null) return Pick(channel.LabelLogProbabilities(demonstrations, Answer, e));
             var logProbabilities = LabelLogProbabilities(e);
             if (prior is null) return Pick(logProbabilities);
             var calibrated = logProbabilities.Select((l, i) => l - prior[i]).ToArray();

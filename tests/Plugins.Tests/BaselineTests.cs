@@ -144,6 +144,49 @@ public class BaselineTests
     }
 
     [Fact]
+    public void Channel_in_context_scores_the_text_given_each_label_word_as_computed_by_hand()
+    {
+        using var dir = new TempDir();
+        using var model = Tiny();
+        using var _ = torch.no_grad();
+        var icl = new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json("""{"k": 2, "channel": true}""")));
+        icl.Save(dir.Path);
+        var shown = string.Concat(JsonDocument.Parse(File.ReadAllText(dir["demonstrations.json"])).RootElement.EnumerateArray()
+            .Select(d => $"Answer: {d.GetProperty("answer").GetString()}\n{d.GetProperty("text")[0].GetString()}\n\n"));
+        var query = Sentiment().Dev[1];
+        var text = Tok.Encode("\n" + query.Segments[0]);
+        // log P(text | demonstrations, "Answer: w") from the whole sequence's logits, per label word, renormalised.
+        var byHand = new[] { "bad", "good" }.Select(w =>
+        {
+            var ids = Tok.Encode(shown + "Answer: " + w).Concat(text).Select(i => (long)i).ToArray();
+            var logp = model.LmHead(model.Forward(torch.tensor(ids).unsqueeze(0)))[0].log_softmax(1);
+            int from = ids.Length - text.Length;
+            return Enumerable.Range(from, text.Length).Sum(t => (double)logp[t - 1, ids[t]].item<float>());
+        }).ToArray();
+        double norm = Math.Log(byHand.Sum(Math.Exp));
+        long rowsBefore = model.LmHeadRows;
+        var p = icl.Predict([query])[0];
+        Assert.Equal(2 * text.Length, model.LmHeadRows - rowsBefore);   // only the text's positions, once per label
+        Assert.Equal(Math.Exp(byHand[0] - norm), p.Probabilities[0], 4);
+        Assert.Equal(Math.Exp(byHand[1] - norm), p.Probabilities[1], 4);
+
+        foreach (var (options, field) in new[]
+                 {
+                     ("""{"channel": true, "calibrate": true}""", "objective.options.channel"),
+                     ("""{"channel": true, "template": "{0} it was {label}"}""", "objective.options.template"),
+                 })
+        {
+            var e = Assert.Throws<OptionsException>(() =>
+                new InContext().Create(new ObjectiveContext(model, Tok, Sentiment(), Json(options))));
+            Assert.Contains(field, e.Message);
+        }
+        var choice = new TaskData("mc", InputFormat.MultipleChoice, [], [new Example(["x"], Label: 0, Options: ["a", "b"])], [],
+            "accuracy");
+        Assert.Contains("objective.options.channel", Assert.Throws<OptionsException>(() =>
+            new InContext().Create(new ObjectiveContext(model, Tok, choice, Json("""{"channel": true}""")))).Message);
+    }
+
+    [Fact]
     public void In_context_refuses_a_verbalizer_of_the_wrong_size()
     {
         using var model = Tiny();
