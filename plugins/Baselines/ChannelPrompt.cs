@@ -10,11 +10,24 @@ namespace PluginGpt.Plugins.Baselines;
 /// P(l | text). A small LM that leans to one label word whatever the input still has to explain every token of the text under
 /// each label, which is why the channel direction is steadier than the direct one for small models (the paper's finding).
 /// </summary>
-sealed class ChannelPrompt(ObjectiveContext context, string template, IReadOnlyList<string> words)
+sealed class ChannelPrompt
 {
+    readonly ObjectiveContext context;
+    readonly IReadOnlyList<string> words;
     /// <summary>The template's text before and after its <c>{label}</c> slot.</summary>
-    readonly string before = template[..template.IndexOf("{label}", StringComparison.Ordinal)],
-        after = template[(template.IndexOf("{label}", StringComparison.Ordinal) + "{label}".Length)..];
+    readonly string before, after;
+    /// <summary>The demonstrations, each written label first, as every query's prompt starts (built once per run).</summary>
+    readonly string shown;
+
+    public ChannelPrompt(ObjectiveContext context, string template, IReadOnlyList<string> words, IReadOnlyList<Example> demonstrations,
+        Func<Example, string> answer)
+    {
+        this.context = context;
+        this.words = words;
+        int slot = template.IndexOf("{label}", StringComparison.Ordinal);
+        (before, after) = (template[..slot], template[(slot + "{label}".Length)..]);
+        shown = string.Concat(demonstrations.Select(d => PromptSlots.Fill(before + answer(d) + after, d.Segments) + "\n\n"));
+    }
 
     /// <summary>A default channel template per input format: the label word first, then the texts.</summary>
     public static string DefaultTemplate(InputFormat format) =>
@@ -31,9 +44,8 @@ sealed class ChannelPrompt(ObjectiveContext context, string template, IReadOnlyL
     }
 
     /// <summary>Log-probabilities over the labels (renormalised) of <paramref name="query"/>, given the demonstrations.</summary>
-    public double[] LabelLogProbabilities(IReadOnlyList<Example> demonstrations, Func<Example, string> answer, Example query)
+    public double[] LabelLogProbabilities(Example query)
     {
-        var shown = string.Concat(demonstrations.Select(d => PromptSlots.Fill(before + answer(d) + after, d.Segments) + "\n\n"));
         var text = context.Tokenizer.Encode(PromptSlots.Fill(after, query.Segments).TrimEnd());
         var bos = context.Tokenizer.BeginningOfSequence;
         int room = context.Model.UsableContext - (bos is null ? 0 : 1);
@@ -42,12 +54,7 @@ sealed class ChannelPrompt(ObjectiveContext context, string template, IReadOnlyL
         {
             var head = context.Tokenizer.EncodeStart(shown + PromptSlots.Fill(before + word, query.Segments));
             head = head.Length + text.Length <= room ? head : head[^(room - text.Length)..];   // demonstrations trimmed from the front
-            int[] ids = bos is { } start ? [start, .. head, .. text] : [.. head, .. text];
-            int from = ids.Length - text.Length;
-            // Only the positions that predict the text's tokens go through the LM head.
-            var picks = text.Select((token, t) => (0L, (long)(from - 1 + t), (long)token)).ToList();
-            var input = torch.tensor(ids.Select(i => (long)i).ToArray(), device: context.Model.Device).unsqueeze(0);
-            return (double)TokenBatch.TokenLogProbabilities(context.Model, context.Model.Forward(input), picks).sum().item<float>();
+            return Continuation.LogProbability(context, bos is { } start ? [start, .. head] : head, text);
         }).ToArray();
         return torch.tensor(scores).log_softmax(0).data<double>().ToArray();
     }

@@ -120,10 +120,10 @@ public sealed class InContext : IObjective
             this.context = context;
             this.words = words;
             this.template = template;
-            if (options.Channel) channel = new ChannelPrompt(context, template, words);
             this.reasoning = reasoning;
             maxNewTokens = options.MaxNewTokens;
             demonstrations = given?.Select(g => g.Example).ToList() ?? Balanced(context.Task.Train, options.K, options.Seed);
+            if (options.Channel) channel = new ChannelPrompt(context, template, words, demonstrations, Answer);
             rationales = given?.Select(g => g.Rationale).ToList() ?? demonstrations.Select(_ => (string?)null).ToList();
             // A label is scored by the first token of " word" (the template puts a space or newline before it).
             labelTokens = words.Select(w => context.Tokenizer.Encode(" " + w)[0]).ToArray();
@@ -212,7 +212,7 @@ public sealed class InContext : IObjective
 
         Prediction ScoreLabels(Example e)
         {
-            if (channel is not null) return Pick(channel.LabelLogProbabilities(demonstrations, Answer, e));
+            if (channel is not null) return Pick(channel.LabelLogProbabilities(e));
             var logProbabilities = LabelLogProbabilities(e);
             if (prior is null) return Pick(logProbabilities);
             var calibrated = logProbabilities.Select((l, i) => l - prior[i]).ToArray();
@@ -226,12 +226,8 @@ public sealed class InContext : IObjective
             for (int i = 0; i < scores.Length; i++)
             {
                 var option = context.Tokenizer.Encode(" " + e.Options[i]);
-                var prompt = Prompt(e, option.Length);
-                var ids = prompt.Concat(option).ToArray();
-                // Only the positions that predict the option's tokens go through the LM head.
-                var picks = option.Select((token, t) => (0L, (long)(prompt.Length - 1 + t), (long)token)).ToList();
-                double sum = TokenBatch.TokenLogProbabilities(context.Model, context.Model.Forward(Tensor(ids)), picks).sum().item<float>();
-                scores[i] = sum / option.Length;   // mean, so long options are not penalised for their length
+                // The mean, so long options are not penalised for their length.
+                scores[i] = Continuation.LogProbability(context, Prompt(e, option.Length), option) / option.Length;
             }
             var normalised = torch.tensor(scores).log_softmax(0).data<double>().ToArray();
             return Pick(normalised);
