@@ -23,6 +23,10 @@ public static class BuiltInDatasets
         // IMDB: a balanced 5,000-review sample of the official train split and 2,000 of the test split (data/README.md).
         new BuiltInDataset("imdb", "classification", "imdb/train.tsv.gz", "imdb/test.tsv.gz", Cols(("text", "text"), ("label", "label")),
             RawLabels: ["0", "1"], LabelNames: ["negative", "positive"], Unlabelled: "imdb/unsup.txt.gz"),
+        // IMDB with the whole official train split (25,000 reviews) and the same 2,000 test reviews.
+        new BuiltInDataset("imdb-all", "classification", "imdb/train-all.tsv.gz", "imdb/test.tsv.gz",
+            Cols(("text", "text"), ("label", "label")), RawLabels: ["0", "1"], LabelNames: ["negative", "positive"],
+            Unlabelled: "imdb/unsup.txt.gz"),
         new BuiltInDataset("agnews", "classification", "agnews/test.csv", null, Cols(("text", "1,2"), ("label", "0")),
             RawLabels: ["1", "2", "3", "4"], LabelNames: ["World", "Sports", "Business", "Sci/Tech"], HasHeader: false, DevFraction: 0.1),
         new BuiltInDataset("rte", "nli", "rte/train.tsv", "rte/dev.tsv",
