@@ -204,7 +204,7 @@ public sealed class InContext : IObjective
         /// <paramref name="e"/>.</summary>
         double[] LabelLogProbabilities(Example e)
         {
-            var last = context.Model.Forward(Tensor(Prompt(e, 0)))[0, -1];   // the LM head runs at the last position only
+            var last = context.Model.Forward(Continuation.Ids(context, Prompt(e, 0)))[0, -1];   // the LM head runs at the last position only
             var logits = Autocast.Float(context.Model.LmHead(last));
             var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
             return scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray();
@@ -232,8 +232,6 @@ public sealed class InContext : IObjective
             var normalised = torch.tensor(scores).log_softmax(0).data<double>().ToArray();
             return Pick(normalised);
         }
-
-        Tensor Tensor(int[] ids) => torch.tensor(ids.Select(i => (long)i).ToArray(), device: context.Model.Device).unsqueeze(0);
 
         static Prediction Pick(double[] logProbabilities)
         {

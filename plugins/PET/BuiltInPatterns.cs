@@ -30,6 +30,7 @@ public static class BuiltInPatterns
     {
         ["sst2"] = MovieSentiment,
         ["imdb"] = MovieSentiment,
+        ["imdb-all"] = MovieSentiment,
         ["agnews"] = new(
             [
                 "{answer}: {text_a}", "{answer} News: {text_a}", "{text_a} ({answer})", "[ Category: {answer} ] {text_a}",

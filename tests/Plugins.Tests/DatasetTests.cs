@@ -98,6 +98,11 @@ public class UnlabelledPoolTests
         var unsup = lines.Select(l => l.Text).ToHashSet();
         Assert.All(d.Unlabelled, e => { Assert.Equal(-1, e.Label); Assert.Contains(e.Segments[0], unsup); });
         Assert.Equal(5000, Load(new ClassificationTask(), new { dataset = "imdb" }).Train.Count);
+        // imdb-all: the whole official train split, the same test reviews and pool.
+        var all = Load(new ClassificationTask(), new { dataset = "imdb-all", max_unlabelled = 100 });
+        Assert.Equal((25000, 12500), (all.Train.Count, all.Train.Count(e => e.Label == 1)));
+        Assert.Equal(d.Dev.Select(e => e.Segments[0]), all.Dev.Select(e => e.Segments[0]));
+        Assert.Equal(d.Unlabelled.Select(e => e.Segments[0]), all.Unlabelled!.Select(e => e.Segments[0]));
     }
 
     [Fact]

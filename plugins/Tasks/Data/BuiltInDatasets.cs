@@ -16,17 +16,18 @@ public static class BuiltInDatasets
 {
     static Dictionary<string, string> Cols(params (string Role, string Column)[] c) => c.ToDictionary(x => x.Role, x => x.Column);
 
+    // IMDB: a balanced 5,000-review sample of the official train split and 2,000 of the test split (data/README.md).
+    static readonly BuiltInDataset Imdb = new("imdb", "classification", "imdb/train.tsv.gz", "imdb/test.tsv.gz",
+        Cols(("text", "text"), ("label", "label")), RawLabels: ["0", "1"], LabelNames: ["negative", "positive"],
+        Unlabelled: "imdb/unsup.txt.gz");
+
     public static readonly IReadOnlyDictionary<string, BuiltInDataset> All = new[]
     {
         new BuiltInDataset("sst2", "classification", "sst2/train.tsv", "sst2/dev.tsv", Cols(("text", "sentence"), ("label", "label")),
             Cols(("text", "content"), ("label", "label")), ["0", "1"], ["negative", "positive"]),
-        // IMDB: a balanced 5,000-review sample of the official train split and 2,000 of the test split (data/README.md).
-        new BuiltInDataset("imdb", "classification", "imdb/train.tsv.gz", "imdb/test.tsv.gz", Cols(("text", "text"), ("label", "label")),
-            RawLabels: ["0", "1"], LabelNames: ["negative", "positive"], Unlabelled: "imdb/unsup.txt.gz"),
+        Imdb,
         // IMDB with the whole official train split (25,000 reviews) and the same 2,000 test reviews.
-        new BuiltInDataset("imdb-all", "classification", "imdb/train-all.tsv.gz", "imdb/test.tsv.gz",
-            Cols(("text", "text"), ("label", "label")), RawLabels: ["0", "1"], LabelNames: ["negative", "positive"],
-            Unlabelled: "imdb/unsup.txt.gz"),
+        Imdb with { Name = "imdb-all", Train = "imdb/train-all.tsv.gz" },
         new BuiltInDataset("agnews", "classification", "agnews/test.csv", null, Cols(("text", "1,2"), ("label", "0")),
             RawLabels: ["1", "2", "3", "4"], LabelNames: ["World", "Sports", "Business", "Sci/Tech"], HasHeader: false, DevFraction: 0.1),
         new BuiltInDataset("rte", "nli", "rte/train.tsv", "rte/dev.tsv",
