@@ -32,6 +32,10 @@ public sealed class PetObjective : IObjective
         public bool ZeroShot { get; init; }
         /// <summary>Tokens per sequence; 0 = the model's context.</summary>
         public int MaxLength { get; init; }
+        /// <summary>Contextual calibration (Zhao et al. 2021) of predictions, not of the loss: label probabilities are divided by
+        /// those the pattern gives a content-free input ("N/A" for each text) with the model as it is, and renormalised.
+        /// Not PET's; for a zero-shot pattern whose verbalizer the LM favours one way whatever the text.</summary>
+        public bool Calibrate { get; init; }
         public int Seed { get; init; } = 13;
     }
 
@@ -47,6 +51,8 @@ public sealed class PetObjective : IObjective
             "a multiple-choice task's options are the answers; it takes no verbalizer");
         PluginOptions.Require(o.LmAlpha is >= 0 and <= 1, section, "lm_alpha", $"must be in [0, 1], got {o.LmAlpha}");
         PluginOptions.Require(o.MaxLength >= 0, section, "max_length", $"must be ≥ 0, got {o.MaxLength}");
+        PluginOptions.Require(!choice || !o.Calibrate, section, "calibrate",
+            "calibrates label words; a multiple-choice task's options differ from example to example");
         var builtIn = BuiltInPatterns.For(task.Name);
         if (o.Pattern is null && builtIn is null)
             throw new OptionsException(
@@ -118,7 +124,9 @@ public sealed class PetObjective : IObjective
         public IReadOnlyList<Prediction> Predict(IReadOnlyList<Example> batch)
         {
             using var _ = torch.no_grad();
-            var probabilities = scorer.Scores(batch).to(ScalarType.Float64).softmax(1).cpu();
+            var logProbabilities = scorer.Scores(batch).to(ScalarType.Float64).log_softmax(1);
+            if (options.Calibrate) logProbabilities -= ContentFreeLogProbabilities();
+            var probabilities = logProbabilities.softmax(1).cpu();
             var list = new List<Prediction>();
             for (int i = 0; i < batch.Count; i++)
             {
@@ -127,6 +135,15 @@ public sealed class PetObjective : IObjective
                 list.Add(new Prediction(best, row[best], row));
             }
             return list;
+        }
+
+        /// <summary>[1, labels]: what the model as it is now gives an input without content (computed per call: a trained
+        /// model's prior differs from the zero-shot one).</summary>
+        Tensor ContentFreeLogProbabilities()
+        {
+            int texts = context.Task.Format == InputFormat.Pair ? 2 : 1;
+            var contentFree = new Example(Enumerable.Repeat("N/A", texts).ToList());
+            return scorer.Scores([contentFree]).to(ScalarType.Float64).log_softmax(1);
         }
     }
 }

@@ -44,6 +44,14 @@ public class PetTests
     }
 
     [Fact]
+    public void Every_IMDB_dataset_has_the_movie_patterns()
+    {
+        Assert.NotNull(BuiltInPatterns.For("imdb"));
+        Assert.Same(BuiltInPatterns.For("imdb"), BuiltInPatterns.For("imdb-all"));
+        Assert.Same(BuiltInPatterns.For("sst2"), BuiltInPatterns.For("imdb"));
+    }
+
+    [Fact]
     public void Multiple_choice_fills_the_slot_with_each_option_lowered_and_unpunctuated_as_PETs_COPA()
     {
         using var model = Golden();
@@ -102,6 +110,30 @@ public class PetTests
         Assert.Empty(scored.Parameters);   // no head, no new parameters
         var p = scored.Predict(data.Dev)[0];
         Assert.Equal(1, p.Probabilities.Sum(), 6);
+    }
+
+    [Fact]
+    public void Calibration_divides_the_prediction_by_the_content_free_inputs_and_leaves_the_loss_alone()
+    {
+        using var model = Golden();
+        var data = new TaskData("toy", InputFormat.Single, ["no", "yes"],
+            [new Example(["ok"], Label: 1), new Example(["bad"], Label: 0)], [new Example(["ok"], Label: 1)], "accuracy");
+        const string pet = """ "pattern": "{text_a} is{answer}", "verbalizer": {"no": ["a"], "yes": ["b"]}, "lm_alpha": 0 """;
+        using var plain = new PetObjective().Create(new ObjectiveContext(model, Bytes, data, Json($$"""{{{pet}}}""")));
+        using var calibrated = new PetObjective().Create(new ObjectiveContext(model, Bytes, data,
+            Json($$"""{{{pet}}, "calibrate": true}""")));
+        using var _ = torch.no_grad();
+        var p = plain.Predict([data.Train[0]])[0].Probabilities;
+        var prior = plain.Predict([new Example(["N/A"])])[0].Probabilities;
+        double[] divided = [p[0] / prior[0], p[1] / prior[1]];
+        var q = calibrated.Predict([data.Train[0]])[0].Probabilities;
+        Assert.NotEqual(p[1], q[1], 3);
+        Assert.Equal(divided[1] / divided.Sum(), q[1], 6);
+        Assert.Equal(plain.Loss(data.Train).item<float>(), calibrated.Loss(data.Train).item<float>());
+        var copa = new TaskData("copa", InputFormat.MultipleChoice, [], [], [], "accuracy");
+        var e = Assert.Throws<OptionsException>(() => new PetObjective().Create(
+            new ObjectiveContext(model, Bytes, copa, Json("""{"calibrate": true}"""))));
+        Assert.Contains("objective.options.calibrate", e.Message);
     }
 
     [Theory]
