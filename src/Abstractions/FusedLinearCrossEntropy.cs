@@ -39,14 +39,19 @@ internal sealed class FusedLinearCrossEntropy : torch.autograd.SingleTensorFunct
             var x = rows.narrow(0, start, length).to(weight.dtype);
             var target = targets.narrow(0, start, length);
             var logits = x.matmul(weight.t()).to(accumulate);
-            var logSum = logits.logsumexp(1, keepdim: true);
             var counts = target.ge(0);
             var index = target.clamp(min: 0).unsqueeze(1);   // an ignored row's pick is masked below
             var picked = logits.gather(1, index);
+            // One exp per logit, in place (logsumexp and then the softmax would take two): e = exp(z − max), Σe, and
+            // log Σ exp z = log Σe + max; the softmax is e / Σe.
+            var max = logits.amax([1], keepdim: true);
+            var exps = logits.sub_(max).exp_();
+            var sum = exps.sum(1, keepdim: true);
+            var logSum = sum.log().add_(max);
             loss.add_((logSum - picked).squeeze(1).masked_fill(counts.logical_not(), 0).sum());
             if (rowGrad is null && weightGrad is null) continue;
             // d loss / d logits = softmax − one-hot on the rows that count, 0 on the others.
-            var grad = logits.sub_(logSum).exp_();
+            var grad = exps.div_(sum);
             grad.scatter_(1, index, grad.gather(1, index) - 1);
             grad.mul_(counts.unsqueeze(1));
             var gradCompute = grad.to(weight.dtype);
