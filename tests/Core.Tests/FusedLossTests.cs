@@ -22,7 +22,7 @@ public class FusedLossTests
                 reduction: nn.Reduction.Sum);
         }
         sum.backward();
-        return (sum.item<float>(), [.. model.parameters().Select(p => p.grad?.clone())]);
+        return ((float)sum.to(ScalarType.Float64).item<double>(), [.. model.parameters().Select(p => p.grad?.clone())]);
     }
 
     static Tensor Targets(GptConfig config)
@@ -51,10 +51,18 @@ public class FusedLossTests
         var (fused, grads) = LossAndGrads(model, ids, targets, fused: true, chunk: 7);   // 30 rows: 7+7+7+7+2
         Assert.Equal(before, model.LmHeadRows);   // no logits through the plain head
         Assert.Equal(reference, fused, 4);
-        foreach (var (g, e) in grads.Zip(expected))
+        // Against float64's gradients, the fused fp32 path errs no more than twice as much as the unfused fp32 path does (both
+        // round differently: measured 2–5e-6 each, so comparing the two fp32 paths to 1e-6 fails on rounding alone).
+        model.to(ScalarType.Float64);
+        var (_, truth) = LossAndGrads(model, ids, targets, fused: false);
+        model.to(ScalarType.Float32);
+        double Error(Tensor? g, Tensor? t) => g is null ? 0 : (g.to(ScalarType.Float64) - t!).abs().max().item<double>();
+        double rounding = expected.Zip(truth).Max(x => Error(x.First, x.Second));
+        Assert.InRange(rounding, 1e-9, 1e-4);
+        foreach (var ((g, e), t) in grads.Zip(expected).Zip(truth))
         {
             Assert.Equal(e is null, g is null);
-            if (g is not null) Assert.True(torch.allclose(g, e!, rtol: 1e-4, atol: 1e-6), $"max diff {(g - e!).abs().max().item<float>()}");
+            Assert.True(Error(g, t) <= 2 * rounding, $"fused error {Error(g, t)}, unfused {rounding}");
         }
         Assert.Equal(frozenHead, model.LmHeadWeight.grad is null);
     }
