@@ -98,7 +98,7 @@ sealed class FineTuneLoop : IDisposable
             new Optimizers.OptimizerChoice(t.Optimizer, Beta2: 0.999, Momentum: t.Momentum)));
         // Tokens/s come from the decoder's own token counters; MFU from a matmul peak measured now, in the precision the run
         // computes in (its Autocast region), so it compares like with like.
-        peak = MatmulPeak.Measure(job.Model.Device, 512, 3, Autocast.ComputeType ?? torch.ScalarType.Float32).GFlops;
+        peak = MatmulPeak.UtilisationPeakGFlops(job.Model.Device, Autocast.ComputeType ?? torch.ScalarType.Float32);
         Own(Autocast.CacheFrozenCasts());   // a frozen body is cast to bf16 once per run, not per step
         stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;
     }

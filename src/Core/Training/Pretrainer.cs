@@ -58,7 +58,7 @@ public static partial class Pretrainer
         if (resuming) LoadOptimizer(optimizer, Path.Combine(checkpoint, OptimizerFile));
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
         // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
-        double peak = MatmulPeak.Measure(device, 512, 3, precision.MatmulType).GFlops;
+        double peak = MatmulPeak.UtilisationPeakGFlops(device, precision.MatmulType);
         return Train(model, optimizer, data, o, dir, startStep, peak, progress, cancel);
     }
 
