@@ -204,7 +204,8 @@ public sealed class InContext : IObjective
         /// <paramref name="e"/>.</summary>
         double[] LabelLogProbabilities(Example e)
         {
-            var last = context.Model.Forward(Continuation.Ids(context, Prompt(e, 0)))[0, -1];   // the LM head runs at the last position only
+            // The LM head runs at the last position only.
+            var last = context.Model.Forward(Continuation.Ids(context, Prompt(e, 0)))[0, -1];
             var logits = Autocast.Float(context.Model.LmHead(last));
             var scores = logits.index_select(0, torch.tensor(labelTokens.Select(t => (long)t).ToArray(), device: logits.device));
             return scores.log_softmax(0).to(ScalarType.Float64).cpu().data<double>().ToArray();
