@@ -62,7 +62,8 @@ public class FusedLossTests
         foreach (var ((g, e), t) in grads.Zip(expected).Zip(truth))
         {
             Assert.Equal(e is null, g is null);
-            Assert.True(Error(g, t) <= 2 * rounding, $"fused error {Error(g, t)}, unfused {rounding}");
+            double error = Error(g, t);
+            Assert.True(error <= 2 * rounding, $"fused error {error}, unfused {rounding}");
         }
         Assert.Equal(frozenHead, model.LmHeadWeight.grad is null);
     }
