@@ -50,8 +50,9 @@ public class LoraLinear : LinearWrapper
     /// <summary>The adapter's dropout on its input.</summary>
     protected Tensor Dropped(Tensor x) => lora_dropout.forward(x);
 
-    /// <summary>s·B·A·x for an input already dropped.</summary>
-    protected Tensor LowRank(Tensor dropped) => Autocast.Linear(lora_B, Autocast.Linear(lora_A, dropped)) * scaling;
+    /// <summary>s·B·A·x for an input already dropped; s scales the rank-r intermediate, a pass over r columns instead of the
+    /// output's.</summary>
+    protected Tensor LowRank(Tensor dropped) => Autocast.Linear(lora_B, Autocast.Linear(lora_A, dropped) * scaling);
 
     public override Tensor forward(Tensor x)
     {

@@ -19,6 +19,20 @@ public class BenchTests
     }
 
     [Fact]
+    public void Bench_method_in_bf16_casts_only_the_trainable_weights_in_a_step_and_takes_a_dropout()
+    {
+        var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "tiny", "--set", "r=8", "--precision", "bf16",
+            "--dropout", "0.1", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var figures = JsonDocument.Parse(r.Stdout).RootElement;
+        Assert.Equal("bf16", figures.GetProperty("precision").GetString());
+        // The frozen body's casts are kept for the run: a LoRA step casts its A and B on each of the 2 layers' c_attn, nothing
+        // else; full fine-tuning casts at least every block's 4 weights and the tied head.
+        Assert.Equal(2 * 2, figures.GetProperty("method_step_weight_casts").GetInt64());
+        Assert.True(figures.GetProperty("full_step_weight_casts").GetInt64() >= 2 * 4 + 1, r.Stdout);
+    }
+
+    [Fact]
     public void LoRA_training_takes_less_memory_than_full_fine_tuning_on_small_and_runs_record_theirs()
     {
         var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "small", "--json");

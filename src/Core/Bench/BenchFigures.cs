@@ -75,12 +75,13 @@ public static class BenchFigures
         ["overhead"] = $"{r.Overhead:P1}",
     };
 
-    public static Dictionary<string, object> Method(string preset, string method, MethodBenchResult r)
+    public static Dictionary<string, object> Method(string preset, string method, string precision, MethodBenchResult r)
     {
         var figures = new Dictionary<string, object>
         {
             ["preset"] = preset,
             ["method"] = method,
+            ["precision"] = precision,
             ["trainable_parameters"] = r.TrainableParameters,
             ["total_parameters"] = r.TotalParameters,
             ["base_forward_ms"] = Math.Round(r.BaseForwardSeconds * 1000, 2),
@@ -93,10 +94,12 @@ public static class BenchFigures
             figures["merged_forward_over_base"] = Math.Round(merged / r.BaseForwardSeconds, 3);
         }
         figures["full_step_ms"] = Math.Round(r.FullStepSeconds * 1000, 1);
+        figures["full_step_weight_casts"] = r.FullStepWeightCasts;
         if (!double.IsNaN(r.MethodStepSeconds))
         {
             figures["method_step_ms"] = Math.Round(r.MethodStepSeconds * 1000, 1);
             figures["method_step_over_full"] = Math.Round(r.MethodStepSeconds / r.FullStepSeconds, 3);
+            figures["method_step_weight_casts"] = r.MethodStepWeightCasts;
         }
         if (r.FullStepMemoryBytes is { } fullBytes) figures["full_step_memory_mib"] = Math.Round(fullBytes / MiB, 1);
         if (r.MethodStepMemoryBytes is { } methodBytes) figures["method_step_memory_mib"] = Math.Round(methodBytes / MiB, 1);

@@ -16,27 +16,33 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
     public long? FullStepMemoryBytes { get; init; }
     /// <inheritdoc cref="FullStepMemoryBytes"/>
     public long? MethodStepMemoryBytes { get; init; }
+    /// <summary>Weight casts one training step makes (bf16: each trainable weight once; a frozen body's casts are kept for the
+    /// run, as fine-tuning runs keep them); 0 in fp32.</summary>
+    public long FullStepWeightCasts { get; init; }
+    /// <inheritdoc cref="FullStepWeightCasts"/>
+    public long MethodStepWeightCasts { get; init; }
 }
 
 /// <summary>
 /// Times a method attached to a random decoder: no-grad forward of the base, the method, and the method merged (if it can), and
 /// one training step (forward, backward, AdamW) of full fine-tuning against one of the method, with the memory each step adds
 /// (gradients, optimizer state, activations kept for backward). Rounds interleave the variants so warm-up and drift on a shared
-/// machine hit all of them alike; each figure is a median.
+/// machine hit all of them alike; each figure is a median. Everything runs in the precision's region (bf16 matmuls with fp32
+/// master weights), as a fine-tuning run in that precision does.
 /// </summary>
 public static class MethodBenchmark
 {
     public static MethodBenchResult Run(IAdaptationMethod method, JsonElement options, GptConfig config, int batch, int block,
-        Device device, int rounds = 5,
-        CancellationToken cancel = default)
+        Device device, PrecisionChoice precision, int rounds = 5, CancellationToken cancel = default)
     {
+        using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
         using var model = new Decoder(config);
         model.to(device);
         var (bases, methods, merged, fullSteps, methodSteps) =
             (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
         var (fullMemory, methodMemory) = (new List<double>(), new List<double>());
-        long trainable = 0, total = 0;
+        long trainable = 0, total = 0, fullCasts = 0, methodCasts = 0;
         for (int round = 0; round < rounds; round++)
         {
             cancel.ThrowIfCancellationRequested();
@@ -44,6 +50,7 @@ public static class MethodBenchmark
             foreach (var p in model.parameters()) p.requires_grad = true;
             var full = Step(model, TrainableTensor.Defaults(model.named_parameters()), batch, block);
             fullSteps.Add(full.Seconds);
+            fullCasts = full.WeightCasts;
             if (full.MemoryBytes is { } fullBytes) fullMemory.Add(fullBytes);
             foreach (var p in model.parameters()) { p.grad?.Dispose(); p.grad = null; }   // full fine-tuning's gradients: gone
 
@@ -59,6 +66,7 @@ public static class MethodBenchmark
                 foreach (var t in tensors) t.Parameter.requires_grad = true;
                 var step = Step(model, tensors, batch, block);
                 methodSteps.Add(step.Seconds);
+                methodCasts = step.WeightCasts;
                 if (step.MemoryBytes is { } methodBytes) methodMemory.Add(methodBytes);
             }
             if (attached.CanMerge)
@@ -74,22 +82,26 @@ public static class MethodBenchmark
         {
             FullStepMemoryBytes = fullMemory.Count > 0 ? (long)Median(fullMemory) : null,
             MethodStepMemoryBytes = methodMemory.Count > 0 ? (long)Median(methodMemory) : null,
+            FullStepWeightCasts = fullCasts,
+            MethodStepWeightCasts = methodCasts,
         };
     }
 
     /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer
-    /// state), and the memory the steps added at their peak.</summary>
-    static (double Seconds, long? MemoryBytes) Step(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block,
-        int steps = 3)
+    /// state), the memory the steps added at their peak, and the weight casts of the last step.</summary>
+    static (double Seconds, long? MemoryBytes, long WeightCasts) Step(Decoder model, IReadOnlyList<TrainableTensor> tensors,
+        int batch, int block, int steps = 3)
     {
         var memory = TrainingMemory.Start(model.Device);
         using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);
         model.train();
         using var frozenCasts = Autocast.CacheFrozenCasts();   // as fine-tuning runs do
         var times = new List<double>();
+        long casts = 0;
         for (int step = 0; step < steps + 2; step++)
         {
             using var scope = torch.NewDisposeScope();
+            long castsBefore = Autocast.WeightCasts;
             var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
             var watch = Stopwatch.StartNew();
             Tensor loss;
@@ -101,8 +113,9 @@ public static class MethodBenchmark
             optimizer.Step(step);
             loss.item<float>();
             if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);
+            casts = Autocast.WeightCasts - castsBefore;
         }
         model.eval();
-        return (times.Order().ElementAt(times.Count / 2), memory.PeakGrowthBytes);
+        return (times.Order().ElementAt(times.Count / 2), memory.PeakGrowthBytes, casts);
     }
 }

@@ -30,19 +30,26 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         Description = "comma-separated precisions to measure in this run (fp32, bf16, auto); ratios compare them",
         DefaultValueFactory = _ => "fp32,bf16",
     };
+    readonly Option<double?> dropout = new("--dropout")
+    {
+        // GPT-2's presets train with 0.1, and attention dropout keeps LibTorch's CPU attention on its unfused path.
+        Description = "dropout of the model's embeddings, attention weights and residuals during training (default: the preset's)",
+    };
 
     /// <summary>What every benchmark is measured at: the preset's shape, the device, a batch of sequences and the precisions.</summary>
     sealed record Shape(string Preset, GptConfig Config, TorchSharp.torch.Device Device, int Batch, int Block,
         IReadOnlyList<PrecisionChoice> Precisions);
 
-    Shape Read(ParseResult parse)
+    Shape Read(ParseResult parse, Option<int>? batchOption = null, Option<string>? precisionOption = null)
     {
         var config = Presets.Get(parse.GetValue(preset)!);
+        if (parse.GetValue(dropout) is { } p) config = config.WithDropout(p);
         var dev = DeviceSelector.Parse(parse.GetValue(device)!);
         int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
-        var choices = parse.GetValue(precisions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var choices = parse.GetValue(precisionOption ?? precisions)!
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(name => PrecisionSelector.Resolve(name, dev)).ToList();   // `auto` probes the device
-        return new Shape(parse.GetValue(preset)!, config, dev, parse.GetValue(batch), t, choices);
+        return new Shape(parse.GetValue(preset)!, config, dev, parse.GetValue(batchOption ?? batch), t, choices);
     }
 
     public Command Build() => new("bench", "Measure throughput (figures are ratios within one run); results are recorded (--results).")
@@ -59,7 +66,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         };
         var train = new Command("train",
             "Training tokens/s and achieved GFLOP/s over the matmul peak of each precision, measured in one run.")
-        { preset, device, json, batch, block, steps, precisions, checkpointing };
+        { preset, device, json, batch, block, steps, precisions, dropout, checkpointing };
         train.SetAction((parse, cancel) =>
         {
             var s = Read(parse);
@@ -93,7 +100,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
     {
         var profile = new Command("profile",
             "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
-        { preset, device, json, batch, block, precisions };
+        { preset, device, json, batch, block, precisions, dropout };
         profile.SetAction(async (parse, cancel) =>
         {
             var s = Read(parse);
@@ -125,16 +132,25 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         var methodBatch = new Option<int>("--batch-size") { DefaultValueFactory = _ => 8 };
         var methodName = new Option<string>("--method") { Description = "the method plugin to measure (e.g. lora)", Required = true };
         var set = new Option<string[]>("--set") { Description = "method option, e.g. --set r=8" };
+        var methodPrecisions = new Option<string>("--precision")
+        {
+            Description = "comma-separated precisions, each measured on its own (fp32, bf16, auto)",
+            DefaultValueFactory = _ => "fp32",
+        };
         var method = new Command("method",
             "A method's cost against the bare model: forward time (unmerged and merged) and training step time, as ratios.")
-        { preset, device, json, methodBatch, methodName, set };
-        method.SetAction((parse, cancel) =>
+        { preset, device, json, methodBatch, block, methodName, set, methodPrecisions, dropout };
+        method.SetAction(async (parse, cancel) =>
         {
-            var config = Presets.Get(parse.GetValue(preset)!);
+            var s = Read(parse, methodBatch, methodPrecisions);
             var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
-            var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), config, parse.GetValue(methodBatch),
-                config.Context, DeviceSelector.Parse(parse.GetValue(device)!), cancel: cancel);
-            return Report(parse, BenchFigures.Method(parse.GetValue(preset)!, plugin.Manifest.Name, r));
+            foreach (var choice in s.Precisions)
+            {
+                var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), s.Config, s.Batch, s.Block,
+                    s.Device, choice, cancel: cancel);
+                await Report(parse, BenchFigures.Method(s.Preset, plugin.Manifest.Name, choice.Name, r));
+            }
+            return 0;
         });
         return method;
     }
