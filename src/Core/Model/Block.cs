@@ -39,10 +39,10 @@ public sealed class Block : DecoderBlock
         var a = Attend(attn, x, context);
 #pragma warning disable CS0618 // the obsolete hook point 4 keeps working
         if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
-        x = ln_1.call(x + a);
+        x = ln_1.call(KeptScalars.Add(x, a));
         var m = mlp.call(x);
         if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
 #pragma warning restore CS0618
-        return ln_2.call(x + m);
+        return ln_2.call(KeptScalars.Add(x, m));
     }
 }

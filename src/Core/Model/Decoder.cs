@@ -128,7 +128,7 @@ public sealed partial class Decoder : Module, IDecoder
             throw new ArgumentException($"sequence of {total} positions exceeds the model's context of {Config.Context} (n_positions)");
         var positions = torch.arange(past, total, dtype: ScalarType.Int64, device: inputIds.device);
         (Tensor, Tensor)? rotary = null;
-        if (wpe is not null) x = drop!.call(x + wpe.call(positions));
+        if (wpe is not null) x = drop!.call(KeptScalars.Add(x, wpe.call(positions)));
         else rotary = RotaryEmbedding.Table(positions, Config.HeadDim, Config.RopeTheta);
 
         var context = new AttentionContext(cache, past, KeyValuePrefix, keyPaddingMask, rotary, BlockOutputHook);

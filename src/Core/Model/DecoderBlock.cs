@@ -38,10 +38,10 @@ public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
         var a = Attend(attention, attentionNorm.call(x), context);
 #pragma warning disable CS0618 // the obsolete hook point 4 keeps working
         if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
-        x = x + a;
+        x = KeptScalars.Add(x, a);
         var m = mlp.call(mlpNorm.call(x));
         if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
 #pragma warning restore CS0618
-        return x + m;
+        return KeptScalars.Add(x, m);
     }
 }

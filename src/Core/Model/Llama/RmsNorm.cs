@@ -10,11 +10,11 @@ namespace PluginGpt.Core.Model.Llama;
 public sealed class RmsNorm : Module<Tensor, Tensor>
 {
     readonly Parameter weight;
-    readonly double epsilon;
+    readonly Scalar epsilon;   // kept for the module's life: a temporary Scalar can be freed mid-call (KeptScalars)
 
     public RmsNorm(long dim, double epsilon, Device? device = null) : base(nameof(RmsNorm))
     {
-        this.epsilon = epsilon;
+        this.epsilon = epsilon.ToScalar();
         // The module owns it: out of any dispose scope the model is built in.
         weight = (Parameter)new Parameter(torch.ones(dim, device: device)).DetachFromDisposeScope();
         RegisterComponents();
@@ -23,7 +23,7 @@ public sealed class RmsNorm : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         var x32 = x.to(ScalarType.Float32);
-        var normed = x32 * torch.rsqrt(x32.pow(2).mean([-1], keepdim: true) + epsilon);
+        var normed = x32 * torch.rsqrt(x32.square().mean([-1], keepdim: true).add(epsilon, KeptScalars.One));
         return weight * normed.to(x.dtype);
     }
 }

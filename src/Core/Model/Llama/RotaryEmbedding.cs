@@ -24,6 +24,6 @@ internal static class RotaryEmbedding
     {
         long half = x.shape[^1] / 2;
         var rotated = torch.cat([-x[.., .., .., (int)half..], x[.., .., .., ..(int)half]], -1);
-        return x * cos.to(x.dtype) + rotated * sin.to(x.dtype);
+        return KeptScalars.Add(x * cos.to(x.dtype), rotated * sin.to(x.dtype));
     }
 }
