@@ -40,26 +40,28 @@ public static class Benchmarks
         model.to(device);
         model.train();
         var parameters = TrainableTensor.Defaults(model.named_parameters());
-        using var optimizer = new OptimizerStep(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
+        OptimizerStep NewOptimizer() => new(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
         long count = ParameterSet.Count(parameters.Select(p => p.Parameter));
-        var memory = TrainingMemory.Start(device);   // gradients, optimizer state and activations: what a step adds
         var times = new List<double>();
-        for (int step = 0; step < steps + 2; step++)
-        {
-            cancel.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            var x = torch.randint(0, config.Vocab, [batch, block], device: device);
-            var w = Stopwatch.StartNew();
-            Tensor loss;
-            using (Autocast.CacheCasts())   // as training steps do
+        using (var optimizer = NewOptimizer())
+            for (int step = 0; step < steps + 2; step++)
             {
-                loss = model.LanguageModelLoss(x, x);
-                loss.backward();
+                cancel.ThrowIfCancellationRequested();
+                using var scope = torch.NewDisposeScope();
+                var x = torch.randint(0, config.Vocab, [batch, block], device: device);
+                var w = Stopwatch.StartNew();
+                Tensor loss;
+                using (Autocast.CacheCasts())   // as training steps do
+                {
+                    loss = model.LanguageModelLoss(x, x);
+                    loss.backward();
+                }
+                optimizer.Step(step);
+                loss.item<float>();
+                if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
             }
-            optimizer.Step(step);
-            loss.item<float>();
-            if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
-        }
+        // Gradients, optimizer state and activations: what a step adds, measured apart from the timed steps.
+        long? memoryBytes = StepMemory.Measure(model, parameters, NewOptimizer, batch, block);
         double median = times.Order().ElementAt(times.Count / 2);
         double tokensPerSecond = batch * block / median;
         double gflops = tokensPerSecond * config.TrainingFlopsPerToken(count, block) / 1e9;
@@ -70,7 +72,7 @@ public static class Benchmarks
         span?.SetTag("mfu", gflops / peakGFlops);
         return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name)
         {
-            MemoryBytes = memory.PeakGrowthBytes,
+            MemoryBytes = memoryBytes,
         };
     }
 

@@ -12,7 +12,7 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
     double FullStepSeconds, double MethodStepSeconds, long TrainableParameters, long TotalParameters)
 {
     /// <summary>Memory training steps added at their peak (<see cref="TrainingMemory"/>): full fine-tuning's and the method's,
-    /// medians over rounds; null where not measurable.</summary>
+    /// measured once after the timed rounds (<see cref="StepMemory"/>); null where not measurable.</summary>
     public long? FullStepMemoryBytes { get; init; }
     /// <inheritdoc cref="FullStepMemoryBytes"/>
     public long? MethodStepMemoryBytes { get; init; }
@@ -41,7 +41,6 @@ public static class MethodBenchmark
         model.to(device);
         var (bases, methods, merged, fullSteps, methodSteps) =
             (new List<double>(), new List<double>(), new List<double>(), new List<double>(), new List<double>());
-        var (fullMemory, methodMemory) = (new List<double>(), new List<double>());
         long trainable = 0, total = 0, fullCasts = 0, methodCasts = 0;
         for (int round = 0; round < rounds; round++)
         {
@@ -51,23 +50,19 @@ public static class MethodBenchmark
             var full = Step(model, TrainableTensor.Defaults(model.named_parameters()), batch, block);
             fullSteps.Add(full.Seconds);
             fullCasts = full.WeightCasts;
-            if (full.MemoryBytes is { } fullBytes) fullMemory.Add(fullBytes);
-            foreach (var p in model.parameters()) { p.grad?.Dispose(); p.grad = null; }   // full fine-tuning's gradients: gone
+            StepMemory.FreeGradients(model);   // full fine-tuning's gradients: gone
 
             using var attached = MethodInstaller.Attach(method, model, options);
             trainable = attached.Trainable.Sum(p => p.Parameter.numel());
             total = ParameterSet.Count(model.parameters());
             methods.Add(Benchmarks.ForwardSeconds(model, batch, block, 3));
-            var tensors = attached.Trainable
-                .Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
+            var tensors = Trainable(model, attached);
             if (tensors.Count > 0)
             {
-                foreach (var p in model.parameters()) p.requires_grad = false;   // the body frozen, as a run freezes it
-                foreach (var t in tensors) t.Parameter.requires_grad = true;
                 var step = Step(model, tensors, batch, block);
                 methodSteps.Add(step.Seconds);
                 methodCasts = step.WeightCasts;
-                if (step.MemoryBytes is { } methodBytes) methodMemory.Add(methodBytes);
+                StepMemory.FreeGradients(model);
             }
             if (attached.CanMerge)
             {
@@ -76,24 +71,46 @@ public static class MethodBenchmark
                 attached.Unmerge();
             }
         }
+        // Memory in passes of their own, after every timed step (StepMemory says why).
+        foreach (var p in model.parameters()) p.requires_grad = true;
+        var all = TrainableTensor.Defaults(model.named_parameters());
+        long? fullMemory = StepMemory.Measure(model, all, () => NewOptimizer(all, 2), batch, block);
+        long? methodMemory = null;
+        using (var attached = MethodInstaller.Attach(method, model, options))
+        {
+            var tensors = Trainable(model, attached);
+            if (tensors.Count > 0) methodMemory = StepMemory.Measure(model, tensors, () => NewOptimizer(tensors, 2), batch, block);
+        }
         static double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
         return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps),
             Median(methodSteps), trainable, total)
         {
-            FullStepMemoryBytes = fullMemory.Count > 0 ? (long)Median(fullMemory) : null,
-            MethodStepMemoryBytes = methodMemory.Count > 0 ? (long)Median(methodMemory) : null,
+            FullStepMemoryBytes = fullMemory,
+            MethodStepMemoryBytes = methodMemory,
             FullStepWeightCasts = fullCasts,
             MethodStepWeightCasts = methodCasts,
         };
     }
 
-    /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer
-    /// state), the memory the steps added at their peak, and the weight casts of the last step.</summary>
-    static (double Seconds, long? MemoryBytes, long WeightCasts) Step(Decoder model, IReadOnlyList<TrainableTensor> tensors,
-        int batch, int block, int steps = 3)
+    /// <summary>The method's trainable tensors with its settings, the body frozen as a run freezes it.</summary>
+    static List<TrainableTensor> Trainable(Decoder model, IAttachedMethod attached)
     {
-        var memory = TrainingMemory.Start(model.Device);
-        using var optimizer = new OptimizerStep(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps + 2), 0.01, gradClip: 1.0);
+        var tensors = attached.Trainable
+            .Select(p => new TrainableTensor(p.Name, p.Parameter, attached.SettingsFor(p.Name, p.Parameter))).ToList();
+        foreach (var p in model.parameters()) p.requires_grad = false;
+        foreach (var t in tensors) t.Parameter.requires_grad = true;
+        return tensors;
+    }
+
+    static OptimizerStep NewOptimizer(IReadOnlyList<TrainableTensor> tensors, int steps) =>
+        new(tensors, new LearningRateSchedule(1e-5, 1e-5, 0, steps), 0.01, gradClip: 1.0);
+
+    /// <summary>Median seconds of a training step over <paramref name="tensors"/> (after two warm-up steps that allocate optimizer
+    /// state) and the weight casts of the last step.</summary>
+    static (double Seconds, long WeightCasts) Step(Decoder model, IReadOnlyList<TrainableTensor> tensors, int batch, int block,
+        int steps = 3)
+    {
+        using var optimizer = NewOptimizer(tensors, steps + 2);
         model.train();
         using var frozenCasts = Autocast.CacheFrozenCasts();   // as fine-tuning runs do
         var times = new List<double>();
@@ -116,6 +133,6 @@ public static class MethodBenchmark
             casts = Autocast.WeightCasts - castsBefore;
         }
         model.eval();
-        return (times.Order().ElementAt(times.Count / 2), memory.PeakGrowthBytes, casts);
+        return (times.Order().ElementAt(times.Count / 2), casts);
     }
 }

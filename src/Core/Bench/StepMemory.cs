@@ -1,0 +1,46 @@
+using PluginGpt.Core.Model;
+using PluginGpt.Core.Training;
+using TorchSharp;
+
+namespace PluginGpt.Core.Bench;
+
+/// <summary>
+/// The memory training steps add, measured in a pass of its own after the timed steps: <see cref="TrainingMemory.Start"/> returns
+/// glibc's free pages to the kernel, which splits the heap's huge pages, and the steps that follow it ran up to 4× slower for a
+/// dozen forward passes (measured 2026-12-05, `small` preset) — timed steps after it measured the trim, not the model.
+/// </summary>
+public static class StepMemory
+{
+    /// <summary>Peak bytes that <paramref name="steps"/> training steps over <paramref name="tensors"/> add (gradients, a fresh
+    /// optimizer's state, activations kept for backward); null where not measurable. Gradients are freed before and after.
+    /// </summary>
+    public static long? Measure(Decoder model, IReadOnlyList<TrainableTensor> tensors, Func<OptimizerStep> optimizerFactory,
+        int batch, int block, int steps = 2)
+    {
+        FreeGradients(model);
+        var memory = TrainingMemory.Start(model.Device);
+        using (var optimizer = optimizerFactory())
+        {
+            model.train();
+            using var frozenCasts = Autocast.CacheFrozenCasts();
+            for (int step = 0; step < steps; step++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
+                using (Autocast.CacheCasts())
+                    model.LanguageModelLoss(x, x).backward();
+                optimizer.Step(step);
+            }
+            model.eval();
+        }
+        long? bytes = memory.PeakGrowthBytes;
+        FreeGradients(model);
+        return bytes;
+    }
+
+    /// <summary>Disposes every parameter's gradient (a measured step's, so the next starts from none).</summary>
+    public static void FreeGradients(Decoder model)
+    {
+        foreach (var p in model.parameters()) { p.grad?.Dispose(); p.grad = null; }
+    }
+}
