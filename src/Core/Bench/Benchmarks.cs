@@ -40,28 +40,25 @@ public static class Benchmarks
         model.to(device);
         model.train();
         var parameters = TrainableTensor.Defaults(model.named_parameters());
-        OptimizerStep NewOptimizer() => new(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
+        using var optimizer = new OptimizerStep(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, steps + 2), 0.1, gradClip: 0);
         long count = ParameterSet.Count(parameters.Select(p => p.Parameter));
         var times = new List<double>();
-        using (var optimizer = NewOptimizer())
-            for (int step = 0; step < steps + 2; step++)
+        for (int step = 0; step < steps + 2; step++)
+        {
+            cancel.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            var x = torch.randint(0, config.Vocab, [batch, block], device: device);
+            var w = Stopwatch.StartNew();
+            Tensor loss;
+            using (Autocast.CacheCasts())   // as training steps do
             {
-                cancel.ThrowIfCancellationRequested();
-                using var scope = torch.NewDisposeScope();
-                var x = torch.randint(0, config.Vocab, [batch, block], device: device);
-                var w = Stopwatch.StartNew();
-                Tensor loss;
-                using (Autocast.CacheCasts())   // as training steps do
-                {
-                    loss = model.LanguageModelLoss(x, x);
-                    loss.backward();
-                }
-                optimizer.Step(step);
-                loss.item<float>();
-                if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
+                loss = model.LanguageModelLoss(x, x);
+                loss.backward();
             }
-        // Gradients, optimizer state and activations: what a step adds, measured apart from the timed steps.
-        long? memoryBytes = StepMemory.Measure(model, parameters, NewOptimizer, batch, block);
+            optimizer.Step(step);
+            loss.item<float>();
+            if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
+        }
         double median = times.Order().ElementAt(times.Count / 2);
         double tokensPerSecond = batch * block / median;
         double gflops = tokensPerSecond * config.TrainingFlopsPerToken(count, block) / 1e9;
@@ -70,10 +67,21 @@ public static class Benchmarks
         Telemetry.BenchMfu.Record(gflops / peakGFlops, tags);
         span?.SetTag("tokens_per_second", tokensPerSecond);
         span?.SetTag("mfu", gflops / peakGFlops);
-        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name)
-        {
-            MemoryBytes = memoryBytes,
-        };
+        return new TrainingResult(tokensPerSecond, gflops, peakGFlops, median, count, precision.Name);
+    }
+
+    /// <summary>The memory <see cref="Training"/>'s steps add (gradients, optimizer state, activations), on a fresh model of the
+    /// same shape; call it after every timed measurement of the run (<see cref="StepMemory"/> says why).</summary>
+    public static long? TrainingMemoryBytes(GptConfig config, int batch, int block, Device device, PrecisionChoice precision,
+        bool gradientCheckpointing = false)
+    {
+        using var region = Autocast.Use(precision.ComputeType);
+        torch.manual_seed(0);
+        using var model = new Decoder(config) { GradientCheckpointing = gradientCheckpointing };
+        model.to(device);
+        var parameters = TrainableTensor.Defaults(model.named_parameters());
+        return StepMemory.Measure(model, parameters,
+            () => new OptimizerStep(parameters, new LearningRateSchedule(1e-4, 1e-4, 0, 2), 0.1, gradClip: 0), batch, block);
     }
 
     /// <summary>Median seconds of a no-grad forward pass over [batch, block] random tokens.</summary>

@@ -12,7 +12,7 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
     double FullStepSeconds, double MethodStepSeconds, long TrainableParameters, long TotalParameters)
 {
     /// <summary>Memory training steps added at their peak (<see cref="TrainingMemory"/>): full fine-tuning's and the method's,
-    /// measured once after the timed rounds (<see cref="StepMemory"/>); null where not measurable.</summary>
+    /// from <see cref="MethodBenchmark.Memory"/>; null where not measurable.</summary>
     public long? FullStepMemoryBytes { get; init; }
     /// <inheritdoc cref="FullStepMemoryBytes"/>
     public long? MethodStepMemoryBytes { get; init; }
@@ -71,25 +71,29 @@ public static class MethodBenchmark
                 attached.Unmerge();
             }
         }
-        // Memory in passes of their own, after every timed step (StepMemory says why).
-        foreach (var p in model.parameters()) p.requires_grad = true;
-        var all = TrainableTensor.Defaults(model.named_parameters());
-        long? fullMemory = StepMemory.Measure(model, all, () => NewOptimizer(all, 2), batch, block);
-        long? methodMemory = null;
-        using (var attached = MethodInstaller.Attach(method, model, options))
-        {
-            var tensors = Trainable(model, attached);
-            if (tensors.Count > 0) methodMemory = StepMemory.Measure(model, tensors, () => NewOptimizer(tensors, 2), batch, block);
-        }
         static double Median(List<double> v) => v.Count == 0 ? double.NaN : v.Order().ElementAt(v.Count / 2);
         return new MethodBenchResult(Median(bases), Median(methods), merged.Count > 0 ? Median(merged) : null, Median(fullSteps),
             Median(methodSteps), trainable, total)
         {
-            FullStepMemoryBytes = fullMemory,
-            MethodStepMemoryBytes = methodMemory,
             FullStepWeightCasts = fullCasts,
             MethodStepWeightCasts = methodCasts,
         };
+    }
+
+    /// <summary>The memory two training steps add, full fine-tuning's and the method's (null where not measurable), on a fresh
+    /// model of the same shape; call it after every timed measurement of the run (<see cref="StepMemory"/> says why).</summary>
+    public static (long? Full, long? Method) Memory(IAdaptationMethod method, JsonElement options, GptConfig config, int batch,
+        int block, Device device, PrecisionChoice precision)
+    {
+        using var region = Autocast.Use(precision.ComputeType);
+        torch.manual_seed(0);
+        using var model = new Decoder(config);
+        model.to(device);
+        var all = TrainableTensor.Defaults(model.named_parameters());
+        long? full = StepMemory.Measure(model, all, () => NewOptimizer(all, 2), batch, block);
+        using var attached = MethodInstaller.Attach(method, model, options);
+        var tensors = Trainable(model, attached);
+        return (full, tensors.Count > 0 ? StepMemory.Measure(model, tensors, () => NewOptimizer(tensors, 2), batch, block) : null);
     }
 
     /// <summary>The method's trainable tensors with its settings, the body frozen as a run freezes it.</summary>

@@ -71,8 +71,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         {
             var s = Read(parse);
             bool recompute = parse.GetValue(checkpointing);
-            var results = s.Precisions.Select(p => Benchmarks.Training(s.Config, s.Batch, s.Block, parse.GetValue(steps), s.Device, p,
+            var timed = s.Precisions.Select(p => Benchmarks.Training(s.Config, s.Batch, s.Block, parse.GetValue(steps), s.Device, p,
                 cancel, recompute)).ToList();
+            // Memory after every timed measurement: measuring it slows what follows (StepMemory).
+            var results = timed.Zip(s.Precisions, (r, p) => r with
+            {
+                MemoryBytes = Benchmarks.TrainingMemoryBytes(s.Config, s.Batch, s.Block, s.Device, p, recompute),
+            }).ToList();
             return Report(parse, BenchFigures.Training(s.Preset, s.Batch, s.Block, recompute, results));
         });
         return train;
@@ -144,11 +149,16 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         {
             var s = Read(parse, methodBatch, methodPrecisions);
             var plugin = plugins.Value.Get<IAdaptationMethod>(PluginKind.Method, parse.GetValue(methodName)!, "--method");
-            foreach (var choice in s.Precisions)
+            var options = JsonOverrides.ToElement(parse.GetValue(set) ?? []);
+            var timed = s.Precisions.Select(choice =>
+                MethodBenchmark.Run(plugin, options, s.Config, s.Batch, s.Block, s.Device, choice, cancel: cancel)).ToList();
+            // Memory after every timed measurement: measuring it slows what follows (StepMemory).
+            foreach (var (r, choice) in timed.Zip(s.Precisions))
             {
-                var r = MethodBenchmark.Run(plugin, JsonOverrides.ToElement(parse.GetValue(set) ?? []), s.Config, s.Batch, s.Block,
-                    s.Device, choice, cancel: cancel);
-                await Report(parse, BenchFigures.Method(s.Preset, plugin.Manifest.Name, choice.Name, r));
+                cancel.ThrowIfCancellationRequested();
+                var (full, adapted) = MethodBenchmark.Memory(plugin, options, s.Config, s.Batch, s.Block, s.Device, choice);
+                await Report(parse, BenchFigures.Method(s.Preset, plugin.Manifest.Name, choice.Name,
+                    r with { FullStepMemoryBytes = full, MethodStepMemoryBytes = adapted }));
             }
             return 0;
         });
