@@ -25,10 +25,10 @@ public sealed record MethodBenchResult(double BaseForwardSeconds, double MethodF
 
 /// <summary>
 /// Times a method attached to a random decoder: no-grad forward of the base, the method, and the method merged (if it can), and
-/// one training step (forward, backward, AdamW) of full fine-tuning against one of the method, with the memory each step adds
-/// (gradients, optimizer state, activations kept for backward). Rounds interleave the variants so warm-up and drift on a shared
-/// machine hit all of them alike; each figure is a median. Everything runs in the precision's region (bf16 matmuls with fp32
-/// master weights), as a fine-tuning run in that precision does.
+/// one training step (forward, backward, AdamW) of full fine-tuning against one of the method; <see cref="Memory"/> measures
+/// the memory each step adds (gradients, optimizer state, activations kept for backward) apart from the timing. Rounds
+/// interleave the variants so warm-up and drift on a shared machine hit all of them alike; each figure is a median. Everything
+/// runs in the precision's region (bf16 matmuls with fp32 master weights), as a fine-tuning run in that precision does.
 /// </summary>
 public static class MethodBenchmark
 {

@@ -7,7 +7,7 @@ namespace PluginGpt.Core.Bench;
 /// <summary>
 /// The memory training steps add, measured in a pass of its own after the timed steps: <see cref="TrainingMemory.Start"/> returns
 /// glibc's free pages to the kernel (<c>malloc_trim</c>), and the forward passes that follow it ran 3–6× slower for about a
-/// dozen (measured 2026-12-05, `small` preset: 40 ms before, 135–243 ms after; resetting the peak alone changed nothing; the
+/// dozen (measured 2026-12-05, the <c>small</c> preset: 40 ms before, 135–243 ms after; resetting the peak alone changed nothing; the
 /// pages faulted back in, perhaps no longer huge, are the likely cause) — timed steps after it measured the trim, not the model.
 /// Benchmarks therefore measure memory after all their timed work.
 /// </summary>
