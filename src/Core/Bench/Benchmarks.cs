@@ -47,16 +47,9 @@ public static class Benchmarks
         {
             cancel.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
-            var x = torch.randint(0, config.Vocab, [batch, block], device: device);
+            var x = BenchStep.Tokens(model, batch, block);
             var w = Stopwatch.StartNew();
-            Tensor loss;
-            using (Autocast.CacheCasts())   // as training steps do
-            {
-                loss = model.LanguageModelLoss(x, x);
-                loss.backward();
-            }
-            optimizer.Step(step);
-            loss.item<float>();
+            BenchStep.Run(model, optimizer, step, x);
             if (step >= 2) times.Add(w.Elapsed.TotalSeconds);   // the first two steps allocate optimizer state
         }
         double median = times.Order().ElementAt(times.Count / 2);

@@ -62,7 +62,6 @@ public static class MethodBenchmark
                 var step = Step(model, tensors, batch, block);
                 methodSteps.Add(step.Seconds);
                 methodCasts = step.WeightCasts;
-                StepMemory.FreeGradients(model);
             }
             if (attached.CanMerge)
             {
@@ -123,16 +122,9 @@ public static class MethodBenchmark
         {
             using var scope = torch.NewDisposeScope();
             long castsBefore = Autocast.WeightCasts;
-            var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
+            var x = BenchStep.Tokens(model, batch, block);
             var watch = Stopwatch.StartNew();
-            Tensor loss;
-            using (Autocast.CacheCasts())
-            {
-                loss = model.LanguageModelLoss(x, x);
-                loss.backward();
-            }
-            optimizer.Step(step);
-            loss.item<float>();
+            BenchStep.Run(model, optimizer, step, x);
             if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);
             casts = Autocast.WeightCasts - castsBefore;
         }

@@ -28,10 +28,7 @@ public static class StepMemory
             for (int step = 0; step < steps; step++)
             {
                 using var scope = torch.NewDisposeScope();
-                var x = torch.randint(0, model.Config.Vocab, [batch, block], device: model.Device);
-                using (Autocast.CacheCasts())
-                    model.LanguageModelLoss(x, x).backward();
-                optimizer.Step(step);
+                BenchStep.Run(model, optimizer, step, BenchStep.Tokens(model, batch, block));
             }
             model.eval();
         }
