@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,15 +11,21 @@ public static class MatmulPeak
 {
     public sealed record MatmulResult(int Size, double GFlops);
 
-    /// <summary>Best GFLOP/s of an n×n by n×n matmul in <paramref name="dtype"/> (fp32 by default) over a few repeats.</summary>
-    public static MatmulResult Measure(Device device, int size = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32)
+    /// <summary>Best GFLOP/s of an n×n by n×n matmul in <paramref name="dtype"/> (fp32 by default) over at least
+    /// <paramref name="repeats"/> matmuls and at least <paramref name="minSeconds"/> of them. The time floor is there because the
+    /// rate comes in phases: on a 2-core AMD EPYC (Zen 5) VM the same 1024³ matmul ran at ~190 or ~400 GFLOP/s in fp32 (bf16: ~350
+    /// or ~700) for stretches of a fraction of a second to several seconds, so a best of 10 calls (~0.1 s) often measured only
+    /// the slow phase (`bench train` reported fp32 at 108 % of such a "peak").</summary>
+    public static MatmulResult Measure(Device device, int size = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32,
+        double minSeconds = 0.6)
     {
         using var scope = torch.NewDisposeScope();
         var a = torch.randn(size, size, device: device).to(dtype);
         var b = torch.randn(size, size, device: device).to(dtype);
         a.matmul(b);   // warm-up
         double best = double.MaxValue;
-        for (int i = 0; i < repeats; i++)
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < repeats || total.Elapsed.TotalSeconds < minSeconds; i++)
         {
             var w = Stopwatch.StartNew();
             using var c = a.matmul(b);
@@ -30,8 +37,14 @@ public static class MatmulPeak
     }
 
     /// <summary>The denominator of MFU: the best of a 512³ and a 1024³ matmul in <paramref name="dtype"/>. Which size runs
-    /// fastest depends on the CPU and the type (bf16 on a 2-core AMD EPYC with AVX-512 BF16: 687 GFLOP/s at 512³, 350 at 1024³;
-    /// fp32 the other way round), and a peak taken at the slower size would report more than the run's share of the machine.</summary>
+    /// fastest depends on the CPU and the type (a 2-core AMD EPYC with AVX-512 BF16 once measured bf16 at 687 GFLOP/s at 512³ and
+    /// 350 at 1024³, fp32 the other way round), and a peak taken at the slower size would report more than the run's share of
+    /// the machine.</summary>
     public static double UtilisationPeakGFlops(Device device, ScalarType dtype, int repeats = 3) =>
-        Math.Max(Measure(device, 512, repeats, dtype).GFlops, Measure(device, 1024, repeats, dtype).GFlops);
+        Peaks.GetOrAdd((device.ToString(), dtype), _ =>
+            Math.Max(Measure(device, 512, repeats, dtype).GFlops, Measure(device, 1024, repeats, dtype).GFlops));
+
+    /// <summary>Measured once per process, device and type: a machine's peak does not change between the runs of one process,
+    /// and every fine-tuning run asks for it.</summary>
+    static readonly ConcurrentDictionary<(string Device, ScalarType Type), double> Peaks = new();
 }

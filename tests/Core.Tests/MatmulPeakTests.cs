@@ -1,0 +1,28 @@
+using System.Diagnostics;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Tests;
+
+public class MatmulPeakTests
+{
+    [Fact]
+    public void The_peak_is_measured_once_per_process_device_and_type()
+    {
+        double first = MatmulPeak.UtilisationPeakGFlops(CPU, ScalarType.Float32, repeats: 1);
+        var watch = Stopwatch.StartNew();
+        double second = MatmulPeak.UtilisationPeakGFlops(CPU, ScalarType.Float32, repeats: 1);
+        Assert.True(first > 0);
+        Assert.Equal(first, second);   // two measurements would differ in the last digits
+        Assert.True(watch.Elapsed.TotalSeconds < 0.1, $"the second call measured again ({watch.Elapsed.TotalSeconds:F2} s)");
+    }
+
+    [Fact]
+    public void A_measurement_lasts_at_least_its_time_floor()
+    {
+        var watch = Stopwatch.StartNew();
+        var result = MatmulPeak.Measure(CPU, size: 64, repeats: 1, minSeconds: 0.2);
+        Assert.True(watch.Elapsed.TotalSeconds >= 0.2, $"took {watch.Elapsed.TotalSeconds:F3} s");
+        Assert.Equal(64, result.Size);
+        Assert.True(result.GFlops > 0);
+    }
+}
