@@ -27,6 +27,28 @@ public static class CpuFeatures
         return line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
     }
 
+    static readonly Lazy<string?> MachineModel = new(() =>
+    {
+        try { return File.Exists("/proc/cpuinfo") ? Describe(File.ReadAllText("/proc/cpuinfo")) : null; }
+        catch (IOException) { return null; }
+    });
+
+    /// <summary>This machine's CPU as <see cref="Describe"/> names it, or null where the OS does not say.</summary>
+    public static string? Model => MachineModel.Value;
+
+    /// <summary>The first processor's model name with its family and model numbers: cloud VMs often report a bare "AMD EPYC"
+    /// for every generation (Zen 4 is family 25, Zen 5 family 26), and benchmark histories must tell them apart.</summary>
+    public static string? Describe(string cpuinfo)
+    {
+        var first = cpuinfo.Split("\n\n")[0].Split('\n');
+        string? Field(string name) => first.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal) &&
+            l[name.Length..].TrimStart('\t', ' ').StartsWith(':'))?.Split(':', 2)[1].Trim();
+        var name = Field("model name");
+        if (name is null) return null;
+        var (family, model) = (Field("cpu family"), Field("model"));
+        return family is null || model is null ? name : $"{name} (family {family}, model {model})";
+    }
+
     /// <summary>The first of <see cref="Bf16Flags"/> the flags hold, or null.</summary>
     public static string? NativeBf16(IReadOnlySet<string> flags) => Bf16Flags.FirstOrDefault(flags.Contains);
 }

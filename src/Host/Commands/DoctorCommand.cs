@@ -28,6 +28,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             using (var t = torch.ones(2, 2)) table.AddRow("LibTorch (CPU)", $"loaded: ones(2,2).sum() = {t.sum().item<float>()}");
             table.AddRow("CUDA",
                 torch.cuda.is_available() ? $"{torch.cuda.device_count()} device(s)" : "not available (CPU build or no GPU)");
+            table.AddRow("CPU", Markup.Escape(CpuFeatures.Model ?? "not listed by the OS"));
             table.AddRow("threads", torch.get_num_threads().ToString());
             var (fp32, bf16) = PrecisionSelector.Peaks(torch.CPU);
             table.AddRow("matmul 512³", $"fp32 {fp32:F0} GFLOP/s, bf16 {bf16:F0} GFLOP/s");

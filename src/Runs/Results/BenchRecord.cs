@@ -26,7 +26,7 @@ public sealed record BenchRecord
             Started = DateTime.UtcNow,
             Command = command,
             Arguments = string.Join(' ', arguments),
-            Cpu = CpuModel(),
+            Cpu = Core.CpuFeatures.Model,
             Cores = Environment.ProcessorCount,
             Precision = precision,
             GitCommit = Results.GitCommit.Find(Environment.CurrentDirectory),
@@ -35,16 +35,4 @@ public sealed record BenchRecord
         };
 
     [System.Text.Json.Serialization.JsonIgnore] public string FiguresJson => JsonSerializer.Serialize(Figures);
-
-    /// <summary>The CPU's model name (Linux), or null.</summary>
-    public static string? CpuModel()
-    {
-        try
-        {
-            if (!File.Exists("/proc/cpuinfo")) return null;
-            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-            return line?.Split(':', 2)[1].Trim();
-        }
-        catch (IOException) { return null; }
-    }
 }
