@@ -33,7 +33,7 @@ public static class Benchmarks
     {
         using var span = Telemetry.Source.StartActivity("bench.train");
         span?.SetTag("precision", precision.Name);
-        double peakGFlops = MatmulPeak.UtilisationPeakGFlops(device, precision.MatmulType, 10);
+        double peakGFlops = MatmulPeak.UtilisationPeakGFlops(device, precision.MatmulType, 10, MatmulPeak.BenchSeconds);
         using var region = Autocast.Use(precision.ComputeType);
         torch.manual_seed(0);
         using var model = new Decoder(config) { GradientCheckpointing = gradientCheckpointing };
