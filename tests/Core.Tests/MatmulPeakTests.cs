@@ -17,6 +17,16 @@ public class MatmulPeakTests
     }
 
     [Fact]
+    public void A_longer_time_floor_than_the_cached_peak_had_measures_again()
+    {
+        MatmulPeak.UtilisationPeakGFlops(CPU, ScalarType.Float32, repeats: 1);
+        var watch = Stopwatch.StartNew();
+        double longer = MatmulPeak.UtilisationPeakGFlops(CPU, ScalarType.Float32, repeats: 1, minSeconds: 0.4);
+        Assert.True(watch.Elapsed.TotalSeconds >= 0.8, $"two sizes at 0.4 s each took {watch.Elapsed.TotalSeconds:F2} s");
+        Assert.Equal(longer, MatmulPeak.UtilisationPeakGFlops(CPU, ScalarType.Float32, repeats: 1, minSeconds: 0.4));
+    }
+
+    [Fact]
     public void A_measurement_lasts_at_least_its_time_floor()
     {
         var watch = Stopwatch.StartNew();

@@ -96,8 +96,8 @@ sealed class FineTuneLoop : IDisposable
             t.Schedule);
         optimizer = Own(new OptimizerStep(trainable, schedule, t.WeightDecay, t.GradClip,
             new Optimizers.OptimizerChoice(t.Optimizer, Beta2: 0.999, Momentum: t.Momentum)));
-        // Tokens/s come from the decoder's own token counters; MFU from a matmul peak measured now, in the precision the run
-        // computes in (its Autocast region), so it compares like with like.
+        // Tokens/s come from the decoder's own token counters; MFU from a matmul peak (measured once per process), in the
+        // precision the run computes in (its Autocast region), so it compares like with like.
         peak = MatmulPeak.UtilisationPeakGFlops(job.Model.Device, Autocast.ComputeType ?? torch.ScalarType.Float32);
         Own(Autocast.CacheFrozenCasts());   // a frozen body is cast to bf16 once per run, not per step
         stoppingRule = t.EarlyStopping is { } stoppingSpec ? new EarlyStoppingListener(stoppingSpec) : null;

@@ -57,7 +57,7 @@ public static partial class Pretrainer
         using var optimizer = new OptimizerStep(parameters, schedule, o.WeightDecay, o.GradClip);
         if (resuming) LoadOptimizer(optimizer, Path.Combine(checkpoint, OptimizerFile));
         if (!resuming) { GptCheckpoint.Save(model, dir); tokenizer.Save(dir); }
-        // A matmul peak measured now lets every step report MFU (achieved over peak FLOP/s) to telemetry.
+        // A matmul peak (measured once per process) lets every step report MFU (achieved over peak FLOP/s) to telemetry.
         double peak = MatmulPeak.UtilisationPeakGFlops(device, precision.MatmulType);
         return Train(model, optimizer, data, o, dir, startStep, peak, progress, cancel);
     }
