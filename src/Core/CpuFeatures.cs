@@ -10,11 +10,14 @@ public static class CpuFeatures
     /// </summary>
     public static readonly string[] Bf16Flags = ["avx512_bf16", "amx_bf16"];
 
-    static readonly Lazy<IReadOnlySet<string>?> Machine = new(() =>
+    /// <summary>This machine's <c>/proc/cpuinfo</c>, read once; null where there is none.</summary>
+    static readonly Lazy<string?> CpuInfo = new(() =>
     {
-        try { return File.Exists("/proc/cpuinfo") ? Parse(File.ReadAllText("/proc/cpuinfo")) : null; }
+        try { return File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : null; }
         catch (IOException) { return null; }
     });
+
+    static readonly Lazy<IReadOnlySet<string>?> Machine = new(() => CpuInfo.Value is { } text ? Parse(text) : null);
 
     /// <summary>This machine's flags, or null where the OS does not list them.</summary>
     public static IReadOnlySet<string>? Flags => Machine.Value;
@@ -27,11 +30,7 @@ public static class CpuFeatures
         return line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
     }
 
-    static readonly Lazy<string?> MachineModel = new(() =>
-    {
-        try { return File.Exists("/proc/cpuinfo") ? Describe(File.ReadAllText("/proc/cpuinfo")) : null; }
-        catch (IOException) { return null; }
-    });
+    static readonly Lazy<string?> MachineModel = new(() => CpuInfo.Value is { } text ? Describe(text) : null);
 
     /// <summary>This machine's CPU as <see cref="Describe"/> names it, or null where the OS does not say.</summary>
     public static string? Model => MachineModel.Value;

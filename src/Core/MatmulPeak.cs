@@ -14,8 +14,7 @@ public static class MatmulPeak
     /// <paramref name="repeats"/> matmuls and at least <paramref name="minSeconds"/> of them. The time floor is there because the
     /// rate comes in phases: on a 2-core AMD EPYC (Zen 5) VM the same 1024³ matmul ran at ~190 or ~400 GFLOP/s in fp32 (bf16: ~350
     /// or ~700) for stretches of a fraction of a second to several seconds, so a best of 10 calls (~0.1 s) often measured only
-    /// the slow phase (`bench train` reported fp32 at 108 % of such a "peak"). The 0.25 s default also holds for the
-    /// precision probe (<see cref="PrecisionSelector.Peaks"/>, once per process).</summary>
+    /// the slow phase (`bench train` reported fp32 at 108 % of such a "peak").</summary>
     public static MatmulResult Measure(Device device, int size = 1024, int repeats = 10, ScalarType dtype = ScalarType.Float32,
         double minSeconds = 0.25)
     {
@@ -60,6 +59,7 @@ public static class MatmulPeak
     public const double BenchSeconds = 0.6;
 
     /// <summary>Measured once per process, device and type (and again for a longer floor): a machine's peak does not change
-    /// between the runs of one process, and every fine-tuning run asks for it.</summary>
+    /// between the runs of one process, and every fine-tuning run, the precision choice and <c>doctor</c> ask for it. One lock
+    /// for every key: two measurements at once would slow each other.</summary>
     static readonly Dictionary<(string Device, ScalarType Type), (double Seconds, double GFlops)> Peaks = [];
 }

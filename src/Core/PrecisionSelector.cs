@@ -22,7 +22,6 @@ public sealed record PrecisionChoice(string Name, ScalarType? ComputeType, strin
 public static class PrecisionSelector
 {
     public const double AutoThreshold = 1.5;
-    static readonly Dictionary<string, (double Fp32, double Bf16)> Probes = [];
 
     public static PrecisionChoice Resolve(string name, Device device) => name.Trim().ToLowerInvariant() switch
     {
@@ -32,18 +31,10 @@ public static class PrecisionSelector
         _ => throw new OptionsException($"precision '{name}' is not fp32, bf16 or auto"),
     };
 
-    /// <summary>Both matmul peaks of <paramref name="device"/> (GFLOP/s at 512³), measured once per process.</summary>
-    public static (double Fp32, double Bf16) Peaks(Device device)
-    {
-        var key = device.ToString();
-        lock (Probes)
-        {
-            if (!Probes.TryGetValue(key, out var peaks))
-                Probes[key] = peaks = (MatmulPeak.Measure(device, 512, 5).GFlops,
-                    MatmulPeak.Measure(device, 512, 5, ScalarType.BFloat16).GFlops);
-            return peaks;
-        }
-    }
+    /// <summary>Both matmul peaks of <paramref name="device"/> in GFLOP/s, as MFU's denominator takes them (measured once per
+    /// process, <see cref="MatmulPeak.UtilisationPeakGFlops"/>).</summary>
+    public static (double Fp32, double Bf16) Peaks(Device device) =>
+        (MatmulPeak.UtilisationPeakGFlops(device, ScalarType.Float32), MatmulPeak.UtilisationPeakGFlops(device, ScalarType.BFloat16));
 
     static PrecisionChoice Auto(Device device)
     {
