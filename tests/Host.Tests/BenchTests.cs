@@ -35,7 +35,7 @@ public class BenchTests
     [Fact]
     public void LoRA_training_takes_less_memory_than_full_fine_tuning_on_small_and_runs_record_theirs()
     {
-        // Short sequences keep the activations (and the process peak's run-to-run spread, tens of MiB at 16 × 128) small beside
+        // Short sequences keep the activations (and the process peak's run-to-run spread, tens of MiB at the default 8 × 128) small beside
         // what full fine-tuning adds: a gradient and two AdamW moments for every weight (small: 2.6M × 12 bytes ≈ 30 MiB).
         // Measured: full 45–75 MiB, LoRA 8–9.
         var r = CliRunner.Run("bench", "method", "--method", "lora", "--preset", "small", "--batch-size", "2", "--block-size", "32",
