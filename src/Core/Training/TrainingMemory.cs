@@ -9,8 +9,7 @@ namespace PluginGpt.Core.Training;
 /// minus its resident set when the work began. On CPU, LibTorch's allocator keeps no statistics TorchSharp can read, and its
 /// tensors live in the process heap, so the process peak is what there is; the peak is reset first (<c>/proc/self/clear_refs</c>)
 /// and glibc's free pages are returned first (<c>malloc_trim</c>), so memory a previous measurement freed is neither counted
-/// nor silently reused; tensors that only the garbage collector still holds are freed before that (their finalizer frees their
-/// LibTorch memory). The figure still varies by tens of MiB between runs (the resident set at the start does), so compare
+/// nor silently reused. The figure varies by tens of MiB between runs (the resident set at the start does), so compare
 /// methods whose difference is larger than that. Null where it cannot be measured: not Linux, or a CUDA device (TorchSharp
 /// 0.107 binds no CUDA allocator statistics, and the process peak does not see device memory).
 /// </summary>
@@ -26,9 +25,6 @@ public sealed class TrainingMemory
         if (device.type != DeviceType.CPU || !OperatingSystem.IsLinux()) return new TrainingMemory(null);
         try
         {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            GC.Collect();
             MallocTrim(0);
             File.WriteAllText("/proc/self/clear_refs", "5");   // 5: reset the peak resident set size to the current one
             return new TrainingMemory(Read("VmRSS"));
