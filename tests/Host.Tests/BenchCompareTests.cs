@@ -43,6 +43,19 @@ public class BenchCompareTests
     }
 
     [Fact]
+    public void The_console_shows_one_row_per_command_with_its_ratio_to_the_first()
+    {
+        using var dir = new TempDir();
+        string order = dir["order.txt"];
+        var a = $"a|tok|echo '{{\"tok\": 4}}'";
+        var b = $"b|tok|echo b >> {order}; echo \"{{\\\"tok\\\": $(( $(grep -c b {order}) * 10 ))}}\"";
+        var r = CliRunner.Run("--results", "none", "bench", "compare", "--rounds", "3", "--run", a, "--run", b);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var row = Assert.Single(r.Stdout.Split('\n'), l => l.Contains(" b ") && l.Contains("tok"));
+        Assert.Matches(@"10\s*[│|]\s*20\s*[│|]\s*30\s*[│|]\s*5\.000× \[2\.500–7\.500\]", row);
+    }
+
+    [Fact]
     public void A_bench_train_result_is_recorded_with_its_precision_and_machine()
     {
         using var dir = new TempDir();

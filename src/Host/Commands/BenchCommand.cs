@@ -181,13 +181,17 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         store.RecordBench(BenchRecord.Now(parse.CommandResult.Command.Name, arguments, precision, figures));
     }
 
-    /// <summary>Prints the figures and records them in the results database (with the CPU, cores and commit).</summary>
-    void Report(ParseResult parse, bool json, Dictionary<string, object> figures)
+    /// <summary>Prints the figures (as <paramref name="table"/> where a command lays them out itself) and records them in the
+    /// results database (with the CPU, cores and commit).</summary>
+    void Report(ParseResult parse, bool json, Dictionary<string, object> figures, Table? table = null)
     {
         Record(parse, figures);
         if (json) { Console.WriteLine(JsonSerializer.Serialize(figures, new JsonSerializerOptions { WriteIndented = true })); return; }
-        var table = new Table().AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
-        foreach (var (k, v) in figures) table.AddRow(k, Convert.ToString(v, CultureInfo.InvariantCulture)!);
+        if (table is null)
+        {
+            table = new Table().AddColumn("figure").AddColumn(new TableColumn("value").RightAligned());
+            foreach (var (k, v) in figures) table.AddRow(k, Convert.ToString(v, CultureInfo.InvariantCulture)!);
+        }
         console.Write(table);
     }
 }

@@ -8,7 +8,7 @@ namespace PluginGpt.Host.Commands;
 /// ratio to the first command's, round by round.</summary>
 public static class BenchCompareCommand
 {
-    public static Command Build(IAnsiConsole console, Action<ParseResult, bool, Dictionary<string, object>> report)
+    public static Command Build(IAnsiConsole console, Action<ParseResult, bool, Dictionary<string, object>, Table?> report)
     {
         var runs = new Option<string[]>("--run")
         {
@@ -31,22 +31,16 @@ public static class BenchCompareCommand
             {
                 string name = r.Command.Label;
                 figures[$"{name}_{r.Command.Figure}_min"] = Math.Round(r.Values.Min(), 3);
-                figures[$"{name}_{r.Command.Figure}_median"] = Math.Round(Median(r.Values), 3);
+                figures[$"{name}_{r.Command.Figure}_median"] = Math.Round(ComparisonTable.Median(r.Values), 3);
                 figures[$"{name}_{r.Command.Figure}_max"] = Math.Round(r.Values.Max(), 3);
                 if (r == results[0]) continue;
                 figures[$"{name}_over_{results[0].Command.Label}_min"] = Math.Round(r.RatiosToFirst.Min(), 3);
-                figures[$"{name}_over_{results[0].Command.Label}_median"] = Math.Round(Median(r.RatiosToFirst), 3);
+                figures[$"{name}_over_{results[0].Command.Label}_median"] = Math.Round(ComparisonTable.Median(r.RatiosToFirst), 3);
                 figures[$"{name}_over_{results[0].Command.Label}_max"] = Math.Round(r.RatiosToFirst.Max(), 3);
             }
-            report(parse, parse.GetValue(json), figures);
+            report(parse, parse.GetValue(json), figures, ComparisonTable.Build(results));
             return Task.FromResult(0);
         });
         return command;
-    }
-
-    static double Median(IReadOnlyList<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }
