@@ -48,11 +48,29 @@ public class BenchCompareTests
         using var dir = new TempDir();
         string order = dir["order.txt"];
         var a = $"a|tok|echo '{{\"tok\": 4}}'";
-        var b = $"b|tok|echo b >> {order}; echo \"{{\\\"tok\\\": $(( $(grep -c b {order}) * 10 ))}}\"";
+        // A label with Spectre markup's brackets is printed as it is.
+        var b = $"ours [bf16]|tok|echo b >> {order}; echo \"{{\\\"tok\\\": $(( $(grep -c b {order}) * 10 ))}}\"";
         var r = CliRunner.Run("--results", "none", "bench", "compare", "--rounds", "3", "--run", a, "--run", b);
         Assert.True(r.ExitCode == 0, r.Stderr);
-        var row = Assert.Single(r.Stdout.Split('\n'), l => l.Contains(" b ") && l.Contains("tok"));
-        Assert.Matches(@"10\s*[│|]\s*20\s*[│|]\s*30\s*[│|]\s*5\.000× \[2\.500–7\.500\]", row);
+        var lines = r.Stdout.Split('\n');
+        Assert.Matches(@"4\s*[│|]\s*4\s*[│|]\s*4\s*[│|]\s*1\.000×", Assert.Single(lines, l => l.Contains(" a ")));
+        Assert.Matches(@"10\s*[│|]\s*20\s*[│|]\s*30\s*[│|]\s*5\.000× \[2\.500–7\.500\]",
+            Assert.Single(lines, l => l.Contains("ours [bf16]")));
+    }
+
+    [Fact]
+    public void A_first_figure_of_zero_gives_no_ratio_instead_of_NaN()
+    {
+        using var dir = new TempDir();
+        var r = CliRunner.Run("--results", dir["results.db"], "bench", "compare", "--rounds", "2",
+            "--run", "zero|tok|echo '{\"tok\": 0}'", "--run", "b|tok|echo '{\"tok\": 3}'");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("n/a (the first figure was 0)", Assert.Single(r.Stdout.Split('\n'), l => l.Contains(" b ")));
+        var json = CliRunner.Run("--results", "none", "bench", "compare", "--rounds", "1",
+            "--run", "zero|tok|echo '{\"tok\": 0}'", "--run", "b|tok|echo '{\"tok\": 3}'", "--json");
+        var figures = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Equal(3, figures.GetProperty("b_tok_median").GetDouble());
+        Assert.False(figures.TryGetProperty("b_over_zero_median", out _));
     }
 
     [Fact]

@@ -7,20 +7,31 @@ namespace PluginGpt.Host.Bench;
 /// ratio to the first command's (the median of the per-round ratios, with their range).</summary>
 public static class ComparisonTable
 {
+    /// <summary>The table of <paramref name="results"/> (at least one; the first is the reference).</summary>
     public static Table Build(IReadOnlyList<ComparedFigures> results)
     {
-        var reference = results[0].Command.Label;
+        if (results.Count == 0) throw new ArgumentException("a comparison needs at least one command", nameof(results));
         var table = new Table()
             .AddColumn("command").AddColumn("figure")
             .AddColumn(new TableColumn("min").RightAligned()).AddColumn(new TableColumn("median").RightAligned())
             .AddColumn(new TableColumn("max").RightAligned())
-            .AddColumn(new TableColumn(Markup.Escape($"÷ {reference}, per round: median [min–max]")).RightAligned());
+            .AddColumn(new TableColumn("÷ first, per round").RightAligned().NoWrap())
+            .Caption(Markup.Escape($"first: {results[0].Command.Label}; ratios: median [min–max] over the rounds"));
         foreach (var r in results)
             table.AddRow(Markup.Escape(r.Command.Label), Markup.Escape(r.Command.Figure), Number(r.Values.Min()),
-                Number(Median(r.Values)), Number(r.Values.Max()),
-                r == results[0] ? "1" : Markup.Escape(
-                    $"{Ratio(Median(r.RatiosToFirst))}× [{Ratio(r.RatiosToFirst.Min())}–{Ratio(r.RatiosToFirst.Max())}]"));
+                Number(Median(r.Values)), Number(r.Values.Max()), Markup.Escape(RatioCell(r, r == results[0])));
         return table;
+    }
+
+    /// <summary>The per-round ratios that are numbers: a round whose first figure was 0 has none.</summary>
+    public static IReadOnlyList<double> FiniteRatios(ComparedFigures r) => [.. r.RatiosToFirst.Where(double.IsFinite)];
+
+    static string RatioCell(ComparedFigures r, bool isFirst)
+    {
+        if (isFirst) return "1.000×";
+        var ratios = FiniteRatios(r);
+        return ratios.Count == 0 ? "n/a (the first figure was 0)"
+            : $"{Ratio(Median(ratios))}× [{Ratio(ratios.Min())}–{Ratio(ratios.Max())}]";
     }
 
     public static double Median(IReadOnlyList<double> values)
