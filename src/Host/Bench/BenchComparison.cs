@@ -17,7 +17,8 @@ public sealed record ComparedCommand(string Label, string Figure, string Command
     }
 }
 
-/// <summary>A command's figure in each round, and its ratio to the first command's in the same round.</summary>
+/// <summary>A command's figure in each round, and its ratio to the first command's in the same round (rounds whose first figure
+/// was 0 have no ratio, so JSON and the results database never see NaN).</summary>
 public sealed record ComparedFigures(ComparedCommand Command, IReadOnlyList<double> Values, IReadOnlyList<double> RatiosToFirst);
 
 /// <summary>
@@ -41,7 +42,7 @@ public static class BenchComparison
                 values[i].Add(Measure(commands[i], cancel));
             }
         return [.. commands.Select((c, i) => new ComparedFigures(c, values[i],
-            [.. values[i].Zip(values[0], (v, first) => first == 0 ? double.NaN : v / first)]))];
+            [.. values[i].Zip(values[0]).Where(p => p.Second != 0).Select(p => p.First / p.Second)]))];
     }
 
     /// <summary>The figure a command's output holds: the last JSON object printed (the whole output, or a line) that has it.</summary>

@@ -23,13 +23,10 @@ public static class ComparisonTable
         return table;
     }
 
-    /// <summary>The per-round ratios that are numbers: a round whose first figure was 0 has none.</summary>
-    public static IReadOnlyList<double> FiniteRatios(ComparedFigures r) => [.. r.RatiosToFirst.Where(double.IsFinite)];
-
     static string RatioCell(ComparedFigures r, bool isFirst)
     {
         if (isFirst) return "1.000×";
-        var ratios = FiniteRatios(r);
+        var ratios = r.RatiosToFirst;
         return ratios.Count == 0 ? "n/a (the first figure was 0)"
             : $"{Ratio(Median(ratios))}× [{Ratio(ratios.Min())}–{Ratio(ratios.Max())}]";
     }

@@ -33,8 +33,7 @@ public static class BenchCompareCommand
                 figures[$"{name}_{r.Command.Figure}_min"] = Math.Round(r.Values.Min(), 3);
                 figures[$"{name}_{r.Command.Figure}_median"] = Math.Round(ComparisonTable.Median(r.Values), 3);
                 figures[$"{name}_{r.Command.Figure}_max"] = Math.Round(r.Values.Max(), 3);
-                // Rounds whose first figure was 0 have no ratio (JSON and the results database hold no NaN).
-                if (r == results[0] || ComparisonTable.FiniteRatios(r) is not { Count: > 0 } ratios) continue;
+                if (r == results[0] || r.RatiosToFirst is not { Count: > 0 } ratios) continue;   // no round had a non-zero first
                 figures[$"{name}_over_{results[0].Command.Label}_min"] = Math.Round(ratios.Min(), 3);
                 figures[$"{name}_over_{results[0].Command.Label}_median"] = Math.Round(ComparisonTable.Median(ratios), 3);
                 figures[$"{name}_over_{results[0].Command.Label}_max"] = Math.Round(ratios.Max(), 3);
