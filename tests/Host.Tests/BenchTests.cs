@@ -86,4 +86,22 @@ public class BenchTests
                                    "cross-entropy over the vocabulary" })
             Assert.EndsWith(" ms", p.GetProperty($"backward: {op}").GetString());
     }
+
+    [Fact]
+    public void Bench_takes_the_peers_activation_records_it_and_profiles_the_one_the_model_runs()
+    {
+        var train = CliRunner.Run("bench", "train", "--preset", "tiny", "--steps", "1", "--batch-size", "2", "--block-size", "16",
+            "--precision", "fp32", "--activation", "gelu", "--json");
+        Assert.True(train.ExitCode == 0, train.Stderr);
+        Assert.Equal("gelu", JsonDocument.Parse(train.Stdout).RootElement.GetProperty("activation").GetString());
+        var profile = CliRunner.Run("bench", "profile", "--preset", "tiny", "--batch-size", "2", "--precision", "fp32",
+            "--activation", "relu", "--json");
+        Assert.True(profile.ExitCode == 0, profile.Stderr);
+        Assert.EndsWith(" ms", JsonDocument.Parse(profile.Stdout).RootElement.GetProperty("backward: relu × 2").GetString());
+        // The Llama family's MLP is SwiGLU: another activation is refused in one line naming the field.
+        var llama = CliRunner.Run("bench", "train", "--preset", "llama-tiny", "--steps", "1", "--activation", "gelu", "--json");
+        Assert.NotEqual(0, llama.ExitCode);
+        Assert.Contains("hidden_act", llama.Stderr);
+        Assert.DoesNotContain("   at ", llama.Stderr);
+    }
 }

@@ -8,12 +8,13 @@ public static class BenchFigures
 {
     const double MiB = 1024 * 1024;
 
-    public static Dictionary<string, object> Training(string preset, int batch, int block, bool checkpointing,
+    public static Dictionary<string, object> Training(string preset, string activation, int batch, int block, bool checkpointing,
         IReadOnlyList<Benchmarks.TrainingResult> results)
     {
         var figures = new Dictionary<string, object>
         {
             ["preset"] = preset,
+            ["activation"] = activation,
             ["parameters"] = results[0].Parameters,
             ["batch"] = $"{batch} x {block}",
             ["gradient_checkpointing"] = checkpointing,

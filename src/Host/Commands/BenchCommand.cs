@@ -36,6 +36,13 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         Description = "dropout of the model's embeddings, attention weights and residuals during training (default: the preset's)",
     };
 
+    readonly Option<string?> activation = new("--activation")
+    {
+        // nanoGPT, the peer, uses the exact GELU; GPT-2's presets the tanh approximation, which LibTorch computes far slower on CPU.
+        Description = "the MLP's activation_function for GPT-2-family presets: gelu_new (GPT-2's), gelu (exact, as nanoGPT) or relu "
+            + "(default: the preset's)",
+    };
+
     /// <summary>What every benchmark is measured at: the preset's shape, the device, a batch of sequences and the precisions.</summary>
     sealed record Shape(string Preset, GptConfig Config, TorchSharp.torch.Device Device, int Batch, int Block,
         IReadOnlyList<PrecisionChoice> Precisions);
@@ -44,6 +51,11 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
     {
         var config = Presets.Get(parse.GetValue(preset)!);
         if (parse.GetValue(dropout) is { } p) config = config.WithDropout(p);
+        if (parse.GetValue(activation) is { } act)
+        {
+            config = config with { Activation = act };
+            config.Validate();   // names the field; the Llama family keeps SiLU
+        }
         var dev = DeviceSelector.Parse(parse.GetValue(device)!);
         int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
         var choices = parse.GetValue(precisionOption ?? precisions)!
@@ -66,7 +78,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         };
         var train = new Command("train",
             "Training tokens/s and achieved GFLOP/s over the matmul peak of each precision, measured in one run.")
-        { preset, device, json, batch, block, steps, precisions, dropout, checkpointing };
+        { preset, device, json, batch, block, steps, precisions, dropout, activation, checkpointing };
         train.SetAction((parse, cancel) =>
         {
             var s = Read(parse);
@@ -78,7 +90,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
             {
                 MemoryBytes = Benchmarks.TrainingMemoryBytes(s.Config, s.Batch, s.Block, s.Device, p, recompute),
             }).ToList();
-            return Report(parse, BenchFigures.Training(s.Preset, s.Batch, s.Block, recompute, results));
+            return Report(parse, BenchFigures.Training(s.Preset, s.Config.Activation, s.Batch, s.Block, recompute, results));
         });
         return train;
     }
@@ -105,7 +117,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
     {
         var profile = new Command("profile",
             "Where one training step's time goes: phases, each forward op kind and the matmul-heavy ones' backward, at the step's shapes.")
-        { preset, device, json, batch, block, precisions, dropout };
+        { preset, device, json, batch, block, precisions, dropout, activation };
         profile.SetAction(async (parse, cancel) =>
         {
             var s = Read(parse);
