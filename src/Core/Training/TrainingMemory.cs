@@ -44,10 +44,18 @@ public sealed class TrainingMemory
         try
         {
             var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-            var kb = line?.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
-            return kb is null ? null : long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            return line is null ? null : StatusBytes(line);
         }
         catch (IOException) { return null; }
+    }
+
+    /// <summary>Bytes of a <c>/proc/self/status</c> line such as <c>"VmHWM:\t    2200 kB"</c>; null if it holds no kB figure.
+    /// The kernel pads the figure to 8 characters after the tab, so from 10,000,000 kB (9.5 GiB) no space follows the tab.</summary>
+    public static long? StatusBytes(string line)
+    {
+        var parts = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+        return parts is [_, var kb, "kB"] && long.TryParse(kb, NumberStyles.None, CultureInfo.InvariantCulture, out long v)
+            ? v * 1024 : null;
     }
 
 #pragma warning disable SYSLIB1054   // LibraryImport needs unsafe code in the whole assembly, for one blittable call
