@@ -40,7 +40,7 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
     {
         // nanoGPT, the peer, uses the exact GELU; GPT-2's presets the tanh approximation, which LibTorch computes far slower on CPU.
         Description = "the MLP's activation_function for GPT-2-family presets: gelu_new (GPT-2's), gelu (exact, as nanoGPT) or relu "
-            + "(default: the preset's)",
+            + "(default: the preset's; the Llama family's is silu)",
     };
 
     /// <summary>What every benchmark is measured at: the preset's shape, the device, a batch of sequences and the precisions.</summary>
@@ -54,7 +54,8 @@ public sealed class BenchCommand(IAnsiConsole console, Lazy<PluginCatalog> plugi
         if (parse.GetValue(activation) is { } act)
         {
             config = config with { Activation = act };
-            config.Validate();   // names the field; the Llama family keeps SiLU
+            try { config.Validate(); }   // names the config field; the Llama family keeps SiLU
+            catch (OptionsException e) { throw new OptionsException($"--activation: {e.Message}"); }
         }
         var dev = DeviceSelector.Parse(parse.GetValue(device)!);
         int t = parse.GetValue(block) is > 0 and var given ? Math.Min(given, config.Context) : config.Context;
