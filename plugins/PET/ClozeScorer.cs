@@ -83,5 +83,5 @@ public sealed class ClozeScorer(IDecoder model, ITokenizer tokenizer, Pattern pa
             .view(filled.Count, filled[0].Count);
     }
 
-    (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model.Device);
+    (Tensor Ids, Tensor Lengths) Batch(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model);
 }

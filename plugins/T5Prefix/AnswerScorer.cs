@@ -74,5 +74,5 @@ public sealed class AnswerScorer(IDecoder model, ITokenizer tokenizer, int room)
 
     public string Decode(int[] ids) => tokenizer.Decode(ids);
 
-    (Tensor Ids, Tensor Lengths) Padded(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model.Device);
+    (Tensor Ids, Tensor Lengths) Padded(IReadOnlyList<int[]> sequences) => TokenBatch.RightPadded(sequences, tokenizer.Pad, model);
 }
