@@ -104,7 +104,8 @@ public sealed class PetObjective : IObjective
                 .Select(e => context.Tokenizer.EncodeStart(string.Join(" ", e.Segments)).Prepend(context.Tokenizer.SequenceStart)
                     .Take(room).ToArray())
                 .ToList();
-            int width = texts.Max(t => t.Length);
+            // A few widths, not one per longest text: tensors of ever-new sizes fragment the heap (SDK 2.10).
+            int width = TokenBatch.BucketWidth(texts.Max(t => t.Length), context.Model.UsableContext);
             var ids = new long[texts.Count * width];
             var targets = new long[texts.Count * (width - 1)];
             Array.Fill(ids, context.Tokenizer.Pad);

@@ -12,17 +12,19 @@ public static class TokenBatch
 
     /// <summary>Right-padded ids [S, T] and lengths [S] for <paramref name="model"/>, T rounded up to a <see cref="BucketWidth"/>:
     /// a run's batches then come in a few tensor sizes instead of one per longest sequence, which fragmented the heap (a
-    /// text-to-text LoRA run on a 3 M-parameter base grew to 9.5 GB in 500 steps). Since SDK 2.10.</summary>
+    /// text-to-text LoRA run on a 3 M-parameter base grew 9.3 GiB in 500 steps). Since SDK 2.10.</summary>
     public static (Tensor Ids, Tensor Lengths) RightPadded(IReadOnlyList<int[]> sequences, int pad, IDecoder model) =>
         RightPadded(sequences, pad, model.Device, BucketWidth(sequences.Max(s => s.Length), model.UsableContext));
 
     /// <summary>The padded width for a longest sequence of <paramref name="width"/> tokens: a multiple of 8 up to 32, above that
-    /// four sizes per doubling (40, 48, 56, 64, 80, 96, 112, 128, 160, …: 16 sizes up to 256, at most 1.25 × the width), never
+    /// four sizes per doubling (40, 48, 56, 64, 80, 96, 112, 128, 160, …: 16 sizes up to 256; past 32 at most 1.25 × the width,
+    /// below it at most 7 positions more), never
     /// beyond <paramref name="context"/> (the model's usable context: virtual tokens take positions too) nor below
     /// <paramref name="width"/>. Since SDK 2.10.</summary>
     public static int BucketWidth(int width, int context)
     {
-        int step = width <= 32 ? 8 : (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)width + 1) / 8;
+        ArgumentOutOfRangeException.ThrowIfNegative(width);
+        int step = width <= 32 ? 8 : (int)(System.Numerics.BitOperations.RoundUpToPowerOf2((uint)width + 1) / 8);
         int bucket = (width + step - 1) / step * step;
         return Math.Max(width, Math.Min(bucket, context));
     }

@@ -44,4 +44,16 @@ public class TokenBatchTests
         Assert.Equal(9, tight.shape[1]);
         Assert.True(model.Forward(ids).narrow(1, 0, 9).allclose(model.Forward(tight), rtol: 1e-5, atol: 1e-5));
     }
+
+    [Fact]
+    public void Greedy_answers_run_on_bucketed_widths()
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(0);
+        using var model = new Decoder(Presets.Tiny);
+        model.eval();
+        long before = model.TokensForwarded;
+        TokenBatch.Greedy(model, [[1, 2, 3]], 1, stopToken: -1, pad: 0, room: 64);
+        Assert.Equal(8, model.TokensForwarded - before);   // one pass over the 3-token prompt, padded to 8
+    }
 }

@@ -10,7 +10,7 @@ using TorchSharp;
 namespace PluginGpt.Plugins.Tests;
 
 /// <summary>Text-to-text training through the host's loop, as <c>experiments/t5/multitask-lora.json</c> runs it on a Llama-family
-/// base, leaves no tensor behind (when such a run on pg-base-long grew to 9.5 GB in 500 steps, the cause was the heap's
+/// base, leaves no tensor behind (when such a run on pg-base-long grew 9.3 GiB in 500 steps, the cause was the heap's
 /// fragmentation by a new batch width each step — <c>TokenBatch.BucketWidth</c> — not a leak).</summary>
 public class TextToTextTrainingTests
 {
