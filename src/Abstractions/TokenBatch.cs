@@ -18,9 +18,8 @@ public static class TokenBatch
 
     /// <summary>The padded width for a longest sequence of <paramref name="width"/> tokens: a multiple of 8 up to 32, above that
     /// four sizes per doubling (40, 48, 56, 64, 80, 96, 112, 128, 160, …: 16 sizes up to 256; past 32 at most 1.25 × the width,
-    /// below it at most 7 positions more), never
-    /// beyond <paramref name="context"/> (the model's usable context: virtual tokens take positions too) nor below
-    /// <paramref name="width"/>. Since SDK 2.10.</summary>
+    /// below it at most 7 positions more), never beyond <paramref name="context"/> (the model's usable context: virtual tokens
+    /// take positions too) nor below <paramref name="width"/>. Since SDK 2.10.</summary>
     public static int BucketWidth(int width, int context)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(width);
