@@ -3,23 +3,83 @@ using static TorchSharp.torch;
 
 namespace PluginGpt.Core.Tests;
 
-/// <summary>Both decoder families attend through <see cref="ScaledAttention"/>: on CPU, bf16 training attends in fp32 (LibTorch's bf16
-/// attention backward is slower than fp32's there), inference keeps bf16.</summary>
+/// <summary>Both decoder families attend through <see cref="ScaledAttention"/>: on CPU, bf16 training attends unfused in bf16 up to
+/// <see cref="ScaledAttention.UnfusedScoresLimit"/> scores a layer and in fp32 past it (LibTorch's bf16 attention backward is slower
+/// than fp32's there); inference keeps bf16.</summary>
 public class ScaledAttentionTests
 {
-    static (Tensor Q, Tensor K, Tensor V) Heads(ScalarType dtype)
+    static (Tensor Q, Tensor K, Tensor V) Heads(ScalarType dtype, long batch = 2, long steps = 5)
     {
         var g = new TorchSharp.torch.Generator(7);
-        Tensor Draw() => randn([2, 3, 5, 8], generator: g).to(dtype);
+        Tensor Draw() => randn([batch, 3, steps, 8], generator: g).to(dtype);
         return (Draw(), Draw(), Draw());
     }
 
+    static Tensor Fp32(Tensor t) => t.detach().to(ScalarType.Float32).requires_grad_(true);
+
+    /// <summary>bf16 keeps 8 bits of mantissa: scores, weights and outputs of size ~1 are each rounded by up to 2⁻⁸ relative.</summary>
+    const double Bf16Tolerance = 3e-2;
+
     [Fact]
-    public void Bf16_training_on_cpu_attends_in_fp32_with_the_fp32_result()
+    public void Bf16_training_on_cpu_attends_unfused_in_bf16_matching_fp32_attention_and_its_gradients()
     {
         using var scope = NewDisposeScope();
         var (q, k, v) = Heads(ScalarType.BFloat16);
-        var trained = ScaledAttention.Attend(q, k, v, 5, 0, 0, null, 0.0, training: true);
+        var (q16, k16, v16) = (q.requires_grad_(true), k.requires_grad_(true), v.requires_grad_(true));
+        var trained = ScaledAttention.Attend(q16, k16, v16, 5, 0, 0, null, 0.0, training: true);
+        var (q32, k32, v32) = (Fp32(q), Fp32(k), Fp32(v));
+        var reference = nn.functional.scaled_dot_product_attention(q32, k32, v32, is_casual: true);
+        Assert.Equal(ScalarType.BFloat16, trained.dtype);
+        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
+        // The first query sees only itself: its output is v's first row exactly, as the causal mask says.
+        Assert.True(trained[.., .., 0].allclose(v[.., .., 0], rtol: 0, atol: 0));
+
+        var upstream = randn(trained.shape, generator: new TorchSharp.torch.Generator(3));
+        (trained.to(ScalarType.Float32) * upstream).sum().backward();
+        (reference * upstream).sum().backward();
+        foreach (var (ours, fp32) in new[] { (q16, q32), (k16, k32), (v16, v32) })
+            Assert.True(ours.grad!.to(ScalarType.Float32).allclose(fp32.grad!, rtol: 0, atol: 2 * Bf16Tolerance));
+    }
+
+    [Fact]
+    public void Bf16_training_with_a_padding_mask_and_prefix_keys_matches_fp32_attention_under_the_same_mask()
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = Heads(ScalarType.BFloat16);
+        var (prefixK, prefixV) = (randn([2, 3, 2, 8]).to(ScalarType.BFloat16), randn([2, 3, 2, 8]).to(ScalarType.BFloat16));
+        var (keys, values) = (cat([prefixK, k], 2), cat([prefixV, v], 2));
+        var padding = tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 }).view(2, 5);   // the second row's last two keys are padding
+        var trained = ScaledAttention.Attend(q, keys, values, 5, 0, 2, padding, 0.0, training: true);
+        var mask = AttentionMaskFor(padding);
+        var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
+            values.to(ScalarType.Float32), mask);
+        Assert.Equal(ScalarType.BFloat16, trained.dtype);
+        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
+    }
+
+    /// <summary>The mask written out by hand: 2 prefix keys always visible, then causal real keys minus padding (a query always
+    /// sees itself).</summary>
+    static Tensor AttentionMaskFor(Tensor padding)
+    {
+        var mask = zeros([2, 1, 5, 7], ScalarType.Bool);
+        for (int b = 0; b < 2; b++)
+            for (int t = 0; t < 5; t++)
+            {
+                mask[b, 0, t, 0] = mask[b, 0, t, 1] = tensor(true);
+                for (int s = 0; s <= t; s++)
+                    if (padding[b, s].item<long>() == 1 || s == t) mask[b, 0, t, 2 + s] = tensor(true);
+            }
+        return mask;
+    }
+
+    [Fact]
+    public void Bf16_training_past_the_unfused_limit_attends_in_fp32_with_the_fp32_result()
+    {
+        using var scope = NewDisposeScope();
+        const long steps = 2048;   // 1 × 3 heads × 2048² scores: past the limit
+        Assert.True(3 * steps * steps > ScaledAttention.UnfusedScoresLimit);
+        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 1, steps: steps);
+        var trained = ScaledAttention.Attend(q, k, v, steps, 0, 0, null, 0.0, training: true);
         var reference = nn.functional.scaled_dot_product_attention(
             q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), is_casual: true);
         Assert.Equal(ScalarType.Float32, trained.dtype);

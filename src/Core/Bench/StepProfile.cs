@@ -79,7 +79,7 @@ public static class StepProfiler
             ("embedding lookup", Time(() => wte.index_select(0, ids), repeats)),
             ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Time(() => norm.forward(h), repeats)),
             ($"q/k/v projection × {layers}", layers * Time(() => Autocast.Linear(qkv, h), repeats)),
-            ($"attention (SDPA, causal) × {layers}", layers * Time(() => Attention(q, k, v, block), repeats)),
+            ($"attention (causal, as trained) × {layers}", layers * Time(() => Attention(q, k, v, block), repeats)),
             ($"attention out projection × {layers}", layers * Time(() => Autocast.Linear(proj, h), repeats)),
             ($"MLP up (c_fc) × {layers}", layers * Time(() => Autocast.Linear(fc, h), repeats)),
             ($"{c.Activation} × {layers}", layers * Time(() => Mlp.Activate(c.Activation, Autocast.Compute(ff)), repeats)),
@@ -114,7 +114,7 @@ public static class StepProfiler
             ("embedding lookup", Backward(() => wte.index_select(0, ids))),
             ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Backward(() => norm.forward(h))),
             ($"q/k/v projection × {layers}", layers * Backward(() => Autocast.Linear(qkv, h))),
-            ($"attention (SDPA, causal) × {layers}", layers * Backward(() =>
+            ($"attention (causal, as trained) × {layers}", layers * Backward(() =>
                 Attention(Autocast.Compute(q), Autocast.Compute(k), Autocast.Compute(v), block))),
             ($"attention out projection × {layers}", layers * Backward(() => Autocast.Linear(proj, h))),
             ($"MLP up (c_fc) × {layers}", layers * Backward(() => Autocast.Linear(fc, h))),
@@ -127,8 +127,8 @@ public static class StepProfiler
         return ops;
     }
 
-    /// <summary>Attention as a training step runs it (<see cref="ScaledAttention"/>: on CPU a bf16 region attends in fp32), so
-    /// the profile times the path the model takes, not bare SDPA.</summary>
+    /// <summary>Attention as a training step runs it (<see cref="ScaledAttention"/>: on CPU a bf16 region attends unfused in
+    /// bf16 up to its size limit, in fp32 past it), so the profile times the path the model takes, not bare SDPA.</summary>
     static Tensor Attention(Tensor q, Tensor k, Tensor v, int block) =>
         ScaledAttention.Attend(q, k, v, block, 0, 0, null, dropout: 0, training: true);
 

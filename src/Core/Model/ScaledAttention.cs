@@ -23,14 +23,44 @@ public static class ScaledAttention
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, long steps, long past, long prefixLength, Tensor? keyPaddingMask,
         double dropout, bool training)
     {
-        // LibTorch 2.10's CPU attention backward in bf16 measured 4× slower than in fp32 (small, 16 × 128: 39.5 against 9.9 ms for
-        // 4 layers), its forward only 1.3× faster: a bf16 region trains CPU attention in fp32, as its softmax would be anyway.
-        if (training && q.dtype == ScalarType.BFloat16 && q.device.type == DeviceType.CPU)
-            (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
         double p = training ? dropout : 0.0;
-        return prefixLength == 0 && past == 0 && keyPaddingMask is null
+        bool plainCausal = prefixLength == 0 && past == 0 && keyPaddingMask is null;
+        if (training && q.dtype == ScalarType.BFloat16 && q.device.type == DeviceType.CPU)
+        {
+            if (q.shape[0] * q.shape[1] * steps * k.shape[2] <= UnfusedScoresLimit)
+                return Unfused(q, k, v, plainCausal ? null : AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
+            // LibTorch 2.10's CPU attention backward in bf16 measured 4× slower than in fp32 (small, 16 × 128: 39.5 against 9.9 ms
+            // for 4 layers), its forward only 1.3× faster: past the limit a bf16 region trains CPU attention in fp32.
+            (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+        }
+        return plainCausal
             ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
             : functional.scaled_dot_product_attention(q, k, v,
                 AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
+    }
+
+    /// <summary>Most attention scores a layer (B·H·T·keys) that bf16 training on CPU computes unfused: 16 MiB of bf16, whose softmax the
+    /// backward pass keeps (with dropout, its dropped copy and mask too). One layer's forward and backward, AMX Xeon, 2 cores, against
+    /// fp32 SDPA: 16 × 4 × 128² (`small`) 1.88× faster, 8 × 12 × 256² 2.24×, but 1 × 12 × 1024² only 1.10× — there SDPA's
+    /// flash kernel, whose memory grows with T instead of T², is kept.</summary>
+    public const long UnfusedScoresLimit = 8L << 20;
+
+    /// <summary>Attention as nanoGPT writes it, in bf16: scores = mask + q·kᵀ/√d in one batched GEMM, softmax (LibTorch's bf16
+    /// softmax accumulates in fp32; only its output is rounded, as the next GEMM's input would be), dropout, ·v.
+    /// <paramref name="mask"/> null means causal.</summary>
+    static Tensor Unfused(Tensor q, Tensor k, Tensor v, Tensor? mask, double p)
+    {
+        long batch = q.shape[0], heads = q.shape[1], steps = q.shape[2], dim = q.shape[3], keys = k.shape[2];
+        var bias = mask is null
+            ? torch.full([steps, keys], double.NegativeInfinity, q.dtype, q.device).triu_(1)
+            : torch.zeros(mask.shape, q.dtype, q.device).masked_fill_(mask.logical_not(), double.NegativeInfinity)
+                .expand(batch, heads, steps, keys).reshape(batch * heads, steps, keys);
+        // TorchSharp 0.107's Tensor.baddbmm(batch2, mat) is mat + this·batch2 (its static torch.baddbmm passes the operands on
+        // shifted by one, so it is not used).
+        var scores = q.reshape(batch * heads, steps, dim)
+            .baddbmm(k.reshape(batch * heads, keys, dim).transpose(1, 2), bias, beta: 1, alpha: (float)(1 / Math.Sqrt(dim)));
+        var weights = scores.softmax(-1);
+        if (p > 0) weights = functional.dropout(weights, p, training: true);
+        return torch.bmm(weights, v.reshape(batch * heads, keys, dim)).view(batch, heads, steps, dim);
     }
 }
