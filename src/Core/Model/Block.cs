@@ -36,11 +36,11 @@ public sealed class Block : DecoderBlock
     public override Tensor forward(Tensor x, AttentionContext context)
     {
         if (norm == NormPlacement.Pre) return PreNormForward(x, context, ln_1, attn, ln_2, mlp, layer);
-        var a = Attend(attn, x, context);
+        var a = Freeing(() => Attend(attn, x, context));
 #pragma warning disable CS0618 // the obsolete hook point 4 keeps working
         if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
         x = ln_1.call(KeptScalars.Add(x, a));
-        var m = mlp.call(x);
+        var m = Freeing(() => mlp.call(x));
         if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
 #pragma warning restore CS0618
         return ln_2.call(KeptScalars.Add(x, m));

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -30,16 +31,25 @@ public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
         finally { own.Attention.Context = null; }   // the context holds this pass's tensors: no reference outlives it
     }
 
+    /// <summary>A sub-layer's output; without gradients, its intermediates are freed as it returns (TorchSharp frees a tensor
+    /// when its wrapper is disposed: see <c>Decoder.RunFreeingIntermediates</c>, which does the same per block).</summary>
+    protected static Tensor Freeing(Func<Tensor> subLayer)
+    {
+        if (torch.is_grad_enabled()) return subLayer();
+        using var scope = torch.NewDisposeScope();
+        return subLayer().MoveToOuterDisposeScope();
+    }
+
     /// <summary>The pre-norm residual pattern GPT-2 and Llama share: x + attention(norm₁(x)), then + mlp(norm₂(x)), hook point 4
     /// seeing each sub-layer's output before it is added.</summary>
     protected Tensor PreNormForward(Tensor x, AttentionContext context, Module<Tensor, Tensor> attentionNorm,
         Module<Tensor, Tensor> attention, Module<Tensor, Tensor> mlpNorm, Module<Tensor, Tensor> mlp, int layer)
     {
-        var a = Attend(attention, attentionNorm.call(x), context);
+        var a = Freeing(() => Attend(attention, attentionNorm.call(x), context));
 #pragma warning disable CS0618 // the obsolete hook point 4 keeps working
         if (context.BlockHook is { } hook) a = hook.AfterAttention(layer, a);
         x = KeptScalars.Add(x, a);
-        var m = mlp.call(mlpNorm.call(x));
+        var m = Freeing(() => mlp.call(mlpNorm.call(x)));
         if (context.BlockHook is { } after) m = after.AfterMlp(layer, m);
 #pragma warning restore CS0618
         return KeptScalars.Add(x, m);
