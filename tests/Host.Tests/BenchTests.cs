@@ -88,6 +88,19 @@ public class BenchTests
     }
 
     [Fact]
+    public void Bench_profile_of_a_llama_preset_times_its_own_ops()
+    {
+        var profile = CliRunner.Run("bench", "profile", "--preset", "llama-tiny", "--batch-size", "2", "--precision", "fp32", "--json");
+        Assert.True(profile.ExitCode == 0, profile.Stderr);
+        var p = JsonDocument.Parse(profile.Stdout).RootElement;
+        // RMS norm, rotary positions, both SwiGLU projections and the gate·up product, not GPT-2's layer norm and activation.
+        foreach (var op in new[] { "RMS norm × 5", "rotary positions (q and k) × 2", "MLP gate and up (gate_proj, up_proj) × 4",
+                                   "silu(gate) · up × 2", "MLP down (down_proj) × 2", "LM head (lm_head)" })
+            Assert.EndsWith(" ms", p.GetProperty($"backward: {op}").GetString());
+        Assert.False(p.TryGetProperty("forward: layer norm × 5", out _));
+    }
+
+    [Fact]
     public void Bench_takes_the_peers_activation_records_it_and_profiles_the_one_the_model_runs()
     {
         var train = CliRunner.Run("bench", "train", "--preset", "tiny", "--steps", "1", "--batch-size", "2", "--block-size", "16",

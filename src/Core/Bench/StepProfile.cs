@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.Model.Llama;
 using PluginGpt.Core.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -62,33 +63,8 @@ public static class StepProfiler
     {
         using var scope = torch.NewDisposeScope();
         using var _ = torch.no_grad();
-        long d = c.ModelDim, tokens = (long)batch * block;
-        var h = torch.randn(tokens, d, device: device);
-        var ff = torch.randn(tokens, c.InnerDim, device: device);
-        var ids = torch.randint(0, c.Vocab, [tokens], device: device);
-        TorchSharp.Modules.Linear Dense(long i, long o) => torch.nn.Linear(i, o, device: device);
-        var (qkv, proj, fc, fcProj) = (Dense(d, 3 * d), Dense(d, d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
-        var wte = torch.randn(c.Vocab, d, device: device);
-        var norm = LayerNorm(d, device: device);
-        Tensor Heads() => Autocast.Compute(torch.randn(batch, c.Heads, block, c.HeadDim, device: device));
-        var (q, k, v) = (Heads(), Heads(), Heads());
-        var logits = torch.randn(tokens, c.Vocab, device: device);
-        int layers = c.Layers;
-        var ops = new List<(string, double)>
-        {
-            ("embedding lookup", Time(() => wte.index_select(0, ids), repeats)),
-            ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Time(() => norm.forward(h), repeats)),
-            ($"q/k/v projection × {layers}", layers * Time(() => Autocast.Linear(qkv, h), repeats)),
-            ($"attention (causal, as trained) × {layers}", layers * Time(() => Attention(q, k, v, block), repeats)),
-            ($"attention out projection × {layers}", layers * Time(() => Autocast.Linear(proj, h), repeats)),
-            ($"MLP up (c_fc) × {layers}", layers * Time(() => Autocast.Linear(fc, h), repeats)),
-            ($"{c.Activation} × {layers}", layers * Time(() => Mlp.Activate(c.Activation, Autocast.Compute(ff)), repeats)),
-            ($"MLP down (c_proj) × {layers}", layers * Time(() => Autocast.Linear(fcProj, ff), repeats)),
-            ("LM head (tied wte)", Time(() => Autocast.Linear(h, wte), repeats)),
-            ("cross-entropy over the vocabulary", Time(() => functional.cross_entropy(logits, ids), repeats)),
-        };
-        foreach (var m in new Module[] { qkv, proj, fc, fcProj, norm }) m.Dispose();
-        return ops;
+        using var kinds = new OpKinds(c, batch, block, device, withGradients: false);
+        return [.. kinds.All.Select(k => (k.Label, k.Count * Time(k.Run, repeats)))];
     }
 
     /// <summary>The backward of each op kind at the step's shapes: inputs and weights require gradients, as in a
@@ -96,35 +72,81 @@ public static class StepProfiler
     static IReadOnlyList<(string, double)> BackwardOps(GptConfig c, int batch, int block, Device device, int repeats)
     {
         using var scope = torch.NewDisposeScope();
-        long d = c.ModelDim, tokens = (long)batch * block;
-        Tensor Input(params long[] shape) => torch.randn(shape, device: device).requires_grad_();
-        var (h, ff) = (Input(tokens, d), Input(tokens, c.InnerDim));
-        TorchSharp.Modules.Linear Dense(long i, long o) => torch.nn.Linear(i, o, device: device);
-        var (qkv, proj, fc, fcProj) = (Dense(d, 3 * d), Dense(d, d), Dense(d, c.InnerDim), Dense(c.InnerDim, d));
-        var norm = LayerNorm(d, device: device);
-        var wte = Input(c.Vocab, d);
-        var logits = Input(tokens, c.Vocab);
-        var ids = torch.randint(0, c.Vocab, [tokens], device: device);
-        var (q, k, v) = (Input(batch, c.Heads, block, c.HeadDim), Input(batch, c.Heads, block, c.HeadDim),
-            Input(batch, c.Heads, block, c.HeadDim));
-        int layers = c.Layers;
-        double Backward(Func<Tensor> op) => Math.Max(0, TimeWithBackward(op, repeats) - Time(op, repeats));
-        var ops = new List<(string, double)>
+        using var kinds = new OpKinds(c, batch, block, device, withGradients: true);
+        return [.. kinds.All.Select(k => (k.Label, k.Count * Math.Max(0, TimeWithBackward(k.Run, repeats) - Time(k.Run, repeats))))];
+    }
+
+    /// <summary>One op kind of a step: its label, how often a step runs it, and the op on inputs of the step's shapes.</summary>
+    sealed record OpKind(string Label, int Count, Func<Tensor> Run);
+
+    /// <summary>Every op kind of a training step of the model's family, as its blocks run them: GPT-2's fused q/k/v,
+    /// layer norm and MLP with its activation; the Llama family's grouped q/k/v, rotary positions, RMS norm and SwiGLU MLP.</summary>
+    sealed class OpKinds : IDisposable
+    {
+        readonly List<Module> modules = [];
+        public IReadOnlyList<OpKind> All { get; }
+
+        public OpKinds(GptConfig c, int batch, int block, Device device, bool withGradients)
         {
-            ("embedding lookup", Backward(() => wte.index_select(0, ids))),
-            ($"layer norm × {2 * layers + 1}", (2 * layers + 1) * Backward(() => norm.forward(h))),
-            ($"q/k/v projection × {layers}", layers * Backward(() => Autocast.Linear(qkv, h))),
-            ($"attention (causal, as trained) × {layers}", layers * Backward(() =>
-                Attention(Autocast.Compute(q), Autocast.Compute(k), Autocast.Compute(v), block))),
-            ($"attention out projection × {layers}", layers * Backward(() => Autocast.Linear(proj, h))),
-            ($"MLP up (c_fc) × {layers}", layers * Backward(() => Autocast.Linear(fc, h))),
-            ($"{c.Activation} × {layers}", layers * Backward(() => Mlp.Activate(c.Activation, Autocast.Compute(ff)))),
-            ($"MLP down (c_proj) × {layers}", layers * Backward(() => Autocast.Linear(fcProj, ff))),
-            ("LM head (tied wte)", Backward(() => Autocast.Linear(h, wte))),
-            ("cross-entropy over the vocabulary", Backward(() => functional.cross_entropy(logits, ids))),
-        };
-        foreach (var m in new Module[] { qkv, proj, fc, fcProj, norm }) m.Dispose();
-        return ops;
+            long d = c.ModelDim, tokens = (long)batch * block, keyValueDim = (long)c.KeyValueHeads * c.HeadDim;
+            bool llama = c.IsLlamaFamily;
+            Tensor Input(params long[] shape)
+            {
+                var t = torch.randn(shape, device: device);
+                return withGradients ? t.requires_grad_() : t;
+            }
+            T Own<T>(T module) where T : Module { modules.Add(module); return module; }
+            TorchSharp.Modules.Linear Dense(long i, long o) => Own(torch.nn.Linear(i, o, hasBias: !llama, device: device));
+            var (h, ff, gate) = (Input(tokens, d), Input(tokens, c.InnerDim), Input(tokens, c.InnerDim));
+            var (qkv, proj, up, down) = (Dense(d, llama ? d + 2 * keyValueDim : 3 * d), Dense(d, d), Dense(d, c.InnerDim),
+                Dense(c.InnerDim, d));
+            Module<Tensor, Tensor> norm = llama ? Own(new RmsNorm(d, c.LayerNormEpsilon, device)) : Own(LayerNorm(d, device: device));
+            var wte = Input(c.Vocab, d);
+            var logits = Input(tokens, c.Vocab);
+            var ids = torch.randint(0, c.Vocab, [tokens], device: device);
+            // Without gradients the heads come in the compute type, as from a projection; with them, fp32 leaves cast in the op.
+            Tensor Heads(int count) =>
+                withGradients ? Input(batch, count, block, c.HeadDim) : Autocast.Compute(Input(batch, count, block, c.HeadDim));
+            var (q, k, v) = (Heads(c.Heads), Heads(c.KeyValueHeads), Heads(c.KeyValueHeads));
+            var (cos, sin) = RotaryEmbedding.Table(torch.arange(block, device: device), c.HeadDim, c.RopeTheta);
+            int layers = c.Layers, repeat = c.Heads / c.KeyValueHeads;
+            Tensor Attend()
+            {
+                var (kc, vc) = (Autocast.Compute(k), Autocast.Compute(v));
+                if (repeat > 1) (kc, vc) = (kc.repeat_interleave(repeat, 1), vc.repeat_interleave(repeat, 1));
+                return Attention(Autocast.Compute(q), kc, vc, block);
+            }
+            var kinds = new List<OpKind>
+            {
+                new("embedding lookup", 1, () => wte.index_select(0, ids)),
+                new($"{(llama ? "RMS norm" : "layer norm")} × {2 * layers + 1}", 2 * layers + 1, () => norm.call(h)),
+                new($"q/k/v projection × {layers}", layers, () => Autocast.Linear(qkv, h)),
+            };
+            if (llama)
+                kinds.Add(new($"rotary positions (q and k) × {layers}", layers, () =>
+                    RotaryEmbedding.Apply(Autocast.Compute(q), cos, sin).sum() + RotaryEmbedding.Apply(Autocast.Compute(k), cos, sin).sum()));
+            kinds.AddRange(
+            [
+                new($"attention (causal, as trained) × {layers}", layers, Attend),
+                new($"attention out projection × {layers}", layers, () => Autocast.Linear(proj, h)),
+                llama
+                    ? new($"MLP gate and up (gate_proj, up_proj) × {2 * layers}", 2 * layers, () => Autocast.Linear(up, h))
+                    : new($"MLP up (c_fc) × {layers}", layers, () => Autocast.Linear(up, h)),
+                llama
+                    ? new($"silu(gate) · up × {layers}", layers,
+                        () => functional.silu(Autocast.Compute(gate)) * Autocast.Compute(ff))
+                    : new($"{c.Activation} × {layers}", layers, () => Mlp.Activate(c.Activation, Autocast.Compute(ff))),
+                new($"MLP down ({(llama ? "down_proj" : "c_proj")}) × {layers}", layers, () => Autocast.Linear(down, ff)),
+                new(c.TiedHead ? "LM head (tied wte)" : "LM head (lm_head)", 1, () => Autocast.Linear(h, wte)),
+                new("cross-entropy over the vocabulary", 1, () => functional.cross_entropy(logits, ids)),
+            ]);
+            All = kinds;
+        }
+
+        public void Dispose()
+        {
+            foreach (var m in modules) m.Dispose();
+        }
     }
 
     /// <summary>Attention as a training step runs it (<see cref="ScaledAttention"/>: on CPU a bf16 region attends unfused in
