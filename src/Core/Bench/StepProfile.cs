@@ -124,7 +124,8 @@ public static class StepProfiler
             };
             if (llama)
                 kinds.Add(new($"rotary positions (q and k) × {layers}", layers, () =>
-                    RotaryEmbedding.Apply(Autocast.Compute(q), cos, sin).sum() + RotaryEmbedding.Apply(Autocast.Compute(k), cos, sin).sum()));
+                    RotaryEmbedding.Apply(Autocast.Compute(q), cos, sin).sum()
+                    + RotaryEmbedding.Apply(Autocast.Compute(k), cos, sin).sum()));
             kinds.AddRange(
             [
                 new($"attention (causal, as trained) × {layers}", layers, Attend),
