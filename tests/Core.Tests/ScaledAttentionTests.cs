@@ -87,6 +87,26 @@ public class ScaledAttentionTests
     }
 
     [Fact]
+    public void Bf16_training_with_dropout_attends_unfused_in_bf16_at_any_size()
+    {
+        using var scope = NewDisposeScope();
+        const long steps = 2048;   // past the limit, where without dropout fp32 SDPA is kept (above)
+        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 1, steps: steps);
+        manual_seed(11);
+        var trained = ScaledAttention.Attend(q, k, v, steps, 0, 0, null, 0.5, training: true);
+        Assert.Equal(ScalarType.BFloat16, trained.dtype);
+        // Dropout zeroes about half of each row's weights and doubles the rest: the outputs differ from dropout-free attention.
+        var plain = nn.functional.scaled_dot_product_attention(
+            q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), is_casual: true);
+        Assert.False(trained.to(ScalarType.Float32).allclose(plain, rtol: 0, atol: 0.1));
+        // The first query sees only itself: kept, its output is 2·v; dropped, 0.
+        var first = trained[0, .., 0].to(ScalarType.Float32);
+        var v0 = v[0, .., 0].to(ScalarType.Float32);
+        for (int head = 0; head < 3; head++)
+            Assert.True(first[head].allclose(2 * v0[head], rtol: 0, atol: 0) || first[head].abs().max().item<float>() == 0);
+    }
+
+    [Fact]
     public void Bf16_inference_stays_bf16_and_a_padding_mask_matches_the_causal_flag_when_it_masks_nothing()
     {
         using var scope = NewDisposeScope();

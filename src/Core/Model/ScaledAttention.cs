@@ -27,7 +27,9 @@ public static class ScaledAttention
         bool plainCausal = prefixLength == 0 && past == 0 && keyPaddingMask is null;
         if (training && q.dtype == ScalarType.BFloat16 && q.device.type == DeviceType.CPU)
         {
-            if (q.shape[0] * q.shape[1] * steps * k.shape[2] <= UnfusedScoresLimit)
+            // With dropout LibTorch's CPU SDPA leaves its flash kernel for the math path, which holds the T² scores in fp32: unfused
+            // bf16 holds them in half the bytes and measured 1.44× faster (gpt2-small's 1 × 12 × 1024², dropout 0.1).
+            if (p > 0 || q.shape[0] * q.shape[1] * steps * k.shape[2] <= UnfusedScoresLimit)
                 return Unfused(q, k, v, plainCausal ? null : AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
             // LibTorch 2.10's CPU attention backward in bf16 measured 4× slower than in fp32 (small, 16 × 128: 39.5 against 9.9 ms
             // for 4 layers), its forward only 1.3× faster: past the limit a bf16 region trains CPU attention in fp32.
@@ -41,8 +43,8 @@ public static class ScaledAttention
 
     /// <summary>Most attention scores a layer (B·H·T·keys) that bf16 training on CPU computes unfused: 16 MiB of bf16, whose softmax the
     /// backward pass keeps (with dropout, its dropped copy and mask too). One layer's forward and backward, AMX Xeon, 2 cores, against
-    /// fp32 SDPA: 16 × 4 × 128² (`small`) 1.88× faster, 8 × 12 × 256² 2.24×, but 1 × 12 × 1024² only 1.10× — there SDPA's
-    /// flash kernel, whose memory grows with T instead of T², is kept.</summary>
+    /// fp32 SDPA: 16 × 4 × 128² (`small`) 1.88× faster, 8 × 12 × 256² 2.24×, but 1 × 12 × 1024² only 1.10–1.19× — there SDPA's
+    /// flash kernel, whose memory grows with T instead of T², is kept unless dropout rules it out.</summary>
     public const long UnfusedScoresLimit = 8L << 20;
 
     /// <summary>Attention as nanoGPT writes it, in bf16: scores = mask + q·kᵀ/√d in one batched GEMM, softmax (LibTorch's bf16
