@@ -86,6 +86,14 @@ public class FusedLossTests
         }
     }
 
+    [Theory]
+    [InlineData(512, 8192)]      // 16 MB of fp32 logits
+    [InlineData(4096, 1024)]     // the small preset's vocabulary
+    [InlineData(8192, 512)]      // pg-base's: exactly both rules
+    [InlineData(50257, 512)]     // GPT-2's: 16 MB would be 83 rows
+    public void A_chunk_holds_16_MB_of_logits_but_at_least_512_rows(int vocab, long rows) =>
+        Assert.Equal(rows, LanguageModelLoss.RowsPerChunk(vocab));
+
     [Fact]
     public void Without_gradients_the_loss_goes_through_the_plain_head()
     {
