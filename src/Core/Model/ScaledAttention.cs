@@ -41,10 +41,10 @@ public static class ScaledAttention
                 AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
     }
 
-    /// <summary>Most attention scores a layer (B·H·T·keys) that bf16 training on CPU computes unfused: 16 MiB of bf16, whose softmax the
-    /// backward pass keeps (with dropout, its dropped copy and mask too). One layer's forward and backward, AMX Xeon, 2 cores, against
-    /// fp32 SDPA: 16 × 4 × 128² (`small`) 1.88× faster, 8 × 12 × 256² 2.24×, but 1 × 12 × 1024² only 1.10–1.19× — there SDPA's
-    /// flash kernel, whose memory grows with T instead of T², is kept unless dropout rules it out.</summary>
+    /// <summary>Most attention scores a layer (B·H·T·keys) that bf16 training on CPU computes unfused without dropout: 16 MiB of
+    /// bf16, whose softmax the backward pass keeps. One layer's forward and backward, AMX Xeon, 2 cores, against fp32 SDPA:
+    /// 16 × 4 × 128² (`small`) 1.88× faster, 8 × 12 × 256² 2.24×, but 1 × 12 × 1024² only 1.10–1.19× — there SDPA's flash
+    /// kernel, whose memory grows with T instead of T², is kept unless dropout rules it out.</summary>
     public const long UnfusedScoresLimit = 8L << 20;
 
     /// <summary>Attention as nanoGPT writes it, in bf16: scores = mask + q·kᵀ/√d in one batched GEMM, softmax (LibTorch's bf16
