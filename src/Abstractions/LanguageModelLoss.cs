@@ -10,8 +10,9 @@ namespace PluginGpt.Abstractions;
 /// size are reused from the heap, where one of hundreds of MB is fresh memory each step — on the sandboxed build machines its page
 /// faults made the LM head and the loss ~80 % of a small model's forward pass (a 134 MB empty tensor: 211 ms; eight 16 MB ones:
 /// 12 ms; the host now keeps freed memory in its heap, which also serves the larger chunks of a large vocabulary). While
-/// gradients are wanted and the decoder hands out its head (<see cref="IDecoder.LmHeadWeight"/>), the head and the loss run fused (<see cref="FusedLinearCrossEntropy"/>): no chunk's logits are kept for the backward pass. Objectives with an
-/// auxiliary LM loss (L1) should use it instead of materialising logits.
+/// gradients are wanted and the decoder hands out its head (<see cref="IDecoder.LmHeadWeight"/>), the head and the loss run fused
+/// (<see cref="FusedLinearCrossEntropy"/>): no chunk's logits are kept for the backward pass. Objectives with an auxiliary LM loss
+/// (L1) should use it instead of materialising logits.
 /// </summary>
 public static class LanguageModelLoss
 {
