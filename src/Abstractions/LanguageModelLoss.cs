@@ -40,11 +40,12 @@ public static class LanguageModelLoss
         Tensor? sum = null;
         for (long start = 0; start < n; start += chunk)
         {
+            using var scope = torch.NewDisposeScope();   // each chunk's logits go before the next chunk's are made
             long length = Math.Min(chunk, n - start);
             var logits = Autocast.Float(model.LmHead(rows.narrow(0, start, length)));
             var part = nn.functional.cross_entropy(logits, flat.narrow(0, start, length), ignore_index: -1,
                 reduction: nn.Reduction.Sum);
-            sum = sum is null ? part : sum + part;
+            sum = scope.MoveToOuter(sum is null ? part : sum + part);
         }
         return (sum ?? torch.zeros(1, device: hidden.device).sum(), count);
     }

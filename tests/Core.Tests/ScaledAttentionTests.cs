@@ -57,6 +57,20 @@ public class ScaledAttentionTests
         Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
     }
 
+    [Fact]
+    public void Bf16_training_with_prefix_keys_alone_matches_fp32_attention()
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = Heads(ScalarType.BFloat16);
+        var (prefixK, prefixV) = (randn([2, 3, 2, 8]).to(ScalarType.BFloat16), randn([2, 3, 2, 8]).to(ScalarType.BFloat16));
+        var (keys, values) = (cat([prefixK, k], 2), cat([prefixV, v], 2));
+        var trained = ScaledAttention.Attend(q, keys, values, 5, 0, 2, null, 0.0, training: true);   // one mask for all sequences
+        var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
+            values.to(ScalarType.Float32), AttentionMaskFor(ones([2, 5], ScalarType.Int64)));
+        Assert.Equal(ScalarType.BFloat16, trained.dtype);
+        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
+    }
+
     /// <summary>The mask written out by hand: 2 prefix keys always visible, then causal real keys minus padding (a query always
     /// sees itself).</summary>
     static Tensor AttentionMaskFor(Tensor padding)

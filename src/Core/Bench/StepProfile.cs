@@ -96,17 +96,22 @@ public static class StepProfiler
                 return withGradients ? t.requires_grad_() : t;
             }
             T Own<T>(T module) where T : Module { modules.Add(module); return module; }
-            TorchSharp.Modules.Linear Dense(long i, long o) => Own(torch.nn.Linear(i, o, hasBias: !llama, device: device));
-            var (h, ff, gate) = (Input(tokens, d), Input(tokens, c.InnerDim), Input(tokens, c.InnerDim));
-            var (qkv, proj, up, down) = (Dense(d, llama ? d + 2 * keyValueDim : 3 * d), Dense(d, d), Dense(d, c.InnerDim),
-                Dense(c.InnerDim, d));
+            TorchSharp.Modules.Linear Dense(long i, long o, bool bias) => Own(torch.nn.Linear(i, o, hasBias: bias, device: device));
+            // Without gradients a block's activations come in the compute type, as from a projection; with them, fp32 leaves are
+            // cast in the op. The residual stream h stays fp32, as in a step.
+            Tensor Activation(params long[] shape) => withGradients ? Input(shape) : Autocast.Compute(Input(shape));
+            var (h, ff, gate) = (Input(tokens, d), Activation(tokens, c.InnerDim), Activation(tokens, c.InnerDim));
+            // GPT-2: one fused c_attn; Llama: q_proj, k_proj, v_proj (grouped), biased only where attention_bias says.
+            var projections = llama
+                ? new[] { Dense(d, d, c.AttentionBias), Dense(d, keyValueDim, c.AttentionBias), Dense(d, keyValueDim, c.AttentionBias) }
+                : [Dense(d, 3 * d, true)];
+            var proj = Dense(d, d, !llama || (c.AttentionBias && c.ModelType == "llama"));
+            var (up, down) = (Dense(d, c.InnerDim, !llama), Dense(c.InnerDim, d, !llama));
             Module<Tensor, Tensor> norm = llama ? Own(new RmsNorm(d, c.LayerNormEpsilon, device)) : Own(LayerNorm(d, device: device));
             var wte = Input(c.Vocab, d);
             var logits = Input(tokens, c.Vocab);
             var ids = torch.randint(0, c.Vocab, [tokens], device: device);
-            // Without gradients the heads come in the compute type, as from a projection; with them, fp32 leaves cast in the op.
-            Tensor Heads(int count) =>
-                withGradients ? Input(batch, count, block, c.HeadDim) : Autocast.Compute(Input(batch, count, block, c.HeadDim));
+            Tensor Heads(int count) => Activation(batch, count, block, c.HeadDim);
             var (q, k, v) = (Heads(c.Heads), Heads(c.KeyValueHeads), Heads(c.KeyValueHeads));
             var (cos, sin) = RotaryEmbedding.Table(torch.arange(block, device: device), c.HeadDim, c.RopeTheta);
             int layers = c.Layers, repeat = c.Heads / c.KeyValueHeads;
@@ -114,13 +119,14 @@ public static class StepProfiler
             {
                 var (kc, vc) = (Autocast.Compute(k), Autocast.Compute(v));
                 if (repeat > 1) (kc, vc) = (kc.repeat_interleave(repeat, 1), vc.repeat_interleave(repeat, 1));
-                return Attention(Autocast.Compute(q), kc, vc, block);
+                return Attention(Autocast.Compute(q), kc, vc, block, c.AttentionDropout);
             }
             var kinds = new List<OpKind>
             {
                 new("embedding lookup", 1, () => wte.index_select(0, ids)),
                 new($"{(llama ? "RMS norm" : "layer norm")} × {2 * layers + 1}", 2 * layers + 1, () => norm.call(h)),
-                new($"q/k/v projection × {layers}", layers, () => Autocast.Linear(qkv, h)),
+                new($"q/k/v projection × {layers}", layers,
+                    () => projections.Select(p => Autocast.Linear(p, h).sum()).Aggregate((a, b) => a + b)),
             };
             if (llama)
                 kinds.Add(new($"rotary positions (q and k) × {layers}", layers, () =>
@@ -138,7 +144,8 @@ public static class StepProfiler
                         () => functional.silu(Autocast.Compute(gate)) * Autocast.Compute(ff))
                     : new($"{c.Activation} × {layers}", layers, () => Mlp.Activate(c.Activation, Autocast.Compute(ff))),
                 new($"MLP down ({(llama ? "down_proj" : "c_proj")}) × {layers}", layers, () => Autocast.Linear(down, ff)),
-                new(c.TiedHead ? "LM head (tied wte)" : "LM head (lm_head)", 1, () => Autocast.Linear(h, wte)),
+                new(!c.TiedHead ? "LM head (lm_head)" : llama ? "LM head (tied embed_tokens)" : "LM head (tied wte)", 1,
+                    () => Autocast.Linear(h, wte)),
                 new("cross-entropy over the vocabulary", 1, () => functional.cross_entropy(logits, ids)),
             ]);
             All = kinds;
@@ -150,10 +157,11 @@ public static class StepProfiler
         }
     }
 
-    /// <summary>Attention as a training step runs it (<see cref="ScaledAttention"/>: on CPU a bf16 region attends unfused in
-    /// bf16 up to its size limit, in fp32 past it), so the profile times the path the model takes, not bare SDPA.</summary>
-    static Tensor Attention(Tensor q, Tensor k, Tensor v, int block) =>
-        ScaledAttention.Attend(q, k, v, block, 0, 0, null, dropout: 0, training: true);
+    /// <summary>Attention as a training step runs it, with the model's attention dropout (<see cref="ScaledAttention"/>: on CPU a
+    /// bf16 region attends unfused in bf16 with dropout or up to its size limit, in fp32 SDPA past it), so the profile times the
+    /// path the model takes, not bare SDPA.</summary>
+    static Tensor Attention(Tensor q, Tensor k, Tensor v, int block, double dropout) =>
+        ScaledAttention.Attend(q, k, v, block, 0, 0, null, dropout, training: true);
 
     static double TimeWithBackward(Func<Tensor> op, int repeats)
     {

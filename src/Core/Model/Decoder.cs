@@ -162,7 +162,7 @@ public sealed partial class Decoder : Module, IDecoder
     static Tensor RunFreeingIntermediates(DecoderBlock block, Tensor x, AttentionContext context)
     {
         using var scope = torch.NewDisposeScope();
-        return block.call(x, context).MoveToOuterDisposeScope();
+        return scope.MoveToOuter(block.call(x, context));   // only if the scope made it: a block returning its input moves nothing
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
     {
         if (torch.is_grad_enabled()) return subLayer();
         using var scope = torch.NewDisposeScope();
-        return subLayer().MoveToOuterDisposeScope();
+        return scope.MoveToOuter(subLayer());   // only if the scope made it: a wrapper that returns its input moves nothing
     }
 
     /// <summary>The pre-norm residual pattern GPT-2 and Llama share: x + attention(norm₁(x)), then + mlp(norm₂(x)), hook point 4

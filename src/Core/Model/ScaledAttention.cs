@@ -52,17 +52,22 @@ public static class ScaledAttention
     /// <paramref name="mask"/> null means causal.</summary>
     static Tensor Unfused(Tensor q, Tensor k, Tensor v, Tensor? mask, double p)
     {
+        // The scores, the bias and the heads' copies go as soon as the output is made (autograd keeps what it saved).
+        using var scope = torch.NewDisposeScope();
         long batch = q.shape[0], heads = q.shape[1], steps = q.shape[2], dim = q.shape[3], keys = k.shape[2];
         var bias = mask is null
             ? torch.full([steps, keys], double.NegativeInfinity, q.dtype, q.device).triu_(1)
-            : torch.zeros(mask.shape, q.dtype, q.device).masked_fill_(mask.logical_not(), double.NegativeInfinity)
-                .expand(batch, heads, steps, keys).reshape(batch * heads, steps, keys);
+            : torch.zeros(mask.shape, q.dtype, q.device).masked_fill_(mask.logical_not(), double.NegativeInfinity);
+        // One mask for all sequences (prefix keys alone) broadcasts; padding masks differ by sequence.
+        bias = mask is null ? bias
+            : mask.shape[0] == 1 ? bias.view(steps, keys)
+            : bias.expand(batch, heads, steps, keys).reshape(batch * heads, steps, keys);
         // TorchSharp 0.107's Tensor.baddbmm(batch2, mat) is mat + this·batch2 (its static torch.baddbmm passes the operands on
         // shifted by one, so it is not used).
         var scores = q.reshape(batch * heads, steps, dim)
             .baddbmm(k.reshape(batch * heads, keys, dim).transpose(1, 2), bias, beta: 1, alpha: (float)(1 / Math.Sqrt(dim)));
         var weights = scores.softmax(-1);
         if (p > 0) weights = functional.dropout(weights, p, training: true);
-        return torch.bmm(weights, v.reshape(batch * heads, keys, dim)).view(batch, heads, steps, dim);
+        return scope.MoveToOuter(torch.bmm(weights, v.reshape(batch * heads, keys, dim)).view(batch, heads, steps, dim));
     }
 }
