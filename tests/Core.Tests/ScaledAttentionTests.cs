@@ -42,31 +42,24 @@ public class ScaledAttentionTests
     }
 
     [Fact]
-    public void Bf16_training_with_a_padding_mask_and_prefix_keys_matches_fp32_attention_under_the_same_mask()
-    {
-        using var scope = NewDisposeScope();
-        var (q, k, v) = Heads(ScalarType.BFloat16);
-        var (prefixK, prefixV) = (randn([2, 3, 2, 8]).to(ScalarType.BFloat16), randn([2, 3, 2, 8]).to(ScalarType.BFloat16));
-        var (keys, values) = (cat([prefixK, k], 2), cat([prefixV, v], 2));
-        var padding = tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 }).view(2, 5);   // the second row's last two keys are padding
-        var trained = ScaledAttention.Attend(q, keys, values, 5, 0, 2, padding, 0.0, training: true);
-        var mask = AttentionMaskFor(padding);
-        var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
-            values.to(ScalarType.Float32), mask);
-        Assert.Equal(ScalarType.BFloat16, trained.dtype);
-        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
-    }
+    public void Bf16_training_with_a_padding_mask_and_prefix_keys_matches_fp32_attention_under_the_same_mask() =>
+        AssertPrefixAttentionMatchesFp32(tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 1, 0, 0 }).view(2, 5));   // row 2: 2 padded keys
 
     [Fact]
-    public void Bf16_training_with_prefix_keys_alone_matches_fp32_attention()
+    public void Bf16_training_with_prefix_keys_alone_matches_fp32_attention() =>
+        AssertPrefixAttentionMatchesFp32(null);   // one mask for all sequences
+
+    /// <summary>Bf16 training attention with 2 prefix keys in front, under <paramref name="padding"/> (null: none), against fp32
+    /// SDPA under the mask written out by hand.</summary>
+    static void AssertPrefixAttentionMatchesFp32(Tensor? padding)
     {
         using var scope = NewDisposeScope();
         var (q, k, v) = Heads(ScalarType.BFloat16);
         var (prefixK, prefixV) = (randn([2, 3, 2, 8]).to(ScalarType.BFloat16), randn([2, 3, 2, 8]).to(ScalarType.BFloat16));
         var (keys, values) = (cat([prefixK, k], 2), cat([prefixV, v], 2));
-        var trained = ScaledAttention.Attend(q, keys, values, 5, 0, 2, null, 0.0, training: true);   // one mask for all sequences
+        var trained = ScaledAttention.Attend(q, keys, values, 5, 0, 2, padding, 0.0, training: true);
         var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
-            values.to(ScalarType.Float32), AttentionMaskFor(ones([2, 5], ScalarType.Int64)));
+            values.to(ScalarType.Float32), AttentionMaskFor(padding ?? ones([2, 5], ScalarType.Int64)));
         Assert.Equal(ScalarType.BFloat16, trained.dtype);
         Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
     }

@@ -139,30 +139,16 @@ public sealed partial class Decoder : Module, IDecoder
         // would the trainable tensors inside its blocks get gradients): the input is made a leaf that asks for one.
         if (recompute && !x.requires_grad) x = x.detach().requires_grad_(true);
         int blocksRun = 0;
-        bool freeEachBlock = !torch.is_grad_enabled();
         foreach (var block in BlockList)
         {
             if (blocksRun++ == stopAfterBlocks) break;
-            x = recompute ? BlockCheckpoint.Run(x, h => block.call(h, context))
-                : freeEachBlock ? RunFreeingIntermediates(block, x, context)
-                : block.call(x, context);
+            x = recompute ? BlockCheckpoint.Run(x, h => block.call(h, context)) : DecoderBlock.Freeing(() => block.call(x, context));
             layerStates?.Add(Real(x));
         }
         if (stopAfterBlocks is not null) return Real(x);
         if (ln_f is not null) x = ln_f.call(x);
         if (norm is not null) x = norm.call(x);
         return Real(x);
-    }
-
-    /// <summary>One block without gradients, its intermediates freed as it returns. TorchSharp frees a tensor when its wrapper is
-    /// disposed, not when the last reference goes as PyTorch does, so without this a pass kept every block's intermediates until
-    /// the caller's dispose scope ended: text-to-text scoring of 256 STS-B sequences (~24 K tokens) on a 3 M-parameter model grew
-    /// the process by 2.5 GB a pass. A hook that keeps a tensor made inside a block must detach it from the scope (as it must from
-    /// any caller's scope).</summary>
-    static Tensor RunFreeingIntermediates(DecoderBlock block, Tensor x, AttentionContext context)
-    {
-        using var scope = torch.NewDisposeScope();
-        return scope.MoveToOuter(block.call(x, context));   // only if the scope made it: a block returning its input moves nothing
     }
 
     /// <summary>

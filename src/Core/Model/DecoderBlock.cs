@@ -31,13 +31,17 @@ public abstract class DecoderBlock : Module<Tensor, AttentionContext, Tensor>
         finally { own.Attention.Context = null; }   // the context holds this pass's tensors: no reference outlives it
     }
 
-    /// <summary>A sub-layer's output; without gradients, its intermediates are freed as it returns (TorchSharp frees a tensor
-    /// when its wrapper is disposed: see <c>Decoder.RunFreeingIntermediates</c>, which does the same per block).</summary>
-    protected static Tensor Freeing(Func<Tensor> subLayer)
+    /// <summary>The output of a block or a sub-layer (the decoder runs each block through it, each block its sub-layers); without
+    /// gradients, its intermediates are freed as it returns. TorchSharp frees a tensor when its wrapper is disposed, not when the
+    /// last reference goes as PyTorch does, so without this a pass kept every block's intermediates until the caller's dispose
+    /// scope ended: text-to-text scoring of 256 STS-B sequences (~24 K tokens) on a 3 M-parameter model grew the process by
+    /// 2.5 GB a pass. A hook that keeps a tensor made inside a block must detach it from the scope (as it must from any caller's
+    /// scope).</summary>
+    internal static Tensor Freeing(Func<Tensor> part)
     {
-        if (torch.is_grad_enabled()) return subLayer();
+        if (torch.is_grad_enabled()) return part();
         using var scope = torch.NewDisposeScope();
-        return scope.MoveToOuter(subLayer());   // only if the scope made it: a wrapper that returns its input moves nothing
+        return scope.MoveToOuter(part());   // only if the scope made it: a wrapper that returns its input moves nothing
     }
 
     /// <summary>The pre-norm residual pattern GPT-2 and Llama share: x + attention(norm₁(x)), then + mlp(norm₂(x)), hook point 4
