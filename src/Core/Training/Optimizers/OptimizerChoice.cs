@@ -15,7 +15,7 @@ public sealed record OptimizerChoice(string Name = OptimizerChoice.AdamW, double
     /// as PyTorch's SGD), or Adafactor (PyTorch's formulation; the learning rate caps the relative step size).</summary>
     public IUpdateRule Create(IReadOnlyList<UpdateGroup> groups) => Name switch
     {
-        AdamW => new TorchUpdateRule(torch.optim.AdamW(
+        AdamW => new FusedAdamW(torch.optim.AdamW(
             groups.Select(g =>
                 new AdamW.ParamGroup(g.Parameters, lr: g.LearningRate, beta1: Beta1, beta2: Beta2, weight_decay: g.WeightDecay)),
             groups.FirstOrDefault()?.LearningRate ?? 1e-3, Beta1, Beta2)),
