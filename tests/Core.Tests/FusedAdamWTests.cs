@@ -83,7 +83,9 @@ public class FusedAdamWTests
                     }
                     // A loss whose gradients are fixed random tensors: the same in both runs, bit for bit.
                     var generator = new torch.Generator(seed: (ulong)(100 + t));
-                    using (var loss = (w * torch.randn(3, 4, generator: generator)).sum() + (b * torch.randn(4, generator: generator)).sum())
+                    using (var gw = torch.randn(3, 4, generator: generator))
+                    using (var gb = torch.randn(4, generator: generator))
+                    using (var loss = (w * gw).sum() + (b * gb).sum())
                         loss.backward();
                     if (useFused || !reload) fused.Step(t);
                     else { foreach (var g in plain.ParamGroups) g.LearningRate = Schedule.At(t); plain.step(); plain.zero_grad(); }
