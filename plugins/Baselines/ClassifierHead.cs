@@ -190,14 +190,14 @@ public sealed class ClassifierHead : IObjective
     sealed class HeadModule : Module<Tensor, Tensor>
     {
         internal readonly Linear linear;
-        readonly Dropout dropout;
+        readonly FastDropoutLayer dropout;
 
         public HeadModule(long inputs, long outputs, double dropoutRate, Device device) : base("ClassifierHead")
         {
             linear = Linear(inputs, outputs, device: device);
             using (torch.NewDisposeScope())
             using (torch.no_grad()) { init.normal_(linear.weight!, 0, 0.02); init.zeros_(linear.bias!); }
-            dropout = Dropout(dropoutRate);
+            dropout = new FastDropoutLayer(dropoutRate);
             RegisterComponents();
         }
 

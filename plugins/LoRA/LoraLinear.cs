@@ -15,7 +15,7 @@ public class LoraLinear : LinearWrapper
 #pragma warning disable IDE1006 // PEFT state-dict names
     readonly Linear lora_A;
     readonly Linear lora_B;
-    readonly Dropout lora_dropout;
+    readonly FastDropoutLayer lora_dropout;
 #pragma warning restore IDE1006
     readonly double scaling;
 
@@ -37,7 +37,7 @@ public class LoraLinear : LinearWrapper
             init.kaiming_uniform_(lora_A.weight!, a: Math.Sqrt(5));
             init.zeros_(lora_B.weight!);
         }
-        lora_dropout = Dropout(dropout);
+        lora_dropout = new FastDropoutLayer(dropout);
         this.scaling = scaling;
         RegisterComponents();
     }

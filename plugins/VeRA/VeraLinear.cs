@@ -16,7 +16,7 @@ public sealed class VeraLinear : LinearWrapper
 #pragma warning disable IDE1006 // PEFT's names
     readonly Parameter vera_lambda_b;
     readonly Parameter vera_lambda_d;
-    readonly Dropout vera_dropout;
+    readonly FastDropoutLayer vera_dropout;
 #pragma warning restore IDE1006
     // Owned by the attachment, not by this layer: set after RegisterComponents, which registers every module-valued field.
     readonly VeraProjections shared;
@@ -32,7 +32,7 @@ public sealed class VeraLinear : LinearWrapper
             vera_lambda_b = Trainable(initWeights ? torch.zeros(outFeatures, device: device) : torch.ones(outFeatures, device: device));
             vera_lambda_d = Trainable(initWeights ? torch.full(r, dInitial, device: device) : torch.randn(r, device: device));
         }
-        vera_dropout = Dropout(dropout);
+        vera_dropout = new FastDropoutLayer(dropout);
         RegisterComponents();
         this.shared = shared;
     }

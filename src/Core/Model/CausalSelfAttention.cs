@@ -1,4 +1,3 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -10,7 +9,7 @@ public sealed class CausalSelfAttention : AttentionSubLayer
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     internal Module<Tensor, Tensor> c_attn;
     internal Module<Tensor, Tensor> c_proj;
-    readonly Dropout resid_dropout;
+    readonly FastDropoutLayer resid_dropout;
 #pragma warning restore IDE1006
     readonly int layer, heads, headDim;
     readonly double attnDropout;
@@ -21,7 +20,7 @@ public sealed class CausalSelfAttention : AttentionSubLayer
         heads = config.Heads; headDim = config.HeadDim; attnDropout = config.AttentionDropout;
         c_attn = Linear(config.ModelDim, 3 * config.ModelDim, device: device);
         c_proj = Linear(config.ModelDim, config.ModelDim, device: device);
-        resid_dropout = Dropout(config.ResidualDropout);
+        resid_dropout = new FastDropoutLayer(config.ResidualDropout);
         RegisterComponents();
     }
 

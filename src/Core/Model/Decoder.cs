@@ -17,7 +17,7 @@ public sealed partial class Decoder : Module, IDecoder
 #pragma warning disable IDE1006 // GPT-2 / Hugging Face state-dict names; each family leaves the other's fields null
     readonly Embedding? wte;
     readonly Embedding? wpe;
-    readonly Dropout? drop;
+    readonly FastDropoutLayer? drop;
     readonly ModuleList<DecoderBlock>? h;
     readonly LayerNorm? ln_f;
     readonly Embedding? embed_tokens;
@@ -59,7 +59,7 @@ public sealed partial class Decoder : Module, IDecoder
         {
             wte = Embedding(config.Vocab, config.ModelDim, device: device);
             wpe = Embedding(config.Context, config.ModelDim, device: device);
-            drop = Dropout(config.EmbeddingDropout);
+            drop = new FastDropoutLayer(config.EmbeddingDropout);
             h = new ModuleList<DecoderBlock>(blocks);
             if (config.Norm == NormPlacement.Pre) ln_f = LayerNorm(config.ModelDim, config.LayerNormEpsilon, device: device);
         }

@@ -1,4 +1,3 @@
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -10,7 +9,7 @@ public sealed class Mlp : ReplaceableChildren
 #pragma warning disable IDE1006 // GPT-2 state-dict names
     internal Module<Tensor, Tensor> c_fc;
     internal Module<Tensor, Tensor> c_proj;
-    readonly Dropout dropout;
+    readonly FastDropoutLayer dropout;
 #pragma warning restore IDE1006
     readonly string activation;
 
@@ -18,7 +17,7 @@ public sealed class Mlp : ReplaceableChildren
     {
         c_fc = Linear(config.ModelDim, config.InnerDim, device: device);
         c_proj = Linear(config.InnerDim, config.ModelDim, device: device);
-        dropout = Dropout(config.ResidualDropout);
+        dropout = new FastDropoutLayer(config.ResidualDropout);
         activation = config.Activation;
         RegisterComponents();
     }

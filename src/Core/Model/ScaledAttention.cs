@@ -25,15 +25,17 @@ public static class ScaledAttention
     {
         double p = training ? dropout : 0.0;
         bool plainCausal = prefixLength == 0 && past == 0 && keyPaddingMask is null;
-        if (training && q.dtype == ScalarType.BFloat16 && q.device.type == DeviceType.CPU)
+        if (training && q.device.type == DeviceType.CPU)
         {
-            // With dropout LibTorch's CPU SDPA leaves its flash kernel for the math path, which holds the T² scores in fp32: unfused
-            // bf16 holds them in half the bytes and measured 1.44× faster (gpt2-small's 1 × 12 × 1024², dropout 0.1).
-            if (p > 0 || q.shape[0] * q.shape[1] * steps * k.shape[2] <= UnfusedScoresLimit)
+            // With dropout LibTorch's CPU SDPA leaves its flash kernel for the math path, which holds the T² scores in fp32 and drops
+            // them with LibTorch's one-thread dropout: unfused attention holds them in the region's type (half the bytes in bf16,
+            // measured 1.44× faster at gpt2-small's 1 × 12 × 1024², dropout 0.1) and drops them with FastDropout.
+            bool bf16 = q.dtype == ScalarType.BFloat16;
+            if (p > 0 || bf16 && q.shape[0] * q.shape[1] * steps * k.shape[2] <= UnfusedScoresLimit)
                 return Unfused(q, k, v, plainCausal ? null : AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
             // LibTorch 2.10's CPU attention backward in bf16 measured 4× slower than in fp32 (small, 16 × 128: 39.5 against 9.9 ms
             // for 4 layers), its forward only 1.3× faster: past the limit a bf16 region trains CPU attention in fp32.
-            (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
+            if (bf16) (q, k, v) = (q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32));
         }
         return plainCausal
             ? functional.scaled_dot_product_attention(q, k, v, p: p, is_casual: true)
@@ -47,8 +49,9 @@ public static class ScaledAttention
     /// kernel, whose memory grows with T instead of T², is kept unless dropout rules it out.</summary>
     public const long UnfusedScoresLimit = 8L << 20;
 
-    /// <summary>Attention as nanoGPT writes it, in bf16: scores = mask + q·kᵀ/√d in one batched GEMM, softmax (LibTorch's bf16
-    /// softmax accumulates in fp32; only its output is rounded, as the next GEMM's input would be), dropout, ·v.
+    /// <summary>Attention as nanoGPT writes it, in the inputs' type (bf16 or fp32): scores = mask + q·kᵀ/√d in one batched GEMM,
+    /// softmax (LibTorch's bf16 softmax accumulates in fp32; only its output is rounded, as the next GEMM's input would be),
+    /// <see cref="FastDropout"/>, ·v.
     /// <paramref name="mask"/> null means causal.</summary>
     static Tensor Unfused(Tensor q, Tensor k, Tensor v, Tensor? mask, double p)
     {
@@ -67,7 +70,7 @@ public static class ScaledAttention
         var scores = q.reshape(batch * heads, steps, dim)
             .baddbmm(k.reshape(batch * heads, keys, dim).transpose(1, 2), bias, beta: 1, alpha: (float)(1 / Math.Sqrt(dim)));
         var weights = scores.softmax(-1);
-        if (p > 0) weights = functional.dropout(weights, p, training: true);
+        if (p > 0) weights = FastDropout.Apply(weights, p, training: true);
         return scope.MoveToOuter(torch.bmm(weights, v.reshape(batch * heads, keys, dim)).view(batch, heads, steps, dim));
     }
 }
