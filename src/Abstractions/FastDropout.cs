@@ -28,7 +28,7 @@ public static class FastDropout
             || input.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
             return nn.functional.dropout(input, p, training: true);
         using var scope = NewDisposeScope();
-        var mask = torch.empty(input.shape, input.dtype);
+        var mask = torch.empty(input.shape, input.dtype, input.device);
         Fill(mask, p, DrawSeed());
         return scope.MoveToOuter(input * mask);
     }
@@ -44,9 +44,14 @@ public static class FastDropout
     /// <paramref name="mask"/>: the same seed, probability and type give the same mask on any machine.</summary>
     public static void Fill(Tensor mask, double p, ulong seed)
     {
+        if (p is < 0 or >= 1 || double.IsNaN(p)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout must be in [0, 1)");
+        if (mask.device_type != DeviceType.CPU || !mask.is_contiguous()
+            || mask.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
+            throw new ArgumentException($"a dropout mask is a contiguous fp32, bf16 or fp16 CPU tensor, not {mask.dtype} on {mask.device}",
+                nameof(mask));
         uint threshold = (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));   // keep where hash ≥ threshold
-        float scale = (float)(1 / (1 - p));
-        var flat = mask.view(-1);
+        float scale = 1f / (float)(1 - p);   // as LibTorch divides its fp32 mask by the scalar 1 − p
+        using var flat = mask.view(-1);
         long count = flat.shape[0];
         // Blocks fill independently, in parallel when there are several (the hash needs no shared state).
         Parallel.For(0, (count + BlockSize - 1) / BlockSize, block =>

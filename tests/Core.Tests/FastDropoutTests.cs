@@ -73,6 +73,29 @@ public class FastDropoutTests
     }
 
     [Fact]
+    public void Apply_drops_with_the_mask_Fill_makes_for_the_generators_next_draw()
+    {
+        torch.manual_seed(11);
+        ulong seed;
+        using (var draw = torch.randint(0, long.MaxValue, [1], dtype: ScalarType.Int64)) seed = (ulong)draw.item<long>();
+        torch.manual_seed(11);
+        using var x = torch.ones(300, 301);
+        using var dropped = FastDropout.Apply(x, 0.2, training: true);
+        using var mask = torch.empty(300, 301);
+        FastDropout.Fill(mask, 0.2, seed);
+        Assert.True(dropped.eq(mask).all().item<bool>());
+    }
+
+    [Fact]
+    public void The_decoder_drops_with_FastDropout_only()
+    {
+        using var model = new Model.Decoder(Model.Presets.Tiny with { EmbeddingDropout = 0.1, AttentionDropout = 0.1, ResidualDropout = 0.1 });
+        // The embeddings', and each of the 2 blocks' attention output and MLP output.
+        Assert.Equal(5, model.modules().OfType<FastDropoutLayer>().Count());
+        Assert.Empty(model.modules().OfType<TorchSharp.Modules.Dropout>());
+    }
+
+    [Fact]
     public void The_gradient_passes_through_the_same_mask_and_evaluation_returns_the_input()
     {
         using var x = torch.full([32, 48], 2.0f).requires_grad_(true);

@@ -114,6 +114,24 @@ public class ScaledAttentionTests
     }
 
     [Fact]
+    public void Fp32_training_with_dropout_on_cpu_attends_unfused_dropping_the_weights_with_FastDropouts_mask()
+    {
+        using var scope = NewDisposeScope();
+        var (q, k, v) = Heads(ScalarType.Float32, batch: 2, steps: 6);
+        manual_seed(23);
+        ulong seed = (ulong)randint(0, long.MaxValue, [1], dtype: ScalarType.Int64).item<long>();   // the generator's next draw
+        manual_seed(23);
+        var trained = ScaledAttention.Attend(q, k, v, 6, 0, 0, null, 0.3, training: true);
+        // softmax(q·kᵀ/√d + causal mask) ⊙ FastDropout's mask for that draw, then ·v: SDPA's own dropout would draw another mask.
+        var scores = matmul(q, k.transpose(2, 3)) / Math.Sqrt(8) + full([6, 6], double.NegativeInfinity).triu(1);
+        var mask = empty([2 * 3, 6, 6]);
+        FastDropout.Fill(mask, 0.3, seed);
+        var expected = matmul(scores.softmax(-1) * mask.view(2, 3, 6, 6), v);
+        Assert.Equal(ScalarType.Float32, trained.dtype);
+        Assert.True(trained.allclose(expected, rtol: 0, atol: 1e-5));
+    }
+
+    [Fact]
     public void Bf16_inference_stays_bf16_and_a_padding_mask_matches_the_causal_flag_when_it_masks_nothing()
     {
         using var scope = NewDisposeScope();

@@ -54,14 +54,15 @@ sealed class FusedAdamW(AdamW optimizer) : IUpdateRule
     static void Update(IReadOnlyList<(Parameter Parameter, Tensor Gradient, AdamW.State State)> tensors, AdamW.Options options)
     {
         if (options.amsgrad == true) throw new NotSupportedException("AdamW with amsgrad is not fused");
-        foreach (var t in tensors) t.State.step++;
         var device = tensors[0].Parameter.device;
+        // The kernel reads each tensor's step count (after this step) from a float tensor on its device: one tensor, unbound.
+        using var stepCounts = tensor(tensors.Select(t => (float)(t.State.step + 1)).ToArray(), device: device);
         Script.Value.invoke("adamw",
             tensors.Select(t => (Tensor)t.Parameter).ToArray(), tensors.Select(t => t.Gradient).ToArray(),
-            tensors.Select(t => t.State.exp_avg).ToArray(), tensors.Select(t => t.State.exp_avg_sq).ToArray(),
-            tensors.Select(t => tensor((float)t.State.step, device: device)).ToArray(),
+            tensors.Select(t => t.State.exp_avg).ToArray(), tensors.Select(t => t.State.exp_avg_sq).ToArray(), stepCounts.unbind(),
             options.LearningRate!.Value, options.beta1!.Value, options.beta2!.Value, options.weight_decay!.Value, options.eps!.Value,
             options.maximize == true);
+        foreach (var t in tensors) t.State.step++;   // only once the update has run
     }
 
     public void ZeroGrad() => optimizer.zero_grad();
