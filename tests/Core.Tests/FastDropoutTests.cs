@@ -89,7 +89,8 @@ public class FastDropoutTests
     [Fact]
     public void The_decoder_drops_with_FastDropout_only()
     {
-        using var model = new Model.Decoder(Model.Presets.Tiny with { EmbeddingDropout = 0.1, AttentionDropout = 0.1, ResidualDropout = 0.1 });
+        var config = Model.Presets.Tiny with { EmbeddingDropout = 0.1, AttentionDropout = 0.1, ResidualDropout = 0.1 };
+        using var model = new Model.Decoder(config);
         // The embeddings', and each of the 2 blocks' attention output and MLP output.
         Assert.Equal(5, model.modules().OfType<FastDropoutLayer>().Count());
         Assert.Empty(model.modules().OfType<TorchSharp.Modules.Dropout>());
