@@ -47,6 +47,17 @@ public class LoraTests
     }
 
     [Fact]
+    public void Lora_dropout_is_FastDropout_with_the_configured_rate()
+    {
+        using var model = Tiny();
+        using var lora = MethodInstaller.Attach(new LoraMethod(), model, Options("""{"r": 4, "lora_dropout": 0.05}"""));
+        var layers = model.modules().OfType<FastDropoutLayer>().Where(d => d.P == 0.05).ToList();
+        Assert.Equal(model.modules().OfType<LoraLinear>().Count(), layers.Count);
+        Assert.NotEmpty(layers);
+        Assert.Empty(model.modules().OfType<TorchSharp.Modules.Dropout>());
+    }
+
+    [Fact]
     public void Merged_equals_unmerged_and_unmerge_restores_the_base()
     {
         using var model = Tiny();
