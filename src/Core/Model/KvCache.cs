@@ -6,7 +6,9 @@ namespace PluginGpt.Core.Model;
 /// <summary>Keys and values [B, H, T, D] of every layer for the tokens seen so far (generation).</summary>
 /// <remarks>Each layer's keys and values live in a buffer with room to spare, doubled when full, and a step writes into it: a
 /// concatenation per token copied the whole cache and took fresh pages for it every token (gpt2-small, fp32, AMX Xeon: 10 % of
-/// a cached token's time in those copies and in the kernel zeroing pages).</remarks>
+/// a cached token's time in those copies and in the kernel zeroing pages). No-gradient use only (generation, scoring): a write
+/// into the shared buffer would invalidate keys an earlier step saved for backward. Llama's grouped-query head repetition and
+/// prefix keys still copy the cache each step.</remarks>
 public sealed class KvCache : IDisposable
 {
     /// <summary>Positions a buffer first holds past what the first step needs.</summary>
@@ -25,6 +27,10 @@ public sealed class KvCache : IDisposable
     internal (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
     {
         long length = lengths[layer], steps = k.shape[2], needed = length + steps;
+        if (keys[layer] is { } held && (held.shape[0] != k.shape[0] || held.shape[1] != k.shape[1] || held.shape[3] != k.shape[3]
+            || held.dtype != k.dtype || held.device_type != k.device_type || held.device_index != k.device_index))
+            throw new InvalidOperationException($"layer {layer}'s cached keys are [{string.Join(", ", held.shape)}] {held.dtype}; "
+                + $"this step's are [{string.Join(", ", k.shape)}] {k.dtype}: a cache continues one batch");
         using (torch.no_grad())
         {
             if (keys[layer] is not { } buffer || buffer.shape[2] < needed)
@@ -33,8 +39,8 @@ public sealed class KvCache : IDisposable
                 keys[layer] = Grown(keys[layer], k, length, capacity);
                 values[layer] = Grown(values[layer], v, length, capacity);
             }
-            using (var keySlot = keys[layer]!.narrow(2, length, steps)) keySlot.copy_(k);
-            using (var valueSlot = values[layer]!.narrow(2, length, steps)) valueSlot.copy_(v);
+            using (var keySlot = keys[layer]!.narrow(2, length, steps)) keySlot.copy_(k).Dispose();
+            using (var valueSlot = values[layer]!.narrow(2, length, steps)) valueSlot.copy_(v).Dispose();
         }
         lengths[layer] = needed;
         return (keys[layer]!.narrow(2, 0, needed), values[layer]!.narrow(2, 0, needed));
@@ -51,7 +57,7 @@ public sealed class KvCache : IDisposable
         {
             using var kept = old.narrow(2, 0, length);
             using var slot = buffer.narrow(2, 0, length);
-            slot.copy_(kept);
+            slot.copy_(kept).Dispose();
         }
         old?.Dispose();
         return buffer;
