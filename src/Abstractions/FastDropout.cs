@@ -24,14 +24,16 @@ public static class FastDropout
     public static Tensor Apply(Tensor input, double p, bool training)
     {
         if (!training || p == 0) return input;
-        if (p is < 0 or >= 1 || input.device_type != DeviceType.CPU
-            || input.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
-            return nn.functional.dropout(input, p, training: true);
+        if (p is < 0 or >= 1 || !Drawable(input)) return nn.functional.dropout(input, p, training: true);
         using var scope = NewDisposeScope();
         var mask = torch.empty(input.shape, input.dtype, input.device);
         Fill(mask, p, DrawSeed());
         return scope.MoveToOuter(input * mask);
     }
+
+    /// <summary>The tensors a mask is drawn for here: fp32, bf16 or fp16 on CPU.</summary>
+    static bool Drawable(Tensor t) =>
+        t.device_type == DeviceType.CPU && t.dtype is (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16);
 
     /// <summary>One 64-bit seed from LibTorch's default generator (the one <c>manual_seed</c> sets).</summary>
     static ulong DrawSeed()
@@ -45,8 +47,7 @@ public static class FastDropout
     public static void Fill(Tensor mask, double p, ulong seed)
     {
         if (p is < 0 or >= 1 || double.IsNaN(p)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout must be in [0, 1)");
-        if (mask.device_type != DeviceType.CPU || !mask.is_contiguous()
-            || mask.dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16))
+        if (!Drawable(mask) || !mask.is_contiguous())
             throw new ArgumentException($"a dropout mask is a contiguous fp32, bf16 or fp16 CPU tensor, not {mask.dtype} on {mask.device}",
                 nameof(mask));
         uint threshold = (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));   // keep where hash ≥ threshold
