@@ -37,8 +37,17 @@ public static class Autocast
     public static Tensor Linear(Tensor input, Tensor weight, Tensor? bias = null)
     {
         var type = current.Value ?? weight.dtype;
-        return torch.nn.functional.linear(Cast(input, type), Cast(weight, type), bias is null ? null : Cast(bias, type));
+        var (x, w, b) = (Cast(input, type), Cast(weight, type), bias is null ? null : Cast(bias, type));
+        if (!Bf16MatrixVector.Applies(x, w, b)) return torch.nn.functional.linear(x, w, b);
+        matrixVectorProducts++;
+        return Bf16MatrixVector.Linear(x, w, b);
     }
+
+    [ThreadStatic] static long matrixVectorProducts;
+
+    /// <summary>How many of this thread's bf16 products of a few rows without gradients went to the fast matrix–vector kernel
+    /// (a cached generation step's Linears): op-count checks compare it before and after.</summary>
+    public static long MatrixVectorProducts => matrixVectorProducts;
 
     /// <summary>A Linear layer's forward pass under the region.</summary>
     public static Tensor Linear(Linear layer, Tensor input) => Linear(input, layer.weight!, layer.bias);

@@ -1,0 +1,135 @@
+using System.Runtime.Intrinsics;
+using PluginGpt.Core.Generation;
+using PluginGpt.Core.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Tests;
+
+/// <summary>bf16 products of a few rows without gradients (a cached generation step's Linears) go to Autocast's matrix–vector
+/// kernel: the exact product rounded once to bf16, LibTorch's Linear everywhere else, and the helpers' hand-off runs every block
+/// once.</summary>
+public class MatrixVectorTests
+{
+    /// <summary>rows × inputs → outputs: one row and four, inputs not a multiple of 32 (the scalar tail), outputs not a multiple
+    /// of four (the last group) and enough of them for several parallel blocks.</summary>
+    [Theory]
+    [InlineData(1, 32, 8, false)]
+    [InlineData(1, 40, 130, true)]
+    [InlineData(3, 96, 67, true)]
+    [InlineData(4, 768, 300, false)]
+    [InlineData(1, 64, 5003, true)]
+    public void Few_rows_without_gradients_give_the_exact_product_rounded_once_to_bf16(int rows, int inputs, int outputs, bool withBias)
+    {
+        if (!Vector512.IsHardwareAccelerated) return;   // the kernel needs AVX-512; LibTorch's Linear serves elsewhere
+        manual_seed(11);
+        using var scope = NewDisposeScope();
+        long[] leading = rows == 4 ? [2, 2] : [rows];   // four rows as [2, 2, inputs]: leading dimensions are kept
+        var x = randn([.. leading, inputs]).to(ScalarType.BFloat16);
+        var weight = randn(outputs, inputs).to(ScalarType.BFloat16);
+        var bias = withBias ? randn(outputs).to(ScalarType.BFloat16) : null;
+        using var region = Autocast.Use(ScalarType.BFloat16);
+        using var noGrad = no_grad();
+        long before = Autocast.MatrixVectorProducts;
+        var y = Autocast.Linear(x, weight, bias);
+        Assert.Equal(1, Autocast.MatrixVectorProducts - before);
+        Assert.Equal(ScalarType.BFloat16, y.dtype);
+        Assert.Equal([.. x.shape[..^1], outputs], y.shape);
+
+        // The exact sum in fp64 from the same bf16 operands: ours may differ by one bf16 rounding (2⁻⁸ of the value) plus fp32
+        // accumulation (far below it).
+        var exact = nn.functional.linear(x.to(ScalarType.Float64), weight.to(ScalarType.Float64), bias?.to(ScalarType.Float64));
+        var magnitude = nn.functional.linear(x.to(ScalarType.Float64).abs(), weight.to(ScalarType.Float64).abs(),
+            bias?.to(ScalarType.Float64).abs());
+        var error = (y.to(ScalarType.Float64) - exact).abs();
+        var allowed = exact.abs() * Math.Pow(2, -8) + magnitude * 1e-6;
+        Assert.True((error <= allowed).all().item<bool>(), $"largest excess {(error - allowed).max().item<double>()}");
+        // And LibTorch's own bf16 Linear agrees within the same rounding.
+        var libTorch = nn.functional.linear(x, weight, bias).to(ScalarType.Float64);
+        Assert.True(((y.to(ScalarType.Float64) - libTorch).abs() <= allowed * 2).all().item<bool>());
+    }
+
+    [Fact]
+    public void Gradients_more_rows_or_full_precision_keep_LibTorchs_Linear()
+    {
+        manual_seed(12);
+        using var scope = NewDisposeScope();
+        var weight = randn(16, 32).to(ScalarType.BFloat16);
+        long before = Autocast.MatrixVectorProducts;
+        using (Autocast.Use(ScalarType.BFloat16))
+        {
+            var tracked = randn(1, 32).to(ScalarType.BFloat16).requires_grad_(true);
+            Assert.True(Autocast.Linear(tracked, weight).requires_grad);   // needs a gradient: LibTorch, with its graph
+            using (no_grad()) Autocast.Linear(randn(5, 32), weight);        // five rows
+        }
+        using (no_grad()) Autocast.Linear(randn(1, 32), weight.to(ScalarType.Float32));   // fp32
+        Assert.Equal(before, Autocast.MatrixVectorProducts);
+    }
+
+    [Fact]
+    public void A_cached_bf16_step_runs_its_Linears_through_the_kernel_close_to_recomputing_and_restores_the_thread_count()
+    {
+        if (!Vector512.IsHardwareAccelerated) return;
+        manual_seed(13);
+        using var model = new Decoder(Presets.Tiny with { EmbeddingDropout = 0, AttentionDropout = 0, ResidualDropout = 0 });
+        model.to(ScalarType.BFloat16);
+        model.eval();
+        using var region = Autocast.Use(ScalarType.BFloat16);
+        int[] prompt = [5, 9, 2, 7, 1];   // five rows: the prompt's pass is LibTorch's
+        int threads = torch.get_num_threads();
+        long before = Autocast.MatrixVectorProducts;
+        var tokens = TokenGenerator.Generate(model, prompt, new GenerationOptions { MaxNewTokens = 10, Greedy = true }).ToList();
+        // Nine cached steps × (c_attn, attn.c_proj, c_fc, mlp.c_proj per block + the LM head).
+        Assert.Equal(9 * (4 * model.Config.Layers + 1), Autocast.MatrixVectorProducts - before);
+        Assert.Equal(threads, torch.get_num_threads());
+
+        // One cached step's logits (kernel) against recomputing the whole sequence (LibTorch's GEMMs), both in bf16.
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(prompt.Concat(tokens.Take(1)).Select(t => (long)t).ToArray()).unsqueeze(0);
+        using var cache = new KvCache(model.Config.Layers);
+        model.Logits(ids.narrow(1, 0, prompt.Length), cache);
+        var cached = model.Logits(ids.narrow(1, prompt.Length, 1), cache)[0, -1].to(ScalarType.Float32);
+        var recomputed = model.Logits(ids)[0, -1].to(ScalarType.Float32);
+        double scale = recomputed.abs().max().item<float>();
+        Assert.True((cached - recomputed).abs().max().item<float>() <= 0.02 * scale);
+        Assert.Equal(recomputed.argmax().item<long>(), cached.argmax().item<long>());
+    }
+
+    [Fact]
+    public void The_helpers_run_every_block_of_every_call_exactly_once()
+    {
+        var random = new Random(3);
+        for (int call = 0; call < 2000; call++)
+        {
+            int blocks = random.Next(1, 18);
+            var runs = new int[blocks];
+            SpinningWorkers.Shared.For(blocks, b => Interlocked.Increment(ref runs[b]));
+            Assert.All(runs, r => Assert.Equal(1, r));
+            if (call % 500 == 0) Thread.Sleep(5);   // past the helpers' spinning: they sleep and must wake for the next call
+        }
+    }
+
+    [Fact]
+    public void Calls_from_two_threads_at_once_each_run_all_their_blocks_and_a_failing_block_surfaces()
+    {
+        var failures = new int[2];
+        Parallel.For(0, 2, t =>
+        {
+            for (int call = 0; call < 500; call++)
+            {
+                var runs = new int[9];
+                SpinningWorkers.Shared.For(9, b => Interlocked.Increment(ref runs[b]));
+                if (runs.Any(r => r != 1)) failures[t]++;
+            }
+        });
+        Assert.Equal([0, 0], failures);
+
+        var thrown = Assert.Throws<AggregateException>(() =>
+            SpinningWorkers.Shared.For(6, b => { if (b == 4) throw new InvalidOperationException("block 4"); }));
+        Assert.Equal("block 4", thrown.InnerException!.Message);
+        var after = new int[6];
+        SpinningWorkers.Shared.For(6, b => Interlocked.Increment(ref after[b]));
+        Assert.All(after, r => Assert.Equal(1, r));
+    }
+}
