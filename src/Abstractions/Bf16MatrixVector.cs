@@ -20,7 +20,7 @@ static unsafe class Bf16MatrixVector
 {
     /// <summary>Rows of x taken here; each weight row is read once for all of them.</summary>
     internal const int MaxRows = 4;
-    /// <summary>Weight rows a parallel block holds at least: fewer are not worth a thread's start.</summary>
+    /// <summary>Weight rows a parallel block holds at least: fewer are not worth a hand-off to a helper.</summary>
     const int MinRowsPerBlock = 64;
     const int Lanes = 16;   // fp32 values in a 512-bit register
     /// <summary>Blocks a core gets: more to even out a late helper, few enough that a block's set-up stays small.</summary>
@@ -31,6 +31,8 @@ static unsafe class Bf16MatrixVector
         // Training asks first (a few native calls a Linear): a gradient rules the kernel out.
         if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true)) return false;
         if (!Vector512.IsHardwareAccelerated || weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1]) return false;
+        // TorchSharp hands out a tensor's memory as a span of at most 2³¹ − 1 bytes.
+        if (weight.shape[0] == 0 || weight.numel() > int.MaxValue / sizeof(ushort)) return false;
         if (!Cpu(x, ScalarType.BFloat16) || !Cpu(weight, ScalarType.BFloat16) || !weight.is_contiguous()) return false;
         if (bias is not null && (!Cpu(bias, ScalarType.BFloat16) || bias.dim() != 1 || bias.shape[0] != weight.shape[0]
             || !bias.is_contiguous())) return false;
@@ -40,15 +42,14 @@ static unsafe class Bf16MatrixVector
 
     static bool Cpu(Tensor t, ScalarType type) => t.device_type == DeviceType.CPU && t.dtype == type;
 
-    /// <summary>The product for tensors <see cref="Applies"/> accepts: shape x.shape[..^1] + [out], bf16. Only the output is a
-    /// LibTorch allocation: x widens and the sums round to bf16 here (LibTorch ops around ~50 small products a token cost 2 ms).
-    /// </summary>
+    /// <summary>The product for tensors <see cref="Applies"/> accepts: shape x.shape[..^1] + [out], bf16. x widens and the sums
+    /// round to bf16 here, not in LibTorch ops around the product (those cost 2 ms over a token's ~50 products).</summary>
     internal static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
     {
         int outputs = (int)weight.shape[0], inputs = (int)weight.shape[1];
         int rows = (int)(x.numel() / inputs);
         long[] shape = [.. x.shape[..^1], outputs];
-        var output = torch.empty(shape, ScalarType.BFloat16);
+        var output = torch.empty(shape, ScalarType.BFloat16, x.device);
         using var packed = x.is_contiguous() ? null : x.contiguous();
         float[] input = ArrayPool<float>.Shared.Rent(rows * inputs);
         try
@@ -62,6 +63,10 @@ static unsafe class Bf16MatrixVector
                     (ushort*)Address(output), rows, inputs, outputs, perBlock);
                 SpinningWorkers.Shared.For((outputs + perBlock - 1) / perBlock, product.Block);
             }
+            // The blocks read the weight's and bias's memory by address: a temporary (a cast made outside any cache) must not be
+            // finalised before they are done.
+            GC.KeepAlive(weight);
+            GC.KeepAlive(bias);
             return output;
         }
         catch
@@ -89,7 +94,8 @@ static unsafe class Bf16MatrixVector
         for (int i = 0; i < count; i++) to[i] = Widen(from[i]);
     }
 
-    /// <summary>fp32 → bf16 by round-to-nearest-even, NaN as 0x7FC0: LibTorch's conversion, bit for bit.</summary>
+    /// <summary>fp32 → bf16 by round-to-nearest-even, NaN as 0x7FC0: LibTorch's scalar conversion (c10::BFloat16), bit for bit.
+    /// </summary>
     internal static ushort Round(float value)
     {
         if (float.IsNaN(value)) return 0x7FC0;

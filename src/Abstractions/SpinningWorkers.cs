@@ -1,7 +1,7 @@
 namespace PluginGpt.Abstractions;
 
 /// <summary>
-/// Runs a call's blocks of work on the calling thread and on one helper thread per other core, helpers that keep spinning for a
+/// Runs a call's blocks of work on the calling thread and on a helper thread per other core (up to 7), helpers that keep spinning for a
 /// while after a call ends. A generated token makes ~50 matrix–vector products of 0.05–3 ms each, with LibTorch's small ops
 /// between them: handing each to .NET's thread pool woke a sleeping pool thread every time (≈ 0.1 ms a call, a third of the
 /// products' time on a 2-core Xeon). The pool offers no way to keep its threads awake, hence these few lines.
@@ -12,7 +12,11 @@ sealed class SpinningWorkers
     /// <summary>How long a helper spins for the next call before it sleeps.</summary>
     static readonly long SpinTicks = System.Diagnostics.Stopwatch.Frequency / 500;   // 2 ms
 
-    internal static readonly SpinningWorkers Shared = new(Environment.ProcessorCount - 1);
+    /// <summary>Helpers at most: a matrix–vector product is bound by memory, which a few cores saturate; more would only spin.
+    /// </summary>
+    const int MaxHelpers = 7;
+
+    internal static readonly SpinningWorkers Shared = new(Math.Min(MaxHelpers, Environment.ProcessorCount - 1));
 
     readonly object gate = new();
     readonly SemaphoreSlim wake = new(0);

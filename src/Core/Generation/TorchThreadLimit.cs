@@ -2,7 +2,9 @@ using TorchSharp;
 
 namespace PluginGpt.Core.Generation;
 
-/// <summary>LibTorch's intra-op threads limited to a count until disposed, then the previous count again.</summary>
+/// <summary>LibTorch's intra-op threads limited to a count until disposed, then the previous count again. The setting is partly
+/// process-wide (LibTorch keeps a global count beside OpenMP's per-thread one): meant for a step that is the process's only
+/// LibTorch work, as a generation step is.</summary>
 sealed class TorchThreadLimit : IDisposable
 {
     readonly int previous;
