@@ -104,14 +104,15 @@ public class ModelTests
         using var _ = torch.no_grad();
         var ids = RandomIds(2, 240);
         var full = model.Logits(ids);
-        using var cache = new KvCache(model.Config.Layers);
+        using var cache = new KvCache(model.Config.Layers, maxLength: model.Config.Context);
         // 3 positions (a buffer of 3 + 64), one at a time past it (doubled to 134 at 68), 150 at once (regrown to 220 + 64 =
-        // 284, more than double), then one at a time again.
+        // 284, more than double, but capped at the context's 256), then one at a time again.
         var parts = new List<Tensor> { model.Logits(ids[.., ..3], cache) };
         for (int t = 3; t < 70; t++) parts.Add(model.Logits(ids[.., t..(t + 1)], cache));
         parts.Add(model.Logits(ids[.., 70..220], cache));
         for (int t = 220; t < 240; t++) parts.Add(model.Logits(ids[.., t..(t + 1)], cache));
         Assert.Equal(240, cache.Length);
+        Assert.Equal(256, cache.Capacity);
         var stitched = torch.cat(parts, 1);
         Assert.True(full.allclose(stitched, rtol: 1e-5, atol: 1e-5), $"max diff {(full - stitched).abs().max().item<float>()}");
         // Another batch size cannot continue this cache.

@@ -24,7 +24,7 @@ public static class TokenGenerator
         var tokens = new List<int>(prompt);
         // Positions left for tokens: virtual tokens a method prepends (prompt tuning) take the rest.
         int context = ((IDecoder)model).UsableContext;
-        KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers) : null;
+        KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers, model.Config.Context) : null;
         // Weights are cast to bf16 once per generation, not once per token; entered per token (this is an iterator).
         using var casts = Autocast.NewCastCache();
         bool kernelRan = false;   // whether the last cached step's products went to Autocast's matrix–vector kernel

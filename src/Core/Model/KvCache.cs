@@ -16,11 +16,24 @@ public sealed class KvCache : IDisposable
 
     readonly Tensor?[] keys, values;
     readonly long[] lengths;
+    readonly long maxLength;
 
-    public KvCache(int layers) { keys = new Tensor?[layers]; values = new Tensor?[layers]; lengths = new long[layers]; }
+    /// <param name="layers">the model's blocks.</param>
+    /// <param name="maxLength">positions the cache will ever hold (the model's context): a buffer never grows past it, where
+    /// doubling alone would hold up to twice the context.</param>
+    public KvCache(int layers, long maxLength = long.MaxValue)
+    {
+        keys = new Tensor?[layers];
+        values = new Tensor?[layers];
+        lengths = new long[layers];
+        this.maxLength = maxLength;
+    }
 
     /// <summary>Positions already cached (virtual prompt tokens included).</summary>
     public long Length => lengths[0];
+
+    /// <summary>Positions the first layer's buffer holds (cached and spare).</summary>
+    public long Capacity => keys[0]?.shape[2] ?? 0;
 
     /// <summary>Appends this step's keys/values of one layer and returns the full sequence of them (views of the cache's buffers,
     /// in the caller's dispose scope; detached, as the cache keeps no autograd history).</summary>
@@ -35,7 +48,7 @@ public sealed class KvCache : IDisposable
         {
             if (keys[layer] is not { } buffer || buffer.shape[2] < needed)
             {
-                long capacity = Math.Max(needed + Headroom, 2 * (keys[layer]?.shape[2] ?? 0));
+                long capacity = Math.Max(needed, Math.Min(maxLength, Math.Max(needed + Headroom, 2 * (keys[layer]?.shape[2] ?? 0))));
                 keys[layer] = Grown(keys[layer], k, length, capacity);
                 values[layer] = Grown(values[layer], v, length, capacity);
             }

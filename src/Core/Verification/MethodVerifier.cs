@@ -275,7 +275,7 @@ public static class MethodVerifier
         var x = torch.tensor(ids, device: model.Device);
         long t = x.shape[1];
         var full = model.Logits(x)[.., -1];
-        using var cache = new KvCache(model.Config.Layers);
+        using var cache = new KvCache(model.Config.Layers, model.Config.Context);
         model.Logits(x[.., ..(int)(t - 1)], cache);
         var stepped = model.Logits(x[.., (int)(t - 1)..], cache)[.., -1];
         return Autocast.Float(full - stepped).abs().max().item<float>();
