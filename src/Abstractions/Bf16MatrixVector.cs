@@ -26,11 +26,13 @@ static unsafe class Bf16MatrixVector
     /// <summary>Blocks a core gets: more to even out a late helper, few enough that a block's set-up stays small.</summary>
     const int BlocksPerCore = 2;
 
+    internal static bool Available => Vector512.IsHardwareAccelerated;
+
     internal static bool Applies(Tensor x, Tensor weight, Tensor? bias)
     {
         // Training asks first (a few native calls a Linear): a gradient rules the kernel out.
         if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true)) return false;
-        if (!Vector512.IsHardwareAccelerated || weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1]) return false;
+        if (!Available || weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1]) return false;
         // TorchSharp hands out a tensor's memory as a span of at most 2³¹ − 1 bytes.
         if (weight.shape[0] == 0 || weight.numel() > int.MaxValue / sizeof(ushort)) return false;
         if (!Cpu(x, ScalarType.BFloat16) || !Cpu(weight, ScalarType.BFloat16) || !weight.is_contiguous()) return false;

@@ -42,6 +42,8 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
                     $"({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable) ?? "unset"})",
             }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
+            table.AddRow("bf16 one-row products (cached generation)", Autocast.HasMatrixVectorKernel
+                ? "PluginGpt's AVX-512 matrix–vector kernel" : "LibTorch's Linear (no AVX-512 here)");
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
                 Markup.Escape($"{auto.Name} ({auto.Reason})"));
