@@ -46,7 +46,8 @@ public static class Autocast
     [ThreadStatic] static long matrixVectorProducts;
 
     /// <summary>Whether this CPU runs bf16 products of a few rows without gradients on the matrix–vector kernel (it needs
-    /// AVX-512); otherwise LibTorch's Linear serves them. <c>doctor</c> shows it.</summary>
+    /// accelerated 512-bit vectors: AVX-512 where .NET uses it); otherwise LibTorch's Linear serves them. <c>doctor</c> shows it.
+    /// </summary>
     public static bool HasMatrixVectorKernel => Bf16MatrixVector.Available;
 
     /// <summary>How many of this thread's bf16 products of a few rows without gradients went to the fast matrix–vector kernel

@@ -14,7 +14,7 @@ namespace PluginGpt.Abstractions;
 /// token cost as much as an fp32 one though it has half the bytes to read. No library offers a bf16 matrix–vector product for
 /// TorchSharp tensors; this one widens each weight row's bf16 values to fp32 in AVX-512 registers (bf16 is fp32's upper half:
 /// a shift), multiplies them into fp32 sums, splits the weight's rows across cores, and rounds the result to bf16 as
-/// LibTorch's does. Elsewhere (other devices or types, gradients, more rows, no AVX-512) LibTorch's Linear runs.
+/// LibTorch's does. Elsewhere (other devices or types, gradients, more rows, no accelerated 512-bit vectors) LibTorch's Linear runs.
 /// </summary>
 static unsafe class Bf16MatrixVector
 {
@@ -23,8 +23,8 @@ static unsafe class Bf16MatrixVector
     /// <summary>Weight rows a parallel block holds at least: fewer are not worth a hand-off to a helper.</summary>
     const int MinRowsPerBlock = 64;
     const int Lanes = 16;   // fp32 values in a 512-bit register
-    /// <summary>Blocks a core gets: more to even out a late helper, few enough that a block's set-up stays small.</summary>
-    const int BlocksPerCore = 2;
+    /// <summary>Blocks a thread gets: more to even out a late helper, few enough that a block's set-up stays small.</summary>
+    const int BlocksPerThread = 2;
 
     internal static bool Available => Vector512.IsHardwareAccelerated;
 
@@ -57,7 +57,7 @@ static unsafe class Bf16MatrixVector
         try
         {
             Widen((ushort*)Address(packed ?? x), input, rows * inputs);
-            int blocks = Math.Clamp(outputs / MinRowsPerBlock, 1, BlocksPerCore * Environment.ProcessorCount);
+            int blocks = Math.Clamp(outputs / MinRowsPerBlock, 1, BlocksPerThread * SpinningWorkers.Shared.Threads);
             int perBlock = (outputs + blocks - 1) / blocks + 3 & ~3;   // whole groups of four rows
             fixed (float* widened = input)
             {

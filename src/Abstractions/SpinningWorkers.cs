@@ -28,6 +28,9 @@ sealed class SpinningWorkers
 
     SpinningWorkers(int helpers) => this.helpers = Math.Max(0, helpers);
 
+    /// <summary>Threads a call's blocks run on: the caller and the helpers.</summary>
+    internal int Threads => helpers + 1;
+
     /// <summary>One call's work: its own counters, so a helper that arrives late at a finished call claims nothing of the next.
     /// </summary>
     sealed class Job(Action<int> work, int blocks)

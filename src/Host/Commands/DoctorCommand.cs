@@ -43,7 +43,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
             table.AddRow("bf16 one-row products (cached generation)", Autocast.HasMatrixVectorKernel
-                ? "PluginGpt's AVX-512 matrix–vector kernel" : "LibTorch's Linear (no AVX-512 here)");
+                ? "PluginGpt's AVX-512 matrix–vector kernel" : "LibTorch's Linear (512-bit vectors not accelerated here)");
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
                 Markup.Escape($"{auto.Name} ({auto.Reason})"));
