@@ -32,13 +32,15 @@ static unsafe class Bf16MatrixVector
     {
         // Training asks first (a few native calls a Linear): a gradient rules the kernel out.
         if (torch.is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true)) return false;
-        if (!Available || weight.dim() != 2 || x.dim() < 1 || x.shape[^1] != weight.shape[1]) return false;
+        if (!Available || weight.dim() != 2 || x.dim() < 1) return false;
+        var (outputs, inputs) = (weight.shape[0], weight.shape[1]);
+        if (x.shape[^1] != inputs) return false;
         // TorchSharp hands out a tensor's memory as a span of at most 2³¹ − 1 bytes.
-        if (weight.shape[0] == 0 || weight.numel() > int.MaxValue / sizeof(ushort)) return false;
+        if (outputs == 0 || outputs * inputs > int.MaxValue / sizeof(ushort)) return false;
         if (!Cpu(x, ScalarType.BFloat16) || !Cpu(weight, ScalarType.BFloat16) || !weight.is_contiguous()) return false;
-        if (bias is not null && (!Cpu(bias, ScalarType.BFloat16) || bias.dim() != 1 || bias.shape[0] != weight.shape[0]
+        if (bias is not null && (!Cpu(bias, ScalarType.BFloat16) || bias.dim() != 1 || bias.shape[0] != outputs
             || !bias.is_contiguous())) return false;
-        long rows = weight.shape[1] == 0 ? 0 : x.numel() / weight.shape[1];
+        long rows = inputs == 0 ? 0 : x.numel() / inputs;
         return rows is >= 1 and <= MaxRows;
     }
 
@@ -88,21 +90,9 @@ static unsafe class Bf16MatrixVector
         fixed (byte* first = t.bytes) return (nint)first;
     }
 
-    /// <summary>bf16 → fp32, exactly: bf16 is fp32's upper half.</summary>
-    static float Widen(ushort bits) => BitConverter.UInt32BitsToSingle((uint)bits << 16);
-
     static void Widen(ushort* from, float[] to, int count)
     {
-        for (int i = 0; i < count; i++) to[i] = Widen(from[i]);
-    }
-
-    /// <summary>fp32 → bf16 by round-to-nearest-even, NaN as 0x7FC0: LibTorch's scalar conversion (c10::BFloat16), bit for bit.
-    /// </summary>
-    internal static ushort Round(float value)
-    {
-        if (float.IsNaN(value)) return 0x7FC0;
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+        for (int i = 0; i < count; i++) to[i] = BFloat16Bits.Widen(from[i]);
     }
 
     /// <summary>One call's operands (raw addresses: a block looks nothing up) and its blocks of weight rows.</summary>
@@ -125,7 +115,8 @@ static unsafe class Bf16MatrixVector
                     if (group == 4) FourDots(w, x, inputs, sums);
                     else for (int k = 0; k < group; k++) sums[k] = Dot(w + (long)k * inputs, x, inputs);
                     ushort* y = output + (long)m * outputs + r;
-                    for (int k = 0; k < group; k++) y[k] = Round(bias is null ? sums[k] : sums[k] + Widen(bias[r + k]));
+                    for (int k = 0; k < group; k++)
+                        y[k] = BFloat16Bits.Round(bias is null ? sums[k] : sums[k] + BFloat16Bits.Widen(bias[r + k]));
                 }
             }
         }
@@ -189,7 +180,7 @@ static unsafe class Bf16MatrixVector
     static float Tail(ushort* w, float* x, int from, int n)
     {
         float s = 0;
-        for (int i = from; i < n; i++) s += Widen(w[i]) * x[i];
+        for (int i = from; i < n; i++) s += BFloat16Bits.Widen(w[i]) * x[i];
         return s;
     }
 }

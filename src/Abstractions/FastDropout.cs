@@ -77,13 +77,9 @@ public static class FastDropout
         return ((uint)z, (uint)(z >> 32));
     }
 
-    /// <summary>The scale's 16-bit pattern: bf16 by round-to-nearest-even of the fp32 bits (as LibTorch converts), or fp16.</summary>
-    static ushort HalfWordBits(float scale, ScalarType type)
-    {
-        if (type == ScalarType.Float16) return BitConverter.HalfToUInt16Bits((Half)scale);
-        uint bits = BitConverter.SingleToUInt32Bits(scale);
-        return (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
-    }
+    /// <summary>The scale's 16-bit pattern: bf16 rounded as LibTorch converts, or fp16.</summary>
+    static ushort HalfWordBits(float scale, ScalarType type) =>
+        type == ScalarType.Float16 ? BitConverter.HalfToUInt16Bits((Half)scale) : BFloat16Bits.Round(scale);
 
     /// <summary>Wellons' lowbias32 (a bijective 32-bit hash), applied twice with the block's two key halves.</summary>
     static Vector<uint> Hash(Vector<uint> x, Vector<uint> keyLow, Vector<uint> keyHigh) =>
