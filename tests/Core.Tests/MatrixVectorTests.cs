@@ -95,6 +95,8 @@ public class MatrixVectorTests
         Assert.Equal(10 * layers, seen.Counts.Count);
         Assert.All(seen.Counts.Take(2 * layers), c => Assert.Equal(threads, c));
         Assert.All(seen.Counts.Skip(2 * layers), c => Assert.Equal(kernel ? 1 : threads, c));
+        // The limit is the generating thread's own: a thread that starts LibTorch work meanwhile keeps every thread.
+        Assert.All(seen.OtherThreadCounts, c => Assert.Equal(threads, c));
         torch.set_num_threads(original);
 
         // One cached step's logits (kernel) against recomputing the whole sequence (LibTorch's GEMMs), both in bf16.
@@ -113,10 +115,16 @@ public class MatrixVectorTests
     sealed class ThreadCountProbe : IKeyValuePrefixProvider
     {
         public List<int> Counts { get; } = [];
+        public List<int> OtherThreadCounts { get; } = [];
 
         public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batchSize)
         {
             Counts.Add(torch.get_num_threads());
+            int other = 0;
+            var thread = new Thread(() => other = torch.get_num_threads());   // a new thread: LibTorch sets it up now
+            thread.Start();
+            thread.Join();
+            OtherThreadCounts.Add(other);
             return null;
         }
     }
