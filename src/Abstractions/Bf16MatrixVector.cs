@@ -85,7 +85,7 @@ static unsafe class Bf16MatrixVector
     }
 
     /// <summary>A contiguous CPU tensor's first byte: LibTorch's memory, which does not move while the tensor lives.</summary>
-    static nint Address(Tensor t)
+    internal static nint Address(Tensor t)
     {
         fixed (byte* first = t.bytes) return (nint)first;
     }
@@ -158,8 +158,9 @@ static unsafe class Bf16MatrixVector
         Sse.Prefetch0(p + 192);
     }
 
+    /// <summary>The dot product of n bf16 values (widened) and n fp32 values, summed in fp32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static float Dot(ushort* w, float* x, int n)
+    internal static float Dot(ushort* w, float* x, int n)
     {
         var a = Vector512<float>.Zero;
         int i = 0;

@@ -28,7 +28,11 @@ public sealed class CausalSelfAttention : AttentionSubLayer
     {
         var context = CurrentContext;
         long batch = x.shape[0], steps = x.shape[1], dim = x.shape[2];
-        var qkv = Project(c_attn, x).split(dim, 2);
+        var projected = Project(c_attn, x);
+        var prefix = context.Prefix?.GetPrefix(layer, batch);
+        if (prefix is null && OneQueryAttention.Applies(projected, context, training && attnDropout > 0))
+            return resid_dropout.call(Project(c_proj, OneQueryAttention.Attend(projected, context.Cache!, layer, heads, headDim)));
+        var qkv = projected.split(dim, 2);
         // [B, T, C] → [B, H, T, D]
         Tensor Heads(Tensor t) => t.view(batch, steps, heads, headDim).transpose(1, 2);
         Tensor q = Heads(qkv[0]), k = Heads(qkv[1]), v = Heads(qkv[2]);
@@ -36,7 +40,7 @@ public sealed class CausalSelfAttention : AttentionSubLayer
         long past = context.Past;   // read once per forward: the cache grows layer by layer
         if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
 
-        (k, v, long prefixLength) = ScaledAttention.WithPrefix(context, layer, batch, k, v);
+        (k, v, long prefixLength) = ScaledAttention.WithPrefix(prefix, k, v);
         var y = ScaledAttention.Attend(q, k, v, steps, past, prefixLength, context.KeyPaddingMask, attnDropout, training);
 
         y = y.transpose(1, 2).contiguous().view(batch, steps, dim);

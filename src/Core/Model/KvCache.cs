@@ -40,32 +40,51 @@ public sealed class KvCache : IDisposable
     internal (Tensor Keys, Tensor Values) Append(int layer, Tensor k, Tensor v)
     {
         long length = lengths[layer], steps = k.shape[2], needed = length + steps;
-        if (keys[layer] is { } held && (held.shape[0] != k.shape[0] || held.shape[1] != k.shape[1] || held.shape[3] != k.shape[3]
-            || held.dtype != k.dtype || held.device_type != k.device_type || held.device_index != k.device_index))
-            throw new InvalidOperationException($"layer {layer}'s cached keys are [{string.Join(", ", held.shape)}] {held.dtype}; "
-                + $"this step's are [{string.Join(", ", k.shape)}] {k.dtype}: a cache continues one batch");
+        var (keyBuffer, valueBuffer) = Reserve(layer, k.shape[0], k.shape[1], k.shape[3], k.dtype, k.device, steps);
         using (torch.no_grad())
         {
-            if (keys[layer] is not { } buffer || buffer.shape[2] < needed)
-            {
-                long capacity = Math.Max(needed, Math.Min(maxLength, Math.Max(needed + Headroom, 2 * (keys[layer]?.shape[2] ?? 0))));
-                keys[layer] = Grown(keys[layer], k, length, capacity);
-                values[layer] = Grown(values[layer], v, length, capacity);
-            }
-            using (var keySlot = keys[layer]!.narrow(2, length, steps)) keySlot.copy_(k).Dispose();
-            using (var valueSlot = values[layer]!.narrow(2, length, steps)) valueSlot.copy_(v).Dispose();
+            using (var keySlot = keyBuffer.narrow(2, length, steps)) keySlot.copy_(k).Dispose();
+            using (var valueSlot = valueBuffer.narrow(2, length, steps)) valueSlot.copy_(v).Dispose();
         }
-        lengths[layer] = needed;
-        return (keys[layer]!.narrow(2, 0, needed), values[layer]!.narrow(2, 0, needed));
+        Advance(layer, steps);
+        return (keyBuffer.narrow(2, 0, needed), valueBuffer.narrow(2, 0, needed));
     }
 
-    /// <summary>A buffer of <paramref name="capacity"/> positions shaped like <paramref name="like"/>, holding the first
-    /// <paramref name="length"/> positions of <paramref name="old"/> (which it frees).</summary>
-    static Tensor Grown(Tensor? old, Tensor like, long length, long capacity)
+    /// <summary>Positions one layer holds so far (the layers fill one after another within a step).</summary>
+    internal long LengthOf(int layer) => lengths[layer];
+
+    /// <summary>The layer's buffers, [batch, heads, capacity, headDim], with room for <paramref name="steps"/> more positions
+    /// after <see cref="LengthOf"/> (grown if needed): the cache's own tensors, for a caller that writes the new positions
+    /// itself and then calls <see cref="Advance"/>.</summary>
+    internal (Tensor Keys, Tensor Values) Reserve(int layer, long batch, long heads, long headDim, ScalarType type, Device device,
+        long steps)
+    {
+        long length = lengths[layer], needed = length + steps;
+        if (keys[layer] is { } held && (held.shape[0] != batch || held.shape[1] != heads || held.shape[3] != headDim
+            || held.dtype != type || held.device_type != device.type || held.device_index != device.index))
+            throw new InvalidOperationException($"layer {layer}'s cached keys are [{string.Join(", ", held.shape)}] {held.dtype}; "
+                + $"this step's are [{batch}, {heads}, {steps}, {headDim}] {type}: a cache continues one batch");
+        if (keys[layer] is not { } buffer || buffer.shape[2] < needed)
+        {
+            long capacity = Math.Max(needed, Math.Min(maxLength, Math.Max(needed + Headroom, 2 * (keys[layer]?.shape[2] ?? 0))));
+            using (torch.no_grad())
+            {
+                keys[layer] = Grown(keys[layer], [batch, heads, capacity, headDim], type, device, length);
+                values[layer] = Grown(values[layer], [batch, heads, capacity, headDim], type, device, length);
+            }
+        }
+        return (keys[layer]!, values[layer]!);
+    }
+
+    /// <summary>Counts <paramref name="steps"/> positions a <see cref="Reserve"/> caller wrote into the layer's buffers.</summary>
+    internal void Advance(int layer, long steps) => lengths[layer] += steps;
+
+    /// <summary>A buffer of <paramref name="shape"/> holding the first <paramref name="length"/> positions of
+    /// <paramref name="old"/> (which it frees).</summary>
+    static Tensor Grown(Tensor? old, long[] shape, ScalarType type, Device device, long length)
     {
         // The cache outlives the caller's dispose scope; it owns its buffers.
-        var buffer = torch.empty([like.shape[0], like.shape[1], capacity, like.shape[3]], like.dtype, like.device)
-            .DetachFromDisposeScope();
+        var buffer = torch.empty(shape, type, device).DetachFromDisposeScope();
         if (old is not null && length > 0)
         {
             using var kept = old.narrow(2, 0, length);

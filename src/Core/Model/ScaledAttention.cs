@@ -8,11 +8,12 @@ namespace PluginGpt.Core.Model;
 /// scaled-dot-product attention call with the causal flag where it can express the mask.</summary>
 public static class ScaledAttention
 {
-    /// <summary>Puts the layer's prefix keys/values (prefix tuning) in front of <paramref name="k"/> and <paramref name="v"/>
-    /// ([B, heads, T, D]); prefixes take no position, as past key/values in Hugging Face's cache are not rotated again.</summary>
-    internal static (Tensor K, Tensor V, long PrefixLength) WithPrefix(AttentionContext context, int layer, long batch, Tensor k, Tensor v)
+    /// <summary>Puts a layer's prefix keys/values (prefix tuning: <see cref="IKeyValuePrefixProvider.GetPrefix"/>) in front of
+    /// <paramref name="k"/> and <paramref name="v"/> ([B, heads, T, D]); prefixes take no position, as past key/values in Hugging
+    /// Face's cache are not rotated again.</summary>
+    internal static (Tensor K, Tensor V, long PrefixLength) WithPrefix((Tensor Keys, Tensor Values)? prefix, Tensor k, Tensor v)
     {
-        if (context.Prefix?.GetPrefix(layer, batch) is not var (pk, pv)) return (k, v, 0);
+        if (prefix is not var (pk, pv)) return (k, v, 0);
         // Prefixes are fp32 parameters; keys may be bf16 under autocast.
         return (torch.cat([pk.to(k.dtype), k], 2), torch.cat([pv.to(v.dtype), v], 2), pk.shape[2]);
     }
@@ -41,7 +42,8 @@ public static class ScaledAttention
         // One query sees every key before it (prefix, cached, itself): a cached generation step needs no mask (seven ops a layer,
         // each ~10 µs while the step's weights stream through the caches).
         if (steps == 1 && keyPaddingMask is null) return functional.scaled_dot_product_attention(q, k, v, p: p);
-        return functional.scaled_dot_product_attention(q, k, v, AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device), p);
+        var mask = AttentionMask.Build(steps, past, prefixLength, keyPaddingMask, q.device);
+        return functional.scaled_dot_product_attention(q, k, v, mask, p);
     }
 
     /// <summary>Most attention scores a layer (B·H·T·keys) that bf16 training on CPU computes unfused without dropout: 16 MiB of

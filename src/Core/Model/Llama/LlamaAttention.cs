@@ -46,7 +46,7 @@ public sealed class LlamaAttention : AttentionSubLayer
         long past = context.Past;   // read once per forward: the cache grows layer by layer
         if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
 
-        (k, v, long prefixLength) = ScaledAttention.WithPrefix(context, layer, batch, k, v);
+        (k, v, long prefixLength) = ScaledAttention.WithPrefix(context.Prefix?.GetPrefix(layer, batch), k, v);
         if (keyValueHeads != heads)
         {
             k = k.repeat_interleave(heads / keyValueHeads, 1);
