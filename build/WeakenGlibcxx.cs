@@ -70,7 +70,8 @@ public sealed class WeakenGlibcxx : Task
         }
         if (count > 0)
         {
-            // Write beside, then replace: a reader never sees a half-written library.
+            // Write beside, then replace: a reader never sees a half-written library, and a build output hard-linked to NuGet's
+            // copy (Directory.Build.props) is unlinked rather than written through.
             string tmp = path + ".patching";
             File.WriteAllBytes(tmp, data);
             File.Delete(path);

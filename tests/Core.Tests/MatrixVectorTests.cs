@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
+using PluginGpt.Core.NativeRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -81,6 +83,7 @@ public class MatrixVectorTests
         int original = torch.get_num_threads();
         torch.set_num_threads(2);   // more than one, so that the limit to one shows
         int threads = torch.get_num_threads();
+        int mklThreads = ThreadCountProbe.MklThreads();
         var seen = new ThreadCountProbe();
         model.KeyValuePrefix = seen;   // asked once per block and step: it notes LibTorch's thread count inside each step
         long before = Autocast.MatrixVectorProducts;
@@ -90,11 +93,13 @@ public class MatrixVectorTests
         // Nine cached steps × (c_attn, attn.c_proj, c_fc, mlp.c_proj per block + the LM head).
         Assert.Equal(kernel ? 9 * (4 * model.Config.Layers + 1) : 0, Autocast.MatrixVectorProducts - before);
         Assert.Equal(threads, torch.get_num_threads());
+        Assert.Equal(mklThreads, ThreadCountProbe.MklThreads());
         // The prompt and the first cached step (before the kernel is known to run) keep every thread; the later ones have one.
         int layers = model.Config.Layers;
         Assert.Equal(10 * layers, seen.Counts.Count);
         Assert.All(seen.Counts.Take(2 * layers), c => Assert.Equal(threads, c));
         Assert.All(seen.Counts.Skip(2 * layers), c => Assert.Equal(kernel ? 1 : threads, c));
+        Assert.All(seen.MklCounts.Skip(2 * layers), c => Assert.Equal(kernel ? 1 : mklThreads, c));   // MKL's own, too
         // The limit is the generating thread's own: a thread that starts LibTorch work meanwhile keeps every thread.
         Assert.All(seen.OtherThreadCounts, c => Assert.Equal(threads, c));
         torch.set_num_threads(original);
@@ -115,11 +120,19 @@ public class MatrixVectorTests
     sealed class ThreadCountProbe : IKeyValuePrefixProvider
     {
         public List<int> Counts { get; } = [];
+        public List<int> MklCounts { get; } = [];
         public List<int> OtherThreadCounts { get; } = [];
+
+        delegate int MaxThreads();
+
+        /// <summary>The threads MKL would use on this thread (its per-thread setting, else its global one).</summary>
+        public static int MklThreads() => Marshal.GetDelegateForFunctionPointer<MaxThreads>(
+            MklCpuDispatch.Export("MKL_Get_Max_Threads") ?? throw new InvalidOperationException("LibTorch without MKL"))();
 
         public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batchSize)
         {
             Counts.Add(torch.get_num_threads());
+            MklCounts.Add(MklThreads());
             int other = 0;
             var thread = new Thread(() => other = torch.get_num_threads());   // a new thread: LibTorch sets it up now
             thread.Start();

@@ -49,10 +49,10 @@ public class CliTests
         Assert.Equal(amd, Cells(tuned.Stdout).Contains("MKLbyCPUfeatures"));
         // Same seed, same losses even when another process shares the cores: MKL schedules its GEMMs reproducibly.
         Assert.Contains("reproducible(MKL_CBWR=AUTO)", Cells(tuned.Stdout));
-        // Which path a cached bf16 step's products take: the kernel needs accelerated 512-bit vectors.
+        // Which path a cached bf16 step's products and attention take: both need accelerated 512-bit vectors.
         bool wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
-        Assert.Contains(wide ? "AVX-512matrix–vectorkernel" : "LibTorch'sLinear(512-bitvectorsnotacceleratedhere)",
-            Cells(tuned.Stdout));
+        Assert.Contains(wide ? "AVX-512matrix–vectorkernelandone-callattention"
+            : "LibTorch'sLinearandattention(512-bitvectorsnotacceleratedhere)", Cells(tuned.Stdout));
         var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE" }, "doctor");
         Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
         var plain = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["PLUGINGPT_MKL_DISPATCH"] = "vendor" }, "doctor");

@@ -27,7 +27,9 @@ public static class TokenGenerator
         KvCache? cache = options.UseKvCache ? new KvCache(model.Config.Layers, model.Config.Context) : null;
         // Weights are cast to bf16 once per generation, not once per token; entered per token (this is an iterator).
         using var casts = Autocast.NewCastCache();
-        bool kernelRan = false;   // whether the last cached step's products went to Autocast's matrix–vector kernel
+        // Whether the last cached step used the kernel's helper threads (its products on Autocast's matrix–vector kernel, or its
+        // attention in one call).
+        bool kernelRan = false;
         try
         {
             for (int step = 0; step < options.MaxNewTokens; step++)
@@ -37,7 +39,7 @@ public static class TokenGenerator
                 // Past the context the window slides, positions shift, and cached keys no longer apply.
                 if (cache is not null && tokens.Count > context) { cache.Dispose(); cache = null; }
                 bool cachedStep = cache is { Length: > 0 };
-                long kernelCalls = Autocast.MatrixVectorProducts;
+                long kernelCalls = Autocast.MatrixVectorProducts + OneQueryAttention.Calls;
                 using (var scope = torch.NewDisposeScope())
                 using (torch.no_grad())
                 using (casts.Enter())
@@ -50,7 +52,7 @@ public static class TokenGenerator
                     var logits = model.Logits(input, cache)[0, -1].to(ScalarType.Float32);
                     next = Pick(logits, tokens, options, rng);
                 }
-                if (cachedStep) kernelRan = Autocast.MatrixVectorProducts > kernelCalls;
+                if (cachedStep) kernelRan = Autocast.MatrixVectorProducts + OneQueryAttention.Calls > kernelCalls;
                 Telemetry.TokenLatency.Record(latency.Elapsed.TotalSeconds, tags);
                 if (options.StopTokens.Contains(next)) yield break;
                 tokens.Add(next);

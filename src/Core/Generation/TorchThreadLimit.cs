@@ -17,16 +17,24 @@ sealed class TorchThreadLimit : IDisposable
     /// <summary>OpenMP's per-thread setter (libgomp, a dependency of libtorch_cpu.so) and MKL's (linked into it), or null.</summary>
     static readonly Lazy<(OpenMpSetThreads OpenMp, MklSetLocalThreads? Mkl)?> setters = new(() =>
     {
-        _ = torch.get_num_threads();   // loads LibTorch if nothing has yet
-        if (MklCpuDispatch.Export("omp_set_num_threads") is not { } openMp) return null;
-        var mkl = MklCpuDispatch.Export("MKL_Set_Num_Threads_Local");   // C's; the lower-case export is Fortran's (a pointer)
-        return (Marshal.GetDelegateForFunctionPointer<OpenMpSetThreads>(openMp),
-            mkl is { } m ? Marshal.GetDelegateForFunctionPointer<MklSetLocalThreads>(m) : null);
+        try
+        {
+            _ = torch.get_num_threads();   // loads LibTorch if nothing has yet
+            if (MklCpuDispatch.Export("omp_set_num_threads") is not { } openMp) return null;
+            var mkl = MklCpuDispatch.Export("MKL_Set_Num_Threads_Local");   // C's; the lower-case export is Fortran's (a pointer)
+            return (Marshal.GetDelegateForFunctionPointer<OpenMpSetThreads>(openMp),
+                mkl is { } m ? Marshal.GetDelegateForFunctionPointer<MklSetLocalThreads>(m) : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;   // no /proc/self/maps or no such export: a speed-up missed, nothing more
+        }
     });
 
     readonly int previous;
     readonly int? previousMkl;
     readonly bool limited;
+    readonly int thread = Environment.CurrentManagedThreadId;
 
     TorchThreadLimit(int threads)
     {
@@ -38,12 +46,14 @@ sealed class TorchThreadLimit : IDisposable
         limited = true;
     }
 
-    /// <summary>At most <paramref name="threads"/> LibTorch threads on this thread (fewer stay as they are).</summary>
+    /// <summary>At most <paramref name="threads"/> LibTorch threads on this thread (fewer stay as they are). Dispose it on the
+    /// same thread: the settings are that thread's.</summary>
     public static TorchThreadLimit To(int threads) => new(threads);
 
     public void Dispose()
     {
-        if (!limited || setters.Value is not var (openMp, mkl)) return;
+        // Another thread's settings are not this limit's to restore (a generation step enters and leaves on one thread).
+        if (!limited || thread != Environment.CurrentManagedThreadId || setters.Value is not var (openMp, mkl)) return;
         openMp(previous);
         if (previousMkl is { } count) mkl?.Invoke(count);
     }

@@ -30,7 +30,7 @@ public sealed class CausalSelfAttention : AttentionSubLayer
         long batch = x.shape[0], steps = x.shape[1], dim = x.shape[2];
         var projected = Project(c_attn, x);
         var prefix = context.Prefix?.GetPrefix(layer, batch);
-        if (prefix is null && OneQueryAttention.Applies(projected, context, training && attnDropout > 0))
+        if (prefix is null && OneQueryAttention.Applies(projected, context, training && attnDropout > 0, heads, headDim))
             return resid_dropout.call(Project(c_proj, OneQueryAttention.Attend(projected, context.Cache!, layer, heads, headDim)));
         var qkv = projected.split(dim, 2);
         // [B, T, C] → [B, H, T, D]

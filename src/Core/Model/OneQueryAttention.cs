@@ -26,14 +26,16 @@ static unsafe class OneQueryAttention
     /// <summary>How many attention steps this thread ran here: op-count checks compare it before and after a step.</summary>
     internal static long Calls => calls;
 
-    /// <summary>Whether <paramref name="qkv"/> (the fused projection's output) can be attended here.</summary>
-    internal static bool Applies(Tensor qkv, AttentionContext context, bool dropout)
+    /// <summary>Whether <paramref name="qkv"/> (the fused projection's output: q, k, v of <paramref name="heads"/> heads of
+    /// <paramref name="headDim"/>) can be attended here.</summary>
+    internal static bool Applies(Tensor qkv, AttentionContext context, bool dropout, int heads, int headDim)
     {
         if (context.Cache is null || context.KeyPaddingMask is not null || dropout || !Vector512.IsHardwareAccelerated) return false;
         if (torch.is_grad_enabled() && qkv.requires_grad) return false;
         if (qkv.device_type != DeviceType.CPU || qkv.dtype != ScalarType.BFloat16) return false;
         var shape = qkv.shape;
-        return shape.Length == 3 && shape[0] == 1 && shape[1] == 1 && qkv.is_contiguous();
+        // The width too: a method's wrapper of c_attn could return another, and the heads are read by address.
+        return shape.Length == 3 && shape[0] == 1 && shape[1] == 1 && shape[2] == 3L * heads * headDim && qkv.is_contiguous();
     }
 
     /// <summary>The attention output [1, 1, heads · headDim] for one new position; the cache holds its key and value after.

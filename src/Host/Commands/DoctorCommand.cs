@@ -42,8 +42,9 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
                     $"({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable) ?? "unset"})",
             }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
-            table.AddRow("bf16 one-row products (cached generation)", Autocast.HasMatrixVectorKernel
-                ? "PluginGpt's AVX-512 matrix–vector kernel" : "LibTorch's Linear (512-bit vectors not accelerated here)");
+            table.AddRow("bf16 cached generation step", Autocast.HasMatrixVectorKernel
+                ? "PluginGpt's AVX-512 matrix–vector kernel and one-call attention"
+                : "LibTorch's Linear and attention (512-bit vectors not accelerated here)");
             var auto = PrecisionSelector.Resolve("auto", torch.CPU);
             table.AddRow("precision auto",
                 Markup.Escape($"{auto.Name} ({auto.Reason})"));
