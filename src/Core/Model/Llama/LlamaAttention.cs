@@ -47,6 +47,14 @@ public sealed class LlamaAttention : AttentionSubLayer
         if (context.Cache is not null) (k, v) = context.Cache.Append(layer, k, v);
 
         (k, v, long prefixLength) = ScaledAttention.WithPrefix(context.Prefix?.GetPrefix(layer, batch), k, v);
+        if (keyValueHeads != heads && steps == 1 && context.KeyPaddingMask is null && !training)
+        {
+            // One position sees every key (cached, prefix, its own): the query heads that share a key/value head attend as the rows
+            // of one group, [B, kv heads, group, D] against [B, kv heads, keys, D], where repeating the keys and values to every
+            // query head copied the whole cache each layer and step. Query head h = g · group + i reads key/value head g either way.
+            var grouped = functional.scaled_dot_product_attention(q.reshape(batch, keyValueHeads, heads / keyValueHeads, headDim), k, v);
+            return Project(o_proj, grouped.reshape(batch, 1, heads * headDim));
+        }
         if (keyValueHeads != heads)
         {
             k = k.repeat_interleave(heads / keyValueHeads, 1);
