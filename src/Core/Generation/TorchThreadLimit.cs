@@ -7,8 +7,9 @@ namespace PluginGpt.Core.Generation;
 /// <summary>This thread's LibTorch intra-op threads limited to a count until disposed, then its previous count again; other
 /// threads keep theirs. Set through OpenMP's and MKL's per-thread settings, not LibTorch's <c>set_num_threads</c>: that one also
 /// writes a process-wide count that every thread starting LibTorch work meanwhile adopts for good (a test saw 16 of 20 such
-/// threads set to one), and switches MKL's dynamic threading off — a generation step changed how a concurrent training run's
-/// reductions were split. Where those settings cannot be reached (no OpenMP in LibTorch's build) nothing is limited.</summary>
+/// threads set to one), and switches MKL's dynamic threading off — so a generation step could change how a concurrent training
+/// run's work was split across threads. Where those settings cannot be reached (no OpenMP in LibTorch's build) nothing is
+/// limited.</summary>
 sealed class TorchThreadLimit : IDisposable
 {
     delegate void OpenMpSetThreads(int threads);

@@ -7,8 +7,9 @@ namespace PluginGpt.Core.Model;
 /// <remarks>Each layer's keys and values live in a buffer with room to spare, doubled when full, and a step writes into it: a
 /// concatenation per token copied the whole cache and took fresh pages for it every token (gpt2-small, fp32, AMX Xeon: 10 % of
 /// a cached token's time in those copies and in the kernel zeroing pages). No-gradient use only (generation, scoring): a write
-/// into the shared buffer would invalidate keys an earlier step saved for backward. Llama's grouped-query head repetition and
-/// prefix keys still copy the cache each step.</remarks>
+/// into the shared buffer would invalidate keys an earlier step saved for backward. Prefix keys still copy the cache each step, and
+/// so does Llama's grouped-query head repetition for steps of several positions (a one-position step groups the query heads
+/// instead).</remarks>
 public sealed class KvCache : IDisposable
 {
     /// <summary>Positions a buffer first holds past what the first step needs.</summary>

@@ -12,7 +12,7 @@ namespace PluginGpt.Core.Model;
 /// values widened, sums in fp32, the output rounded to bf16 once), the heads split across the matrix–vector kernel's helpers,
 /// awake for the step's products anyway. LibTorch spends ~17 ops a layer on this (split, head views, cache writes, SDPA, head
 /// merge) for little arithmetic (12 heads × 256 keys × 64 at gpt2-small), and no LibTorch op writes a cache and attends in
-/// one: a cached bf16 gpt2-small token took 14.4 instead of 15.3 ms (AMX Xeon, four alternating runs). In fp32 it measured no
+/// one: a cached bf16 gpt2-small token took 14.9 instead of 15.6 ms (AMX Xeon, 8 alternating runs; README). In fp32 it measured no
 /// faster (LibTorch's OpenMP threads run fp32 products and SDPA on both cores; a spinning helper would take one), so fp32 —
 /// and gradients, batches, several positions, prefixes, padding, dropout, other devices, CPUs without accelerated 512-bit
 /// vectors — keep LibTorch's path.
