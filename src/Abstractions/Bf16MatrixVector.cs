@@ -58,11 +58,11 @@ static unsafe class Bf16MatrixVector
         float[] input = ArrayPool<float>.Shared.Rent(rows * inputs);
         try
         {
-            Widen((ushort*)Address(packed ?? x), input, rows * inputs);
             int blocks = Math.Clamp(outputs / MinRowsPerBlock, 1, BlocksPerThread * SpinningWorkers.Shared.Threads);
             int perBlock = (outputs + blocks - 1) / blocks + 3 & ~3;   // whole groups of four rows
             fixed (float* widened = input)
             {
+                BFloat16Bits.Widen((ushort*)Address(packed ?? x), widened, rows * inputs);
                 var product = new Product((ushort*)Address(weight), widened, bias is null ? null : (ushort*)Address(bias),
                     (ushort*)Address(output), rows, inputs, outputs, perBlock);
                 SpinningWorkers.Shared.For((outputs + perBlock - 1) / perBlock, product.Block);
@@ -88,11 +88,6 @@ static unsafe class Bf16MatrixVector
     internal static nint Address(Tensor t)
     {
         fixed (byte* first = t.bytes) return (nint)first;
-    }
-
-    static void Widen(ushort* from, float[] to, int count)
-    {
-        for (int i = 0; i < count; i++) to[i] = BFloat16Bits.Widen(from[i]);
     }
 
     /// <summary>One call's operands (raw addresses: a block looks nothing up) and its blocks of weight rows.</summary>
@@ -173,8 +168,7 @@ static unsafe class Bf16MatrixVector
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Accumulate(Vector512<ushort> w, Vector512<float> xLow, Vector512<float> xHigh, Vector512<float> a)
     {
-        var low = Vector512.ShiftLeft(Vector512.WidenLower(w), 16).AsSingle();
-        var high = Vector512.ShiftLeft(Vector512.WidenUpper(w), 16).AsSingle();
+        var (low, high) = BFloat16Bits.Widen(w);
         return Vector512.FusedMultiplyAdd(high, xHigh, Vector512.FusedMultiplyAdd(low, xLow, a));
     }
 

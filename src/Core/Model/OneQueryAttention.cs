@@ -77,7 +77,7 @@ static unsafe class OneQueryAttention
                 fixed (float* q = scratch)
                 {
                     float* sums = q + headDim, scores = sums + headDim;
-                    for (int i = 0; i < headDim; i++) q[i] = BFloat16Bits.Widen(qkv[row + i]);
+                    BFloat16Bits.Widen(qkv + row, q, headDim);
                     for (int j = 0; j < keyCount; j++)
                         scores[j] = scale * Bf16MatrixVector.Dot(keys + first + (long)j * headDim, q, headDim);
                     float total = Softmax(scores, keyCount);
@@ -116,9 +116,7 @@ static unsafe class OneQueryAttention
         int i = 0;
         for (; i + 2 * Lanes <= n; i += 2 * Lanes)
         {
-            var packed = Vector512.Load(v + i);
-            var low = Vector512.ShiftLeft(Vector512.WidenLower(packed), 16).AsSingle();
-            var high = Vector512.ShiftLeft(Vector512.WidenUpper(packed), 16).AsSingle();
+            var (low, high) = BFloat16Bits.Widen(Vector512.Load(v + i));
             Vector512.FusedMultiplyAdd(low, weight, Vector512.Load(sums + i)).Store(sums + i);
             Vector512.FusedMultiplyAdd(high, weight, Vector512.Load(sums + i + Lanes)).Store(sums + i + Lanes);
         }
