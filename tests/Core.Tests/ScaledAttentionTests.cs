@@ -83,9 +83,9 @@ public class ScaledAttentionTests
     public void Bf16_training_past_the_unfused_limit_attends_in_fp32_with_the_fp32_result()
     {
         using var scope = NewDisposeScope();
-        const long steps = 2048;   // 1 × 3 heads × 2048² scores: past the limit
-        Assert.True(3 * steps * steps > ScaledAttention.UnfusedScoresLimit);
-        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 1, steps: steps);
+        const long steps = 2048;   // 2 × 3 heads × 2048² scores, ~14 M of them in query blocks: past the limit
+        Assert.True(ScaledAttention.KeptScores(2 * 3, steps, steps) > ScaledAttention.UnfusedScoresLimit);
+        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 2, steps: steps);
         var trained = ScaledAttention.Attend(q, k, v, steps, 0, 0, null, 0.0, training: true);
         var reference = nn.functional.scaled_dot_product_attention(
             q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32), is_casual: true);
@@ -129,6 +129,82 @@ public class ScaledAttentionTests
         var expected = matmul(scores.softmax(-1) * mask.view(2, 3, 6, 6), v);
         Assert.Equal(ScalarType.Float32, trained.dtype);
         Assert.True(trained.allclose(expected, rtol: 0, atol: 1e-5));
+    }
+
+    [Fact]
+    public void Query_blocks_score_only_the_keys_each_block_may_see()
+    {
+        const long block = ScaledAttention.QueryBlockRows;
+        Assert.Equal(3 * 100 * 100, ScaledAttention.KeptScores(3, 100, 100));             // one block below two blocks' worth
+        Assert.Equal(block * block + block * 2 * block, ScaledAttention.KeptScores(1, 2 * block, 2 * block));
+        // A tail block, and 4 prefix keys every query sees.
+        long steps = 2 * block + 10, keys = steps + 4;
+        Assert.Equal(block * (block + 4) + block * (2 * block + 4) + 10 * keys, ScaledAttention.KeptScores(1, steps, keys));
+    }
+
+    [Fact]
+    public void Bf16_training_in_query_blocks_matches_fp32_attention_and_its_gradients()
+    {
+        using var scope = NewDisposeScope();
+        const long steps = 2 * ScaledAttention.QueryBlockRows + 7;   // two whole blocks and a tail
+        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 1, steps: steps);
+        var (q16, k16, v16) = (q.requires_grad_(true), k.requires_grad_(true), v.requires_grad_(true));
+        var trained = ScaledAttention.Attend(q16, k16, v16, steps, 0, 0, null, 0.0, training: true);
+        var (q32, k32, v32) = (Fp32(q), Fp32(k), Fp32(v));
+        var reference = nn.functional.scaled_dot_product_attention(q32, k32, v32, is_casual: true);
+        Assert.Equal(ScalarType.BFloat16, trained.dtype);
+        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
+        var upstream = randn(trained.shape, generator: new TorchSharp.torch.Generator(3));
+        (trained.to(ScalarType.Float32) * upstream).sum().backward();
+        (reference * upstream).sum().backward();
+        foreach (var (ours, fp32) in new[] { (q16, q32), (k16, k32), (v16, v32) })
+            Assert.True(ours.grad!.to(ScalarType.Float32).allclose(fp32.grad!, rtol: 0, atol: 2 * Bf16Tolerance));
+    }
+
+    [Fact]
+    public void Query_blocks_under_a_padding_mask_and_prefix_keys_match_fp32_attention_under_the_same_mask()
+    {
+        using var scope = NewDisposeScope();
+        const long steps = 2 * ScaledAttention.QueryBlockRows + 3, prefix = 2;
+        var (q, k, v) = Heads(ScalarType.BFloat16, batch: 2, steps: steps);
+        var (prefixK, prefixV) = (randn([2, 3, prefix, 8]).to(ScalarType.BFloat16), randn([2, 3, prefix, 8]).to(ScalarType.BFloat16));
+        var (keys, values) = (cat([prefixK, k], 2), cat([prefixV, v], 2));
+        var padding = ones([2, steps], ScalarType.Int64);
+        padding[1, TensorIndex.Slice(steps - 100)] = tensor(0L);   // sequence 2: its last 100 keys padded
+        var trained = ScaledAttention.Attend(q, keys, values, steps, 0, prefix, padding, 0.0, training: true);
+        // The mask written as tensors: prefix keys always visible, then causal keys minus padding (a query always sees itself).
+        var position = arange(steps);
+        var causal = position.unsqueeze(0).le(position.unsqueeze(1));
+        var real = causal.unsqueeze(0).logical_and(padding.to_type(ScalarType.Bool).unsqueeze(1))
+            .logical_or(eye(steps, dtype: ScalarType.Bool));
+        var mask = cat([ones([2, steps, prefix], ScalarType.Bool), real], 2).unsqueeze(1);
+        var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
+            values.to(ScalarType.Float32), mask);
+        Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
+    }
+
+    [Fact]
+    public void Fp32_training_with_dropout_in_query_blocks_draws_one_mask_a_block_over_the_keys_it_sees()
+    {
+        using var scope = NewDisposeScope();
+        const long block = ScaledAttention.QueryBlockRows, steps = 2 * block + 5;
+        var (q, k, v) = Heads(ScalarType.Float32, batch: 1, steps: steps);
+        manual_seed(29);
+        var seeds = Enumerable.Range(0, 3)   // the generator's next three draws: one a block
+            .Select(_ => (ulong)randint(0, long.MaxValue, [1], dtype: ScalarType.Int64).item<long>()).ToArray();
+        manual_seed(29);
+        var trained = ScaledAttention.Attend(q, k, v, steps, 0, 0, null, 0.3, training: true);
+        var weights = (matmul(q, k.transpose(2, 3)) / Math.Sqrt(8) + full([steps, steps], double.NegativeInfinity).triu(1)).softmax(-1);
+        var expected = new List<Tensor>();
+        foreach (var (start, rows, seed) in new[] { (0L, block, seeds[0]), (block, block, seeds[1]), (2 * block, 5L, seeds[2]) })
+        {
+            long visible = start + rows;
+            var mask = empty([3, rows, visible]);
+            FastDropout.Fill(mask, 0.3, seed);
+            var blockWeights = weights[0, .., TensorIndex.Slice(start, start + rows), TensorIndex.Slice(0, visible)] * mask;
+            expected.Add(matmul(blockWeights, v[0, .., TensorIndex.Slice(0, visible)]));
+        }
+        Assert.True(trained[0].allclose(cat(expected, 1), rtol: 0, atol: 1e-5));
     }
 
     [Fact]
