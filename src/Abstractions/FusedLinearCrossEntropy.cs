@@ -38,29 +38,41 @@ internal sealed class FusedLinearCrossEntropy : torch.autograd.SingleTensorFunct
             long length = Math.Min(chunk, n - start);
             var x = rows.narrow(0, start, length).to(weight.dtype);
             var target = targets.narrow(0, start, length);
-            var logits = x.matmul(weight.t()).to(accumulate);
-            var counts = target.ge(0);
-            var index = target.clamp(min: 0).unsqueeze(1);   // an ignored row's pick is masked below
-            var picked = logits.gather(1, index);
-            // One exp per logit, in place (logsumexp and then the softmax would take two): e = exp(z − max), Σe, and
-            // log Σ exp z = log Σe + max; the softmax is e / Σe.
-            var max = logits.amax([1], keepdim: true);
-            var exps = logits.sub_(max).exp_();
-            var sum = exps.sum(1, keepdim: true);
-            var logSum = sum.log().add_(max);
-            loss.add_((logSum - picked).squeeze(1).masked_fill(counts.logical_not(), 0).sum());
+            var logits = x.matmul(weight.t());
+            Tensor gradCompute;
+            if (CrossEntropyRows.Applies(logits) && target.dtype == ScalarType.Int64)
+            {
+                loss.add_(CrossEntropyRows.LossAndGradientInPlace(logits, target.contiguous().data<long>().ToArray()));
+                gradCompute = logits;   // now the rows' gradients
+            }
+            else gradCompute = LibTorchRows(logits.to(accumulate), target, loss).to(weight.dtype);
             if (rowGrad is null && weightGrad is null) continue;
-            // d loss / d logits = softmax − one-hot on the rows that count, 0 on the others.
-            var grad = exps.div_(sum);
-            grad.scatter_(1, index, grad.gather(1, index) - 1);
-            grad.mul_(counts.unsqueeze(1));
-            var gradCompute = grad.to(weight.dtype);
             rowGrad?.narrow(0, start, length).copy_(gradCompute.matmul(weight));
             weightGrad?.addmm_(gradCompute.t(), x);
         }
         ctx.save_for_backward([rowGrad ?? torch.empty(0), weightGrad ?? torch.empty(0)]);
         ctx.save_data("grads", (wantRows, wantWeight));
         return loss;
+    }
+
+    /// <summary>The rows' summed loss (added to <paramref name="loss"/>) and their gradients [n, V] by LibTorch's passes, for
+    /// CPUs and types <see cref="CrossEntropyRows"/> does not serve (and fp64, the finite-difference tests' type).</summary>
+    static Tensor LibTorchRows(Tensor logits, Tensor target, Tensor loss)
+    {
+        var counts = target.ge(0);
+        var index = target.clamp(min: 0).unsqueeze(1);   // an ignored row's pick is masked below
+        var picked = logits.gather(1, index);
+        // One exp per logit, in place (logsumexp and then the softmax would take two): e = exp(z − max), Σe, and
+        // log Σ exp z = log Σe + max; the softmax is e / Σe.
+        var max = logits.amax([1], keepdim: true);
+        var exps = logits.sub_(max).exp_();
+        var sum = exps.sum(1, keepdim: true);
+        var logSum = sum.log().add_(max);
+        loss.add_((logSum - picked).squeeze(1).masked_fill(counts.logical_not(), 0).sum());
+        // d loss / d logits = softmax − one-hot on the rows that count, 0 on the others.
+        var grad = exps.div_(sum);
+        grad.scatter_(1, index, grad.gather(1, index) - 1);
+        return grad.mul_(counts.unsqueeze(1));
     }
 
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
