@@ -27,4 +27,20 @@ static unsafe class BFloat16Bits
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (Vector512<float> Low, Vector512<float> High) Widen(Vector512<ushort> bits) =>
         (Vector512.ShiftLeft(Vector512.WidenLower(bits), 16).AsSingle(), Vector512.ShiftLeft(Vector512.WidenUpper(bits), 16).AsSingle());
+
+    /// <summary>16 bf16 values widened to fp32, exactly.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<float> Widen16(ushort* bits) =>
+        Vector512.ShiftLeft(Vector512.WidenLower(Vector256.Load(bits).ToVector512Unsafe()), 16).AsSingle();
+
+    /// <summary>16 fp32 values rounded to bf16 as <see cref="Round(float)"/> rounds one (nearest, ties to even); a quiet NaN stays
+    /// a quiet NaN (its payload may differ from c10's 0x7FC0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<ushort> Round(Vector512<float> values)
+    {
+        var bits = values.AsUInt32();
+        var odd = Vector512.ShiftRightLogical(bits, 16) & Vector512.Create(1u);
+        var rounded = Vector512.ShiftRightLogical(bits + Vector512.Create(0x7FFFu) + odd, 16);
+        return Vector512.Narrow(rounded, rounded).GetLower();
+    }
 }

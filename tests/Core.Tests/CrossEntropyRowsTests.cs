@@ -73,6 +73,7 @@ public class CrossEntropyRowsTests
         if (!CrossEntropyRows.Available) return;
         var (logits, targets) = Chunk(ScalarType.BFloat16);
         var (loss, gradient) = Reference(logits, targets);
+        Assert.True(CrossEntropyRows.Applies(logits));
         double ours = CrossEntropyRows.LossAndGradientInPlace(logits, targets.data<long>().ToArray());
         Assert.Equal(loss, ours, loss * 1e-6);
         Assert.Equal(ScalarType.BFloat16, logits.dtype);
@@ -93,6 +94,15 @@ public class CrossEntropyRowsTests
         double ours = CrossEntropyRows.LossAndGradientInPlace(logits, [1]);
         Assert.Equal(loss, ours, 1e-3);   // 250 + log(1 + e⁻¹ + …)
         Assert.True(logits.allclose(gradient, rtol: 0, atol: 1e-7));
+    }
+
+    [Fact]
+    public void A_target_past_the_vocabulary_throws_instead_of_reading_past_the_row()
+    {
+        if (!CrossEntropyRows.Available) return;
+        var (logits, targets) = Chunk(ScalarType.Float32);
+        targets[5] = tensor(1013L);
+        Assert.Throws<ArgumentOutOfRangeException>(() => CrossEntropyRows.LossAndGradientInPlace(logits, targets.data<long>().ToArray()));
     }
 
     [Theory]

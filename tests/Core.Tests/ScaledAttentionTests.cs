@@ -143,6 +143,14 @@ public class ScaledAttentionTests
     }
 
     [Fact]
+    public void Unfused_attention_over_no_queries_gives_an_empty_output()
+    {
+        var (q, k, v) = Heads(ScalarType.Float32, batch: 1, steps: 0);
+        var output = ScaledAttention.Attend(q, k, v, 0, 0, 0, null, 0.1, training: true);   // dropout: the unfused path
+        Assert.Equal(new long[] { 1, 3, 0, 8 }, output.shape);
+    }
+
+    [Fact]
     public void Bf16_training_in_query_blocks_matches_fp32_attention_and_its_gradients()
     {
         using var scope = NewDisposeScope();
@@ -172,39 +180,57 @@ public class ScaledAttentionTests
         var padding = ones([2, steps], ScalarType.Int64);
         padding[1, TensorIndex.Slice(steps - 100)] = tensor(0L);   // sequence 2: its last 100 keys padded
         var trained = ScaledAttention.Attend(q, keys, values, steps, 0, prefix, padding, 0.0, training: true);
-        // The mask written as tensors: prefix keys always visible, then causal keys minus padding (a query always sees itself).
-        var position = arange(steps);
-        var causal = position.unsqueeze(0).le(position.unsqueeze(1));
-        var real = causal.unsqueeze(0).logical_and(padding.to_type(ScalarType.Bool).unsqueeze(1))
-            .logical_or(eye(steps, dtype: ScalarType.Bool));
-        var mask = cat([ones([2, steps, prefix], ScalarType.Bool), real], 2).unsqueeze(1);
+        var mask = Visible(2, steps, prefix, padding);
         var reference = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), keys.to(ScalarType.Float32),
             values.to(ScalarType.Float32), mask);
         Assert.True(trained.to(ScalarType.Float32).allclose(reference, rtol: 0, atol: Bf16Tolerance));
     }
 
-    [Fact]
-    public void Fp32_training_with_dropout_in_query_blocks_draws_one_mask_a_block_over_the_keys_it_sees()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Fp32_training_with_dropout_in_query_blocks_draws_one_mask_a_block_over_the_keys_it_sees(bool prefixAndPadding)
     {
         using var scope = NewDisposeScope();
         const long block = ScaledAttention.QueryBlockRows, steps = 2 * block + 5;
-        var (q, k, v) = Heads(ScalarType.Float32, batch: 1, steps: steps);
+        long batch = prefixAndPadding ? 2 : 1, prefix = prefixAndPadding ? 2 : 0;
+        var (q, k, v) = Heads(ScalarType.Float32, batch: batch, steps: steps);
+        Tensor? padding = null;
+        if (prefixAndPadding)
+        {
+            (k, v) = (cat([randn([batch, 3, prefix, 8]), k], 2), cat([randn([batch, 3, prefix, 8]), v], 2));
+            padding = ones([batch, steps], ScalarType.Int64);
+            padding[1, TensorIndex.Slice(steps - 100)] = tensor(0L);
+        }
         manual_seed(29);
         var seeds = Enumerable.Range(0, 3)   // the generator's next three draws: one a block
             .Select(_ => (ulong)randint(0, long.MaxValue, [1], dtype: ScalarType.Int64).item<long>()).ToArray();
         manual_seed(29);
-        var trained = ScaledAttention.Attend(q, k, v, steps, 0, 0, null, 0.3, training: true);
-        var weights = (matmul(q, k.transpose(2, 3)) / Math.Sqrt(8) + full([steps, steps], double.NegativeInfinity).triu(1)).softmax(-1);
+        var trained = ScaledAttention.Attend(q, k, v, steps, 0, prefix, padding, 0.3, training: true);
+        var weights = (matmul(q, k.transpose(2, 3)) / Math.Sqrt(8)
+            + zeros([batch, 1, steps, prefix + steps]).masked_fill_(Visible(batch, steps, prefix, padding).logical_not(),
+                double.NegativeInfinity)).softmax(-1);
         var expected = new List<Tensor>();
         foreach (var (start, rows, seed) in new[] { (0L, block, seeds[0]), (block, block, seeds[1]), (2 * block, 5L, seeds[2]) })
         {
-            long visible = start + rows;
-            var mask = empty([3, rows, visible]);
+            long visible = prefix + start + rows;
+            var mask = empty([batch * 3, rows, visible]);
             FastDropout.Fill(mask, 0.3, seed);
-            var blockWeights = weights[0, .., TensorIndex.Slice(start, start + rows), TensorIndex.Slice(0, visible)] * mask;
-            expected.Add(matmul(blockWeights, v[0, .., TensorIndex.Slice(0, visible)]));
+            var blockWeights = weights[.., .., TensorIndex.Slice(start, start + rows), TensorIndex.Slice(0, visible)]
+                * mask.view(batch, 3, rows, visible);
+            expected.Add(matmul(blockWeights, v[.., .., TensorIndex.Slice(0, visible)]));
         }
-        Assert.True(trained[0].allclose(cat(expected, 1), rtol: 0, atol: 1e-5));
+        Assert.True(trained.allclose(cat(expected, 2), rtol: 0, atol: 1e-5));
+    }
+
+    /// <summary>[B, 1, T, P + T]: prefix keys always visible, then causal keys minus padding (a query always sees itself).</summary>
+    static Tensor Visible(long batch, long steps, long prefix, Tensor? padding)
+    {
+        var position = arange(steps);
+        var real = position.unsqueeze(0).le(position.unsqueeze(1)).unsqueeze(0).expand(batch, steps, steps);
+        if (padding is not null)
+            real = real.logical_and(padding.to_type(ScalarType.Bool).unsqueeze(1)).logical_or(eye(steps, dtype: ScalarType.Bool));
+        return cat([ones([batch, steps, prefix], ScalarType.Bool), real], 2).unsqueeze(1);
     }
 
     [Fact]
