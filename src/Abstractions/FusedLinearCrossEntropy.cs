@@ -5,11 +5,11 @@ namespace PluginGpt.Abstractions;
 
 /// <summary>
 /// The LM head and the summed next-token cross-entropy as one autograd step, a chunk of rows at a time: each chunk's logits
-/// (x·Wᵀ in W's type, the softmax in fp32) are turned into the loss and straight away into their gradient (softmax − one-hot),
-/// which two GEMMs turn into the gradients of the rows and of W; the logits are then freed. Training keeps [N, C] and [V, C]
-/// gradients instead of [N, V] logits and their log-softmax for the backward pass, and the backward pass is a scaling. The same
-/// loss and gradients as the unfused head + cross-entropy (tests); the idea of Liger-Kernel's fused linear cross-entropy.
-/// Written by hand: TorchSharp has no fused cross-entropy.
+/// (x·Wᵀ in W's type, the softmax in fp32: <see cref="CrossEntropyRows"/> where the CPU allows) are turned into the loss and
+/// straight away into their gradient (softmax − one-hot), which two GEMMs turn into the gradients of the rows and of W; the
+/// logits are then freed. Training keeps [N, C] and [V, C] gradients instead of [N, V] logits and their log-softmax for the
+/// backward pass, and the backward pass is a scaling. The same loss and gradients as the unfused head + cross-entropy (tests);
+/// the idea of Liger-Kernel's fused linear cross-entropy. Written by hand: TorchSharp has no fused cross-entropy.
 /// </summary>
 internal sealed class FusedLinearCrossEntropy : torch.autograd.SingleTensorFunction<FusedLinearCrossEntropy>
 {
