@@ -62,9 +62,10 @@ static unsafe class Bf16MatrixVector
             int perBlock = (outputs + blocks - 1) / blocks + 3 & ~3;   // whole groups of four rows
             fixed (float* widened = input)
             {
-                BFloat16Bits.Widen((ushort*)Address(packed ?? x), widened, rows * inputs);
-                var product = new Product((ushort*)Address(weight), widened, bias is null ? null : (ushort*)Address(bias),
-                    (ushort*)Address(output), rows, inputs, outputs, perBlock);
+                BFloat16Bits.Widen((ushort*)TensorMemory.Address(packed ?? x), widened, rows * inputs);
+                var product = new Product((ushort*)TensorMemory.Address(weight), widened,
+                    bias is null ? null : (ushort*)TensorMemory.Address(bias), (ushort*)TensorMemory.Address(output), rows, inputs,
+                    outputs, perBlock);
                 SpinningWorkers.Shared.For((outputs + perBlock - 1) / perBlock, product.Block);
             }
             // The blocks read the weight's and bias's memory by address: a temporary (a cast made outside any cache) must not be
@@ -82,12 +83,6 @@ static unsafe class Bf16MatrixVector
         {
             ArrayPool<float>.Shared.Return(input);
         }
-    }
-
-    /// <summary>A contiguous CPU tensor's first byte: LibTorch's memory, which does not move while the tensor lives.</summary>
-    internal static nint Address(Tensor t)
-    {
-        fixed (byte* first = t.bytes) return (nint)first;
     }
 
     /// <summary>One call's operands (raw addresses: a block looks nothing up) and its blocks of weight rows.</summary>

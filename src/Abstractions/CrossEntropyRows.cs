@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
@@ -43,33 +44,34 @@ static unsafe class CrossEntropyRows
         foreach (var target in targets)
             if (target >= width) throw new ArgumentOutOfRangeException(nameof(targets), $"target {target} past a {width}-word vocabulary");
         bool bf16 = logits.dtype == ScalarType.BFloat16;
-        nint start = Bf16MatrixVector.Address(logits);
+        nint start = TensorMemory.Address(logits);
         var losses = new double[rows];
         // A block of rows per task: enough work to outweigh a task's hand-off, enough blocks to even out the cores.
         int blocks = Math.Min(rows, 4 * Environment.ProcessorCount);
         Parallel.For(0, blocks, block =>
         {
-            var scratch = bf16 ? Scratch(width) : null;
-            for (int row = (int)((long)rows * block / blocks); row < (int)((long)rows * (block + 1) / blocks); row++)
+            // A bf16 row is widened into fp32 scratch; an fp32 row is worked on in place.
+            float[]? scratch = bf16 ? ArrayPool<float>.Shared.Rent(width) : null;
+            try
             {
-                long target = targets[row];
-                if (bf16)
-                    fixed (float* values = scratch)
-                        losses[row] = Row((ushort*)start + (long)row * width, values, width, target);
-                else losses[row] = Row(null, (float*)start + (long)row * width, width, target);
+                for (int row = (int)((long)rows * block / blocks); row < (int)((long)rows * (block + 1) / blocks); row++)
+                {
+                    long target = targets[row];
+                    if (bf16)
+                        fixed (float* values = scratch)
+                            losses[row] = Row((ushort*)start + (long)row * width, values, width, target);
+                    else losses[row] = Row(null, (float*)start + (long)row * width, width, target);
+                }
             }
+            finally { if (scratch is not null) ArrayPool<float>.Shared.Return(scratch); }
         });
         double sum = 0;
         foreach (var loss in losses) sum += loss;
         return sum;
     }
 
-    [ThreadStatic] static float[]? scratch;
-
     /// <summary>Where e^x leaves fp32's normal range (e^−87.3 ≈ 1.2e-38): the exponential is 0 below.</summary>
     const float ExpFloor = -87.3f;
-
-    static float[] Scratch(int width) => scratch is { } s && s.Length >= width ? s : scratch = new float[width];
 
     /// <summary>One row: <paramref name="values"/> holds it in fp32 (widened from <paramref name="bf16"/> when given) and ends as
     /// its gradient, which is written back over the bf16 row when there is one.</summary>

@@ -44,8 +44,8 @@ static unsafe class OneQueryAttention
     {
         var (keys, values) = cache.Reserve(layer, 1, heads, headDim, ScalarType.BFloat16, qkv.device, 1);
         var output = torch.empty([1, 1, heads * headDim], ScalarType.BFloat16, qkv.device);
-        var step = new Step((ushort*)Bf16MatrixVector.Address(qkv), (ushort*)Bf16MatrixVector.Address(keys),
-            (ushort*)Bf16MatrixVector.Address(values), (ushort*)Bf16MatrixVector.Address(output), heads, headDim,
+        var step = new Step((ushort*)TensorMemory.Address(qkv), (ushort*)TensorMemory.Address(keys),
+            (ushort*)TensorMemory.Address(values), (ushort*)TensorMemory.Address(output), heads, headDim,
             (int)keys.shape[2], (int)cache.LengthOf(layer));
         SpinningWorkers.Shared.For(heads, step.Head);
         GC.KeepAlive(qkv);   // read by address above
