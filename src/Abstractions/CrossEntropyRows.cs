@@ -74,7 +74,9 @@ static unsafe class CrossEntropyRows
     const float ExpFloor = -87.3f;
 
     /// <summary>One row: <paramref name="values"/> holds it in fp32 (widened from <paramref name="bf16"/> when given) and ends as
-    /// its gradient, which is written back over the bf16 row when there is one.</summary>
+    /// its gradient, which is written back over the bf16 row when there is one. Compiled optimised from its first call: a short
+    /// run (a 20-step `bench`) otherwise spends its first seconds in the tier-0 code, whose vector helpers are not inlined.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static double Row(ushort* bf16, float* values, int width, long target)
     {
         if (target < 0)

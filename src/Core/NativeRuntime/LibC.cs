@@ -7,7 +7,7 @@ static class LibC
 {
     public const int ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     const int MapPrivate = 0x02, MapAnonymous = 0x20;
-    public const int MallocTrimThreshold = -1, MallocMmapMax = -4;
+    public const int MallocTrimThreshold = -1, MallocTopPad = -2, MallocMmapMax = -4;
 
     /// <summary>A fresh private page of memory, readable and writable, or null.</summary>
     public static IntPtr? AnonymousPage(nuint size)
