@@ -37,7 +37,8 @@ public class CliTests
     }
 
     /// <summary>The host restarts itself once with glibc's tunables (large blocks kept in the heap, on huge pages), and on an AMD
-    /// CPU answers MKL's vendor check; <c>PLUGINGPT_HEAP=default</c> keeps glibc's own settings.</summary>
+    /// CPU answers MKL's vendor check; <c>PLUGINGPT_HEAP=default</c> keeps glibc's own settings; the JIT runs without dynamic
+    /// PGO.</summary>
     [Fact]
     public void Doctor_reports_the_heap_settings_the_process_started_with_and_the_gemm_path()
     {
@@ -53,8 +54,11 @@ public class CliTests
         bool wide = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated;
         Assert.Contains(wide ? "AVX-512matrix–vectorkernelandone-callattention"
             : "LibTorch'sLinearandattention(512-bitvectorsnotacceleratedhere)", Cells(tuned.Stdout));
-        var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE" }, "doctor");
+        // No dynamic PGO (its background re-compiles take a core from training's first seconds), unless the user asks for it.
+        Assert.Contains("dynamicPGOoff(plugingpt.runtimeconfig.json)", Cells(tuned.Stdout));
+        var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE", ["DOTNET_TieredPGO"] = "1" }, "doctor");
         Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
+        Assert.Contains("dynamicPGOon(DOTNET_TieredPGO=1)", Cells(userChoice.Stdout));
         var plain = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["PLUGINGPT_MKL_DISPATCH"] = "vendor" }, "doctor");
         Assert.Contains("glibc'sdefault(PLUGINGPT_HEAP=default)", Cells(plain.Stdout));
         Assert.Contains("MKL'sownchoice(PLUGINGPT_MKL_DISPATCH=vendor)", Cells(plain.Stdout));

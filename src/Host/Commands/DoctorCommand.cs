@@ -42,6 +42,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
                     $"({MklReproducibility.Variable}={Environment.GetEnvironmentVariable(MklReproducibility.Variable) ?? "unset"})",
             }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
+            table.AddRow("JIT", Markup.Escape(JitSettings.Describe()));
             table.AddRow("bf16 cached generation step", Autocast.HasMatrixVectorKernel
                 ? "PluginGpt's AVX-512 matrix–vector kernel and one-call attention"
                 : "LibTorch's Linear and attention (512-bit vectors not accelerated here)");
