@@ -1,16 +1,28 @@
 namespace PluginGpt.Host;
 
 /// <summary>How the .NET JIT compiles this process, for <c>doctor</c>: plugingpt.runtimeconfig.json turns dynamic PGO off
-/// (Host.csproj says why); a <c>DOTNET_TieredPGO</c> variable overrides that, as it does for the runtime.</summary>
+/// (Host.csproj says why); <c>DOTNET_</c> (or the older <c>COMPlus_</c>) variables override it, as they do for the runtime.
+/// </summary>
 static class JitSettings
 {
-    const string PgoVariable = "DOTNET_TieredPGO";
-
     public static string Describe()
     {
-        var variable = Environment.GetEnvironmentVariable(PgoVariable);
-        if (variable is "0" or "1") return $"tiered, dynamic PGO {(variable == "1" ? "on" : "off")} ({PgoVariable}={variable})";
-        bool pgo = !string.Equals(AppContext.GetData("System.Runtime.TieredPGO")?.ToString(), "false", StringComparison.OrdinalIgnoreCase);
-        return $"tiered, dynamic PGO {(pgo ? "on (the runtime's default)" : "off (plugingpt.runtimeconfig.json)")}";
+        var tiered = Setting("TieredCompilation", "System.Runtime.TieredCompilation");
+        if (tiered.Value is false) return $"not tiered: every method compiled optimised at its first call ({tiered.Source})";
+        var pgo = Setting("TieredPGO", "System.Runtime.TieredPGO");
+        return $"tiered, dynamic PGO {(pgo.Value is false ? "off" : "on")} ({pgo.Source})";
+    }
+
+    /// <summary>A runtime switch: an environment variable (the runtime reads it as a hexadecimal number: 0 is off) before the
+    /// runtimeconfig property, else the runtime's default (on).</summary>
+    static (bool? Value, string Source) Setting(string variable, string property)
+    {
+        foreach (var prefix in (string[])["DOTNET_", "COMPlus_"])
+            if (Environment.GetEnvironmentVariable(prefix + variable) is { } value)
+                return (!(int.TryParse(value, System.Globalization.NumberStyles.HexNumber, null, out var n) && n == 0),
+                    $"{prefix}{variable}={value}");
+        return AppContext.GetData(property)?.ToString() is { } configured
+            ? (!string.Equals(configured, "false", StringComparison.OrdinalIgnoreCase), "plugingpt.runtimeconfig.json")
+            : (null, "the runtime's default");
     }
 }

@@ -59,7 +59,13 @@ public class CliTests
         var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE", ["DOTNET_TieredPGO"] = "1" }, "doctor");
         Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
         Assert.Contains("dynamicPGOon(DOTNET_TieredPGO=1)", Cells(userChoice.Stdout));
-        var plain = CliRunner.RunWith(new() { ["PLUGINGPT_HEAP"] = "default", ["PLUGINGPT_MKL_DISPATCH"] = "vendor" }, "doctor");
+        var plain = CliRunner.RunWith(new()
+        {
+            ["PLUGINGPT_HEAP"] = "default",
+            ["PLUGINGPT_MKL_DISPATCH"] = "vendor",
+            ["DOTNET_TieredCompilation"] = "0",
+        }, "doctor");
+        Assert.Contains("nottiered:everymethodcompiledoptimisedatitsfirstcall(DOTNET_TieredCompilation=0)", Cells(plain.Stdout));
         Assert.Contains("glibc'sdefault(PLUGINGPT_HEAP=default)", Cells(plain.Stdout));
         Assert.Contains("MKL'sownchoice(PLUGINGPT_MKL_DISPATCH=vendor)", Cells(plain.Stdout));
     }
