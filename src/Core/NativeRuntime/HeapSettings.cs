@@ -12,12 +12,10 @@ namespace PluginGpt.Core.NativeRuntime;
 /// (strace of a 40-step `bench train`: 10,768 munmap calls, 1,382 with the pad). A top pad of one heap (64 MB) keeps every
 /// heap (glibc's heap_trim frees one only when the heap below has more than the pad free): bf16 `small` 1.076× and 1.055×
 /// tokens/s in two runs of 6 rounds alternating, 0.98× in a noisy third (2-core Zen 5 EPYC). The pad also maps each new heap
-/// writable whole (64 MB of commit charge, on huge pages where touched) — the footprint is the peak anyway. Tunables are
-/// read when the process starts, so
+/// writable whole (64 MB of commit charge, on huge pages where touched). Tunables are read when the process starts, so
 /// <see cref="RestartWithTunables"/> re-executes the process once with <c>GLIBC_TUNABLES</c> set (as users of PyTorch set
-/// jemalloc or malloc variables by hand); <see cref="Apply"/> sets
-/// what can still be set in a running process. The footprint is then the peak. <c>PLUGINGPT_HEAP=default</c> leaves glibc
-/// as it is.
+/// jemalloc or malloc variables by hand); <see cref="Apply"/> sets what can still be set in a running process. The footprint
+/// is then the peak. <c>PLUGINGPT_HEAP=default</c> leaves glibc as it is.
 /// </summary>
 public static class HeapSettings
 {
