@@ -14,8 +14,7 @@ namespace PluginGpt.Abstractions;
 /// no fused CPU cross-entropy backward, and .NET's vector exponential (Vector512.Exp) ran at ~1.3 ns a value here, the one below
 /// at ~0.45. Measured (AMX Xeon, 2 vCPUs, one process alternating both ways): the row pass 0.6–0.8 ns a value; the whole loss
 /// with its GEMMs at `small`'s 2,048 × 4,096 words 27–52 → 18–32 ms, at GPT-2's 1,024 × 50,257 711–770 → 581–627 ms. Rows are
-/// split over cores with <see cref="Parallel.For(int, int, Action{int})"/>: one call a chunk (of at least 512 rows), each of
-/// milliseconds, so a pool thread's wake-up is noise.
+/// split over LibTorch's own threads (<see cref="OpenMpTeam"/>): one call a chunk (of at least 512 rows), each of milliseconds.
 /// </summary>
 static unsafe class CrossEntropyRows
 {
@@ -48,7 +47,7 @@ static unsafe class CrossEntropyRows
         var losses = new double[rows];
         // A block of rows per task: enough work to outweigh a task's hand-off, enough blocks to even out the cores.
         int blocks = Math.Min(rows, 4 * Environment.ProcessorCount);
-        Parallel.For(0, blocks, block =>
+        OpenMpTeam.For(blocks, block =>
         {
             // A bf16 row is widened into fp32 scratch; an fp32 row is worked on in place.
             float[]? scratch = bf16 ? ArrayPool<float>.Shared.Rent(width) : null;

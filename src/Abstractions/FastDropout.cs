@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,18 +51,23 @@ public static class FastDropout
                 nameof(mask));
         uint threshold = (uint)Math.Min(uint.MaxValue, Math.Round(p * 4294967296.0));   // keep where hash ≥ threshold
         float scale = 1f / (float)(1 - p);   // as LibTorch divides its fp32 mask by the scalar 1 − p
-        using var flat = mask.view(-1);
-        long count = flat.shape[0];
-        // Blocks fill independently, in parallel when there are several (the hash needs no shared state).
-        Parallel.For(0, (count + BlockSize - 1) / BlockSize, block =>
+        long count = mask.numel();
+        if (count == 0) return;
+        nint start = TensorMemory.Address(mask);
+        bool words = mask.dtype == ScalarType.Float32;
+        uint wordScale = BitConverter.SingleToUInt32Bits(scale);
+        ushort halfWordScale = words ? (ushort)0 : HalfWordBits(scale, mask.dtype);
+        // Blocks fill independently, in parallel on LibTorch's threads when there are several (the hash needs no shared state).
+        OpenMpTeam.For(checked((int)((count + BlockSize - 1) / BlockSize)), block =>
         {
-            using var slice = flat.narrow(0, block * BlockSize, Math.Min(BlockSize, count - block * BlockSize));
+            long offset = (long)block * BlockSize;
+            int length = (int)Math.Min(BlockSize, count - offset);
             var (keyLow, keyHigh) = BlockKey(seed, block);
-            var bytes = slice.bytes;
-            if (mask.dtype == ScalarType.Float32)
-                FillWords(MemoryMarshal.Cast<byte, uint>(bytes), threshold, BitConverter.SingleToUInt32Bits(scale), keyLow, keyHigh);
-            else
-                FillHalfWords(MemoryMarshal.Cast<byte, ushort>(bytes), threshold, HalfWordBits(scale, mask.dtype), keyLow, keyHigh);
+            unsafe
+            {
+                if (words) FillWords(new Span<uint>((uint*)start + offset, length), threshold, wordScale, keyLow, keyHigh);
+                else FillHalfWords(new Span<ushort>((ushort*)start + offset, length), threshold, halfWordScale, keyLow, keyHigh);
+            }
         });
     }
 

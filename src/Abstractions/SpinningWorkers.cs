@@ -22,7 +22,7 @@ sealed class SpinningWorkers
     readonly SemaphoreSlim wake = new(0);
     readonly int helpers;
     bool started;
-    Job? current;
+    BlockJob? current;
     long calls;
     int sleeping;
 
@@ -30,28 +30,6 @@ sealed class SpinningWorkers
 
     /// <summary>Threads a call's blocks run on: the caller and the helpers.</summary>
     internal int Threads => helpers + 1;
-
-    /// <summary>One call's work: its own counters, so a helper that arrives late at a finished call claims nothing of the next.
-    /// </summary>
-    sealed class Job(Action<int> work, int blocks)
-    {
-        readonly int count = blocks;
-        int next, unfinished = blocks;
-        Exception? failure;
-
-        internal bool Done => Volatile.Read(ref unfinished) == 0;
-        internal Exception? Failure => failure;
-
-        internal void Run()
-        {
-            for (int b = Interlocked.Increment(ref next) - 1; b < count; b = Interlocked.Increment(ref next) - 1)
-            {
-                try { work(b); }
-                catch (Exception e) { Interlocked.CompareExchange(ref failure, e, null); }
-                Interlocked.Decrement(ref unfinished);
-            }
-        }
-    }
 
     /// <summary>work(0 … blocks − 1), each once, on this thread and the helpers; returns when all have run.</summary>
     internal void For(int blocks, Action<int> work)
@@ -61,7 +39,7 @@ sealed class SpinningWorkers
         try
         {
             StartHelpers();
-            var job = new Job(work, blocks);
+            var job = new BlockJob(work, blocks);
             Volatile.Write(ref current, job);
             Interlocked.Increment(ref calls);   // spinning helpers see the call
             int asleep = Interlocked.Exchange(ref sleeping, 0);

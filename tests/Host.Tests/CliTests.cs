@@ -38,7 +38,7 @@ public class CliTests
 
     /// <summary>The host restarts itself once with glibc's tunables (large blocks kept in the heap, on huge pages), and on an AMD
     /// CPU answers MKL's vendor check; <c>PLUGINGPT_HEAP=default</c> keeps glibc's own settings; the JIT runs without dynamic
-    /// PGO.</summary>
+    /// PGO; the hand-written kernels run on LibTorch's OpenMP threads.</summary>
     [Fact]
     public void Doctor_reports_the_heap_settings_the_process_started_with_and_the_gemm_path()
     {
@@ -56,6 +56,8 @@ public class CliTests
             : "LibTorch'sLinearandattention(512-bitvectorsnotacceleratedhere)", Cells(tuned.Stdout));
         // No dynamic PGO (its background re-compiles take a core from training's first seconds), unless the user asks for it.
         Assert.Contains("dynamicPGOoff(plugingpt.runtimeconfig.json)", Cells(tuned.Stdout));
+        // The loss's row pass and dropout masks run on LibTorch's own OpenMP threads, unless the user switches that off.
+        Assert.Contains("LibTorch'sOpenMPteam(lossrowpass,dropoutmasks)", Cells(tuned.Stdout));
         var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE", ["DOTNET_TieredPGO"] = "1" }, "doctor");
         Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
         Assert.Contains("dynamicPGOon(DOTNET_TieredPGO=1)", Cells(userChoice.Stdout));
@@ -64,10 +66,12 @@ public class CliTests
             ["PLUGINGPT_HEAP"] = "default",
             ["PLUGINGPT_MKL_DISPATCH"] = "vendor",
             ["DOTNET_TieredCompilation"] = "0",
+            ["PLUGINGPT_OPENMP_TEAM"] = "0",
         }, "doctor");
         Assert.Contains("nottiered:everymethodcompiledoptimisedatitsfirstcall(DOTNET_TieredCompilation=0)", Cells(plain.Stdout));
         Assert.Contains("glibc'sdefault(PLUGINGPT_HEAP=default)", Cells(plain.Stdout));
         Assert.Contains("MKL'sownchoice(PLUGINGPT_MKL_DISPATCH=vendor)", Cells(plain.Stdout));
+        Assert.Contains(".NET'sthreadpool(PLUGINGPT_OPENMP_TEAM=0)", Cells(plain.Stdout));
     }
 
     [Fact]

@@ -17,7 +17,6 @@ public static class MklCpuDispatch
 {
     /// <summary>Set to <c>vendor</c> to keep MKL's vendor-based choice.</summary>
     public const string Variable = "PLUGINGPT_MKL_DISPATCH";
-    const string Library = "libtorch_cpu.so";
     // MKL's two vendor checks; its kernels ask one or the other.
     static readonly string[] Symbols = ["mkl_serv_intel_cpu", "mkl_serv_intel_cpu_true"];
 
@@ -50,8 +49,8 @@ public static class MklCpuDispatch
         string? vendor = File.Exists("/proc/cpuinfo") ? Vendor(File.ReadAllText("/proc/cpuinfo")) : null;
         if (vendor != "AuthenticAMD") return $"MKL's own choice ({vendor ?? "unknown"} CPU)";
         _ = torch.get_num_threads();   // loads LibTorch (and MKL with it) if nothing has yet
-        var mapping = LoadedMapping();
-        if (mapping is null) return $"MKL's own choice ({Library} not loaded)";
+        var mapping = LibTorchLibrary.Mapping();
+        if (mapping is null) return $"MKL's own choice ({LibTorchLibrary.FileName} not loaded)";
         var stub = Stub();
         if (stub is null) return "MKL's own choice (no executable page)";
         var slots = ElfGotSlot.Find(mapping.Value.Path, Symbols);
@@ -82,22 +81,7 @@ public static class MklCpuDispatch
     delegate void VersionString(IntPtr buffer, int length);
 
     /// <summary>A function libtorch_cpu.so (and the MKL linked into it) exports, once LibTorch is loaded; null otherwise.</summary>
-    internal static IntPtr? Export(string symbol) =>
-        LoadedMapping() is { } mapping && NativeLibrary.TryLoad(mapping.Path, out var library)
-            && NativeLibrary.TryGetExport(library, symbol, out var export) ? export : null;
-
-    /// <summary>Where libtorch_cpu.so is mapped in this process: its file and the address of its first page.</summary>
-    static (string Path, ulong Start)? LoadedMapping()
-    {
-        foreach (var line in File.ReadLines("/proc/self/maps"))
-        {
-            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length < 6 || !fields[5].EndsWith("/" + Library, StringComparison.Ordinal)) continue;
-            if (ulong.Parse(fields[2], NumberStyles.HexNumber, CultureInfo.InvariantCulture) != 0) continue;
-            return (fields[5], ulong.Parse(fields[0].Split('-')[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture));
-        }
-        return null;
-    }
+    internal static IntPtr? Export(string symbol) => LibTorchLibrary.Export(symbol);
 
     static IntPtr? Stub()
     {

@@ -43,6 +43,11 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             }));
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
             table.AddRow("JIT", Markup.Escape(JitSettings.Describe()));
+            table.AddRow("hand-written kernels' threads", Markup.Escape(OpenMpTeam.Available
+                ? "LibTorch's OpenMP team (loss row pass, dropout masks)"
+                : Environment.GetEnvironmentVariable(OpenMpTeam.SwitchVariable) == "0"
+                    ? $".NET's thread pool ({OpenMpTeam.SwitchVariable}=0)"
+                    : ".NET's thread pool (LibTorch without libgomp here)"));
             table.AddRow("bf16 cached generation step", Autocast.HasMatrixVectorKernel
                 ? "PluginGpt's AVX-512 matrix–vector kernel and one-call attention"
                 : "LibTorch's Linear and attention (512-bit vectors not accelerated here)");
