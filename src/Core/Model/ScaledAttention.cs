@@ -92,25 +92,36 @@ public static class ScaledAttention
         // The scores, the bias and the heads' copies go as soon as the output is made (autograd keeps what it saved).
         using var scope = torch.NewDisposeScope();
         long batch = q.shape[0], heads = q.shape[1], steps = q.shape[2], dim = q.shape[3], keys = k.shape[2];
-        var bias = mask is null
+        var (queries, keyRows, valueRows) =
+            (q.reshape(batch * heads, steps, dim), k.reshape(batch * heads, keys, dim), v.reshape(batch * heads, keys, dim));
+        double scale = 1 / Math.Sqrt(dim);
+        // Plain causal bf16 attention masks and scales inside the softmax (CausalSoftmax) where the CPU allows; otherwise the
+        // mask is a bias the scores' GEMM adds.
+        var bias = mask is null && CausalSoftmax.Serves(q.dtype, q.device_type, keys) ? null : mask is null
             ? torch.full([steps, keys], double.NegativeInfinity, q.dtype, q.device).triu_(1)
             : torch.zeros(mask.shape, q.dtype, q.device).masked_fill_(mask.logical_not(), double.NegativeInfinity);
         // One mask for all sequences (prefix keys alone) broadcasts; padding masks differ by sequence, and each block takes its
         // rows of them for every head ([B, 1, T, K] → [B·H, rows, visible]).
-        if (mask is not null && mask.shape[0] == 1) bias = bias.view(steps, keys);
-        var (queries, keyRows, valueRows) =
-            (q.reshape(batch * heads, steps, dim), k.reshape(batch * heads, keys, dim), v.reshape(batch * heads, keys, dim));
+        if (mask is not null && mask.shape[0] == 1) bias = bias!.view(steps, keys);
         var blocks = new List<Tensor>();
         foreach (var (start, rows) in QueryBlocks(steps))
         {
             long visible = VisibleKeys(steps, keys, start, rows);
-            var blockBias = bias.narrow(bias.dim() - 2, start, rows).narrow(bias.dim() - 1, 0, visible);
-            if (blockBias.dim() == 4) blockBias = blockBias.expand(batch, heads, rows, visible).reshape(batch * heads, rows, visible);
-            // TorchSharp 0.107's Tensor.baddbmm(batch2, mat) is mat + this·batch2 (its static torch.baddbmm passes the operands
-            // on shifted by one, so it is not used).
-            var scores = queries.narrow(1, start, rows).baddbmm(keyRows.narrow(1, 0, visible).transpose(1, 2), blockBias,
-                beta: 1, alpha: (float)(1 / Math.Sqrt(dim)));
-            var weights = scores.softmax(-1);
+            var blockKeys = keyRows.narrow(1, 0, visible).transpose(1, 2);
+            Tensor weights;
+            if (bias is null)
+            {
+                weights = CausalSoftmax.Apply(queries.narrow(1, start, rows).bmm(blockKeys), scale, keys - steps + start);
+            }
+            else
+            {
+                var blockBias = bias.narrow(bias.dim() - 2, start, rows).narrow(bias.dim() - 1, 0, visible);
+                if (blockBias.dim() == 4)
+                    blockBias = blockBias.expand(batch, heads, rows, visible).reshape(batch * heads, rows, visible);
+                // TorchSharp 0.107's Tensor.baddbmm(batch2, mat) is mat + this·batch2 (its static torch.baddbmm passes the operands
+                // on shifted by one, so it is not used).
+                weights = queries.narrow(1, start, rows).baddbmm(blockKeys, blockBias, beta: 1, alpha: (float)scale).softmax(-1);
+            }
             if (p > 0) weights = FastDropout.Apply(weights, p, training: true);
             blocks.Add(torch.bmm(weights, valueRows.narrow(1, 0, visible)));
         }
