@@ -30,10 +30,10 @@ public sealed class Mlp : ReplaceableChildren
 
     /// <summary>The config's <c>activation_function</c> (or SiLU, the Llama family's gate), shared with <c>bench profile</c> so it
     /// times what the model runs. LibTorch's tanh GELU (<c>gelu_new</c>) took 4.3× its exact GELU forward and 1.8× backward on
-    /// an AMX Xeon (README, Performance).</summary>
+    /// an AMX Xeon (README, Performance); bf16 activations take <see cref="Bf16Gelu"/> for it where the CPU allows.</summary>
     public static Tensor Activate(string activation, Tensor h) => activation switch
     {
-        "gelu_new" => functional.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh),
+        "gelu_new" => Bf16Gelu.Serves(h) ? Bf16Gelu.Apply(h) : functional.gelu(h, TorchSharp.Modules.GELU.Approximate.tanh),
         "gelu" => functional.gelu(h),
         "silu" => functional.silu(h),
         "relu" => functional.relu(h),
