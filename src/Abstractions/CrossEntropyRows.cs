@@ -64,6 +64,7 @@ static unsafe class CrossEntropyRows
             }
             finally { if (scratch is not null) ArrayPool<float>.Shared.Return(scratch); }
         });
+        GC.KeepAlive(logits);   // its memory was read by address
         double sum = 0;
         foreach (var loss in losses) sum += loss;
         return sum;

@@ -69,6 +69,7 @@ public static class FastDropout
                 else FillHalfWords(new Span<ushort>((ushort*)start + offset, length), threshold, halfWordScale, keyLow, keyHigh);
             }
         });
+        GC.KeepAlive(mask);   // written by address
     }
 
     static (uint Low, uint High) BlockKey(ulong seed, long block)

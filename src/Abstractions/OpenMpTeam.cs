@@ -17,22 +17,31 @@ namespace PluginGpt.Abstractions;
 public static unsafe class OpenMpTeam
 {
     static readonly Lazy<nint> parallel = new(FindParallelEntry);
+    static readonly Lazy<nint> inParallel = new(() => parallel.Value == 0 ? 0 : LibTorchLibrary.Export("omp_in_parallel") ?? 0);
+
+    /// <summary>Whether this thread runs inside an OpenMP parallel region (a block of an outer call): a nested region would make
+    /// libgomp set up a team for every call.</summary>
+    static bool InParallelRegion() =>
+        inParallel.Value != 0 && ((delegate* unmanaged[Cdecl]<int>)inParallel.Value)() != 0;
 
     /// <summary>Whether blocks run on LibTorch's OpenMP threads (else on .NET's thread pool).</summary>
     public static bool Available => parallel.Value != 0;
 
-    /// <summary>work(0 … blocks − 1), each once, on LibTorch's OpenMP threads (as many as <c>torch.get_num_threads()</c>, the
-    /// caller among them); returns when all have run. A block that throws does not stop the others; the first failure is thrown
+    /// <summary>work(0 … blocks − 1), each once, on LibTorch's OpenMP threads (its whole team, <c>torch.get_num_threads()</c>
+    /// threads, the caller among them: a smaller team would make libgomp end the pool's other threads, which LibTorch's next op
+    /// then starts again); returns when all have run. A block that throws does not stop the others; the first failure is thrown
     /// (in an <see cref="AggregateException"/>) once all have run. Blocks must not wait on each other: a team may be one thread.
+    /// On the OpenMP threads a block sees none of the caller's <see cref="AsyncLocal{T}"/>s, thread statics or dispose scopes,
+    /// and LibTorch ops it calls run on one thread; called from inside a block, it runs the blocks on the calling thread.
     /// </summary>
     public static void For(int blocks, Action<int> work)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(blocks);
         if (blocks == 0) return;
-        int threads = Math.Min(blocks, torch.get_num_threads());
+        int threads = torch.get_num_threads();
         var job = new BlockJob(work, blocks);
-        if (threads <= 1) job.Run();
-        else if (parallel.Value == 0) Parallel.For(0, threads, _ => job.Run());
+        if (threads <= 1 || blocks == 1 || InParallelRegion()) job.Run();
+        else if (parallel.Value == 0) Parallel.For(0, Math.Min(blocks, threads), _ => job.Run());
         else
         {
             var handle = GCHandle.Alloc(job);

@@ -57,7 +57,7 @@ public class CliTests
         // No dynamic PGO (its background re-compiles take a core from training's first seconds), unless the user asks for it.
         Assert.Contains("dynamicPGOoff(plugingpt.runtimeconfig.json)", Cells(tuned.Stdout));
         // The loss's row pass and dropout masks run on LibTorch's own OpenMP threads, unless the user switches that off.
-        Assert.Contains("LibTorch'sOpenMPteam(lossrowpass,dropoutmasks)", Cells(tuned.Stdout));
+        Assert.Contains("LibTorch'sOpenMPteam(lossrowpass,dropoutmasks,causalsoftmax,tanhGELU)", Cells(tuned.Stdout));
         var userChoice = CliRunner.RunWith(new() { ["MKL_CBWR"] = "COMPATIBLE", ["DOTNET_TieredPGO"] = "1" }, "doctor");
         Assert.Contains("MKL_CBWR=COMPATIBLE", Cells(userChoice.Stdout));
         Assert.Contains("dynamicPGOon(DOTNET_TieredPGO=1)", Cells(userChoice.Stdout));

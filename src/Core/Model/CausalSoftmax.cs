@@ -9,8 +9,9 @@ namespace PluginGpt.Core.Model;
 /// Causal attention weights from raw bf16 scores in one pass a row, and their backward pass: weights = softmax(scale · scores) over
 /// the keys each query may see, 0 past them. LibTorch needs a mask added by its batched GEMM (baddbmm), a bf16 softmax and, going
 /// back, a softmax backward and two multiplications by the scale; its bf16 softmax alone took 0.48 ms for `small`'s 64 × 128²
-/// scores of a layer (2-core Zen 5), and exponentiated the masked half too. Here the hidden keys are neither exponentiated nor
-/// read, sums are fp32, results rounded once to bf16, and rows run on LibTorch's own threads (<see cref="OpenMpTeam"/>).
+/// scores of a layer (2-core Zen 5), and exponentiated the masked half too. Here a row is read and exponentiated only up to the
+/// vector holding its last visible key (that vector's hidden lanes masked), sums are fp32, results rounded once to bf16, and rows
+/// run on LibTorch's own threads (<see cref="OpenMpTeam"/>). The scores' GEMM still computes every key of a query block.
 /// Written by hand: LibTorch has no causal softmax, and its fused attention's bf16 backward is slower still on CPU
 /// (<see cref="ScaledAttention"/>).
 /// </summary>
@@ -45,6 +46,7 @@ internal sealed unsafe class CausalSoftmax : autograd.SingleTensorFunction<Causa
         var weights = empty_like(scores);
         Rows(scores, weights, null, (float)scale, offset);
         ctx.save_for_backward([weights]);
+        ctx.set_materialize_grads(false);   // no gradient for the weights: none for the scores, and no zeros made
         ctx.save_data("scale", scale);
         ctx.save_data("offset", offset);
         return weights;
@@ -52,6 +54,7 @@ internal sealed unsafe class CausalSoftmax : autograd.SingleTensorFunction<Causa
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
+        if (gradOutput is null || gradOutput.IsInvalid) return [null!, null!, null!];
         var weights = ctx.get_saved_variables()[0];
         var (scale, offset) = ((double)ctx.get_data("scale"), (long)ctx.get_data("offset"));
         using var _ = no_grad();
@@ -86,6 +89,7 @@ internal sealed unsafe class CausalSoftmax : autograd.SingleTensorFunction<Causa
                 else Backward((ushort*)from + at, (ushort*)to + at, (ushort*)above + at, visible, keys, scale);
             }
         });
+        GC.KeepAlive(input); GC.KeepAlive(output); GC.KeepAlive(upstream);   // read and written by address
     }
 
     /// <summary>One row's weights: scale·s over the visible keys into <paramref name="scratch"/>, hidden lanes of the last vector

@@ -86,7 +86,8 @@ public static class ScaledAttention
     /// <summary>Attention as nanoGPT writes it, in the inputs' type (bf16 or fp32), a block of queries at a time
     /// (<see cref="QueryBlockRows"/>): scores = mask + q·kᵀ/√d in one batched GEMM, softmax (LibTorch's bf16 softmax accumulates
     /// in fp32; only its output is rounded, as the next GEMM's input would be), <see cref="FastDropout"/> (a seed a block), ·v.
-    /// <paramref name="mask"/> null means causal.</summary>
+    /// <paramref name="mask"/> null means causal; causal bf16 scores where the CPU allows are q·kᵀ alone, scaled, masked and
+    /// softmaxed by <see cref="CausalSoftmax"/>.</summary>
     static Tensor Unfused(Tensor q, Tensor k, Tensor v, Tensor? mask, double p)
     {
         // The scores, the bias and the heads' copies go as soon as the output is made (autograd keeps what it saved).

@@ -44,7 +44,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
             table.AddRow("memory allocator", Markup.Escape(HeapSettings.Apply()));
             table.AddRow("JIT", Markup.Escape(JitSettings.Describe()));
             table.AddRow("hand-written kernels' threads", Markup.Escape(OpenMpTeam.Available
-                ? "LibTorch's OpenMP team (loss row pass, dropout masks)"
+                ? "LibTorch's OpenMP team (loss row pass, dropout masks, causal softmax, tanh GELU)"
                 : Environment.GetEnvironmentVariable(OpenMpTeam.SwitchVariable) == "0"
                     ? $".NET's thread pool ({OpenMpTeam.SwitchVariable}=0)"
                     : ".NET's thread pool (LibTorch without libgomp here)"));
