@@ -80,25 +80,26 @@ internal sealed unsafe class Bf16Gelu : autograd.SingleTensorFunction<Bf16Gelu>
         GC.KeepAlive(x); GC.KeepAlive(output); GC.KeepAlive(upstream);   // read and written by address
     }
 
-    /// <summary>One block, 16 values a step; the tail through a 16-value buffer, so every value takes the vector path.</summary>
+    /// <summary>One block, 16 values a step; the tail through 16-value buffers, so every value takes the vector path.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Block(ushort* x, ushort* output, ushort* upstream, int length)
     {
         int whole = length - length % 16, i;
-        for (i = 0; i < whole; i += 16)
-        {
-            var value = BFloat16Bits.Widen16(x + i);
-            var result = upstream is null ? Forward(value) : Derivative(value) * BFloat16Bits.Widen16(upstream + i);
-            BFloat16Bits.Round(result).Store(output + i);
-        }
+        for (i = 0; i < whole; i += 16) Sixteen(x + i, upstream is null ? null : upstream + i).Store(output + i);
         if (i == length) return;
         ushort* xTail = stackalloc ushort[16], upTail = stackalloc ushort[16], outTail = stackalloc ushort[16];
         new Span<ushort>(x + i, length - i).CopyTo(new Span<ushort>(xTail, 16));
         if (upstream is not null) new Span<ushort>(upstream + i, length - i).CopyTo(new Span<ushort>(upTail, 16));
-        var tailValue = BFloat16Bits.Widen16(xTail);
-        var tailResult = upstream is null ? Forward(tailValue) : Derivative(tailValue) * BFloat16Bits.Widen16(upTail);
-        BFloat16Bits.Round(tailResult).Store(outTail);
+        Sixteen(xTail, upstream is null ? null : upTail).Store(outTail);
         new Span<ushort>(outTail, length - i).CopyTo(new Span<ushort>(output + i, length - i));
+    }
+
+    /// <summary>16 values' GELU (no <paramref name="upstream"/>) or gradient times upstream, rounded to bf16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<ushort> Sixteen(ushort* x, ushort* upstream)
+    {
+        var value = BFloat16Bits.Widen16(x);
+        return BFloat16Bits.Round(upstream is null ? Forward(value) : Derivative(value) * BFloat16Bits.Widen16(upstream));
     }
 
     /// <summary>0.5·x·(1 + tanh u).</summary>
