@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using PluginGpt.Core.Generation;
 using PluginGpt.Core.Model;
-using PluginGpt.Core.NativeRuntime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -127,7 +126,7 @@ public class MatrixVectorTests
 
         /// <summary>The threads MKL would use on this thread (its per-thread setting, else its global one).</summary>
         public static int MklThreads() => Marshal.GetDelegateForFunctionPointer<MaxThreads>(
-            MklCpuDispatch.Export("MKL_Get_Max_Threads") ?? throw new InvalidOperationException("LibTorch without MKL"))();
+            LibTorchLibrary.Export("MKL_Get_Max_Threads") ?? throw new InvalidOperationException("LibTorch without MKL"))();
 
         public (Tensor Keys, Tensor Values)? GetPrefix(int layer, long batchSize)
         {

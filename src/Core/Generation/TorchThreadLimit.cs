@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using PluginGpt.Core.NativeRuntime;
 using TorchSharp;
 
 namespace PluginGpt.Core.Generation;
@@ -21,8 +20,8 @@ sealed class TorchThreadLimit : IDisposable
         try
         {
             _ = torch.get_num_threads();   // loads LibTorch if nothing has yet
-            if (MklCpuDispatch.Export("omp_set_num_threads") is not { } openMp) return null;
-            var mkl = MklCpuDispatch.Export("MKL_Set_Num_Threads_Local");   // C's; the lower-case export is Fortran's (a pointer)
+            if (LibTorchLibrary.Export("omp_set_num_threads") is not { } openMp) return null;
+            var mkl = LibTorchLibrary.Export("MKL_Set_Num_Threads_Local");   // C's; the lower-case export is Fortran's (a pointer)
             return (Marshal.GetDelegateForFunctionPointer<OpenMpSetThreads>(openMp),
                 mkl is { } m ? Marshal.GetDelegateForFunctionPointer<MklSetLocalThreads>(m) : null);
         }

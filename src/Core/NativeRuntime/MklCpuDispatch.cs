@@ -68,7 +68,7 @@ public static class MklCpuDispatch
     /// where LibTorch carries no MKL.</summary>
     public static string? Description()
     {
-        if (Export("MKL_Get_Version_String") is not { } export) return null;
+        if (LibTorchLibrary.Export("MKL_Get_Version_String") is not { } export) return null;
         var buffer = Marshal.AllocHGlobal(512);
         try
         {
@@ -79,9 +79,6 @@ public static class MklCpuDispatch
     }
 
     delegate void VersionString(IntPtr buffer, int length);
-
-    /// <summary>A function libtorch_cpu.so (and the MKL linked into it) exports, once LibTorch is loaded; null otherwise.</summary>
-    internal static IntPtr? Export(string symbol) => LibTorchLibrary.Export(symbol);
 
     static IntPtr? Stub()
     {

@@ -38,7 +38,7 @@ public static class MklReproducibility
     {
         if (!OperatingSystem.IsLinux()) return null;
         // libtorch_cpu links MKL statically and exports its service layer's getter, not the public mkl_cbwr_get.
-        return MklCpuDispatch.Export("mkl_serv_cbwr_get") is { } export
+        return LibTorchLibrary.Export("mkl_serv_cbwr_get") is { } export
             ? Marshal.GetDelegateForFunctionPointer<CbwrGet>(export)(BranchOption) : null;
     }
 
