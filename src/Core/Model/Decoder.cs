@@ -73,10 +73,11 @@ public sealed partial class Decoder : Module, IDecoder
     public IReadOnlyList<DecoderBlock> Blocks => BlockList.ToArray();
     /// <summary>Token positions through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> so far (padding included): throughput
     /// telemetry.</summary>
-    public long TokensForwarded { get; private set; }
+    public long TokensForwarded => Interlocked.Read(ref tokensForwarded);
+    long tokensForwarded, sequencesForwarded, lmHeadRows;   // counted with Interlocked: a batch's shards run at once (BatchShards)
     /// <summary>Sequences started through <see cref="Forward(Tensor, KvCache?, Tensor?)"/> (a cached continuation is not a new
     /// one).</summary>
-    public long SequencesForwarded { get; private set; }
+    public long SequencesForwarded => Interlocked.Read(ref sequencesForwarded);
     long? IDecoder.TokensForwarded => TokensForwarded;
     long? IDecoder.SequencesForwarded => SequencesForwarded;
     nn.Module IDecoder.Module => this;
@@ -109,8 +110,8 @@ public sealed partial class Decoder : Module, IDecoder
     /// norm) and runs no later block.</summary>
     Tensor Forward(Tensor inputIds, KvCache? cache, Tensor? keyPaddingMask, List<Tensor>? layerStates, int? stopAfterBlocks)
     {
-        TokensForwarded += inputIds.numel();
-        if (cache is null || cache.Length == 0) SequencesForwarded += inputIds.shape[0];
+        Interlocked.Add(ref tokensForwarded, inputIds.numel());
+        if (cache is null || cache.Length == 0) Interlocked.Add(ref sequencesForwarded, inputIds.shape[0]);
         long steps = inputIds.shape[1];
         long past = cache?.Length ?? 0;
         var x = Tokens.call(inputIds);
@@ -183,7 +184,7 @@ public sealed partial class Decoder : Module, IDecoder
     /// <see cref="Autocast.Float"/> before a loss or softmax).</summary>
     public Tensor LmHead(Tensor hidden)
     {
-        LmHeadRows += hidden.numel() / hidden.shape[^1];
+        Interlocked.Add(ref lmHeadRows, hidden.numel() / hidden.shape[^1]);
         return lm_head is not null ? Autocast.Linear(lm_head, hidden) : Autocast.Linear(hidden, TokenWeight);
     }
 
@@ -193,7 +194,7 @@ public sealed partial class Decoder : Module, IDecoder
 
     /// <summary>Positions that went through <see cref="LmHead"/> so far: tests check that objectives ask for the logits they need
     /// only.</summary>
-    public long LmHeadRows { get; private set; }
+    public long LmHeadRows => Interlocked.Read(ref lmHeadRows);
 
     /// <summary>Logits [B, T, V] for token ids [B, T].</summary>
     public Tensor Logits(Tensor inputIds, KvCache? cache = null, Tensor? keyPaddingMask = null) =>

@@ -29,7 +29,20 @@ public abstract class AttentionSubLayer : ReplaceableChildren
 {
     protected AttentionSubLayer(string name) : base(name) { }
 
-    internal AttentionContext? Context { get; set; }
+    /// <summary>The context its block handed it on this thread: a batch's shards run the same modules on several threads at once
+    /// (<see cref="Training.BatchShards"/>).</summary>
+    internal AttentionContext? Context
+    {
+        get => contexts is { } held && held.TryGetValue(this, out var context) ? context : null;
+        set
+        {
+            contexts ??= new(ReferenceEqualityComparer.Instance);
+            if (value is null) contexts.Remove(this);
+            else contexts[this] = value;
+        }
+    }
+
+    [ThreadStatic] static Dictionary<object, AttentionContext>? contexts;
 
     /// <summary>The context of the call under way; a call outside a block's forward is a bug.</summary>
     internal AttentionContext CurrentContext =>

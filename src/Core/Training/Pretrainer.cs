@@ -130,12 +130,10 @@ public static partial class Pretrainer
         {
             model.train();
             int atStep = step;
-            lastLoss = steps.Accumulate(TokenDataset.StableSeed(o.Seed, 2, step), o.BatchSize, () =>
-            {
-                var (x, y) = data.TrainBatch(atStep, o.BatchSize, block, o.Seed, model.Device);
-                return model.LanguageModelLoss(x, y);
-            }, 1, loss => $"step {atStep + 1}: the training loss is {loss} (training diverged); lower --lr (was {o.LearningRate}) " +
-                $"or raise --warmup-steps; {dir} keeps its last checkpoint");
+            lastLoss = steps.AccumulateLanguageModel(TokenDataset.StableSeed(o.Seed, 2, step), o.BatchSize, model,
+                () => data.TrainBatch(atStep, o.BatchSize, block, o.Seed, model.Device), 1,
+                loss => $"step {atStep + 1}: the training loss is {loss} (training diverged); lower --lr (was {o.LearningRate}) " +
+                    $"or raise --warmup-steps; {dir} keeps its last checkpoint");
             var ended = steps.Step(step + 1, 1);
             double lr = ended.LearningRate, seconds = ended.StepSeconds;
             tokensPerSecond = ended.TokensPerSecond;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PluginGpt.Core.Model;
 using PluginGpt.Core.Training.Listeners;
 using static TorchSharp.torch;
 
@@ -34,19 +35,41 @@ public sealed class TrainingStep(IDecoder model, OptimizerStep optimizer, Traini
     /// a step); returns the batch's own loss. <paramref name="diverged"/> words the error for a non-finite loss;
     /// <paramref name="lossParts"/> reads the parts of the loss just computed (an objective's, e.g. PET's LM term).</summary>
     public double Accumulate(long seed, int batchSize, Func<Tensor> loss, int accumulation, Func<double, string> diverged,
-        Func<IReadOnlyDictionary<string, double>?>? lossParts = null)
+        Func<IReadOnlyDictionary<string, double>?>? lossParts = null) => Record(seed, batchSize, () =>
+        {
+            Tensor value;
+            using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
+            {
+                value = accumulation == 1 ? loss() : loss() / accumulation;
+                value.backward();
+            }
+            return Autocast.Float(value).item<float>() * accumulation;
+        }, diverged, lossParts);
+
+    /// <summary><see cref="Accumulate"/> for a decoder's language-model loss over the [B, T] token batch
+    /// <paramref name="batch"/> makes (inputs, targets): the batch may be split across the CPU's cores
+    /// (<see cref="BatchShards"/>).</summary>
+    public double AccumulateLanguageModel(long seed, int batchSize, Decoder decoder, Func<(Tensor Inputs, Tensor Targets)> batch,
+        int accumulation, Func<double, string> diverged)
+    {
+        bool first = batches == 0;
+        return Record(seed, batchSize, () =>
+        {
+            var (x, y) = batch();
+            return BatchShards.LanguageModelBackward(decoder, x, y, accumulation, gradientsZero: first);
+        }, diverged, null);
+    }
+
+    /// <summary>One micro-batch under its seed and dispose scope: <paramref name="backward"/> runs its forward and backward and
+    /// returns its loss; then the finite check and the step's tallies.</summary>
+    double Record(long seed, int batchSize, Func<double> backward, Func<double, string> diverged,
+        Func<IReadOnlyDictionary<string, double>?>? lossParts)
     {
         if (batches == 0) stepStart = clock.Elapsed.TotalSeconds;   // a step's time: its micro-batches and its update
         using var scope = NewDisposeScope();
         manual_seed(seed);
         long tokensBefore = model.TokensForwarded ?? 0;
-        Tensor value;
-        using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
-        {
-            value = accumulation == 1 ? loss() : loss() / accumulation;
-            value.backward();
-        }
-        double batchLoss = Autocast.Float(value).item<float>() * accumulation;
+        double batchLoss = backward();
         if (!double.IsFinite(batchLoss)) throw new TrainingDivergedException(diverged(batchLoss));
         tokens += (model.TokensForwarded ?? 0) - tokensBefore;
         examples += batchSize;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using PluginGpt.Core;
 using PluginGpt.Core.NativeRuntime;
+using PluginGpt.Core.Training;
 using PluginGpt.Runs.Plugins;
 using Spectre.Console;
 using TorchSharp;
@@ -48,6 +49,7 @@ public sealed class DoctorCommand(IAnsiConsole console, PluginDiscovery discover
                 : Environment.GetEnvironmentVariable(OpenMpTeam.SwitchVariable) == "0"
                     ? $".NET's thread pool ({OpenMpTeam.SwitchVariable}=0)"
                     : ".NET's thread pool (LibTorch without libgomp here)"));
+            table.AddRow("pre-training batches", Markup.Escape(BatchShards.Describe()));
             table.AddRow("bf16 cached generation step", Autocast.HasMatrixVectorKernel
                 ? "PluginGpt's AVX-512 matrix–vector kernel and one-call attention"
                 : "LibTorch's Linear and attention (512-bit vectors not accelerated here)");

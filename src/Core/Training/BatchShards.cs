@@ -1,0 +1,134 @@
+using PluginGpt.Core.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PluginGpt.Core.Training;
+
+/// <summary>
+/// A language-model training batch split by rows across the CPU's cores: each shard's forward and backward on its own thread
+/// with its share of LibTorch's threads (one each on two cores), the gradients summed into the weights' <c>.grad</c>.
+/// LibTorch splits every op of one pass across its OpenMP threads instead, and between ops its second thread waits for the
+/// first to dispatch the next one (P/Invoke, LibTorch's dispatcher and autograd, allocation): `perf` of a `small` bf16 step
+/// on a 2-core Zen 5 EPYC had that thread idle for 24 % of its samples, and every GEMM ending at a barrier. Two shards of
+/// 8 sequences on one thread each ran 1.2× the tokens/s of 16 sequences on two threads (README, Performance).
+/// The loss is the batch's: each shard back-propagates its summed loss over the whole batch's target count. Gradients are
+/// deterministic: the first two shards add into gradients that are zero or absent (a + b is b + a, whichever lands first);
+/// later shards, and every shard but the first when the gradients already hold a sum (accumulation), take theirs with
+/// <c>autograd.grad</c> and are added in shard order. Only a step that draws no random numbers is split (no dropout, no
+/// gradient checkpointing) and only a decoder with no method attached (a method's code is not known to be thread-safe).
+/// </summary>
+public static class BatchShards
+{
+    /// <summary>Set to a number to cap the shards (1: never split).</summary>
+    public const string Variable = "PLUGINGPT_BATCH_SHARDS";
+
+    /// <summary>Tokens a shard takes at least: its GEMMs' rows (fewer run far below the CPU's rate, as the fused loss's chunks).
+    /// </summary>
+    public const long MinTokensPerShard = 512;
+
+    /// <summary>How many shards a training batch of [<paramref name="rows"/>, <paramref name="tokensPerRow"/>] takes on
+    /// <paramref name="model"/> now (1: the batch runs whole).</summary>
+    public static int Count(Decoder model, long rows, long tokensPerRow)
+    {
+        if (model.Device.type != DeviceType.CPU || !Splittable(model)) return 1;
+        long byTokens = rows * tokensPerRow / MinTokensPerShard;
+        return (int)Math.Max(1, Math.Min(MostShards(), Math.Min(rows, byTokens)));
+    }
+
+    /// <summary>LibTorch's threads, or fewer where <see cref="Variable"/> caps them.</summary>
+    static int MostShards()
+    {
+        int threads = torch.get_num_threads();
+        return int.TryParse(Environment.GetEnvironmentVariable(Variable), out var cap) && cap > 0 ? Math.Min(threads, cap) : threads;
+    }
+
+    /// <summary>What <c>doctor</c> says: how a pre-training batch is split here.</summary>
+    public static string Describe()
+    {
+        string cap = Environment.GetEnvironmentVariable(Variable) is { } v ? $" ({Variable}={v})" : "";
+        return MostShards() is var most && most <= 1
+            ? $"whole, LibTorch's {torch.get_num_threads()} thread(s) on each op{cap}"
+            : $"split by rows on {most} threads (shards of {MinTokensPerShard}+ tokens, no dropout, no method attached){cap}";
+    }
+
+    /// <summary>A plain decoder (only the core's, the SDK's and TorchSharp's modules) whose training step draws no random numbers.
+    /// </summary>
+    static bool Splittable(Decoder model)
+    {
+        var c = model.Config;
+        if (c.EmbeddingDropout > 0 || c.AttentionDropout > 0 || c.ResidualDropout > 0 || model.GradientCheckpointing) return false;
+        if (model.InputEmbeddingHook is not null || model.KeyValuePrefix is not null || model.BlockOutputHook is not null) return false;
+        System.Reflection.Assembly[] ours = [typeof(Decoder).Assembly, typeof(Autocast).Assembly, typeof(torch).Assembly];
+        return model.named_modules().All(m => ours.Contains(m.module.GetType().Assembly));
+    }
+
+    /// <summary>The language-model loss of <paramref name="inputs"/> against <paramref name="targets"/> (-1 ignored), divided
+    /// by <paramref name="accumulation"/>, back-propagated into the weights' gradients, each weight cast once per shard
+    /// (<see cref="Autocast.CacheCasts"/>) in the caller's autocast type; returns the batch's mean loss (undivided).
+    /// <paramref name="gradientsZero"/>: the gradients are zero or absent (a step's first micro-batch).</summary>
+    public static double LanguageModelBackward(Decoder model, Tensor inputs, Tensor targets, int accumulation = 1,
+        bool gradientsZero = true) =>
+        LanguageModelBackward(model, inputs, targets, accumulation, gradientsZero, Count(model, inputs.shape[0], inputs.shape[1]));
+
+    /// <summary>The same in <paramref name="shards"/> shards (tests choose it).</summary>
+    internal static double LanguageModelBackward(Decoder model, Tensor inputs, Tensor targets, int accumulation, bool gradientsZero,
+        int shards)
+    {
+        if (shards == 1) return Whole(model, inputs, targets, accumulation);
+        long rows = inputs.shape[0], count;
+        using (torch.NewDisposeScope()) count = targets.ge(0).sum().item<long>();
+        var type = Autocast.ComputeType;
+        var weights = model.DistinctParameters().Select(p => p.Parameter).Where(p => p.requires_grad).ToList();
+        IList<Tensor> gradientOf = [.. weights];
+        var sums = new double[shards];
+        var late = new Tensor[]?[shards];
+        try
+        {
+            ShardThreads.Run(shards, Math.Max(1, torch.get_num_threads() / shards), shard =>
+            {
+                long start = rows * shard / shards, length = rows * (shard + 1) / shards - start;
+                using var scope = torch.NewDisposeScope();
+                using var region = Autocast.Use(type);
+                using var casts = Autocast.CacheCasts();
+                var (sum, _) = model.LanguageModelLossSum(model.Forward(inputs.narrow(0, start, length)),
+                    targets.narrow(0, start, length));
+                var scaled = sum / ((double)count * accumulation);
+                if (shard == 0 || (shard == 1 && gradientsZero)) scaled.backward();
+                else late[shard] = [.. torch.autograd.grad([scaled], gradientOf).Select(g => g.DetachFromDisposeScope())];
+                sums[shard] = Autocast.Float(sum).item<float>();
+            });
+            AddInOrder(weights, late);
+        }
+        finally
+        {
+            foreach (var g in late.SelectMany(grads => grads ?? [])) g.Dispose();   // a failed batch's too
+        }
+        return sums.Sum() / count;
+    }
+
+    static double Whole(Decoder model, Tensor inputs, Tensor targets, int accumulation)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var casts = Autocast.CacheCasts();
+        var loss = model.LanguageModelLoss(inputs, targets);
+        (accumulation == 1 ? loss : loss / accumulation).backward();
+        return Autocast.Float(loss).item<float>();
+    }
+
+    /// <summary>Adds the gradients the later shards returned, shard by shard, into the weights' own.</summary>
+    static void AddInOrder(List<TorchSharp.Modules.Parameter> weights, Tensor[]?[] late)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var grads in late)
+        {
+            if (grads is null) continue;
+            for (int i = 0; i < weights.Count; i++)
+            {
+                var g = grads[i];
+                if (weights[i].grad is { } held) held.add_(g);
+                else weights[i].grad = g.clone();
+            }
+        }
+    }
+}
