@@ -9,8 +9,8 @@ namespace PluginGpt.Core.Training;
 /// with its share of LibTorch's threads (one each on two cores), the gradients summed into the weights' <c>.grad</c>.
 /// LibTorch splits every op of one pass across its OpenMP threads instead, and between ops its second thread waits for the
 /// first to dispatch the next one (P/Invoke, LibTorch's dispatcher and autograd, allocation): `perf` of a `small` bf16 step
-/// on a 2-core Zen 5 EPYC had that thread idle for 24 % of its samples, and every GEMM ending at a barrier. Two shards of
-/// 8 sequences on one thread each ran 1.2× the tokens/s of 16 sequences on two threads (README, Performance).
+/// on a 2-core Zen 5 EPYC had that thread idle for 24 % of its samples. Two shards of 8 sequences on one thread each trained
+/// at 1.134× [1.046–1.203] the tokens/s of 16 sequences on two threads (8 rounds alternating; README, Performance).
 /// The loss is the batch's: each shard back-propagates its summed loss over the whole batch's target count. Gradients are
 /// deterministic: the first two shards add into gradients that are zero or absent (a + b is b + a, whichever lands first);
 /// later shards, and every shard but the first when the gradients already hold a sum (accumulation), take theirs with
