@@ -10,13 +10,13 @@ namespace PluginGpt.Core.Tests;
 /// random numbers are split.</summary>
 public class BatchShardsTests
 {
-    static (Decoder Model, Tensor Ids, Tensor Targets) Setup(GptConfig config, long rows = 6)
+    static (Decoder Model, Tensor Ids, Tensor Targets) Setup(GptConfig config, long rows = 6, long tokens = 12)
     {
         torch.manual_seed(5);
         var model = new Decoder(config);
         model.train();
-        var ids = torch.randint(0, config.Vocab, [rows, 12]);
-        var targets = torch.randint(0, config.Vocab, [rows, 12]);
+        var ids = torch.randint(0, config.Vocab, [rows, tokens]);
+        var targets = torch.randint(0, config.Vocab, [rows, tokens]);
         targets[1, 4] = torch.tensor(-1L);   // ignored: the shards' losses are over the whole batch's count
         targets[4, 0] = torch.tensor(-1L);
         return (model, ids, targets);
@@ -48,6 +48,22 @@ public class BatchShardsTests
             Assert.True(g.allclose(e, rtol: 1e-4, atol: 1e-6), $"max |Δ| {(g - e).abs().max().item<float>()}");
     }
 
+    [Fact]
+    public void Shards_compute_in_the_callers_autocast_type()
+    {
+        var (model, ids, targets) = Setup(Presets.Tiny);
+        using var _ = model;
+        double Loss(ScalarType? type, int shards)
+        {
+            using var region = Autocast.Use(type);
+            model.zero_grad();
+            return Backward(model, ids, targets, shards).Loss;
+        }
+        double fp32 = Loss(null, 1), bf16 = Loss(ScalarType.BFloat16, 1), split = Loss(ScalarType.BFloat16, 2);
+        // Rows are rows in either split: bf16 shards give bf16's loss up to summation order, far closer than fp32's.
+        Assert.True(Math.Abs(split - bf16) < 0.1 * Math.Abs(fp32 - bf16), $"fp32 {fp32}, bf16 {bf16}, bf16 in shards {split}");
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
@@ -70,7 +86,7 @@ public class BatchShardsTests
     [InlineData(2, false)]
     public void Shards_give_the_same_bits_every_time(int shards, bool gradientsZero)
     {
-        var (model, ids, targets) = Setup(Presets.Tiny, rows: 9);
+        var (model, ids, targets) = Setup(Presets.Tiny, rows: 12, tokens: 48);   // long enough for backward passes to overlap
         using var _ = model;
         List<Tensor>? first = null;
         for (int run = 0; run < 6; run++)
@@ -123,21 +139,58 @@ public class BatchShardsTests
     }
 
     [Fact]
-    public void Only_plain_decoders_whose_step_draws_nothing_random_are_split()
+    public void Batches_split_where_measured_or_asked()
     {
-        int threads = torch.get_num_threads();
         using var plain = new Decoder(Presets.Small);
-        int expected = Math.Min(threads, 4);   // 16 × 128 tokens: up to four shards of 512
+        int expected = torch.get_num_threads() == 2 ? 2 : 1;   // measured on two threads only
         Assert.Equal(expected, BatchShards.Count(plain, 16, 128));
         Assert.Equal(1, BatchShards.Count(plain, 16, 16));   // 256 tokens: too few for two shards' GEMMs
+        string? before = Environment.GetEnvironmentVariable(BatchShards.Variable);
+        try
+        {
+            Environment.SetEnvironmentVariable(BatchShards.Variable, "3");
+            Assert.Equal(3, BatchShards.Count(plain, 16, 128));
+            Assert.Equal(2, BatchShards.Count(plain, 2, 1024));   // never more shards than rows
+            Environment.SetEnvironmentVariable(BatchShards.Variable, "1");
+            Assert.Equal(1, BatchShards.Count(plain, 16, 128));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(BatchShards.Variable, before);
+        }
+    }
+
+    [Fact]
+    public void Only_steps_that_draw_nothing_random_are_split()
+    {
+        using var plain = new Decoder(Presets.Small);
+        Assert.True(BatchShards.DrawsNothingRandom(plain));
         plain.GradientCheckpointing = true;   // it replays the generator's state
-        Assert.Equal(1, BatchShards.Count(plain, 16, 128));
-        using var dropout = new Decoder(Presets.Small with { ResidualDropout = 0.1 });
-        Assert.Equal(1, BatchShards.Count(dropout, 16, 128));
+        Assert.False(BatchShards.DrawsNothingRandom(plain));
+        foreach (var config in new[] { Presets.Small with { EmbeddingDropout = 0.1 }, Presets.Small with { AttentionDropout = 0.1 },
+                     Presets.Small with { ResidualDropout = 0.1 } })
+        {
+            using var dropout = new Decoder(config);
+            Assert.False(BatchShards.DrawsNothingRandom(dropout));
+        }
+        using var replaced = new Decoder(Presets.Small);   // a dropout put in by a method, in TorchSharp's own modules
+        replaced.ReplaceModule("h.0.attn.c_proj", inner => nn.Sequential(("inner", inner), ("drop", nn.Dropout(0.1))));
+        Assert.False(BatchShards.DrawsNothingRandom(replaced));
+    }
+
+    [Fact]
+    public void Only_decoders_with_no_method_attached_are_split()
+    {
+        using var plain = new Decoder(Presets.Small);
+        Assert.True(BatchShards.OnlyOwnModules(plain));
         using var hooked = new Decoder(Presets.Small) { InputEmbeddingHook = new NoHook() };
-        Assert.Equal(1, BatchShards.Count(hooked, 16, 128));
+        Assert.False(BatchShards.OnlyOwnModules(hooked));
+        using var attached = new Decoder(Presets.Small);
+        attached.AttachModule("own", nn.Linear(4, 4));   // even a TorchSharp module: a method's
+        Assert.False(BatchShards.OnlyOwnModules(attached));
         using var wrapped = new Decoder(Presets.Small);
-        wrapped.AttachModule("foreign", new ForeignModule());   // a method's module: not known to be thread-safe
+        wrapped.ReplaceModule("h.1.mlp.c_fc", inner => new ForeignModule(inner));   // a method's code
+        Assert.False(BatchShards.OnlyOwnModules(wrapped));
         Assert.Equal(1, BatchShards.Count(wrapped, 16, 128));
     }
 
@@ -147,8 +200,16 @@ public class BatchShardsTests
         public Tensor Apply(Tensor embeddings, Tensor inputIds) => embeddings;
     }
 
-    sealed class ForeignModule() : nn.Module<Tensor, Tensor>("foreign")
+    sealed class ForeignModule : nn.Module<Tensor, Tensor>
     {
-        public override Tensor forward(Tensor x) => x;
+        readonly nn.Module<Tensor, Tensor> inner;
+
+        public ForeignModule(nn.Module<Tensor, Tensor> inner) : base("foreign")
+        {
+            this.inner = inner;
+            RegisterComponents();
+        }
+
+        public override Tensor forward(Tensor x) => inner.call(x);
     }
 }

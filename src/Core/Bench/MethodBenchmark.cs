@@ -89,10 +89,12 @@ public static class MethodBenchmark
         using var model = new Decoder(config);
         model.to(device);
         var all = TrainableTensor.Defaults(model.named_parameters());
-        long? full = StepMemory.Measure(model, all, () => NewOptimizer(all, 2), batch, block);
+        // Fine-tuning runs keep their batches whole (BatchShards): so do both steps measured here.
+        long? full = StepMemory.Measure(model, all, () => NewOptimizer(all, 2), batch, block, split: false);
         using var attached = MethodInstaller.Attach(method, model, options);
         var tensors = Trainable(model, attached);
-        return (full, tensors.Count > 0 ? StepMemory.Measure(model, tensors, () => NewOptimizer(tensors, 2), batch, block) : null);
+        return (full, tensors.Count > 0
+            ? StepMemory.Measure(model, tensors, () => NewOptimizer(tensors, 2), batch, block, split: false) : null);
     }
 
     /// <summary>The method's trainable tensors with its settings, the body frozen as a run freezes it.</summary>
@@ -124,7 +126,7 @@ public static class MethodBenchmark
             long castsBefore = Autocast.WeightCasts;
             var x = BenchStep.Tokens(model, batch, block);
             var watch = Stopwatch.StartNew();
-            BenchStep.Run(model, optimizer, step, x);
+            BenchStep.Run(model, optimizer, step, x, split: false);   // fine-tuning runs keep their batches whole
             if (step >= 2) times.Add(watch.Elapsed.TotalSeconds);
             casts = Autocast.WeightCasts - castsBefore;
         }

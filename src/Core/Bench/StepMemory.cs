@@ -15,9 +15,10 @@ public static class StepMemory
 {
     /// <summary>Peak bytes that <paramref name="steps"/> training steps over <paramref name="tensors"/> add (gradients, a fresh
     /// optimizer's state, activations kept for backward); null where not measurable. Gradients are freed before and after.
+    /// <paramref name="split"/>: the batch split across the CPU's cores where the model allows (<see cref="BenchStep.Run"/>).
     /// </summary>
     public static long? Measure(Decoder model, IReadOnlyList<TrainableTensor> tensors, Func<OptimizerStep> optimizerFactory,
-        int batch, int block, int steps = 2)
+        int batch, int block, int steps = 2, bool split = true)
     {
         FreeGradients(model);
         var memory = TrainingMemory.Start(model.Device);
@@ -28,7 +29,7 @@ public static class StepMemory
             for (int step = 0; step < steps; step++)
             {
                 using var scope = torch.NewDisposeScope();
-                BenchStep.Run(model, optimizer, step, BenchStep.Tokens(model, batch, block));
+                BenchStep.Run(model, optimizer, step, BenchStep.Tokens(model, batch, block), split);
             }
             model.eval();
         }

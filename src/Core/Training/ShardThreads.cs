@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using PluginGpt.Core.Generation;
 using TorchSharp;
 
@@ -41,14 +42,14 @@ static class ShardThreads
             }
             for (int i = 1; i < shards; i++)
                 if (workers[i - 1].Wait() is { } e) first ??= e;
-            if (first is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            if (first is not null) ExceptionDispatchInfo.Throw(first);
         }
     }
 
-    /// <summary>One shard a thread of LibTorch's OpenMP team (the caller and its pool threads): the threads that would otherwise
-    /// spin between LibTorch's parallel ops (after the optimizer's, ~5 ms of a core each step on a 2-core Zen 5) take the shards
-    /// at once. Inside the region LibTorch's and oneDNN's ops run on their calling thread. Against the background threads:
-    /// 1.059× [1.031–1.075] tokens/s, `small` bf16, 5 rounds.</summary>
+    /// <summary>Runs one shard on each thread of LibTorch's OpenMP team (the caller and its pool threads). Those pool threads
+    /// would otherwise spin waiting for LibTorch's next parallel op (~5 ms of a core after each optimizer update on a 2-core
+    /// Zen 5); here they take their shard at once. Inside the region LibTorch's and oneDNN's ops run on their calling thread.
+    /// Against our own background threads: 1.059× [1.031–1.075] tokens/s, `small` bf16, 5 rounds.</summary>
     static void OnTeam(int shards, Action<int> shard)
     {
         try
@@ -60,7 +61,7 @@ static class ShardThreads
         }
         catch (AggregateException e) when (e.InnerExceptions.Count == 1)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+            ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
         }
     }
 
@@ -78,7 +79,8 @@ static class ShardThreads
             this.index = index;
             // No execution context flows in: a shard opens its own autocast region and cast cache.
             using (ExecutionContext.SuppressFlow())
-                new Thread(Loop, 16 << 20) { IsBackground = true, Name = $"plugingpt shard {index}" }.Start();
+                // 8 MB of stack, as a pthread's default gives libgomp's threads, which run the same shards on the team path.
+                new Thread(Loop, 8 << 20) { IsBackground = true, Name = $"plugingpt shard {index}" }.Start();
         }
 
         public void Start(int threadsPerShard, Action<int> shard)

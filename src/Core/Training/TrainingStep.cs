@@ -7,7 +7,8 @@ namespace PluginGpt.Core.Training;
 
 /// <summary>
 /// One optimizer step's bookkeeping, the same for fine-tuning and pre-training: every micro-batch runs under its own seed (dropout
-/// masks depend on the step, not on history) and dispose scope, with each weight cast once (<see cref="Autocast.CacheCasts"/>),
+/// masks depend on the step, not on history) and dispose scope, with each weight cast once (<see cref="Autocast.CacheCasts"/>;
+/// once a shard where a batch is split, <see cref="BatchShards"/>),
 /// and its loss checked finite (a non-finite loss poisons the weights and every later step); then the optimizer step, the
 /// step's time, throughput from the decoder's token counters (training tokens only), and the step's event to the run's
 /// listeners (metrics.jsonl, telemetry with MFU, progress, callbacks). The loops keep only what differs: epochs, accumulation
@@ -35,16 +36,21 @@ public sealed class TrainingStep(IDecoder model, OptimizerStep optimizer, Traini
     /// a step); returns the batch's own loss. <paramref name="diverged"/> words the error for a non-finite loss;
     /// <paramref name="lossParts"/> reads the parts of the loss just computed (an objective's, e.g. PET's LM term).</summary>
     public double Accumulate(long seed, int batchSize, Func<Tensor> loss, int accumulation, Func<double, string> diverged,
-        Func<IReadOnlyDictionary<string, double>?>? lossParts = null) => Record(seed, batchSize, () =>
+        Func<IReadOnlyDictionary<string, double>?>? lossParts = null) =>
+        Record(seed, batchSize, () => BackwardOnce(loss, accumulation), diverged, lossParts);
+
+    /// <summary>The backward pass of <paramref name="loss"/> / <paramref name="accumulation"/> with each weight cast once, in the
+    /// caller's dispose scope (an objective's loss parts are read after it); returns the loss (undivided).</summary>
+    internal static double BackwardOnce(Func<Tensor> loss, int accumulation)
+    {
+        Tensor value;
+        using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
         {
-            Tensor value;
-            using (Autocast.CacheCasts())   // closed before the optimizer changes the weights it holds casts of
-            {
-                value = accumulation == 1 ? loss() : loss() / accumulation;
-                value.backward();
-            }
-            return Autocast.Float(value).item<float>() * accumulation;
-        }, diverged, lossParts);
+            value = accumulation == 1 ? loss() : loss() / accumulation;
+            value.backward();
+        }
+        return Autocast.Float(value).item<float>() * accumulation;
+    }
 
     /// <summary><see cref="Accumulate"/> for a decoder's language-model loss over the [B, T] token batch
     /// <paramref name="batch"/> makes (inputs, targets): the batch may be split across the CPU's cores
